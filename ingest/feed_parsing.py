@@ -1,0 +1,131 @@
+"""Feed parsing: bytes and response headers in, :class:`Entry` messages out. No network here.
+
+feedparser does the parsing (RSS 0.9x/1.0/2.0, Atom, CDF; JSON Feed is read here, since feedparser
+does not). An ill-formed feed that feedparser can still read is used and flagged with the reason
+(``bozo``); a document that yields no feed at all is reported as an error.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from ingest.canonical import article_id, canonical_url
+from wirewatch.schema import Entry
+
+
+class FeedError(ValueError):
+    """A document that is not a feed, or has nothing a feed reader can use."""
+
+
+@dataclass
+class ParsedFeed:
+    title: str
+    entries: list[Entry]
+    warning: str = ""
+    skipped: list[str] = field(default_factory=list)
+
+
+def _iso(struct: Any) -> str | None:
+    if not struct:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(struct), UTC).isoformat(timespec="seconds")
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _make_entry(feed_url: str, feed_title: str, link: str, guid: str, title: str, summary: str, author: str,
+                published: str | None, warning: str) -> Entry:
+    canonical = canonical_url(link) if link else ""
+    key = canonical or f"guid:{guid}"
+    return Entry(article_id=article_id(key), url=link or guid, canonical_url=canonical, guid=guid, feed_url=feed_url,
+                 feed_title=feed_title, title=title, summary=summary, author=author, published=published,
+                 feed_warning=warning)
+
+
+def _looks_like_json_feed(content: bytes, headers: Mapping[str, str]) -> bool:
+    ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    return "json" in ctype.lower() or content.lstrip()[:1] == b"{"
+
+
+def parse_json_feed(content: bytes, feed_url: str) -> ParsedFeed:
+    try:
+        doc = json.loads(content)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FeedError(f"{feed_url}: JSON Feed is not valid JSON: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
+        raise FeedError(f"{feed_url}: JSON document has no 'items' list; not a JSON Feed")
+    title = _text(doc.get("title"))
+    entries, skipped = [], []
+    for i, item in enumerate(doc["items"]):
+        if not isinstance(item, dict):
+            skipped.append(f"item {i}: not an object")
+            continue
+        link = _text(item.get("url")) or _text(item.get("external_url"))
+        guid = str(item.get("id") or "")
+        if not link and not guid:
+            skipped.append(f"item {i}: neither url nor id")
+            continue
+        author = item.get("author") or (item.get("authors") or [{}])[0]
+        entries.append(_make_entry(
+            feed_url, title, link, guid, _text(item.get("title")),
+            _text(item.get("summary")) or _text(item.get("content_text")) or _text(item.get("content_html")),
+            _text(author.get("name")) if isinstance(author, dict) else "",
+            _text(item.get("date_published")) or None, ""))
+    return ParsedFeed(title, entries, "", skipped)
+
+
+def parse_feed(content: bytes, feed_url: str, headers: Mapping[str, str] | None = None) -> ParsedFeed:
+    """Parse a fetched feed document into entries; raise :class:`FeedError` if it is no feed at all."""
+    headers = dict(headers or {})
+    if _looks_like_json_feed(content, headers):
+        try:
+            return parse_json_feed(content, feed_url)
+        except FeedError:
+            if content.lstrip()[:1] == b"{":
+                raise
+    parsed = feedparser.parse(content, response_headers={k.lower(): v for k, v in headers.items()},
+                              sanitize_html=True, resolve_relative_uris=True)
+    warning = ""
+    if parsed.get("bozo"):
+        exc = parsed.get("bozo_exception")
+        warning = f"ill-formed feed, read anyway: {type(exc).__name__}: {exc}"[:500]
+    if not parsed.get("version") and not parsed.entries:
+        reason = warning or "no RSS, Atom or JSON Feed content found"
+        raise FeedError(f"{feed_url}: not a feed ({reason})")
+    title = _text(parsed.feed.get("title"))
+    entries, skipped = [], []
+    for i, item in enumerate(parsed.entries):
+        link = _text(item.get("link"))
+        guid = _text(item.get("id"))
+        if not link and not guid:
+            skipped.append(f"entry {i}: neither link nor id")
+            continue
+        summary = _text(item.get("summary"))
+        if not summary and item.get("content"):
+            summary = _text(item["content"][0].get("value"))
+        entries.append(_make_entry(
+            feed_url, title, link, guid, _text(item.get("title")), summary, _text(item.get("author")),
+            _iso(item.get("published_parsed") or item.get("updated_parsed")), warning))
+    return ParsedFeed(title, entries, warning, skipped)
+
+
+def dedup_keys(entry: Entry) -> list[str]:
+    """The keys under which an entry counts as seen: its canonical URL and its GUID (feed-scoped)."""
+    keys = []
+    if entry.canonical_url:
+        keys.append(f"url:{entry.canonical_url}")
+    if entry.guid:
+        keys.append(f"guid:{entry.feed_url}|{entry.guid}")
+    return keys

@@ -1,0 +1,219 @@
+"""Configuration: one frozen, validated object built once at start-up and passed down.
+
+In: an optional TOML file and a few environment variables. Out: :class:`Settings`.
+
+Unknown keys are an error naming the key, the file and its line, so that a typo never silently
+falls back to a default. Environment variables override the file: ``KAFKA_BOOTSTRAP_SERVERS``,
+``WIREWATCH_DATABASE_URL``, ``WIREWATCH_SMTP_HOST`` (and ``_PORT``, ``_USER``, ``_PASSWORD``),
+``WIREWATCH_DATA_DIR``. Empty values mean the embedded defaults: a bundled broker on a free
+loopback port, SQLite under the data directory, and ``.eml`` files in an outbox folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message names the file, key and line."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KafkaSettings(_Section):
+    bootstrap_servers: str = Field("", description="empty: start the bundled broker on a free loopback port")
+    topic_prefix: str = ""
+    partitions: int = Field(4, ge=1)
+    session_timeout_ms: int = Field(6000, ge=1000)
+    heartbeat_interval_ms: int = Field(2000, ge=100)
+    max_poll_records: int = Field(50, ge=1)
+    client_id: str = "wirewatch"
+
+
+class DatabaseSettings(_Section):
+    url: str = Field("", description="SQLAlchemy URL; empty: sqlite under the data directory")
+
+
+class SmtpSettings(_Section):
+    host: str = Field("", description="empty: write .eml files to the outbox folder instead of sending")
+    port: int = Field(587, ge=1, le=65535)
+    username: str = ""
+    password: str = ""
+    security: Literal["none", "starttls", "tls"] = "starttls"
+    timeout_seconds: float = Field(20.0, gt=0)
+    sender: str = "wirewatch <wirewatch@localhost>"
+    outbox_dir: str = Field("", description="where .eml files go without SMTP; empty: DATA_DIR/outbox")
+
+
+class FeedSettings(_Section):
+    url: str
+    name: str = ""
+
+    @field_validator("url")
+    @classmethod
+    def _http_only(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"feed URL must be http(s)://host/...: {value!r}")
+        return value
+
+
+class PollSettings(_Section):
+    interval_seconds: float = Field(900.0, gt=0)
+    timeout_seconds: float = Field(20.0, gt=0)
+    max_bytes: int = Field(10_000_000, gt=0)
+    user_agent: str = "wirewatch/0.1 (+https://github.com/wirewatch/wirewatch; news monitoring)"
+
+
+class ExtractSettings(_Section):
+    timeout_seconds: float = Field(20.0, gt=0)
+    max_bytes: int = Field(5_000_000, gt=0)
+    min_text_chars: int = Field(200, ge=0, description="shorter page text falls back to the feed summary")
+
+
+class ClassifySettings(_Section):
+    rules_dir: str = Field("", description="folder of *.rules files, one topic each; empty: the bundled pack")
+    training_data: list[str] = Field(default_factory=list, description="extra JSONL files to train on")
+    model_path: str = Field("", description="a model saved by `wirewatch train`; empty: DATA_DIR/model.joblib")
+    fire_score: float = Field(0.5, ge=0, le=1)
+
+
+class WatchSettings(_Section):
+    """A watched story, seeded from an article URL, a text, or a text file."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str
+    seed_url: str = ""
+    seed_text: str = ""
+    seed_file: str = ""
+
+
+class SubscriberSettings(_Section):
+    email: EmailStr
+    name: str = ""
+    topics: dict[str, float] = Field(default_factory=dict, description="topic -> minimum score")
+    watches: list[str] = Field(default_factory=list)
+
+
+class AlertSettings(_Section):
+    related_threshold: float = Field(0.3, ge=0, le=1, description="story similarity that makes an article related")
+    duplicate_threshold: float = Field(0.35, ge=0, le=1, description="shingle overlap that makes a copy")
+
+
+class Settings(_Section):
+    data_dir: str = "./wirewatch-data"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    kafka: KafkaSettings = KafkaSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    poll: PollSettings = PollSettings()
+    extract: ExtractSettings = ExtractSettings()
+    classify: ClassifySettings = ClassifySettings()
+    alert: AlertSettings = AlertSettings()
+    feeds: list[FeedSettings] = Field(default_factory=list)
+    watches: list[WatchSettings] = Field(default_factory=list)
+    subscribers: list[SubscriberSettings] = Field(default_factory=list)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{(self.data_path / 'wirewatch.db').resolve()}"
+
+    @property
+    def outbox_path(self) -> Path:
+        return Path(self.smtp.outbox_dir) if self.smtp.outbox_dir else self.data_path / "outbox"
+
+    @property
+    def model_file(self) -> Path:
+        return Path(self.classify.model_path) if self.classify.model_path else self.data_path / "model.joblib"
+
+
+ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
+    "KAFKA_BOOTSTRAP_SERVERS": ("kafka", "bootstrap_servers"),
+    "WIREWATCH_DATABASE_URL": ("database", "url"),
+    "WIREWATCH_SMTP_HOST": ("smtp", "host"),
+    "WIREWATCH_SMTP_PORT": ("smtp", "port"),
+    "WIREWATCH_SMTP_USER": ("smtp", "username"),
+    "WIREWATCH_SMTP_PASSWORD": ("smtp", "password"),
+    "WIREWATCH_DATA_DIR": ("data_dir",),
+}
+
+
+def _line_of(text: str, key: str) -> int | None:
+    pattern = re.compile(rf"^\s*(\[+\s*)?\"?{re.escape(key)}\"?\s*(=|\]|\.)", re.MULTILINE)
+    match = pattern.search(text)
+    return text.count("\n", 0, match.start()) + 1 if match else None
+
+
+def _describe(exc: ValidationError, source: str, text: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        last = next((str(p) for p in reversed(err["loc"]) if isinstance(p, str)), "")
+        line = _line_of(text, last) if last and text else None
+        where = f"{source}:{line}" if line else source
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{where}: unknown key '{loc}' (check its spelling; see README 'Configuration')")
+        else:
+            lines.append(f"{where}: '{loc}': {err['msg']}")
+    return "\n".join(lines)
+
+
+def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None,
+                  overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Build the settings from a TOML file (optional), then the environment, then explicit overrides."""
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    text, source = "", "(defaults)"
+    if path is not None:
+        source = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+            data = tomllib.loads(text)
+        except FileNotFoundError:
+            raise ConfigError(f"{source}: config file not found") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    for var, keys in ENV_OVERRIDES.items():
+        if env.get(var):
+            node = data
+            for key in keys[:-1]:
+                node = node.setdefault(key, {})
+            node[keys[-1]] = env[var]
+    for dotted, value in (overrides or {}).items():
+        node = data
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source, text)) from None
+    _check_references(settings, source)
+    return settings
+
+
+def _check_references(settings: Settings, source: str) -> None:
+    watch_ids = [w.id for w in settings.watches]
+    dupes = {w for w in watch_ids if watch_ids.count(w) > 1}
+    if dupes:
+        raise ConfigError(f"{source}: watch id(s) defined twice: {', '.join(sorted(dupes))}")
+    for watch in settings.watches:
+        if not (watch.seed_url or watch.seed_text or watch.seed_file):
+            raise ConfigError(f"{source}: watch '{watch.id}' needs seed_url, seed_text or seed_file")
+    for sub in settings.subscribers:
+        unknown = [w for w in sub.watches if w not in watch_ids]
+        if unknown:
+            raise ConfigError(f"{source}: subscriber {sub.email} follows unknown watch(es): {', '.join(unknown)}")

@@ -1,0 +1,169 @@
+"""The message schema: one definition of every message that crosses a Kafka topic.
+
+In: raw bytes from a topic. Out: validated, frozen message objects, and back to bytes.
+
+Every message is a JSON object carrying ``schema`` (its kind) and ``v`` (its version). A reader
+accepts unknown extra fields (a newer writer may add some) but rejects a missing or mistyped
+required field, a wrong kind, or a version it does not know, with a :class:`BadMessage` that says
+what was wrong. Topics: ``entries`` (:class:`Entry`), ``articles`` (:class:`Article`), ``tagged``
+(:class:`TaggedArticle`) and ``deadletter`` (:class:`DeadLetter`).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+SCHEMA_VERSION = 1
+
+
+def utcnow() -> str:
+    """The current time as an ISO 8601 string in UTC, as messages carry it."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class BadMessage(ValueError):
+    """A message that cannot be read: not JSON, wrong kind or version, or a field missing or mistyped."""
+
+
+class Message(BaseModel):
+    """Base of every message: frozen, versioned, tolerant of extra fields written by newer versions."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    kind: ClassVar[str] = "message"
+    v: int = SCHEMA_VERSION
+
+    def to_bytes(self) -> bytes:
+        body = self.model_dump(mode="json")
+        return json.dumps({"schema": self.kind, **body}, ensure_ascii=False).encode("utf-8")
+
+
+class Entry(Message):
+    """A new feed entry, as the poller saw it (topic ``entries``)."""
+
+    kind: ClassVar[str] = "entry"
+    article_id: str = Field(description="stable id: a hash of the canonical URL (or of the GUID)")
+    url: str
+    canonical_url: str
+    guid: str = ""
+    feed_url: str
+    feed_title: str = ""
+    title: str = ""
+    summary: str = ""
+    author: str = ""
+    published: str | None = None
+    seen_at: str = Field(default_factory=utcnow)
+    feed_warning: str = Field(default="", description="feedparser's bozo reason when the feed was ill-formed")
+
+
+class Article(Message):
+    """An entry with its extracted article text (topic ``articles``).
+
+    ``provenance`` says, per field, where the value came from: ``page`` (trafilatura on the fetched
+    page), ``feed`` (the feed entry), ``detected`` (language identification) or ``none``.
+    """
+
+    kind: ClassVar[str] = "article"
+    entry: Entry
+    title: str
+    text: str
+    author: str = ""
+    published: str | None = None
+    language: str = ""
+    sitename: str = ""
+    description: str = ""
+    text_source: Literal["page", "feed_summary"] = "page"
+    fetch_error: str = ""
+    provenance: dict[str, str] = Field(default_factory=dict)
+    extracted_at: str = Field(default_factory=utcnow)
+
+    @property
+    def article_id(self) -> str:
+        return self.entry.article_id
+
+
+class RuleHit(BaseModel):
+    """One keyword pattern that fired, with the words it matched."""
+
+    model_config = ConfigDict(frozen=True)
+    pattern: str
+    weight: float
+    matched: list[str]
+    line: int = 0
+
+
+class TopicTag(BaseModel):
+    """One topic's verdict on an article: score, whether it fired, and why."""
+
+    model_config = ConfigDict(frozen=True)
+    topic: str
+    score: float
+    fired: bool
+    rule_weight: float = 0.0
+    rule_threshold: float = 0.0
+    rules: list[RuleHit] = Field(default_factory=list)
+    model_probability: float | None = None
+    explanation: str = ""
+
+
+class TaggedArticle(Message):
+    """An article with its topics (topic ``tagged``)."""
+
+    kind: ClassVar[str] = "tagged"
+    article: Article
+    topics: list[TopicTag]
+    model_version: str = ""
+    rules_version: str = ""
+    tagged_at: str = Field(default_factory=utcnow)
+
+    @property
+    def article_id(self) -> str:
+        return self.article.entry.article_id
+
+    def fired(self) -> list[TopicTag]:
+        return [t for t in self.topics if t.fired]
+
+
+class DeadLetter(Message):
+    """A message a stage could not process (topic ``deadletter``), with the reason and the original bytes."""
+
+    kind: ClassVar[str] = "deadletter"
+    stage: str
+    reason: str = Field(description="a short code: bad_json, bad_schema, processing_error, ...")
+    error: str
+    source_topic: str = ""
+    partition: int = -1
+    offset: int = -1
+    payload: str = Field(description="the original message, decoded as UTF-8 with replacement")
+    failed_at: str = Field(default_factory=utcnow)
+
+
+M = TypeVar("M", bound=Message)
+
+KINDS: dict[str, type[Message]] = {cls.kind: cls for cls in (Entry, Article, TaggedArticle, DeadLetter)}
+
+
+def decode(raw: bytes | str, expected: type[M]) -> M:
+    """Read one message of the expected kind, or raise :class:`BadMessage` saying what is wrong."""
+    try:
+        data: Any = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadMessage(f"not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadMessage(f"expected a JSON object, got {type(data).__name__}")
+    kind = data.pop("schema", None)
+    if kind != expected.kind:
+        raise BadMessage(f"expected a message of kind {expected.kind!r}, got {kind!r}")
+    version = data.get("v", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION:
+        raise BadMessage(f"{kind} message version {version!r} is not supported (this reader knows {SCHEMA_VERSION})")
+    try:
+        return expected.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(message)'}: {err['msg']}" for err in exc.errors()[:5]
+        )
+        raise BadMessage(f"invalid {kind} message: {problems}") from None
