@@ -13,6 +13,7 @@ goes to ``deadletter`` with the reason, and processing goes on.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections import Counter
@@ -22,7 +23,7 @@ from typing import Any, Generic, TypeVar
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, NoBrokersAvailable, TopicAlreadyExistsError
+from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 
 from wirewatch.config import KafkaSettings
 from wirewatch.schema import BadMessage, DeadLetter, Message, decode
@@ -77,12 +78,25 @@ class KafkaWiring:
     def topic(self, name: str) -> str:
         return f"{self.settings.topic_prefix}{name}"
 
+    def check_reachable(self, timeout: float = 5.0) -> None:
+        """Fail fast, with one clear line, when no bootstrap server accepts a TCP connection."""
+        problems = []
+        for server in self.bootstrap.split(","):
+            host, _, port = server.strip().rpartition(":")
+            try:
+                with socket.create_connection((host.strip("[]") or "localhost", int(port)), timeout=timeout):
+                    return
+            except (OSError, ValueError) as exc:
+                problems.append(f"{server.strip()}: {exc}")
+        raise BrokerUnavailable(f"no Kafka broker answers at {self.bootstrap} ({'; '.join(problems)})")
+
     def ensure_topics(self, names: Sequence[str] = ALL_TOPICS) -> None:
         """Create the pipeline's topics where missing (an existing topic is left as it is)."""
+        self.check_reachable()
         try:
             admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=f"{self.settings.client_id}-admin",
                                      request_timeout_ms=15000)
-        except NoBrokersAvailable:
+        except KafkaTimeoutError:
             raise BrokerUnavailable(f"no Kafka broker answers at {self.bootstrap}") from None
         try:
             existing = set(admin.list_topics())
@@ -103,7 +117,7 @@ class KafkaWiring:
                 linger_ms=5, retries=5, max_in_flight_requests_per_connection=1,
                 max_request_size=10_485_760,
             )
-        except NoBrokersAvailable:
+        except KafkaTimeoutError:
             raise BrokerUnavailable(f"no Kafka broker answers at {self.bootstrap}") from None
 
     def consumer(self, group: str, topics: Sequence[str]) -> KafkaConsumer:
@@ -116,7 +130,7 @@ class KafkaWiring:
                 max_poll_records=self.settings.max_poll_records, fetch_max_bytes=20_971_520,
                 max_partition_fetch_bytes=10_485_760,
             )
-        except NoBrokersAvailable:
+        except KafkaTimeoutError:
             raise BrokerUnavailable(f"no Kafka broker answers at {self.bootstrap}") from None
 
     def publish(self, producer: KafkaProducer, outputs: Iterable[Output]) -> int:

@@ -1,0 +1,86 @@
+"""Email composition: an alert's facts in, a multipart (plain text + HTML) email out.
+
+Text from articles never reaches a header unsanitised: CR, LF and other control characters are
+removed from anything that goes into the subject, and the HTML part is rendered with escaping on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from datetime import UTC, datetime
+from email.utils import format_datetime
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+MAX_SUBJECT = 160
+
+
+def header_safe(value: str, limit: int = MAX_SUBJECT) -> str:
+    """One line of text fit for a mail header: control characters and line breaks become spaces."""
+    clean = " ".join(CONTROL.sub(" ", value).split())
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class TopicLine:
+    topic: str
+    score: float
+    explanation: str
+
+
+@dataclass(frozen=True)
+class AlertFacts:
+    alert_id: str
+    kind: str  # "followup" or "topic"
+    subscriber: str
+    headline: str
+    source: str
+    published: str
+    url: str
+    snippet: str
+    topics: list[TopicLine]
+    fallback: str = ""
+    story_name: str = ""
+    relation: str = ""
+    similarity: float = 0.0
+    shared_terms: str = ""
+    new_terms: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def topic_names(self) -> str:
+        return ", ".join(t.topic for t in self.topics) or "your topics"
+
+    @property
+    def subject(self) -> str:
+        if self.kind == "followup":
+            label = "same report" if self.relation == "same_report" else "new development"
+            return header_safe(f"[wirewatch] Follow-up ({label}) — {self.story_name}: {self.headline}")
+        return header_safe(f"[wirewatch] {self.topic_names}: {self.headline}")
+
+
+class Composer:
+    def __init__(self, sender: str) -> None:
+        self.sender = sender
+        self.env = Environment(loader=PackageLoader("alerts", "templates"), undefined=StrictUndefined,
+                               autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+                               keep_trailing_newline=True)
+
+    def compose(self, facts: AlertFacts) -> EmailMessage:
+        msg = EmailMessage()
+        msg["From"] = self.sender
+        msg["To"] = facts.subscriber
+        msg["Subject"] = facts.subject
+        msg["Date"] = format_datetime(datetime.now(UTC))
+        domain = self.sender.rsplit("@", 1)[-1].strip("> ") or "wirewatch.local"
+        digest = hashlib.sha256(facts.alert_id.encode()).hexdigest()[:24]
+        msg["Message-ID"] = f"<{digest}@{domain}>"  # the same alert always gets the same id: receivers can dedupe
+        msg["X-Wirewatch-Alert"] = digest
+        msg["List-Unsubscribe"] = f"<mailto:unsubscribe@{domain}?subject=unsubscribe%20{digest}>"
+        msg.set_content(self.env.get_template("alert.txt.j2").render(alert=facts))
+        msg.add_alternative(self.env.get_template("alert.html.j2").render(alert=facts), subtype="html")
+        return msg

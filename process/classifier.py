@@ -1,0 +1,91 @@
+"""The classify stage: editors' rules plus the model give each topic a score and an explanation.
+
+In: :class:`Article`. Out: :class:`TaggedArticle` on ``tagged``.
+
+Score per topic: ``0.6 * min(1, rule weight / threshold) + 0.4 * model probability``; the topic
+fires at ``fire_score`` (0.5 by default). So rules that reach their threshold fire on their own,
+rules at half their threshold need the model's agreement, and the model alone never fires a topic
+— editors keep the last word, and every tag says which patterns matched which words.
+Rules are re-read when their files change; a broken edit is logged and the last good rules stay.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from process.model import TopicModel, document
+from process.rules import RuleError, RulePack, load_rules
+from wirewatch.kafka import TAGGED, Output
+from wirewatch.schema import Article, RuleHit, TaggedArticle, TopicTag
+
+log = logging.getLogger(__name__)
+
+RULE_SHARE, MODEL_SHARE = 0.6, 0.4
+MAX_RULE_CHARS = 200_000
+
+
+class RuleSource:
+    """The live rule pack of a folder: reloaded when a file changes, the last good one kept on errors."""
+
+    def __init__(self, folder: str | Path, check_every: float = 2.0) -> None:
+        self.folder = Path(folder)
+        self.check_every = check_every
+        self._stamp = self._fingerprint()
+        self.pack = load_rules(self.folder)  # the first load must succeed
+        self._checked = time.monotonic()
+
+    def _fingerprint(self) -> tuple[tuple[str, float, int], ...]:
+        return tuple(sorted((p.name, p.stat().st_mtime, p.stat().st_size) for p in self.folder.glob("*.rules")))
+
+    def current(self) -> RulePack:
+        now = time.monotonic()
+        if now - self._checked >= self.check_every:
+            self._checked = now
+            stamp = self._fingerprint()
+            if stamp != self._stamp:
+                self._stamp = stamp
+                try:
+                    self.pack = load_rules(self.folder)
+                    log.info("rules reloaded from %s (version %s)", self.folder, self.pack.version)
+                except RuleError as exc:
+                    log.error("rules in %s have errors; keeping version %s:\n%s", self.folder, self.pack.version, exc)
+        return self.pack
+
+
+class TopicClassifier:
+    """``tag(article)`` combines the rules and the model into one :class:`TaggedArticle`."""
+
+    def __init__(self, rules: RuleSource, model: TopicModel | None, fire_score: float = 0.5) -> None:
+        self.rules = rules
+        self.model = model
+        self.fire_score = fire_score
+
+    def tag(self, article: Article) -> TaggedArticle:
+        pack = self.rules.current()
+        title, text = article.title, article.text[:MAX_RULE_CHARS]
+        probs: dict[str, float] = {}
+        if self.model is not None:
+            row = self.model.probabilities([document(title, text)])[0]
+            probs = {t: float(p) for t, p in zip(self.model.topics, row, strict=True)}
+        tags = []
+        for topic, rules in sorted(pack.topics.items()):
+            weight, hits = pack.score(topic, title, text)
+            rule_part = min(1.0, weight / rules.threshold)
+            prob = probs.get(topic)
+            score = RULE_SHARE * rule_part + MODEL_SHARE * (prob or 0.0) if prob is not None else rule_part
+            fired = score >= self.fire_score
+            words = ", ".join(f"{h.pattern.text} ({'/'.join(h.matched)})" for h in hits[:8])
+            explanation = (f"rules {weight:g}/{rules.threshold:g}" + (f" [{words}]" if words else "")
+                           + (f"; model p={prob:.2f}" if prob is not None else "; no model"))
+            tags.append(TopicTag(
+                topic=topic, score=round(score, 4), fired=fired, rule_weight=weight, rule_threshold=rules.threshold,
+                rules=[RuleHit(pattern=h.pattern.text, weight=h.pattern.weight, matched=list(h.matched),
+                               line=h.pattern.line) for h in hits],
+                model_probability=None if prob is None else round(prob, 4), explanation=explanation))
+        return TaggedArticle(article=article, topics=tags, rules_version=pack.version,
+                             model_version=self.model.version if self.model else "")
+
+    def handle(self, article: Article) -> list[Output]:
+        return [Output(TAGGED, article.article_id, self.tag(article))]

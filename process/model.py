@@ -1,0 +1,129 @@
+"""The topic model: a scikit-learn pipeline trained on labeled examples, saved with its provenance.
+
+In: examples (``text``, optional ``title``, ``labels`` as {topic: bool}). Out: a fitted
+:class:`TopicModel` giving each topic a probability, saved to and loaded from a joblib file that
+records the scikit-learn version, the training data hash and the topics. Loading a model saved by
+another scikit-learn version fails with a :class:`ModelError` naming both versions.
+
+Pipeline: word 1–2-gram and character 3–5-gram TF-IDF on case- and accent-folded text, into one
+balanced logistic regression per topic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import sklearn
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from process.textnorm import fold
+
+TOPICS = ("ceasefire_talks", "energy_strikes")
+MAX_MODEL_CHARS = 20_000
+
+
+class ModelError(RuntimeError):
+    """A model file that cannot be used here; the message says why."""
+
+
+@dataclass
+class TopicModel:
+    pipeline: Pipeline
+    topics: tuple[str, ...]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        return str(self.meta.get("version", "unsaved"))
+
+    def probabilities(self, docs: Sequence[str]) -> np.ndarray:
+        """One row per document, one column per topic."""
+        return np.asarray(self.pipeline.predict_proba([d[:MAX_MODEL_CHARS] for d in docs]))
+
+
+def document(title: str, text: str) -> str:
+    return f"{title}\n{title}\n{text}"
+
+
+def read_examples(path: str | Path) -> list[dict[str, Any]]:
+    """Read a JSONL file of examples; a bad line is reported with file and line number."""
+    examples = []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{lineno}: not valid JSON: {exc.msg}") from None
+            if not isinstance(item, dict) or not isinstance(item.get("text"), str) \
+                    or not isinstance(item.get("labels"), dict):
+                raise ValueError(f"{path}:{lineno}: expected an object with 'text' and 'labels'")
+            examples.append(item)
+    return examples
+
+
+def bundled_training_file() -> Path:
+    return Path(__file__).parent / "training" / "bootstrap.jsonl"
+
+
+def _pipeline() -> Pipeline:
+    features = FeatureUnion([
+        ("words", TfidfVectorizer(preprocessor=fold, ngram_range=(1, 2), sublinear_tf=True, min_df=1,
+                                  token_pattern=r"(?u)\b\w[\w'-]+\b")),
+        ("chars", TfidfVectorizer(preprocessor=fold, analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
+                                  min_df=2, max_features=200_000)),
+    ])
+    classifier = OneVsRestClassifier(LogisticRegression(C=8.0, class_weight="balanced", max_iter=3000))
+    return Pipeline([("features", features), ("classify", classifier)])
+
+
+def train(examples: Iterable[dict[str, Any]], topics: Sequence[str] = TOPICS) -> TopicModel:
+    examples = list(examples)
+    docs = [document(str(e.get("title", "")), e["text"]) for e in examples]
+    labels = np.array([[int(bool(e["labels"].get(t, False))) for t in topics] for e in examples])
+    for i, topic in enumerate(topics):
+        if labels[:, i].min() == labels[:, i].max():
+            raise ValueError(f"topic {topic!r} needs both positive and negative examples to train")
+    pipeline = _pipeline().fit(docs, labels)
+    digest = hashlib.sha256("\n".join(sorted(docs)).encode()).hexdigest()[:12]
+    meta = {"version": f"m-{digest}", "data_sha256": digest, "examples": len(examples),
+            "sklearn": sklearn.__version__, "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "topics": list(topics), "positives": {t: int(labels[:, i].sum()) for i, t in enumerate(topics)}}
+    return TopicModel(pipeline, tuple(topics), meta)
+
+
+def save(model: TopicModel, path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    joblib.dump({"format": 1, "meta": model.meta, "topics": model.topics, "pipeline": model.pipeline}, tmp)
+    tmp.replace(path)
+
+
+def load(path: str | Path) -> TopicModel:
+    path = Path(path)
+    try:
+        blob = joblib.load(path)
+    except FileNotFoundError:
+        raise ModelError(f"{path}: no model file (run `wirewatch train`)") from None
+    except Exception as exc:
+        raise ModelError(f"{path}: cannot be read as a wirewatch model: {type(exc).__name__}: {exc}") from None
+    if not isinstance(blob, dict) or blob.get("format") != 1:
+        raise ModelError(f"{path}: not a wirewatch model file")
+    saved = blob["meta"].get("sklearn")
+    if saved != sklearn.__version__:
+        raise ModelError(f"{path}: model was built with scikit-learn {saved}, but scikit-learn "
+                         f"{sklearn.__version__} is installed; retrain with `wirewatch train`")
+    return TopicModel(blob["pipeline"], tuple(blob["topics"]), blob["meta"])

@@ -1,0 +1,194 @@
+"""Assembly: builds each stage from the settings and runs it as a worker, alone or all together.
+
+In: :class:`Settings`. Out: running workers. This is the one place that knows every stage (the
+stages themselves never import each other); it resolves the embedded defaults — the bundled broker
+when no bootstrap servers are set, SQLite under the data directory, the ``.eml`` outbox — and,
+when the broker is the embedded memory-only one, re-publishes entries that were accepted but never
+archived, so that a crash of the whole process loses nothing it had accepted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+from wirewatch.broker import EmbeddedBroker
+from wirewatch.config import Settings
+from wirewatch.kafka import ARTICLES, ENTRIES, TAGGED, KafkaWiring, Output, Progress, StageRunner
+from wirewatch.schema import Article, Entry, TaggedArticle, decode
+from wirewatch.storage import Store
+
+log = logging.getLogger(__name__)
+
+CONSUMING_STAGES = ("extract", "classify", "alert")
+STAGE_INPUT = {"extract": ENTRIES, "classify": ARTICLES, "alert": TAGGED}
+
+
+class PipelineError(RuntimeError):
+    """The pipeline cannot start as configured; the message says what to change."""
+
+
+def build_classifier(settings: Settings) -> Any:
+    from process.classifier import RuleSource, TopicClassifier
+    from process.model import ModelError, bundled_training_file, load, read_examples, save, train
+    from process.rules import bundled_rules_dir
+
+    rules = RuleSource(settings.classify.rules_dir or bundled_rules_dir())
+    path = settings.model_file
+    try:
+        model = load(path)
+    except ModelError as exc:
+        if settings.classify.model_path:
+            raise PipelineError(str(exc)) from None
+        log.info("no usable model at %s (%s); training one on the bundled examples", path, exc)
+        examples = read_examples(bundled_training_file())
+        for extra in settings.classify.training_data:
+            examples += read_examples(extra)
+        model = train(examples)
+        save(model, path)
+    return TopicClassifier(rules, model, settings.classify.fire_score)
+
+
+def build_alerter(settings: Settings, store: Store) -> Any:
+    from alerts.alerter import Alerter
+    from alerts.compose import Composer
+    from alerts.mailer import make_mailer
+
+    return Alerter(settings.alert, list(settings.watches), list(settings.subscribers), store,
+                   Composer(settings.smtp.sender), make_mailer(settings.smtp, settings.outbox_path))
+
+
+@dataclass
+class Pipeline:
+    """The resolved environment of a run: broker address, wiring, store and progress counters."""
+
+    settings: Settings
+    progress: Progress = field(default_factory=Progress)
+    allow_embedded: bool = True
+    wiring: KafkaWiring = field(init=False)
+    store: Store = field(init=False)
+    embedded: EmbeddedBroker | None = field(init=False, default=None)
+    _stack: ExitStack = field(init=False, default_factory=ExitStack)
+
+    def __enter__(self) -> Pipeline:
+        self.settings.data_path.mkdir(parents=True, exist_ok=True)
+        bootstrap = self.settings.kafka.bootstrap_servers
+        if not bootstrap:
+            if not self.allow_embedded:
+                raise PipelineError("no Kafka bootstrap servers configured: set KAFKA_BOOTSTRAP_SERVERS (or "
+                                    "[kafka] bootstrap_servers); `wirewatch broker` starts a local one, and "
+                                    "`wirewatch run` runs every stage with an embedded broker")
+            self.embedded = self._stack.enter_context(
+                EmbeddedBroker(log_path=self.settings.data_path / "broker.log"))
+            bootstrap = self.embedded.bootstrap
+        self.wiring = KafkaWiring(self.settings.kafka, bootstrap)
+        self.wiring.ensure_topics()
+        self.store = Store(self.settings.database_url)
+        self._stack.callback(self.store.close)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def replay_unfinished(self) -> int:
+        """Re-publish accepted entries that never reached the archive (embedded broker only)."""
+        if self.embedded is None:
+            return 0
+        pending = self.store.unfinished_entries()
+        if not pending:
+            return 0
+        producer = self.wiring.producer()
+        try:
+            outputs = [Output(ENTRIES, e.article_id, e) for e in (decode(raw, Entry) for raw in pending)]
+            self.wiring.publish(producer, outputs)
+            producer.flush()
+        finally:
+            producer.close()
+        self.progress.add("produced", ENTRIES, len(pending))
+        log.info("re-published %d accepted entries that were not yet archived", len(pending))
+        return len(pending)
+
+    def runner(self, stage: str) -> StageRunner[Any]:
+        handle: Callable[[Any], list[Output]]
+        on_idle = None
+        if stage == "extract":
+            from process.extractor import Extractor
+            from wirewatch.http import make_client
+
+            client = make_client(self.settings.extract.timeout_seconds, self.settings.poll.user_agent)
+            self._stack.callback(client.close)
+            handle, kind = Extractor(self.settings.extract, client).handle, Entry
+        elif stage == "classify":
+            handle, kind = build_classifier(self.settings).handle, Article
+        elif stage == "alert":
+            alerter = build_alerter(self.settings, self.store)
+            handle, kind, on_idle = alerter.handle, TaggedArticle, alerter.flush
+        else:
+            raise PipelineError(f"unknown stage {stage!r}; expected one of {', '.join(CONSUMING_STAGES)}")
+        return StageRunner(stage, self.wiring, STAGE_INPUT[stage], kind, handle, self.progress, on_idle=on_idle)
+
+    def poll(self, stop: threading.Event, once: bool) -> None:
+        from ingest.poller import run_poller
+
+        run_poller(self.settings.poll, list(self.settings.feeds), self.wiring, self.store, stop, self.progress,
+                   once=once)
+
+    def idle(self) -> bool:
+        """True when every stage has consumed everything the previous one produced."""
+        snap = self.progress.snapshot()
+        produced, consumed = snap["produced"], snap["consumed"]
+        return all(consumed.get(t, 0) >= produced.get(t, 0) for t in (ENTRIES, ARTICLES, TAGGED))
+
+    def run(self, stages: tuple[str, ...], stop: threading.Event, poll_once: bool = False,
+            until_idle: bool = False, idle_grace: float = 1.5, timeout: float | None = None) -> None:
+        """Run the given stages in threads until ``stop`` (or, with ``until_idle``, until all is done)."""
+        threads: list[threading.Thread] = []
+        errors: list[BaseException] = []
+        poll_done = threading.Event()
+
+        def guard(name: str, target: Callable[[], None]) -> None:
+            try:
+                target()
+            except BaseException as exc:  # a dead worker stops the run instead of hanging it
+                errors.append(exc)
+                log.exception("%s worker failed", name)
+                stop.set()
+
+        for stage in stages:
+            if stage == "poll":
+                def poll_target() -> None:
+                    self.poll(stop, poll_once)
+                    poll_done.set()
+                threads.append(threading.Thread(target=guard, args=("poll", poll_target), name="poll"))
+            else:
+                runner = self.runner(stage)
+                threads.append(threading.Thread(target=guard, args=(stage, lambda r=runner: r.run(stop)),
+                                                name=stage))
+        self.replay_unfinished()
+        for t in threads:
+            t.start()
+        started = time.monotonic()
+        idle_since: float | None = None
+        try:
+            while not stop.is_set() and any(t.is_alive() for t in threads):
+                time.sleep(0.2)
+                if timeout and time.monotonic() - started > timeout:
+                    log.error("run did not become idle within %.0fs; stopping", timeout)
+                    stop.set()
+                if until_idle and ("poll" not in stages or poll_done.is_set()) and self.idle():
+                    idle_since = idle_since or time.monotonic()
+                    if time.monotonic() - idle_since >= idle_grace:
+                        stop.set()
+                else:
+                    idle_since = None
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(timeout=30)
+        if errors:
+            raise errors[0]
