@@ -18,12 +18,13 @@ from alerts.mailer import Mailer, deliver_pending
 from alerts.stories import Relation, StoryProfile, TermStats, profile_from, relate
 from wirewatch.config import AlertSettings, SubscriberSettings, WatchSettings
 from wirewatch.kafka import Output
-from wirewatch.schema import TaggedArticle
+from wirewatch.schema import TaggedArticle, decode
 from wirewatch.storage import Store
 
 log = logging.getLogger(__name__)
 
 SNIPPET_CHARS = 600
+BACKFILL_LIMIT = 2000
 
 
 @dataclass
@@ -73,17 +74,13 @@ class Alerter:
         body = f"{article.title}\n{article.text}"
         if self.store.archive_article(tagged.article_id, article.entry.url, article.title,
                                       article.entry.feed_title or article.sitename, article.published, article.text,
-                                      [t.model_dump() for t in tagged.topics]):
+                                      tagged.to_bytes().decode("utf-8")):
             self.stats.add(body)
         followed: set[str] = set()
         for watch in self.watches:
             relation = self._link(watch, tagged, body)
-            if relation is None or not relation.related:
-                continue
-            for sub in self.subscribers:
-                if watch.settings.id in sub.watches:
-                    self._queue(sub, tagged, "followup", watch, relation)
-                    followed.add(sub.email)
+            if relation is not None and relation.related:
+                followed |= self._queue_followups(watch, tagged, relation)
         for sub in self.subscribers:
             if sub.email in followed:
                 continue
@@ -96,6 +93,14 @@ class Alerter:
     def flush(self) -> None:
         deliver_pending(self.store, self.mailer)
 
+    def _queue_followups(self, watch: Watch, tagged: TaggedArticle, relation: Relation) -> set[str]:
+        emails = set()
+        for sub in self.subscribers:
+            if watch.settings.id in sub.watches:
+                self._queue(sub, tagged, "followup", watch, relation)
+                emails.add(sub.email)
+        return emails
+
     def _link(self, watch: Watch, tagged: TaggedArticle, body: str) -> Relation | None:
         entry = tagged.article.entry
         if watch.settings.seed_url and _canonical(watch.settings.seed_url) in (
@@ -104,6 +109,7 @@ class Alerter:
                 watch.profile = watch.profile or StoryProfile(watch.settings.id, watch.settings.name)
                 watch.profile.add(body)
                 log.info("watch %s: seeded by %s", watch.settings.id, entry.url)
+                self._backfill(watch, tagged.article_id)
             return None
         if watch.profile is None:
             return None
@@ -115,6 +121,23 @@ class Alerter:
             log.info("watch %s: %s is a follow-up (%s, similarity %.2f)", watch.settings.id, tagged.article_id,
                      relation.kind, relation.similarity)
         return relation
+
+    def _backfill(self, watch: Watch, seed_id: str) -> None:
+        """Relate the recent archive to a story whose seed arrived after some of its follow-ups.
+
+        Partitions do not keep order across articles, so a rewrite may be archived before the report
+        it retells; the seed's arrival gives those a second look.
+        """
+        assert watch.profile is not None
+        for row in reversed(self.store.recent_archive(BACKFILL_LIMIT)):
+            if row["article_id"] == seed_id:
+                continue
+            relation = relate(f"{row['title']}\n{row['text']}", watch.profile, self.stats,
+                              self.settings.related_threshold, self.settings.duplicate_threshold)
+            if relation.related and self.store.link_member(watch.settings.id, row["article_id"], relation.kind,
+                                                           relation.similarity):
+                watch.profile.add(f"{row['title']}\n{row['text']}")
+                self._queue_followups(watch, decode(row["tagged_json"], TaggedArticle), relation)
 
     def _queue(self, sub: SubscriberSettings, tagged: TaggedArticle, kind: str, watch: Watch | None,
                relation: Relation | None) -> None:

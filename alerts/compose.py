@@ -58,8 +58,8 @@ class AlertFacts:
     @property
     def subject(self) -> str:
         if self.kind == "followup":
-            label = "same report" if self.relation == "same_report" else "new development"
-            return header_safe(f"[wirewatch] Follow-up ({label}) — {self.story_name}: {self.headline}")
+            label = "Same report" if self.relation == "same_report" else "Follow-up"
+            return header_safe(f"[wirewatch] {label} — {self.story_name}: {self.headline}")
         return header_safe(f"[wirewatch] {self.topic_names}: {self.headline}")
 
 

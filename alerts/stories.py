@@ -97,7 +97,7 @@ class StoryProfile:
 
 @dataclass(frozen=True)
 class Relation:
-    kind: str  # "same_report", "new_development" or "unrelated"
+    kind: str  # "same_report", "follow_up" or "unrelated"
     similarity: float
     overlap: float
     shared_terms: tuple[str, ...]
@@ -123,7 +123,7 @@ def relate(text: str, story: StoryProfile, stats: TermStats, related_threshold: 
     if overlap >= duplicate_threshold:
         kind = "same_report"
     elif similarity >= related_threshold:
-        kind = "new_development"
+        kind = "follow_up"
     else:
         kind = "unrelated"
     return Relation(kind, round(similarity, 4), round(overlap, 4), tuple(shared), tuple(new))

@@ -11,7 +11,6 @@ Kafka message is harmless. Schema creation is idempotent (``create_all``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -66,7 +65,7 @@ archive = Table(
     Column("source", String(512), nullable=False, default=""),
     Column("published", String(64)),
     Column("text", Text, nullable=False),
-    Column("topics_json", Text, nullable=False),
+    Column("tagged_json", Text, nullable=False),
     Column("archived_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -200,13 +199,13 @@ class Store:
 
     # -- alerts ------------------------------------------------------------------------------
     def archive_article(self, article_id: str, url: str, title: str, source: str, published: str | None,
-                        text: str, topics: Any) -> bool:
+                        text: str, tagged_json: str) -> bool:
         """Store a tagged article once; False when it was already archived (a redelivery)."""
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(archive).values(
                     article_id=article_id, url=url, title=title, source=source, published=published, text=text,
-                    topics_json=json.dumps(topics, ensure_ascii=False), archived_at=_now()))
+                    tagged_json=tagged_json, archived_at=_now()))
             return True
         except IntegrityError:
             return False
@@ -219,6 +218,12 @@ class Store:
         with self.engine.connect() as conn:
             row = conn.execute(select(archive).where(archive.c.url == url)).mappings().first()
         return dict(row) if row else None
+
+    def recent_archive(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """The most recently archived articles, newest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(archive).order_by(archive.c.archived_at.desc()).limit(limit))
+            return [dict(r) for r in rows.mappings()]
 
     def link_member(self, watch_id: str, article_id: str, relation: str, similarity: float) -> bool:
         try:
