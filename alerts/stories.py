@@ -3,7 +3,8 @@
 In: an article's text and a story profile (the seed plus the articles already linked). Out: a
 :class:`Relation` with the cosine similarity of their TF-IDF term vectors, the share of word
 4-gram shingles the article has in common with its closest member, and the key terms the article
-brings that the story did not have yet.
+brings that the story did not have yet. Only the lead (first 400 words) is compared: a report's
+facts come first, and reader comments or background paragraphs further down only dilute it.
 
 Document frequencies come from the archive (:class:`TermStats`, updated online), so that words
 every article uses weigh little and names such as "Doha" or "Kursk" weigh much.
@@ -19,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 WORD = re.compile(r"\w+(?:['’]\w+)*")
+LEAD_WORDS = 400  # news puts its facts first; comments and background further down only dilute
 
 STOPWORDS = frozenset("""
 a about above after again against all also am an and any are as at be because been before being below between both
@@ -49,9 +51,10 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", "".join(c for c in decomposed if not unicodedata.combining(c)))
 
 
-def terms(text: str) -> list[str]:
-    """Content words: folded, at least three letters, not a stop word, not a number."""
-    return [w for w in WORD.findall(fold(text)) if len(w) >= 3 and w not in STOPWORDS and not w.isdigit()]
+def terms(text: str, limit: int = LEAD_WORDS) -> list[str]:
+    """Content words of the lead: folded, three letters or more, not a stop word, not a number."""
+    words = WORD.findall(fold(text))[:limit]
+    return [w for w in words if len(w) >= 3 and w not in STOPWORDS and not w.isdigit()]
 
 
 def shingles(text: str, n: int = 4) -> set[int]:

@@ -104,7 +104,7 @@ class SubscriberSettings(_Section):
 
 
 class AlertSettings(_Section):
-    related_threshold: float = Field(0.2, ge=0, le=1, description="story similarity that makes an article related")
+    related_threshold: float = Field(0.18, ge=0, le=1, description="story similarity that makes an article related")
     duplicate_threshold: float = Field(0.35, ge=0, le=1, description="shingle overlap that makes a copy")
 
 

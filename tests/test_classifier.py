@@ -1,0 +1,79 @@
+"""The classify stage's logic: rules + model on plain articles, rule reloading, model files."""
+
+import time
+from pathlib import Path
+
+import pytest
+import sklearn
+
+from process.classifier import RuleSource, TopicClassifier
+from process.model import ModelError, bundled_training_file, load, read_examples, save, train
+from process.rules import bundled_rules_dir
+from wirewatch.demo.corpus import DemoCorpus
+from wirewatch.schema import Article, Entry
+
+
+@pytest.fixture(scope="module")
+def model():  # type: ignore[no-untyped-def]
+    return train(read_examples(bundled_training_file()))
+
+
+def article(title: str, text: str) -> Article:
+    e = Entry(article_id="t", url="https://x.test/t", canonical_url="https://x.test/t", feed_url="https://x.test/f")
+    return Article(entry=e, title=title, text=text)
+
+
+def test_the_bundled_training_set_is_large_and_multilingual() -> None:
+    examples = read_examples(bundled_training_file())
+    assert len(examples) >= 400
+    assert {"en", "ru", "uk", "de", "fr"} <= {e["lang"] for e in examples}
+
+
+def test_demo_corpus_labels_are_recovered(model) -> None:  # type: ignore[no-untyped-def]
+    clf = TopicClassifier(RuleSource(bundled_rules_dir()), model)
+    corpus = DemoCorpus.load()
+    right = total = 0
+    for art in corpus.articles:
+        tagged = clf.tag(article(art["title"], "\n".join(art["body"])))
+        for tag in tagged.topics:
+            total += 1
+            right += tag.fired == art["labels"][tag.topic]
+    assert right / total >= 0.9, f"{right}/{total}"
+
+
+def test_seeds_are_tagged_with_both_topics_and_explained(model, shared: Path) -> None:  # type: ignore[no-untyped-def]
+    clf = TopicClassifier(RuleSource(bundled_rules_dir()), model)
+    for seed in sorted((shared / "seeds").glob("*.txt")):
+        text = seed.read_text(encoding="utf-8")
+        tagged = clf.tag(article(text.splitlines()[0], text))
+        fired = {t.topic for t in tagged.fired()}
+        assert fired == {"ceasefire_talks", "energy_strikes"}, (seed.name, tagged.topics)
+        for tag in tagged.fired():
+            assert tag.rules and tag.rules[0].matched
+            assert "rules" in tag.explanation and "model p=" in tag.explanation
+
+
+def test_a_broken_rules_edit_keeps_the_last_good_rules(tmp_path: Path) -> None:
+    (tmp_path / "peace.rules").write_text("threshold = 1\n1 truce\n")
+    source = RuleSource(tmp_path, check_every=0)
+    assert source.current().topics["peace"].patterns[0].text == "truce"
+    (tmp_path / "peace.rules").write_text('threshold = 1\n1 "broken\n')
+    time.sleep(0.01)
+    assert source.current().topics["peace"].patterns[0].text == "truce"
+    (tmp_path / "peace.rules").write_text("threshold = 1\n1 armistice\n")
+    assert source.current().topics["peace"].patterns[0].text == "armistice"
+
+
+def test_model_files_record_versions_and_refuse_another_sklearn(model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "m.joblib"
+    save(model, path)
+    again = load(path)
+    assert again.meta["sklearn"] == sklearn.__version__
+    assert again.meta["examples"] >= 400
+    import joblib
+
+    blob = joblib.load(path)
+    blob["meta"]["sklearn"] = "0.24.2"
+    joblib.dump(blob, path)
+    with pytest.raises(ModelError, match=r"scikit-learn 0\.24\.2.*" + sklearn.__version__.replace(".", r"\.")):
+        load(path)

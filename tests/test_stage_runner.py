@@ -1,0 +1,63 @@
+"""The one Kafka loop, over the real bundled broker: dead letters with reasons, and processing goes on."""
+
+import threading
+import time
+import uuid
+
+import pytest
+from kafka import KafkaConsumer
+
+from wirewatch.config import KafkaSettings
+from wirewatch.kafka import ARTICLES, DEADLETTER, ENTRIES, KafkaWiring, Output, StageRunner
+from wirewatch.schema import Article, DeadLetter, Entry, decode
+
+pytestmark = pytest.mark.integration
+
+
+def read_all(wiring: KafkaWiring, topic: str, expected: int, timeout: float = 30) -> list[bytes]:
+    consumer = KafkaConsumer(wiring.topic(topic), bootstrap_servers=wiring.bootstrap, auto_offset_reset="earliest",
+                             group_id=f"reader-{uuid.uuid4().hex[:6]}", enable_auto_commit=False,
+                             session_timeout_ms=6000, heartbeat_interval_ms=2000)
+    values: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    while len(values) < expected and time.monotonic() < deadline:
+        for records in consumer.poll(timeout_ms=500).values():
+            values += [r.value for r in records]
+    consumer.close()
+    return values
+
+
+def test_bad_records_go_to_deadletter_and_the_rest_goes_on(broker: str) -> None:
+    wiring = KafkaWiring(KafkaSettings(topic_prefix=f"t{uuid.uuid4().hex[:6]}-"), broker)
+    wiring.ensure_topics()
+
+    def handle(entry: Entry) -> list[Output]:
+        if entry.title == "explode":
+            raise RuntimeError("boom")
+        return [Output(ARTICLES, entry.article_id, Article(entry=entry, title=entry.title, text="t"))]
+
+    def entry(title: str) -> bytes:
+        return Entry(article_id=title, url="https://x.test/" + title, canonical_url="", feed_url="f",
+                     title=title).to_bytes()
+
+    producer = wiring.producer()
+    for raw in [b"{not json", b'{"schema": "article", "v": 1}', entry("explode"), entry("fine")]:
+        producer.send(wiring.topic(ENTRIES), key=b"k", value=raw)  # one key: one partition, in order
+    producer.flush()
+    producer.close()
+
+    runner = StageRunner("extract", wiring, ENTRIES, Entry, handle, retries=1, retry_delay=0.01)
+    stop = threading.Event()
+    worker = threading.Thread(target=runner.run, args=(stop,))
+    worker.start()
+    try:
+        letters = sorted((decode(v, DeadLetter) for v in read_all(wiring, DEADLETTER, 3)), key=lambda d: d.offset)
+        outputs = [decode(v, Article) for v in read_all(wiring, ARTICLES, 1)]
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+    assert [d.reason for d in letters] == ["bad_json", "bad_schema", "processing_error"]
+    assert letters[2].error == "RuntimeError: boom" and '"explode"' in letters[2].payload
+    assert all(d.stage == "extract" and d.source_topic == wiring.topic(ENTRIES) and d.offset >= 0 for d in letters)
+    assert [a.title for a in outputs] == ["fine"]
+    assert runner.progress.snapshot()["consumed"][ENTRIES] == 4
