@@ -72,13 +72,15 @@ class Alerter:
     def handle(self, tagged: TaggedArticle) -> list[Output]:
         article = tagged.article
         body = f"{article.title}\n{article.text}"
-        if self.store.archive_article(tagged.article_id, article.entry.url, article.title,
-                                      article.entry.feed_title or article.sitename, article.published, article.text,
-                                      tagged.to_bytes().decode("utf-8")):
+        first_time = self.store.archive_article(
+            tagged.article_id, article.entry.url, article.title, article.entry.feed_title or article.sitename,
+            article.published, article.text, tagged.to_bytes().decode("utf-8"))
+        if first_time:
             self.stats.add(body)
         followed: set[str] = set()
         for watch in self.watches:
-            relation = self._link(watch, tagged, body)
+            # a redelivered article keeps the links decided the first time; only unsent email is completed
+            relation = self._link(watch, tagged, body) if first_time else self._relink(watch, tagged, body)
             if relation is not None and relation.related:
                 followed |= self._queue_followups(watch, tagged, relation)
         for sub in self.subscribers:
@@ -121,6 +123,14 @@ class Alerter:
             log.info("watch %s: %s is a follow-up (%s, similarity %.2f)", watch.settings.id, tagged.article_id,
                      relation.kind, relation.similarity)
         return relation
+
+    def _relink(self, watch: Watch, tagged: TaggedArticle, body: str) -> Relation | None:
+        linked = self.store.member(watch.settings.id, tagged.article_id)
+        if linked is None or linked[0] == "seed" or watch.profile is None:
+            return None
+        fresh = relate(body, watch.profile, self.stats, self.settings.related_threshold,
+                       self.settings.duplicate_threshold)
+        return Relation(linked[0], linked[1], fresh.overlap, fresh.shared_terms, fresh.new_terms)
 
     def _backfill(self, watch: Watch, seed_id: str) -> None:
         """Relate the recent archive to a story whose seed arrived after some of its follow-ups.

@@ -48,7 +48,7 @@ class SmtpSink:
         sink = self
 
         class Handler:
-            async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+            async def handle_DATA(self, server, session, envelope):
                 if sink.refuse:
                     return "451 try again later"
                 sink.messages.append(message_from_bytes(envelope.content, policy=policy.default))

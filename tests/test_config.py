@@ -33,13 +33,13 @@ def test_a_typo_names_the_key_the_file_and_the_line(tmp_path: Path) -> None:
 def test_bad_values_and_references_are_reported(tmp_path: Path) -> None:
     cfg = tmp_path / "w.toml"
     cfg.write_text('[[feeds]]\nurl = "ftp://nope"\n[[subscribers]]\nemail = "a@example.org"\nwatches = ["ghost"]\n')
-    with pytest.raises(ConfigError, match="feeds.0.url"):
+    with pytest.raises(ConfigError, match=r"feeds\.0\.url"):
         load_settings(cfg, env={})
     cfg.write_text('[[subscribers]]\nemail = "a@example.org"\nwatches = ["ghost"]\n')
     with pytest.raises(ConfigError, match="unknown watch"):
         load_settings(cfg, env={})
     cfg.write_text('[[subscribers]]\nemail = "not an address"\n')
-    with pytest.raises(ConfigError, match="subscribers.0.email"):
+    with pytest.raises(ConfigError, match=r"subscribers\.0\.email"):
         load_settings(cfg, env={})
 
 

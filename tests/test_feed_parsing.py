@@ -47,7 +47,7 @@ def test_ill_formed_feed_is_used_and_flagged() -> None:
 
 @pytest.mark.parametrize("body", [b"<html><body>Just a page</body></html>", b"", b"\x89PNG\r\n\x1a\n\x00\x00"])
 def test_not_a_feed_is_an_error_naming_the_url(body: bytes) -> None:
-    with pytest.raises(FeedError, match="https://news.test/feed"):
+    with pytest.raises(FeedError, match=r"https://news\.test/feed"):
         parse_feed(body, "https://news.test/feed")
 
 

@@ -39,7 +39,8 @@ def test_new_entries_then_nothing_new_then_304(poller: FeedPoller) -> None:
         assert site.requests[1][1]["If-None-Match"] == '"v1"'
         # the same entries under another feed's URL and with other tracking parameters are not new
         site.resources["/g.xml"] = Resource(rss_feed("Other", "https://x.test/", [
-            Item(url="https://NEWS.test/2?utm_medium=x", title="Story 2 again", body=[], published="2024-08-12T10:00:00Z"),
+            Item(url="https://NEWS.test/2?utm_medium=x", title="Story 2 again", body=[],
+                 published="2024-08-12T10:00:00Z"),
             Item(url="https://news.test/4", title="Story 4", body=[], published="2024-08-14T10:00:00Z")]),
             "application/rss+xml")
         third = poller.poll(FeedSettings(url=site.url("/g.xml")))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from wirewatch.storage import FeedState, Store, StorageError
+from wirewatch.storage import FeedState, StorageError, Store
 
 pytestmark = pytest.mark.integration
 

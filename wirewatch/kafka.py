@@ -190,7 +190,8 @@ class StageRunner(Generic[M]):
 
     def run(self, stop: threading.Event, group: str | None = None) -> None:
         """Run until ``stop`` is set: drain the current batch, flush, commit, close."""
-        consumer = self.wiring.consumer(group or f"{self.wiring.settings.topic_prefix}wirewatch-{self.stage}", [self.source])
+        group = group or f"{self.wiring.settings.topic_prefix}wirewatch-{self.stage}"
+        consumer = self.wiring.consumer(group, [self.source])
         producer = self.wiring.producer()
         log.info("%s: consuming %s", self.stage, self.wiring.topic(self.source))
         try:

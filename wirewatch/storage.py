@@ -161,7 +161,7 @@ class Store:
         return FeedState(**row) if row else FeedState(feed_url=feed_url)
 
     def save_feed_state(self, state: FeedState) -> None:
-        values = {k: getattr(state, k) for k in feed_state.c.keys()}
+        values = {k: getattr(state, k) for k in feed_state.c.keys()}  # noqa: SIM118 (a column collection)
         with self.engine.begin() as conn:
             done = conn.execute(update(feed_state).where(feed_state.c.feed_url == state.feed_url).values(**values))
             if done.rowcount == 0:
@@ -185,7 +185,8 @@ class Store:
         with self.engine.begin() as conn:
             for keys, article_id, entry_json in items:
                 for key in keys:
-                    if not conn.execute(select(seen_entries.c.dedup_key).where(seen_entries.c.dedup_key == key)).first():
+                    known = select(seen_entries.c.dedup_key).where(seen_entries.c.dedup_key == key)
+                    if not conn.execute(known).first():
                         conn.execute(insert(seen_entries).values(dedup_key=key, article_id=article_id,
                                                                  first_seen=now, entry_json=entry_json))
 
@@ -234,6 +235,13 @@ class Store:
             return True
         except IntegrityError:
             return False
+
+    def member(self, watch_id: str, article_id: str) -> tuple[str, float] | None:
+        """How an article was linked to a watched story (relation, similarity), if it was."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(story_members.c.relation, story_members.c.similarity).where(
+                (story_members.c.watch_id == watch_id) & (story_members.c.article_id == article_id))).first()
+        return (row[0], row[1]) if row else None
 
     def story_texts(self, watch_id: str) -> list[dict[str, Any]]:
         """Members of a watched story with their archived title, source and text, oldest first."""

@@ -43,7 +43,8 @@ def html_page(item: Item) -> bytes:
 <div class="cookie-banner">We use cookies to improve your experience. <button>Accept all</button></div>
 <main><article>
 <h1>{escape(item.title)}</h1>
-<p class="byline">By {escape(item.author)} · <time datetime="{escape(item.published)}">{escape(item.published)}</time></p>
+<p class="byline">By {escape(item.author)} ·
+<time datetime="{escape(item.published)}">{escape(item.published)}</time></p>
 {paragraphs}
 </article>
 <aside><h3>Most read</h3><ul><li><a href="/a">Markets close higher</a></li>
