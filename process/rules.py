@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from process.textnorm import fold
 
 RULES_SUFFIX = ".rules"
 TOKEN = re.compile(r"^[\w'’-]+\*?$")
+PIECE = re.compile(r"\w+")  # the pre-check splits text and patterns alike, at every non-word character
 MAX_PATTERNS_PER_TOPIC = 5000
 MIN_WILDCARD_STEM = 3
 
@@ -48,6 +50,7 @@ class Pattern:
     scope: str  # "any" or "title"
     regex: re.Pattern[str]
     line: int
+    tokens: tuple[str, ...] = ()  # folded words, each with its trailing * if any: the pre-check
 
 
 @dataclass
@@ -62,6 +65,15 @@ class TopicRules:
 class Hit:
     pattern: Pattern
     matched: tuple[str, ...]
+
+
+def _word_keys(tokens: tuple[str, ...]) -> tuple[str, ...]:
+    """The words a pattern needs, as the word regex splits them ("cessez-le-feu" needs cessez, le, feu)."""
+    keys: list[str] = []
+    for tok in tokens:
+        parts = PIECE.findall(tok.rstrip("*"))
+        keys += parts[:-1] + [parts[-1] + ("*" if tok.endswith("*") else "")] if parts else []
+    return tuple(keys)
 
 
 def _compile(tokens: list[str]) -> re.Pattern[str]:
@@ -122,7 +134,8 @@ def parse_rules(text: str, path: str, topic: str) -> TopicRules:
             problems.append(f"{path}:{lineno}:{pcol}: wildcard {short[0]!r} would match almost everything: "
                             f"expected at least {MIN_WILDCARD_STEM} letters before '*'")
             continue
-        patterns.append(Pattern(pattern, weight, scope, _compile(tokens), lineno))
+        folded = tuple(fold(t) for t in tokens)
+        patterns.append(Pattern(pattern, weight, scope, _compile(tokens), lineno, _word_keys(folded)))
     if threshold is None:
         problems.append(f"{path}:1:1: missing 'threshold = NUMBER'")
     elif threshold <= 0:
@@ -136,6 +149,34 @@ def parse_rules(text: str, path: str, topic: str) -> TopicRules:
     return TopicRules(topic, threshold or 1.0, patterns, path)
 
 
+class Prepared:
+    """An article folded and split into words once, shared by every topic's patterns.
+
+    A pattern's regex runs only when each of its words (or word stems, for ``*``) occurs in the
+    article at all, which a sorted word list answers in logarithmic time; most patterns of most
+    articles are ruled out that way, and the cost of a rule pack grows with the text, not with
+    text × patterns.
+    """
+
+    def __init__(self, title: str, text: str) -> None:
+        self.title = fold(title)
+        self.all = fold(f"{title}\n{text}")
+        self.title_words = sorted(set(PIECE.findall(self.title)))
+        self.words = sorted(set(PIECE.findall(self.all)))
+
+    @staticmethod
+    def _has(words: list[str], token: str) -> bool:
+        stem = token.rstrip("*")
+        i = bisect_left(words, stem)
+        if i == len(words):
+            return False
+        return words[i].startswith(stem) if token.endswith("*") else words[i] == stem
+
+    def may_match(self, pattern: Pattern) -> bool:
+        words = self.title_words if pattern.scope == "title" else self.words
+        return all(self._has(words, tok) for tok in pattern.tokens)
+
+
 @dataclass
 class RulePack:
     """All topics' rules, with a version that changes whenever a file changes."""
@@ -143,17 +184,17 @@ class RulePack:
     topics: dict[str, TopicRules]
     version: str
 
-    def score(self, topic: str, title: str, text: str) -> tuple[float, list[Hit]]:
+    def score(self, topic: str, title: str, text: str, prepared: Prepared | None = None) -> tuple[float, list[Hit]]:
         """The summed weight of the topic's matching patterns, and the hits."""
-        rules = self.topics[topic]
-        folded_title, folded_all = fold(title), fold(f"{title}\n{text}")
+        doc = prepared or Prepared(title, text)
         hits: list[Hit] = []
         counted: set[tuple[str, str]] = set()
-        for pat in rules.patterns:
+        for pat in self.topics[topic].patterns:
             if (pat.scope, pat.regex.pattern) in counted:  # the same folded word listed for two languages
                 continue
-            haystack = folded_title if pat.scope == "title" else folded_all
-            found = pat.regex.findall(haystack)
+            if not doc.may_match(pat):
+                continue
+            found = pat.regex.findall(doc.title if pat.scope == "title" else doc.all)
             if found:
                 counted.add((pat.scope, pat.regex.pattern))
                 hits.append(Hit(pat, tuple(dict.fromkeys(found))[:5]))

@@ -64,3 +64,10 @@ def test_every_error_of_every_file_is_reported(tmp_path: Path) -> None:
 def test_the_bundled_pack_loads() -> None:
     pack = load_rules(bundled_rules_dir())
     assert {"ceasefire_talks", "energy_strikes"} <= set(pack.topics)
+
+
+def test_the_word_pre_check_never_hides_a_regex_match(tmp_path: Path) -> None:
+    pack = pack_of("threshold = 1\n1 kyiv\n1 \"cessez-le-feu\"\n1 перемир'я\n1 sous-station*\n1 title:doha\n", tmp_path)
+    text = "Kyiv's envoy: cessez-le-feu, перемир’я and sous-stations."
+    weight, hits = pack.score("t", "Doha's talks", text)
+    assert weight == 5, [h.pattern.text for h in hits]

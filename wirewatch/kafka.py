@@ -56,16 +56,18 @@ class Progress:
     consumed: Counter[str] = field(default_factory=Counter)
     produced: Counter[str] = field(default_factory=Counter)
     deadlettered: Counter[str] = field(default_factory=Counter)
+    busy_seconds: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def add(self, counter: str, key: str, n: int = 1) -> None:
+    def add(self, counter: str, key: str, n: float = 1) -> None:
         with self._lock:
             getattr(self, counter)[key] += n
 
     def snapshot(self) -> dict[str, dict[str, int]]:
         with self._lock:
             return {"consumed": dict(self.consumed), "produced": dict(self.produced),
-                    "deadlettered": dict(self.deadlettered)}
+                    "deadlettered": dict(self.deadlettered),
+                    "busy_seconds": {k: round(v, 2) for k, v in self.busy_seconds.items()}}
 
 
 class KafkaWiring:
@@ -201,6 +203,7 @@ class StageRunner(Generic[M]):
                     if self.on_idle:
                         self.on_idle()
                     continue
+                started = time.perf_counter()
                 for records in batch.values():
                     for record in records:
                         outputs = self.process(record.value, record.partition, record.offset)
@@ -209,6 +212,7 @@ class StageRunner(Generic[M]):
                         self.wiring.publish(producer, outputs)
                 producer.flush()
                 consumer.commit()
+                self.progress.add("busy_seconds", self.stage, time.perf_counter() - started)
                 for records in batch.values():
                     self.progress.add("consumed", self.source, len(records))
         except KafkaError as exc:
