@@ -10,6 +10,13 @@ with py3langid. When the page cannot be fetched, is not HTML, or yields less tha
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import multiprocessing.context
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import Any
 
 import httpx
@@ -60,10 +67,16 @@ def page_problem(page: Fetched) -> str:
     return ""
 
 
-def extract_from_page(page: Fetched) -> dict[str, Any]:
-    """Run trafilatura on a page; an empty dict when it finds no article."""
-    doc = trafilatura.bare_extraction(page.content, url=page.url, with_metadata=True, include_comments=False,
-                                      include_tables=False)
+def extract_html(content: bytes, url: str) -> dict[str, Any] | str:
+    """trafilatura on one page: the fields it found, or a string saying why it failed.
+
+    A plain function of bytes, so that it can run in a worker process; it never raises.
+    """
+    try:
+        doc = trafilatura.bare_extraction(content, url=url, with_metadata=True, include_comments=False,
+                                          include_tables=False)
+    except Exception as exc:  # trafilatura/lxml can raise on hostile markup; fall back, keep the reason
+        return f"extraction failed: {type(exc).__name__}: {exc}"
     if doc is None:
         return {}
     data = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
@@ -73,14 +86,19 @@ def extract_from_page(page: Fetched) -> dict[str, Any]:
 def build_article(entry: Entry, page: Fetched | None, fetch_error: str, settings: ExtractSettings) -> Article:
     """Combine the page's extraction (if usable) with the feed entry into an :class:`Article`."""
     problem = fetch_error or (page_problem(page) if page is not None else "no page fetched")
+    result = extract_html(page.content, page.url) if not problem and page is not None else {}
+    return assemble(entry, result, problem, settings)
+
+
+def assemble(entry: Entry, result: dict[str, Any] | str, problem: str, settings: ExtractSettings) -> Article:
+    """The article from an extraction result (or the reason there is none) and the feed entry."""
     extracted: dict[str, Any] = {}
-    if not problem and page is not None:
-        try:
-            extracted = extract_from_page(page)
-        except Exception as exc:  # trafilatura/lxml can raise on hostile markup; fall back, keep the reason
-            problem = f"extraction failed: {type(exc).__name__}: {exc}"
-        if not problem and len((extracted.get("text") or "").strip()) < settings.min_text_chars:
-            problem = f"page yielded {len((extracted.get('text') or '').strip())} chars of text"
+    if isinstance(result, str):
+        problem = problem or result
+    else:
+        extracted = result
+    if not problem and len((extracted.get("text") or "").strip()) < settings.min_text_chars:
+        problem = f"page yielded {len((extracted.get('text') or '').strip())} chars of text"
     provenance: dict[str, str] = {}
 
     def pick(field: str, page_value: Any, feed_value: Any) -> Any:
@@ -114,23 +132,87 @@ def build_article(entry: Entry, page: Fetched | None, fetch_error: str, settings
                    provenance=provenance)
 
 
+def _pool_context() -> multiprocessing.context.BaseContext:
+    # never fork a process that runs Kafka client threads: the children would inherit held locks
+    return multiprocessing.get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
+
+
 class Extractor:
-    """The extract stage: ``handle(entry) -> [Output(articles, ...)]``."""
+    """The extract stage: ``handle(entry)`` for one, ``handle_batch(entries)`` for a consumed batch.
+
+    A batch is fetched concurrently (threads) and extracted in a pool of worker processes sized to
+    the cores, so that extraction, which is CPU-bound, uses every core. A page whose extraction
+    outlasts ``extraction_timeout_seconds`` falls back to the feed summary and the pool is replaced.
+    """
 
     def __init__(self, settings: ExtractSettings, client: httpx.Client) -> None:
         self.settings = settings
         self.client = client
+        self.workers = settings.workers or os.cpu_count() or 1
+        self._pool: ProcessPoolExecutor | None = None
+        self._fetchers = ThreadPoolExecutor(settings.fetch_concurrency, thread_name_prefix="fetch")
+
+    def close(self) -> None:
+        self._fetchers.shutdown(wait=False, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def _fetch(self, entry: Entry) -> tuple[Fetched | None, str]:
+        if not entry.url.lower().startswith(("http://", "https://")):
+            return None, f"entry has no http(s) link: {entry.url!r}"
+        try:
+            page = fetch(self.client, entry.url, self.settings.max_bytes)
+        except FetchError as exc:
+            return None, str(exc)
+        return page, page_problem(page)
+
+    def _extract_all(self, pages: list[Fetched | None]) -> list[dict[str, Any] | str]:
+        todo = [i for i, p in enumerate(pages) if p is not None]
+        results: list[dict[str, Any] | str] = [{} for _ in pages]
+        if self.workers <= 1 or len(todo) <= 1:
+            for i in todo:
+                page = pages[i]
+                assert page is not None
+                results[i] = extract_html(page.content, page.url)
+            return results
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=_pool_context())
+        futures = {i: self._pool.submit(extract_html, pages[i].content, pages[i].url) for i in todo}  # type: ignore[union-attr]
+        deadline = time.monotonic() + self.settings.extraction_timeout_seconds
+        broken = False
+        for i, future in futures.items():
+            try:
+                results[i] = future.result(timeout=max(0.1, deadline - time.monotonic()))
+            except FuturesTimeout:
+                results[i] = f"extraction timed out after {self.settings.extraction_timeout_seconds:g}s"
+                broken = True
+            except Exception as exc:  # a worker process died (e.g. out of memory): fall back, replace the pool
+                results[i] = f"extraction failed: {type(exc).__name__}: {exc}"
+                broken = True
+        if broken:
+            self._replace_pool()
+        return results
+
+    def _replace_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                proc.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+        log.warning("extraction pool replaced after a timeout or a dead worker")
+
+    def handle_batch(self, entries: list[Entry]) -> list[list[Output]]:
+        fetched = list(self._fetchers.map(self._fetch, entries))
+        usable = [page if page is not None and not problem else None for page, problem in fetched]
+        results = self._extract_all(usable)
+        outputs = []
+        for entry, (_page, problem), result in zip(entries, fetched, results, strict=True):
+            article = assemble(entry, result, problem, self.settings)
+            if article.fetch_error:
+                log.warning("extract %s: using the feed summary: %s", entry.article_id, article.fetch_error)
+            outputs.append([Output(ARTICLES, entry.article_id, article)])
+        return outputs
 
     def handle(self, entry: Entry) -> list[Output]:
-        page, error = None, ""
-        if entry.url.lower().startswith(("http://", "https://")):
-            try:
-                page = fetch(self.client, entry.url, self.settings.max_bytes)
-            except FetchError as exc:
-                error = str(exc)
-        else:
-            error = f"entry has no http(s) link: {entry.url!r}"
-        article = build_article(entry, page, error, self.settings)
-        if article.fetch_error:
-            log.warning("extract %s: using the feed summary: %s", entry.article_id, article.fetch_error)
-        return [Output(ARTICLES, entry.article_id, article)]
+        return self.handle_batch([entry])[0]

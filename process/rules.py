@@ -72,7 +72,8 @@ def _word_keys(tokens: tuple[str, ...]) -> tuple[str, ...]:
     keys: list[str] = []
     for tok in tokens:
         parts = PIECE.findall(tok.rstrip("*"))
-        keys += parts[:-1] + [parts[-1] + ("*" if tok.endswith("*") else "")] if parts else []
+        if parts:
+            keys += [*parts[:-1], parts[-1] + ("*" if tok.endswith("*") else "")]
     return tuple(keys)
 
 

@@ -77,6 +77,9 @@ class ExtractSettings(_Section):
     timeout_seconds: float = Field(20.0, gt=0)
     max_bytes: int = Field(5_000_000, gt=0)
     min_text_chars: int = Field(200, ge=0, description="shorter page text falls back to the feed summary")
+    workers: int = Field(0, ge=0, description="extraction processes; 0: one per core, 1: in the worker itself")
+    fetch_concurrency: int = Field(16, ge=1, description="pages fetched at once per worker")
+    extraction_timeout_seconds: float = Field(30.0, gt=0, description="a page taking longer falls back")
 
 
 class ClassifySettings(_Section):

@@ -153,7 +153,8 @@ class StageRunner(Generic[M]):
     def __init__(self, stage: str, wiring: KafkaWiring, source: str, message_type: type[M],
                  handle: Callable[[M], list[Output]], progress: Progress | None = None,
                  retries: int = 2, retry_delay: float = 0.2,
-                 on_idle: Callable[[], None] | None = None) -> None:
+                 on_idle: Callable[[], None] | None = None,
+                 handle_batch: Callable[[list[M]], list[list[Output]]] | None = None) -> None:
         self.stage = stage
         self.wiring = wiring
         self.source = source
@@ -163,6 +164,7 @@ class StageRunner(Generic[M]):
         self.retries = retries
         self.retry_delay = retry_delay
         self.on_idle = on_idle
+        self.handle_batch = handle_batch
 
     def process(self, raw: bytes, partition: int = -1, offset: int = -1) -> list[Output]:
         """Decode and handle one record; failures become a dead letter instead of an exception."""
@@ -182,6 +184,30 @@ class StageRunner(Generic[M]):
                                   partition, offset, attempt)
                     return [self._dead(raw, "processing_error", f"{type(exc).__name__}: {exc}", partition, offset)]
                 time.sleep(self.retry_delay * attempt)
+
+    def process_batch(self, records: list[Any]) -> list[list[Output]]:
+        """Process a consumed batch, through ``handle_batch`` when the stage has one.
+
+        If the batch call fails as a whole, each record is processed alone, so that one bad record
+        ends in ``deadletter`` and the others go on.
+        """
+        if self.handle_batch is None or len(records) < 2:
+            return [self.process(r.value, r.partition, r.offset) for r in records]
+        results: list[list[Output] | None] = [None] * len(records)
+        good: list[tuple[int, M]] = []
+        for i, r in enumerate(records):
+            try:
+                good.append((i, decode(r.value, self.message_type)))
+            except BadMessage:
+                results[i] = self.process(r.value, r.partition, r.offset)
+        try:
+            for (i, _msg), outputs in zip(good, self.handle_batch([m for _, m in good]), strict=True):
+                results[i] = outputs
+        except Exception as exc:
+            log.warning("%s: batch of %d failed (%s); processing its records one by one", self.stage, len(good), exc)
+            for i, _msg in good:
+                results[i] = self.process(records[i].value, records[i].partition, records[i].offset)
+        return [r or [] for r in results]
 
     def _dead(self, raw: bytes, reason: str, error: str, partition: int, offset: int) -> Output:
         log.warning("%s: %s at %s[%s]@%s: %s", self.stage, reason, self.source, partition, offset, error)
@@ -204,12 +230,11 @@ class StageRunner(Generic[M]):
                         self.on_idle()
                     continue
                 started = time.perf_counter()
-                for records in batch.values():
-                    for record in records:
-                        outputs = self.process(record.value, record.partition, record.offset)
-                        for out in outputs:
-                            self.progress.add("produced", out.topic)
-                        self.wiring.publish(producer, outputs)
+                records = [r for rs in batch.values() for r in rs]
+                for outputs in self.process_batch(records):
+                    for out in outputs:
+                        self.progress.add("produced", out.topic)
+                    self.wiring.publish(producer, outputs)
                 producer.flush()
                 consumer.commit()
                 self.progress.add("busy_seconds", self.stage, time.perf_counter() - started)

@@ -115,14 +115,16 @@ class Pipeline:
 
     def runner(self, stage: str) -> StageRunner[Any]:
         handle: Callable[[Any], list[Output]]
-        on_idle = None
+        on_idle, batch = None, None
         if stage == "extract":
             from process.extractor import Extractor
             from wirewatch.http import make_client
 
             client = make_client(self.settings.extract.timeout_seconds, self.settings.poll.user_agent)
             self._stack.callback(client.close)
-            handle, kind = Extractor(self.settings.extract, client).handle, Entry
+            extractor = Extractor(self.settings.extract, client)
+            self._stack.callback(extractor.close)
+            handle, kind, batch = extractor.handle, Entry, extractor.handle_batch
         elif stage == "classify":
             handle, kind = build_classifier(self.settings).handle, Article
         elif stage == "alert":
@@ -130,7 +132,8 @@ class Pipeline:
             handle, kind, on_idle = alerter.handle, TaggedArticle, alerter.flush
         else:
             raise PipelineError(f"unknown stage {stage!r}; expected one of {', '.join(CONSUMING_STAGES)}")
-        return StageRunner(stage, self.wiring, STAGE_INPUT[stage], kind, handle, self.progress, on_idle=on_idle)
+        return StageRunner(stage, self.wiring, STAGE_INPUT[stage], kind, handle, self.progress, on_idle=on_idle,
+                           handle_batch=batch)
 
     def poll(self, stop: threading.Event, once: bool) -> None:
         from ingest.poller import run_poller
