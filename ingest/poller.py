@@ -1,141 +1,295 @@
-"""The feed poller: fetch each configured feed, parse it, keep the entries not seen before.
+"""The feed poller: fetch the feeds that are due, parse them, keep what is new, schedule the next poll.
 
-In: :class:`FeedSettings` and the store's dedup state. Out: :class:`PollResult` per feed (entries
-to publish, HTTP status, error); :func:`run_poller` publishes them on ``entries`` and only then
-records them as seen, so that a crash between the two re-sends (harmless downstream) rather than
-loses an entry.
+In: the due rows of the ``feeds`` table. Out: :class:`PollResult` per feed; :func:`run_poller`
+publishes the new entries on ``entries`` and only then records them as seen, together with each
+feed's new state, so that a crash between the two re-sends (harmless downstream) rather than loses.
 
-Fetching is ours (timeouts, size limit, conditional GET with ETag / Last-Modified); feedparser only
-ever sees bytes and headers.
+Fetching is asynchronous, at most ``poll.concurrency`` requests at once and ``http.per_host_concurrency``
+per host with ``http.per_host_delay_seconds`` between them, so one slow server never stalls the rest.
+Each request sends the stored ETag / Last-Modified (a 304 costs no parsing), honours Retry-After on
+429 and 503, and follows permanent redirects by moving the feed to its new URL.
+
+Deduplication, in order: canonical URL and GUID (an entry seen before is skipped — unless its text
+changed, then it is re-sent as revision n+1 of the same article); then the content hash of its title
+and summary (the same text republished under another URL is skipped, its keys remembered).
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import html
 import logging
+import random
+import re
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import httpx
+from kafka import KafkaProducer
 
 from ingest.feed_parsing import FeedError, dedup_keys, parse_feed
-from wirewatch.config import FeedSettings, PollSettings
-from wirewatch.http import FetchError, fetch, make_client
+from ingest.schedule import Outcome, next_schedule, retry_after_seconds
+from wirewatch.config import HttpSettings, PollSettings
+from wirewatch.http import AddressPolicy, FetchError, FetchLimits, afetch, make_async_client
 from wirewatch.kafka import ENTRIES, KafkaWiring, Output, Progress
 from wirewatch.schema import Entry
-from wirewatch.storage import FeedState, Store
+from wirewatch.storage import FeedRow, Store
 
 log = logging.getLogger(__name__)
+
+MIN_HASHED_CHARS = 80  # shorter title+summary texts are too generic to call two entries the same
+CHUNK = 1000  # feeds polled, published and recorded together
+TAG = re.compile(r"<[^>]+>")
+
+
+def content_hash(entry: Entry) -> str:
+    """Hash of an entry's title and summary, folded (case, markup, entities, spacing); '' if too short."""
+    text = " ".join(html.unescape(TAG.sub(" ", f"{entry.title}\n{entry.summary}")).casefold().split())
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32] if len(text) >= MIN_HASHED_CHARS else ""
 
 
 @dataclass
 class PollResult:
-    feed_url: str
+    feed: FeedRow
     status: int | None = None
     new_entries: list[Entry] = field(default_factory=list)
+    republished: list[tuple[list[str], str]] = field(default_factory=list)
     seen_before: int = 0
     not_modified: bool = False
     error: str = ""
     warning: str = ""
     etag: str = ""
     last_modified: str = ""
+    moved_to: str = ""
+    retry_after: float | None = None
+    published: tuple[datetime, ...] = ()
+
+
+@dataclass
+class CycleMemory:
+    """What this cycle already accepted, so that two feeds carrying one entry publish it once."""
+
+    keys: set[str] = field(default_factory=set)
+    hashes: set[str] = field(default_factory=set)
+
+
+class HostLimiter:
+    """At most ``per_host`` requests at once to one host, and ``delay`` seconds between their starts."""
+
+    def __init__(self, per_host: int, delay: float) -> None:
+        self.per_host = per_host
+        self.delay = delay
+        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._last: dict[str, float] = {}
+
+    @asynccontextmanager
+    async def slot(self, url: str):  # type: ignore[no-untyped-def]
+        host = (urlsplit(url).hostname or "").lower()
+        sem = self._slots.setdefault(host, asyncio.Semaphore(self.per_host))
+        async with sem:
+            if self.delay:
+                loop = asyncio.get_running_loop()
+                wait = self._last.get(host, 0.0) + self.delay - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                self._last[host] = loop.time()
+            yield
+
+
+def _parse_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 class FeedPoller:
-    """Polls feeds with conditional GET and filters out entries already seen."""
+    """Polls feeds (asynchronously) and sorts their entries into new, updated, republished and seen."""
 
-    def __init__(self, settings: PollSettings, store: Store, client: httpx.Client) -> None:
-        self.settings = settings
+    def __init__(self, poll: PollSettings, http: HttpSettings, store: Store, client: httpx.AsyncClient,
+                 rng: random.Random | None = None) -> None:
+        self.poll_settings = poll
+        self.http = http
         self.store = store
         self.client = client
+        self.rng = rng or random.Random()
+        self.limits = FetchLimits(poll.timeout_seconds, poll.deadline_seconds, poll.max_bytes, http.max_redirects)
+        self.hosts = HostLimiter(http.per_host_concurrency, http.per_host_delay_seconds)
+        self.gate = asyncio.Semaphore(poll.concurrency)
 
-    def poll(self, feed: FeedSettings) -> PollResult:
-        state = self.store.get_feed_state(feed.url)
-        result = PollResult(feed.url, etag=state.etag, last_modified=state.last_modified)
+    async def poll(self, feed: FeedRow, memory: CycleMemory | None = None) -> PollResult:
+        memory = memory or CycleMemory()
+        result = PollResult(feed, etag=feed.etag, last_modified=feed.last_modified)
         headers = {}
-        if state.etag:
-            headers["If-None-Match"] = state.etag
-        if state.last_modified:
-            headers["If-Modified-Since"] = state.last_modified
+        if feed.etag:
+            headers["If-None-Match"] = feed.etag
+        if feed.last_modified:
+            headers["If-Modified-Since"] = feed.last_modified
         try:
-            response = fetch(self.client, feed.url, self.settings.max_bytes, headers)
+            async with self.gate, self.hosts.slot(feed.url):
+                page = await afetch(self.client, feed.url, self.limits, headers)
         except FetchError as exc:
             result.error = str(exc)
             return result
-        result.status = response.status
-        if response.status == 304:
+        result.status = page.status
+        result.moved_to = page.permanent_redirect
+        if page.status == 304:
             result.not_modified = True
             return result
-        if response.status >= 400:
-            result.error = f"{feed.url}: HTTP {response.status}"
+        if page.status in (429, 503):
+            result.retry_after = retry_after_seconds(page.headers.get("retry-after"), datetime.now(UTC))
+        if page.status >= 400 or page.status < 200:
+            result.error = f"{feed.url}: HTTP {page.status}"
             return result
         try:
-            parsed = parse_feed(response.content, feed.url, response.headers)
+            parsed = parse_feed(page.content, feed.url, page.headers)
         except FeedError as exc:
             result.error = str(exc)
             return result
         result.warning = parsed.warning
         for reason in parsed.skipped:
             log.warning("feed %s: skipped %s", feed.url, reason)
-        result.etag = response.headers.get("etag", "")
-        result.last_modified = response.headers.get("last-modified", "")
-        fresh: dict[str, Entry] = {}
-        batch_keys: set[str] = set()
-        for entry in parsed.entries:
-            keys = dedup_keys(entry)
-            if self.store.seen(keys) or batch_keys.intersection(keys) or entry.article_id in fresh:
-                result.seen_before += 1
-                continue
-            batch_keys.update(keys)
-            fresh[entry.article_id] = entry
-        result.new_entries = list(fresh.values())
+        result.etag = page.headers.get("etag", "")
+        result.last_modified = page.headers.get("last-modified", "")
+        result.published = tuple(d for d in (_parse_date(e.published) for e in parsed.entries) if d)
+        self._sort(parsed.entries, result, memory)
         return result
 
-    def record(self, result: PollResult) -> None:
-        """After the new entries are published: mark them seen and save the feed's state."""
-        self.store.mark_seen([(dedup_keys(e), e.article_id, e.to_bytes().decode("utf-8"))
-                              for e in result.new_entries])
-        old = self.store.get_feed_state(result.feed_url)
-        self.store.save_feed_state(FeedState(
-            feed_url=result.feed_url, etag=result.etag, last_modified=result.last_modified,
-            last_polled=datetime.now(UTC), last_status=result.status, last_error=result.error,
-            entries_total=old.entries_total + len(result.new_entries)))
+    def _sort(self, items: list[Entry], result: PollResult, memory: CycleMemory) -> None:
+        keyed = [(e, dedup_keys(e), content_hash(e)) for e in items]
+        known = self.store.known_keys(k for _, keys, _ in keyed for k in keys)
+        versions = self.store.known_entries(known.values())
+        copies = self.store.known_hashes(h for _, _, h in keyed)
+        for entry, keys, digest in keyed:
+            if memory.keys.intersection(keys):
+                result.seen_before += 1
+                continue
+            owner = next((known[k] for k in keys if k in known), None)
+            if owner is not None:
+                stored = versions.get(owner)
+                if stored and digest and stored.content_hash and digest != stored.content_hash:
+                    update = entry.model_copy(update={"article_id": owner, "content_hash": digest,
+                                                      "revision": stored.revision + 1})
+                    result.new_entries.append(update)
+                    memory.keys.update(keys)
+                    log.info("feed %s: entry %s changed; re-sent as revision %d", result.feed.url, owner,
+                             update.revision)
+                else:
+                    result.seen_before += 1
+                continue
+            if digest and (digest in memory.hashes or digest in copies):
+                result.republished.append((keys, copies.get(digest, "")))
+                result.seen_before += 1
+                continue
+            memory.keys.update(keys)
+            if digest:
+                memory.hashes.add(digest)
+            result.new_entries.append(entry.model_copy(update={"content_hash": digest}))
+
+    async def cycle(self, feeds: list[FeedRow]) -> list[PollResult]:
+        memory = CycleMemory()
+        return list(await asyncio.gather(*(self.poll(f, memory) for f in feeds)))
+
+    def schedule(self, result: PollResult, now: datetime) -> FeedRow:
+        """The feed's row after this poll: validators, counters, next poll and health."""
+        feed = result.feed
+        ok = not result.error
+        outcome = Outcome(ok=ok, new_entries=len(result.new_entries), published=result.published,
+                          retry_after=result.retry_after, rate_limited=result.status == 429)
+        sched = next_schedule(feed.interval_seconds, feed.failures, outcome, self.poll_settings, now, self.rng)
+        failures, health = sched.failures, sched.health
+        if result.status == 410:  # Gone: no point in backing off gently
+            failures, health = max(failures, self.poll_settings.unhealthy_after_failures), "unhealthy"
+        url = feed.url
+        if result.moved_to and result.moved_to != feed.url:
+            log.warning("feed %s moved permanently to %s; following it", feed.url, result.moved_to)
+            url = result.moved_to
+        return replace(feed, url=url, etag=result.etag if ok else feed.etag,
+                       last_modified=result.last_modified if ok else feed.last_modified, last_polled=now,
+                       last_status=result.status, last_error=result.error[:2000], last_warning=result.warning[:1000],
+                       failures=failures, entries_total=feed.entries_total + len(result.new_entries),
+                       last_new=len(result.new_entries), interval_seconds=sched.interval, next_poll=sched.next_poll,
+                       health=health)
 
 
-def poll_cycle(poller: FeedPoller, feeds: list[FeedSettings], wiring: KafkaWiring, producer: object,
-               progress: Progress) -> list[PollResult]:
-    """Poll every feed once, publish the new entries, then record them as seen."""
-    results = []
-    for feed in feeds:
-        result = poller.poll(feed)
-        if result.error:
-            log.error("feed %s: %s", feed.url, result.error)
-        elif result.warning:
-            log.warning("feed %s: %s", feed.url, result.warning)
-        outputs = [Output(ENTRIES, e.article_id, e) for e in result.new_entries]
-        wiring.publish(producer, outputs)  # type: ignore[arg-type]
-        producer.flush()  # type: ignore[attr-defined]
-        poller.record(result)
+def _chunks(rows: list[FeedRow], size: int) -> Iterator[list[FeedRow]]:
+    for i in range(0, len(rows), size):
+        yield rows[i:i + size]
+
+
+def record(store: Store, poller: FeedPoller, results: list[PollResult], now: datetime) -> None:
+    """After publishing: remember the entries and the feeds' new state."""
+    items = [(dedup_keys(e), e.article_id, e.content_hash, e.revision, e.to_bytes().decode("utf-8"))
+             for r in results for e in r.new_entries]
+    store.accept_entries(items, [poller.schedule(r, now) for r in results])
+    for r in results:
+        for keys, owner in r.republished:
+            if owner:
+                store.remember_keys(keys, owner)
+
+
+def report(result: PollResult, rows_before: FeedRow) -> None:
+    if result.error:
+        log.warning("feed %s: %s (failure %d in a row)", result.feed.url, result.error, rows_before.failures + 1)
+    elif result.new_entries:
+        log.info("feed %s: HTTP %s, %d new, %d seen before%s", result.feed.url, result.status,
+                 len(result.new_entries), result.seen_before, f"; {result.warning}" if result.warning else "")
+    else:
+        log.debug("feed %s: HTTP %s, nothing new", result.feed.url, result.status)
+
+
+async def poll_due(poller: FeedPoller, store: Store, wiring: KafkaWiring, producer: KafkaProducer,
+                   progress: Progress, now: datetime | None = None) -> list[PollResult]:
+    """One cycle over every due feed: poll, publish, record — chunk by chunk."""
+    now = now or datetime.now(UTC)
+    due = store.due_feeds(now)
+    everything: list[PollResult] = []
+    for chunk in _chunks(due, CHUNK):
+        results = await poller.cycle(chunk)
+        outputs = [Output(ENTRIES, e.article_id, e) for r in results for e in r.new_entries]
+        wiring.publish(producer, outputs)
+        await asyncio.to_thread(producer.flush)
+        record(store, poller, results, datetime.now(UTC))
+        for r, feed in zip(results, chunk, strict=True):
+            report(r, feed)
         progress.add("produced", ENTRIES, len(outputs))
-        progress.add("consumed", "feeds")
-        log.info("feed %s: HTTP %s, %d new, %d seen before%s", feed.url, result.status, len(result.new_entries),
-                 result.seen_before, " (not modified)" if result.not_modified else "")
-        results.append(result)
-    return results
+        progress.add("consumed", "feeds", len(results))
+        everything += results
+    if due:
+        failed = sum(1 for r in everything if r.error)
+        log.info("poll cycle: %d feeds, %d new entries, %d not modified, %d failed", len(everything),
+                 sum(len(r.new_entries) for r in everything), sum(r.not_modified for r in everything), failed)
+    return everything
 
 
-def run_poller(poll_settings: PollSettings, feeds: list[FeedSettings], wiring: KafkaWiring, store: Store,
-               stop: threading.Event, progress: Progress, once: bool = False) -> None:
-    """Poll all feeds every ``interval_seconds`` until ``stop`` is set (or once)."""
-    producer = wiring.producer()
-    try:
-        with make_client(poll_settings.timeout_seconds, poll_settings.user_agent) as client:
-            poller = FeedPoller(poll_settings, store, client)
-            while not stop.is_set():
-                poll_cycle(poller, feeds, wiring, producer, progress)
-                if once:
-                    break
-                stop.wait(poll_settings.interval_seconds)
-    finally:
-        producer.flush(timeout=10)
-        producer.close(timeout=10)
+def run_poller(poll: PollSettings, http: HttpSettings, wiring: KafkaWiring, store: Store, stop: threading.Event,
+               progress: Progress, once: bool = False) -> None:
+    """Poll due feeds until ``stop`` is set (or one cycle, with ``once``)."""
+
+    async def main() -> None:
+        policy = AddressPolicy.from_strings(http.allow_networks)
+        limits = FetchLimits(poll.timeout_seconds, poll.deadline_seconds, poll.max_bytes, http.max_redirects)
+        producer = wiring.producer()
+        try:
+            async with make_async_client(limits, http.agent, policy, max_connections=poll.concurrency) as client:
+                poller = FeedPoller(poll, http, store, client)
+                while not stop.is_set():
+                    await poll_due(poller, store, wiring, producer, progress)
+                    if once:
+                        break
+                    nxt = store.next_due()
+                    wait = 5.0 if nxt is None else (nxt - datetime.now(UTC)).total_seconds()
+                    await asyncio.to_thread(stop.wait, min(5.0, max(0.05, wait)))
+        finally:
+            producer.flush(timeout=10)
+            producer.close(timeout=10)
+
+    asyncio.run(main())

@@ -14,23 +14,30 @@ import multiprocessing
 import multiprocessing.context
 import os
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
+from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
+import htmldate
 import httpx
 import py3langid
 import trafilatura
 from lxml import html as lxml_html
 
-from wirewatch.config import ExtractSettings
+from process.robots import RobotsRules
+from wirewatch.config import ExtractSettings, HttpSettings
 from wirewatch.http import Fetched, FetchError, fetch
 from wirewatch.kafka import ARTICLES, Output
 from wirewatch.schema import Article, Entry
 
 log = logging.getLogger(__name__)
 
+MAX_CRAWL_DELAY = 30.0  # a robots.txt Crawl-delay above this is capped, not obeyed to the letter
 HTML_TYPES = ("text/html", "application/xhtml+xml", "text/xml", "application/xml")
 MAX_LANGID_CHARS = 2000
 
@@ -80,7 +87,14 @@ def extract_html(content: bytes, url: str) -> dict[str, Any] | str:
     if doc is None:
         return {}
     data = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
-    return {k: data.get(k) for k in ("title", "author", "date", "text", "sitename", "description", "language")}
+    found = {k: data.get(k) for k in ("title", "author", "date", "text", "sitename", "description", "language")}
+    if not found["date"]:
+        try:
+            found["date"] = htmldate.find_date(content, extensive_search=True, original_date=True)
+        except Exception:  # htmldate on hostile markup: no date is an answer
+            found["date"] = None
+        found["date_source"] = "htmldate" if found["date"] else ""
+    return found
 
 
 def build_article(entry: Entry, page: Fetched | None, fetch_error: str, settings: ExtractSettings) -> Article:
@@ -119,7 +133,8 @@ def assemble(entry: Entry, result: dict[str, Any] | str, problem: str, settings:
     title = pick("title", extracted.get("title"), entry.title)
     author = pick("author", extracted.get("author"), entry.author)
     published = entry.published or extracted.get("date") or None
-    provenance["published"] = "feed" if entry.published else ("page" if published else "none")
+    page_date = "page (htmldate)" if extracted.get("date_source") == "htmldate" else "page"
+    provenance["published"] = "feed" if entry.published else (page_date if published else "none")
     language = extracted.get("language") or ""
     if language:
         provenance["language"] = "page"
@@ -130,6 +145,31 @@ def assemble(entry: Entry, result: dict[str, Any] | str, problem: str, settings:
                    language=language, sitename=extracted.get("sitename") or "",
                    description=extracted.get("description") or "", text_source=source, fetch_error=problem,
                    provenance=provenance)
+
+
+class HostGate:
+    """At most ``per_host`` fetches at once per host, and a delay between their starts (threads)."""
+
+    def __init__(self, per_host: int, delay: float) -> None:
+        self.per_host = per_host
+        self.delay = delay
+        self._lock = threading.Lock()
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._next: dict[str, float] = {}
+
+    @contextmanager
+    def slot(self, url: str, delay: float = 0.0) -> Iterator[None]:
+        host = (urlsplit(url).hostname or "").lower()
+        with self._lock:
+            sem = self._slots.setdefault(host, threading.BoundedSemaphore(self.per_host))
+        with sem:
+            gap = max(self.delay, delay)
+            if gap:
+                with self._lock:
+                    start = max(time.monotonic(), self._next.get(host, 0.0))
+                    self._next[host] = start + gap
+                time.sleep(max(0.0, start - time.monotonic()))
+            yield
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
@@ -145,12 +185,15 @@ class Extractor:
     outlasts ``extraction_timeout_seconds`` falls back to the feed summary and the pool is replaced.
     """
 
-    def __init__(self, settings: ExtractSettings, client: httpx.Client) -> None:
+    def __init__(self, settings: ExtractSettings, http: HttpSettings, client: httpx.Client) -> None:
         self.settings = settings
+        self.http = http
         self.client = client
         self.workers = settings.workers or os.cpu_count() or 1
         self._pool: ProcessPoolExecutor | None = None
         self._fetchers = ThreadPoolExecutor(settings.fetch_concurrency, thread_name_prefix="fetch")
+        self.robots = RobotsRules(client, deadline=settings.deadline_seconds) if settings.respect_robots_txt else None
+        self.hosts = HostGate(http.per_host_concurrency, http.per_host_delay_seconds)
 
     def close(self) -> None:
         self._fetchers.shutdown(wait=False, cancel_futures=True)
@@ -162,7 +205,13 @@ class Extractor:
         if not entry.url.lower().startswith(("http://", "https://")):
             return None, f"entry has no http(s) link: {entry.url!r}"
         try:
-            page = fetch(self.client, entry.url, self.settings.max_bytes)
+            if self.robots is not None:
+                refusal = self.robots.refusal(entry.url)
+                if refusal:
+                    return None, f"{entry.url}: {refusal}"
+            delay = self.robots.crawl_delay(entry.url) if self.robots is not None else 0.0
+            with self.hosts.slot(entry.url, min(delay, MAX_CRAWL_DELAY)):
+                page = fetch(self.client, entry.url, self.settings.max_bytes, deadline=self.settings.deadline_seconds)
         except FetchError as exc:
             return None, str(exc)
         return page, page_problem(page)

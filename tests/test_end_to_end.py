@@ -57,6 +57,7 @@ def site(shared: Path):  # type: ignore[no-untyped-def]
 def settings_for(site, broker: str, smtp_port: int, tmp_path: Path, prefix: str) -> Settings:  # type: ignore[no-untyped-def]
     return Settings.model_validate({
         "data_dir": str(tmp_path / "data"),
+        "http": {"allow_networks": ["127.0.0.0/8"]},
         "kafka": {"bootstrap_servers": broker, "topic_prefix": prefix},
         "smtp": {"host": "127.0.0.1", "port": smtp_port, "security": "none", "sender": "wirewatch <w@wire.test>"},
         "feeds": [{"url": site.url("/wire.xml")}],

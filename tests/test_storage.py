@@ -1,8 +1,11 @@
 """The store on both backends: SQLite (embedded default) and PostgreSQL (production)."""
 
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from wirewatch.storage import FeedState, StorageError, Store
+from wirewatch.storage import StorageError, Store
 
 pytestmark = pytest.mark.integration
 
@@ -20,13 +23,17 @@ def test_alerts_are_queued_once_per_key_and_kept_until_sent(db_url: str) -> None
     store.close()
 
 
-def test_seen_entries_archive_and_unfinished(db_url: str) -> None:
+def test_entries_keys_hashes_archive_and_unfinished(db_url: str) -> None:
     store = Store(db_url)
-    store.mark_seen([(["url:https://n.test/a", "guid:f|1"], "id-a", '{"e": 1}'),
-                     (["url:https://n.test/b"], "id-b", '{"e": 2}')])
-    store.mark_seen([(["url:https://n.test/a"], "id-a", '{"e": 1}')])  # a redelivery changes nothing
-    assert store.seen(["url:https://n.test/a", "url:https://n.test/zzz"]) == {"url:https://n.test/a"}
-    assert sorted(store.unfinished_entries()) == ['{"e": 1}', '{"e": 2}']
+    store.accept_entries([(["url:https://n.test/a", "guid:f|1"], "id-a", "h-a", 0, '{"e": 1}'),
+                          (["url:https://n.test/b"], "id-b", "", 0, '{"e": 2}')])
+    store.accept_entries([(["url:https://n.test/a"], "id-a", "h-a2", 1, '{"e": 3}')])  # an update
+    assert store.known_keys(["url:https://n.test/a", "url:https://n.test/zzz"]) == {"url:https://n.test/a": "id-a"}
+    assert store.known_entries(["id-a"])["id-a"].revision == 1
+    assert store.known_hashes(["h-a2", "h-a", ""]) == {"h-a2": "id-a"}
+    store.remember_keys(["url:https://copy.test/a"], "id-a")
+    assert store.known_keys(["url:https://copy.test/a"]) == {"url:https://copy.test/a": "id-a"}
+    assert sorted(store.unfinished_entries()) == ['{"e": 2}', '{"e": 3}']
     assert store.archive_article("id-a", "https://n.test/a", "A", "Wire", None, "text", "{}")
     assert not store.archive_article("id-a", "https://n.test/a", "A", "Wire", None, "text", "{}")
     assert store.unfinished_entries() == ['{"e": 2}']
@@ -34,13 +41,22 @@ def test_seen_entries_archive_and_unfinished(db_url: str) -> None:
     store.close()
 
 
-def test_feed_state_round_trip(db_url: str) -> None:
+def test_feeds_due_saved_and_moved(db_url: str) -> None:
     store = Store(db_url)
-    store.save_feed_state(FeedState("https://n.test/feed", etag='"v1"', last_status=200, entries_total=3))
-    store.save_feed_state(FeedState("https://n.test/feed", etag='"v2"', last_status=304, entries_total=3))
-    state = store.get_feed_state("https://n.test/feed")
-    assert (state.etag, state.last_status, state.entries_total) == ('"v2"', 304, 3)
-    assert store.get_feed_state("https://other.test/").etag == ""
+    assert store.add_feed("https://n.test/feed", "News")
+    assert not store.add_feed("https://n.test/feed")
+    assert store.add_feed("https://n.test/other")
+    now = datetime.now(UTC)
+    due = store.due_feeds(now)
+    assert [f.url for f in due] == ["https://n.test/feed", "https://n.test/other"]
+    moved = replace(due[0], url="https://n.test/feed2", etag='"v2"', next_poll=now + timedelta(hours=1))
+    clash = replace(due[1], url="https://n.test/feed2", health="ok", next_poll=now + timedelta(hours=2))
+    store.save_feeds([moved, clash])  # the second cannot take a URL that is taken: it keeps its own
+    assert [f.url for f in store.list_feeds()] == ["https://n.test/feed2", "https://n.test/other"]
+    assert store.feed("https://n.test/other").health == "ok"  # type: ignore[union-attr]
+    assert store.due_feeds(now) == []
+    assert store.next_due() == moved.next_poll
+    assert store.remove_feed("https://n.test/other") and not store.remove_feed("https://n.test/other")
     store.close()
 
 

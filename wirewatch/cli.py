@@ -139,6 +139,8 @@ def demo(ctx: Context) -> None:
 
     try:
         settings = ctx.settings
+        if settings.log_level == "INFO":  # the demo's report is the output; log only what went wrong
+            logging.getLogger().setLevel(logging.WARNING)
         if settings.kafka.bootstrap_servers or settings.database.url or settings.smtp.host:
             click.echo("note: using the configured broker/database/SMTP instead of the embedded defaults", err=True)
         run_demo(settings, sys.stdout)

@@ -66,16 +66,52 @@ class FeedSettings(_Section):
         return value
 
 
+class HttpSettings(_Section):
+    """How wirewatch behaves on the web, for feeds and article pages alike."""
+
+    user_agent: str = "wirewatch/0.1 (news monitoring; +https://github.com/wirewatch/wirewatch)"
+    contact: str = Field("", description="an address or URL for site owners, added to the user agent")
+    allow_networks: list[str] = Field(default_factory=list,
+                                      description="private/loopback networks that may be fetched, e.g. 127.0.0.0/8")
+    per_host_concurrency: int = Field(2, ge=1)
+    per_host_delay_seconds: float = Field(0.0, ge=0, description="between request starts to one host")
+    max_redirects: int = Field(5, ge=0, le=20)
+
+    @field_validator("allow_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for net in value:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ValueError(f"not a network (expected e.g. 127.0.0.0/8): {net!r}") from None
+        return value
+
+    @property
+    def agent(self) -> str:
+        return f"{self.user_agent[:-1]}; {self.contact})" if self.contact and self.user_agent.endswith(")") \
+            else self.user_agent
+
+
 class PollSettings(_Section):
-    interval_seconds: float = Field(900.0, gt=0)
+    interval_seconds: float = Field(900.0, gt=0, description="first interval of a new feed")
+    min_interval_seconds: float = Field(300.0, gt=0)
+    max_interval_seconds: float = Field(6 * 3600.0, gt=0)
+    unhealthy_after_failures: int = Field(8, ge=1)
+    unhealthy_interval_seconds: float = Field(24 * 3600.0, gt=0, description="how often an unhealthy feed is tried")
     timeout_seconds: float = Field(20.0, gt=0)
+    deadline_seconds: float = Field(60.0, gt=0, description="a whole request, body included")
     max_bytes: int = Field(10_000_000, gt=0)
-    user_agent: str = "wirewatch/0.1 (+https://github.com/wirewatch/wirewatch; news monitoring)"
+    concurrency: int = Field(200, ge=1, description="requests in flight at once")
 
 
 class ExtractSettings(_Section):
     timeout_seconds: float = Field(20.0, gt=0)
+    deadline_seconds: float = Field(60.0, gt=0)
     max_bytes: int = Field(5_000_000, gt=0)
+    respect_robots_txt: bool = True
     min_text_chars: int = Field(200, ge=0, description="shorter page text falls back to the feed summary")
     workers: int = Field(0, ge=0, description="extraction processes; 0: one per core, 1: in the worker itself")
     fetch_concurrency: int = Field(16, ge=1, description="pages fetched at once per worker")
@@ -117,6 +153,7 @@ class Settings(_Section):
     kafka: KafkaSettings = KafkaSettings()
     database: DatabaseSettings = DatabaseSettings()
     smtp: SmtpSettings = SmtpSettings()
+    http: HttpSettings = HttpSettings()
     poll: PollSettings = PollSettings()
     extract: ExtractSettings = ExtractSettings()
     classify: ClassifySettings = ClassifySettings()

@@ -90,6 +90,8 @@ class Pipeline:
         self.wiring.ensure_topics()
         self.store = Store(self.settings.database_url)
         self._stack.callback(self.store.close)
+        for feed in self.settings.feeds:  # feeds of the config file join those added with `wirewatch feeds add`
+            self.store.add_feed(feed.url, feed.name, origin="config", interval=self.settings.poll.interval_seconds)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -118,11 +120,13 @@ class Pipeline:
         on_idle, batch = None, None
         if stage == "extract":
             from process.extractor import Extractor
-            from wirewatch.http import make_client
+            from wirewatch.http import AddressPolicy, make_client
 
-            client = make_client(self.settings.extract.timeout_seconds, self.settings.poll.user_agent)
+            http = self.settings.http
+            client = make_client(self.settings.extract.timeout_seconds, http.agent, http.max_redirects,
+                                 AddressPolicy.from_strings(http.allow_networks))
             self._stack.callback(client.close)
-            extractor = Extractor(self.settings.extract, client)
+            extractor = Extractor(self.settings.extract, http, client)
             self._stack.callback(extractor.close)
             handle, kind, batch = extractor.handle, Entry, extractor.handle_batch
         elif stage == "classify":
@@ -138,8 +142,7 @@ class Pipeline:
     def poll(self, stop: threading.Event, once: bool) -> None:
         from ingest.poller import run_poller
 
-        run_poller(self.settings.poll, list(self.settings.feeds), self.wiring, self.store, stop, self.progress,
-                   once=once)
+        run_poller(self.settings.poll, self.settings.http, self.wiring, self.store, stop, self.progress, once=once)
 
     def idle(self) -> bool:
         """True when every stage has consumed everything the previous one produced."""

@@ -57,6 +57,8 @@ class Entry(Message):
     published: str | None = None
     seen_at: str = Field(default_factory=utcnow)
     feed_warning: str = Field(default="", description="feedparser's bozo reason when the feed was ill-formed")
+    content_hash: str = Field(default="", description="hash of the entry's folded title and summary")
+    revision: int = Field(default=0, description="0 when first seen; n when its text changed for the n-th time")
 
 
 class Article(Message):

@@ -1,9 +1,10 @@
 """Storage: the pipeline's durable state, in SQLite (embedded default) or PostgreSQL (by URL).
 
-In: calls from the stages. Out: rows. Tables: ``feed_state`` (per-feed HTTP validators and last
-result), ``seen_entries`` (dedup keys of every accepted entry, with the entry itself so that it can
-be re-published if the broker lost it), ``archive`` (every tagged article, once), ``story_members``
-(articles linked to a watched story) and ``alerts`` (the email outbox, one row per idempotency key).
+In: calls from the stages. Out: rows. Tables: ``feeds`` (each feed, its HTTP validators, schedule
+and health), ``seen_keys`` (canonical-URL and GUID keys of accepted entries), ``entries`` (each
+accepted entry's latest version and content hash, kept so that it can be re-published if the
+broker lost it), ``archive`` (every tagged article, once), ``story_members`` (articles linked to a
+watched story) and ``alerts`` (the email outbox, one row per idempotency key).
 
 Every write that must not happen twice is an insert guarded by a primary key, so redelivery of a
 Kafka message is harmless. Schema creation is idempotent (``create_all``).
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Engine,
@@ -28,6 +30,7 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
+    delete,
     event,
     func,
     insert,
@@ -38,21 +41,39 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 metadata = MetaData()
 
-feed_state = Table(
-    "feed_state", metadata,
-    Column("feed_url", String(2048), primary_key=True),
+feeds = Table(
+    "feeds", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("url", String(2048), nullable=False, unique=True),
+    Column("name", String(512), nullable=False, default=""),
+    Column("origin", String(16), nullable=False, default="cli"),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("added_at", DateTime(timezone=True), nullable=False),
     Column("etag", String(512), nullable=False, default=""),
     Column("last_modified", String(128), nullable=False, default=""),
     Column("last_polled", DateTime(timezone=True)),
     Column("last_status", Integer),
     Column("last_error", Text, nullable=False, default=""),
+    Column("last_warning", Text, nullable=False, default=""),
+    Column("failures", Integer, nullable=False, default=0),
     Column("entries_total", Integer, nullable=False, default=0),
+    Column("last_new", Integer, nullable=False, default=0),
+    Column("interval_seconds", Float, nullable=False, default=900.0),
+    Column("next_poll", DateTime(timezone=True), index=True),
+    Column("health", String(16), nullable=False, default="new"),
 )
 
-seen_entries = Table(
-    "seen_entries", metadata,
+seen_keys = Table(
+    "seen_keys", metadata,
     Column("dedup_key", String(2100), primary_key=True),
-    Column("article_id", String(64), nullable=False, index=True),
+    Column("article_id", String(64), nullable=False),
+)
+
+entries = Table(
+    "entries", metadata,
+    Column("article_id", String(64), primary_key=True),
+    Column("content_hash", String(64), nullable=False, default="", index=True),
+    Column("revision", Integer, nullable=False, default=0),
     Column("first_seen", DateTime(timezone=True), nullable=False),
     Column("entry_json", Text, nullable=False),
 )
@@ -112,14 +133,34 @@ def _safe_url(url: str) -> str:
 
 
 @dataclass(frozen=True)
-class FeedState:
-    feed_url: str
+class FeedRow:
+    """A feed and what the poller knows of it."""
+
+    url: str
+    id: int = 0
+    name: str = ""
+    origin: str = "cli"
+    enabled: bool = True
+    added_at: datetime | None = None
     etag: str = ""
     last_modified: str = ""
     last_polled: datetime | None = None
     last_status: int | None = None
     last_error: str = ""
+    last_warning: str = ""
+    failures: int = 0
     entries_total: int = 0
+    last_new: int = 0
+    interval_seconds: float = 900.0
+    next_poll: datetime | None = None
+    health: str = "new"
+
+
+@dataclass(frozen=True)
+class KnownEntry:
+    article_id: str
+    content_hash: str
+    revision: int
 
 
 @dataclass(frozen=True)
@@ -154,49 +195,119 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
-    # -- ingest ------------------------------------------------------------------------------
-    def get_feed_state(self, feed_url: str) -> FeedState:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(feed_state).where(feed_state.c.feed_url == feed_url)).mappings().first()
-        return FeedState(**row) if row else FeedState(feed_url=feed_url)
+    # -- feeds -------------------------------------------------------------------------------
+    def add_feed(self, url: str, name: str = "", origin: str = "cli", interval: float = 900.0) -> bool:
+        """Add a feed (due at once); False when it is already there (its name is then updated if given)."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(feeds).values(url=url, name=name, origin=origin, enabled=True, added_at=_now(),
+                                                  etag="", last_modified="", last_error="", last_warning="",
+                                                  failures=0, entries_total=0, last_new=0,
+                                                  interval_seconds=interval, next_poll=_now(), health="new"))
+            return True
+        except IntegrityError:
+            if name:
+                with self.engine.begin() as conn:
+                    conn.execute(update(feeds).where(feeds.c.url == url).values(name=name))
+            return False
 
-    def save_feed_state(self, state: FeedState) -> None:
-        values = {k: getattr(state, k) for k in feed_state.c.keys()}  # noqa: SIM118 (a column collection)
+    def remove_feed(self, url: str) -> bool:
         with self.engine.begin() as conn:
-            done = conn.execute(update(feed_state).where(feed_state.c.feed_url == state.feed_url).values(**values))
-            if done.rowcount == 0:
-                conn.execute(insert(feed_state).values(**values))
+            return bool(conn.execute(delete(feeds).where(feeds.c.url == url)).rowcount)
 
-    def all_feed_states(self) -> list[FeedState]:
+    def feed(self, url: str) -> FeedRow | None:
         with self.engine.connect() as conn:
-            return [FeedState(**r) for r in conn.execute(select(feed_state)).mappings()]
+            row = conn.execute(select(feeds).where(feeds.c.url == url)).mappings().first()
+        return _feed_row(row) if row else None
 
-    def seen(self, keys: Iterable[str]) -> set[str]:
+    def list_feeds(self) -> list[FeedRow]:
+        with self.engine.connect() as conn:
+            return [_feed_row(r) for r in conn.execute(select(feeds).order_by(feeds.c.id)).mappings()]
+
+    def due_feeds(self, now: datetime, limit: int = 100_000) -> list[FeedRow]:
+        query = (select(feeds).where(feeds.c.enabled & ((feeds.c.next_poll <= now) | feeds.c.next_poll.is_(None)))
+                 .order_by(feeds.c.next_poll).limit(limit))
+        with self.engine.connect() as conn:
+            return [_feed_row(r) for r in conn.execute(query).mappings()]
+
+    def next_due(self) -> datetime | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(select(func.min(feeds.c.next_poll)).where(feeds.c.enabled)).scalar()
+        return _aware(value)
+
+    def save_feeds(self, rows: Sequence[FeedRow]) -> None:
+        """Write back the poll results of many feeds in one transaction (by id; the URL may have moved)."""
+        if not rows:
+            return
+        columns = [c for c in feeds.c.keys() if c not in ("id", "added_at", "origin", "enabled")]  # noqa: SIM118
+        with self.engine.begin() as conn:
+            for row in rows:
+                values = {c: getattr(row, c) for c in columns}
+                try:
+                    with conn.begin_nested():
+                        conn.execute(update(feeds).where(feeds.c.id == row.id).values(**values))
+                except IntegrityError:  # moved to a URL that is already a feed of its own: keep the old URL
+                    values.pop("url")
+                    conn.execute(update(feeds).where(feeds.c.id == row.id).values(**values))
+
+    # -- entries -----------------------------------------------------------------------------
+    def known_keys(self, keys: Iterable[str]) -> dict[str, str]:
+        """Which of these dedup keys were seen, and for which article id."""
         keys = list(keys)
         if not keys:
-            return set()
+            return {}
         with self.engine.connect() as conn:
-            rows = conn.execute(select(seen_entries.c.dedup_key).where(seen_entries.c.dedup_key.in_(keys)))
-            return {r[0] for r in rows}
+            rows = conn.execute(select(seen_keys).where(seen_keys.c.dedup_key.in_(keys)))
+            return {r[0]: r[1] for r in rows}
 
-    def mark_seen(self, items: Sequence[tuple[Sequence[str], str, str]]) -> None:
-        """Record accepted entries: (dedup keys, article id, entry JSON) each; existing keys are kept."""
+    def known_entries(self, article_ids: Iterable[str]) -> dict[str, KnownEntry]:
+        ids = list(set(article_ids))
+        if not ids:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(entries.c.article_id, entries.c.content_hash, entries.c.revision)
+                                .where(entries.c.article_id.in_(ids)))
+            return {r[0]: KnownEntry(r[0], r[1], r[2]) for r in rows}
+
+    def known_hashes(self, hashes: Iterable[str]) -> dict[str, str]:
+        """Which content hashes belong to an article already accepted (hash -> article id)."""
+        hs = [h for h in set(hashes) if h]
+        if not hs:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(entries.c.content_hash, entries.c.article_id)
+                                .where(entries.c.content_hash.in_(hs)))
+            return {r[0]: r[1] for r in rows}
+
+    def accept_entries(self, items: Sequence[tuple[Sequence[str], str, str, int, str]],
+                       feed_rows: Sequence[FeedRow] = ()) -> None:
+        """Record accepted entries — (dedup keys, article id, content hash, revision, entry JSON) — and
+        the feeds' poll results, in one transaction: after publishing, before the offsets move on."""
         now = _now()
         with self.engine.begin() as conn:
-            for keys, article_id, entry_json in items:
+            for keys, article_id, content_hash, revision, entry_json in items:
+                done = conn.execute(update(entries).where(entries.c.article_id == article_id).values(
+                    content_hash=content_hash, revision=revision, entry_json=entry_json))
+                if done.rowcount == 0:
+                    conn.execute(insert(entries).values(article_id=article_id, content_hash=content_hash,
+                                                        revision=revision, first_seen=now, entry_json=entry_json))
                 for key in keys:
-                    known = select(seen_entries.c.dedup_key).where(seen_entries.c.dedup_key == key)
-                    if not conn.execute(known).first():
-                        conn.execute(insert(seen_entries).values(dedup_key=key, article_id=article_id,
-                                                                 first_seen=now, entry_json=entry_json))
+                    if not conn.execute(select(seen_keys.c.dedup_key).where(seen_keys.c.dedup_key == key)).first():
+                        conn.execute(insert(seen_keys).values(dedup_key=key, article_id=article_id))
+        self.save_feeds(feed_rows)
+
+    def remember_keys(self, keys: Iterable[str], article_id: str) -> None:
+        """Map more dedup keys (a republished copy's URL and GUID) to an accepted article."""
+        with self.engine.begin() as conn:
+            for key in keys:
+                if not conn.execute(select(seen_keys.c.dedup_key).where(seen_keys.c.dedup_key == key)).first():
+                    conn.execute(insert(seen_keys).values(dedup_key=key, article_id=article_id))
 
     def unfinished_entries(self) -> list[str]:
         """Entries accepted but never archived: to re-publish after a memory-only broker lost them."""
-        query = (select(seen_entries.c.article_id, func.min(seen_entries.c.entry_json))
-                 .where(~seen_entries.c.article_id.in_(select(archive.c.article_id)))
-                 .group_by(seen_entries.c.article_id))
+        query = select(entries.c.entry_json).where(~entries.c.article_id.in_(select(archive.c.article_id)))
         with self.engine.connect() as conn:
-            return [r[1] for r in conn.execute(query)]
+            return [r[0] for r in conn.execute(query)]
 
     # -- alerts ------------------------------------------------------------------------------
     def archive_article(self, article_id: str, url: str, title: str, source: str, published: str | None,
@@ -290,6 +401,20 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(select(alerts).where(alerts.c.status == "sent").order_by(alerts.c.sent_at))
             return [dict(r) for r in rows.mappings()]
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; they were written in UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _feed_row(row: Any) -> FeedRow:
+    data = dict(row)
+    for key in ("added_at", "last_polled", "next_poll"):
+        data[key] = _aware(data[key])
+    return FeedRow(**data)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -29,7 +29,10 @@ def run_demo(base_settings: Settings, out: TextIO, keep_data: bool = False) -> d
     with LoopbackSite() as site:
         site.resources.update(corpus.resources(site.base))
         overrides = corpus.settings_overrides(site.base)
-        settings = Settings.model_validate({**base_settings.model_dump(), **overrides})
+        base = base_settings.model_dump()
+        # the demo site is on loopback, which wirewatch refuses to fetch unless allowed
+        base["http"]["allow_networks"] = [*base["http"]["allow_networks"], "127.0.0.0/8"]
+        settings = Settings.model_validate({**base, **overrides})
         print(f"demo site on {site.base}: {len(corpus.feeds)} feeds, {len(corpus.articles)} articles", file=out)
         with Pipeline(settings) as pipeline:
             broker = pipeline.embedded.bootstrap if pipeline.embedded else settings.kafka.bootstrap_servers

@@ -7,6 +7,7 @@ the tests (feeds, pages, error statuses, wrong content types) — never a mock o
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -18,12 +19,13 @@ class Resource:
     content_type: str = "text/html; charset=utf-8"
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    trickle: float = 0.0  # seconds between 16-byte pieces: a slow-loris server
 
 
 class LoopbackSite:
     """``with LoopbackSite(resources) as site: site.url('/feed.xml')``; resources may change while serving."""
 
-    def __init__(self, resources: dict[str, Resource] | None = None) -> None:
+    def __init__(self, resources: dict[str, Resource] | None = None, host: str = "127.0.0.1") -> None:
         self.resources: dict[str, Resource] = dict(resources or {})
         self.requests: list[tuple[str, dict[str, str]]] = []
         site = self
@@ -45,12 +47,21 @@ class LoopbackSite:
                 for key, value in res.headers.items():
                     self.send_header(key, value)
                 self.end_headers()
-                self.wfile.write(res.body)
+                if not res.trickle:
+                    self.wfile.write(res.body)
+                    return
+                for i in range(0, len(res.body), 16):
+                    try:
+                        self.wfile.write(res.body[i:i + 16])
+                        self.wfile.flush()
+                    except OSError:
+                        return
+                    time.sleep(res.trickle)
 
             def log_message(self, format: str, *args: object) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, name="loopback-site", daemon=True)
 
