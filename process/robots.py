@@ -40,6 +40,7 @@ class RobotsRules:
         self.deadline = deadline
         self._cache: dict[str, _Entry] = {}
         self._lock = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}
 
     def _load(self, origin: str) -> _Entry:
         now = time.monotonic()
@@ -61,12 +62,19 @@ class RobotsRules:
         origin = f"{parts.scheme}://{parts.netloc}"
         with self._lock:
             entry = self._cache.get(origin)
-        if entry is None or entry.expires < time.monotonic():
-            entry = self._load(origin)
+            loading = self._loading.setdefault(origin, threading.Lock())
+        if entry is not None and entry.expires >= time.monotonic():
+            return entry
+        with loading:  # one fetch of robots.txt per host, however many pages wait for it
             with self._lock:
-                if len(self._cache) > 20_000:
-                    self._cache.clear()
-                self._cache[origin] = entry
+                entry = self._cache.get(origin)
+            if entry is None or entry.expires < time.monotonic():
+                entry = self._load(origin)
+                with self._lock:
+                    if len(self._cache) > 20_000:
+                        self._cache.clear()
+                        self._loading.clear()
+                    self._cache[origin] = entry
         return entry
 
     def refusal(self, url: str) -> str:

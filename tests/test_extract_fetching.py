@@ -1,0 +1,84 @@
+"""The extract stage's fetching against a loopback site: robots.txt, address policy, hostile pages."""
+
+import pytest
+
+from process.extractor import Extractor
+from wirewatch.config import ExtractSettings, HttpSettings
+from wirewatch.demo.corpus import DemoCorpus
+from wirewatch.demo.render import Item, html_page
+from wirewatch.demo.site import LoopbackSite, Resource
+from wirewatch.http import AddressPolicy, make_client
+from wirewatch.schema import Article, Entry
+
+pytestmark = pytest.mark.integration
+
+ART = DemoCorpus.load().articles[0]
+PAGE = html_page(Item(url="x", title=ART["title"], body=ART["body"], published=ART["published"], author="A"))
+
+
+def extract(site: LoopbackSite, paths: list[str], http: HttpSettings | None = None,
+            settings: ExtractSettings | None = None) -> list[Article]:
+    http = http or HttpSettings(allow_networks=["127.0.0.0/8"])
+    settings = settings or ExtractSettings(workers=1, deadline_seconds=2, timeout_seconds=2)
+    with make_client(2, http.agent, http.max_redirects, AddressPolicy.from_strings(http.allow_networks)) as client:
+        extractor = Extractor(settings, http, client)
+        try:
+            entries = [Entry(article_id=f"a{i}", url=site.url(p), canonical_url="", feed_url="f", title="Feed title",
+                             summary="The feed's own summary of the story.") for i, p in enumerate(paths)]
+            return [out[0].message for out in extractor.handle_batch(entries)]  # type: ignore[misc]
+        finally:
+            extractor.close()
+
+
+def test_robots_txt_is_respected_and_cached() -> None:
+    with LoopbackSite({"/robots.txt": Resource(b"User-agent: wirewatch\nDisallow: /private/\n", "text/plain"),
+                       "/private/a.html": Resource(PAGE), "/public/a.html": Resource(PAGE)}) as site:
+        private, public = extract(site, ["/private/a.html", "/public/a.html"])
+        assert private.text_source == "feed_summary" and private.fetch_error.endswith("disallowed by robots.txt")
+        assert public.text_source == "page"
+        assert [p for p, _ in site.requests].count("/robots.txt") == 1
+        assert "/private/a.html" not in [p for p, _ in site.requests]
+
+
+def test_an_unreachable_robots_txt_means_wait() -> None:
+    with LoopbackSite({"/robots.txt": Resource(b"oops", "text/plain", 503), "/a.html": Resource(PAGE)}) as site:
+        [article] = extract(site, ["/a.html"])
+    assert "robots.txt answered HTTP 503" in article.fetch_error and article.text_source == "feed_summary"
+
+
+def test_no_robots_txt_allows_everything() -> None:
+    with LoopbackSite({"/a.html": Resource(PAGE)}) as site:
+        [article] = extract(site, ["/a.html"])
+    assert article.text_source == "page" and article.title == ART["title"]
+
+
+def test_hostile_pages_fall_back_with_their_reason() -> None:
+    with LoopbackSite({
+        "/binary.html": Resource(b"\x00\x01\x02\xff" * 4000),
+        "/latin.html": Resource(PAGE.replace(b"</p>", b"\xff\xfe broken \xc3</p>", 3)),
+        "/slow.html": Resource(PAGE, trickle=0.2),
+        "/huge.html": Resource(b"<html>" + b"a" * 6_000_000),
+        "/pdf": Resource(b"%PDF-1.7", "application/pdf"),
+    }) as site:
+        binary, latin, slow, huge, pdf = extract(site, ["/binary.html", "/latin.html", "/slow.html", "/huge.html",
+                                                        "/pdf"])
+    assert binary.fetch_error == "not HTML (binary content)"
+    assert latin.text_source == "page" and ART["body"][1][:40] in latin.text
+    assert "deadline" in slow.fetch_error
+    assert "exceeds the limit of 5000000 bytes" in huge.fetch_error
+    assert pdf.fetch_error == "not HTML (content-type application/pdf)"
+    assert all(a.text == "The feed's own summary of the story." for a in (binary, slow, huge, pdf))
+
+
+def test_pages_on_private_addresses_are_refused() -> None:
+    with LoopbackSite({"/a.html": Resource(PAGE)}) as site:
+        [article] = extract(site, ["/a.html"], http=HttpSettings())
+        assert "a loopback address; refused" in article.fetch_error and site.requests == []
+
+
+def test_the_process_pool_extracts_a_batch() -> None:
+    with LoopbackSite({f"/{i}.html": Resource(PAGE) for i in range(6)}) as site:
+        articles = extract(site, [f"/{i}.html" for i in range(6)],
+                           settings=ExtractSettings(workers=2, deadline_seconds=5))
+    assert [a.text_source for a in articles] == ["page"] * 6
+    assert len({a.text for a in articles}) == 1
