@@ -23,19 +23,18 @@ import logging
 import random
 import re
 import threading
-from collections.abc import Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 from kafka import KafkaProducer
 
 from ingest.feed_parsing import FeedError, dedup_keys, parse_feed
 from ingest.schedule import Outcome, next_schedule, retry_after_seconds
 from wirewatch.config import HttpSettings, PollSettings
-from wirewatch.http import AddressPolicy, FetchError, FetchLimits, afetch, make_async_client
+from wirewatch.http import AddressPolicy, FetchError, FetchLimits, afetch, make_async_session
 from wirewatch.kafka import ENTRIES, KafkaWiring, Output, Progress
 from wirewatch.schema import Entry
 from wirewatch.storage import FeedRow, Store
@@ -43,7 +42,7 @@ from wirewatch.storage import FeedRow, Store
 log = logging.getLogger(__name__)
 
 MIN_HASHED_CHARS = 80  # shorter title+summary texts are too generic to call two entries the same
-CHUNK = 1000  # feeds polled, published and recorded together
+BATCH = 500  # poll results published and recorded together
 TAG = re.compile(r"<[^>]+>")
 
 
@@ -114,12 +113,13 @@ def _parse_date(value: str | None) -> datetime | None:
 class FeedPoller:
     """Polls feeds (asynchronously) and sorts their entries into new, updated, republished and seen."""
 
-    def __init__(self, poll: PollSettings, http: HttpSettings, store: Store, client: httpx.AsyncClient,
-                 rng: random.Random | None = None) -> None:
+    def __init__(self, poll: PollSettings, http: HttpSettings, store: Store, client: aiohttp.ClientSession,
+                 rng: random.Random | None = None, policy: AddressPolicy | None = None) -> None:
         self.poll_settings = poll
         self.http = http
         self.store = store
         self.client = client
+        self.policy = policy
         self.rng = rng or random.Random()
         self.limits = FetchLimits(poll.timeout_seconds, poll.deadline_seconds, poll.max_bytes, http.max_redirects)
         self.hosts = HostLimiter(http.per_host_concurrency, http.per_host_delay_seconds)
@@ -135,7 +135,7 @@ class FeedPoller:
             headers["If-Modified-Since"] = feed.last_modified
         try:
             async with self.gate, self.hosts.slot(feed.url):
-                page = await afetch(self.client, feed.url, self.limits, headers)
+                page = await afetch(self.client, feed.url, self.limits, headers, self.policy)
         except FetchError as exc:
             result.error = str(exc)
             return result
@@ -220,11 +220,6 @@ class FeedPoller:
                        health=health)
 
 
-def _chunks(rows: list[FeedRow], size: int) -> Iterator[list[FeedRow]]:
-    for i in range(0, len(rows), size):
-        yield rows[i:i + size]
-
-
 def record(store: Store, poller: FeedPoller, results: list[PollResult], now: datetime) -> None:
     """After publishing: remember the entries and the feeds' new state."""
     items = [(dedup_keys(e), e.article_id, e.content_hash, e.revision, e.to_bytes().decode("utf-8"))
@@ -248,21 +243,35 @@ def report(result: PollResult, rows_before: FeedRow) -> None:
 
 async def poll_due(poller: FeedPoller, store: Store, wiring: KafkaWiring, producer: KafkaProducer,
                    progress: Progress, now: datetime | None = None) -> list[PollResult]:
-    """One cycle over every due feed: poll, publish, record — chunk by chunk."""
+    """One cycle over every due feed: poll them all (bounded concurrency), and, as results come in,
+    publish and record them in batches — a slow feed delays only itself."""
     now = now or datetime.now(UTC)
     due = store.due_feeds(now)
+    memory = CycleMemory()
     everything: list[PollResult] = []
-    for chunk in _chunks(due, CHUNK):
-        results = await poller.cycle(chunk)
-        outputs = [Output(ENTRIES, e.article_id, e) for r in results for e in r.new_entries]
+    pending: list[PollResult] = []
+
+    async def flush() -> None:
+        batch = pending[:]
+        pending.clear()
+        outputs = [Output(ENTRIES, e.article_id, e) for r in batch for e in r.new_entries]
         wiring.publish(producer, outputs)
         await asyncio.to_thread(producer.flush)
-        record(store, poller, results, datetime.now(UTC))
-        for r, feed in zip(results, chunk, strict=True):
-            report(r, feed)
+        before = {r.feed.id: r.feed for r in batch}
+        await asyncio.to_thread(record, store, poller, batch, datetime.now(UTC))
+        for r in batch:
+            report(r, before[r.feed.id])
         progress.add("produced", ENTRIES, len(outputs))
-        progress.add("consumed", "feeds", len(results))
-        everything += results
+        progress.add("consumed", "feeds", len(batch))
+
+    for next_done in asyncio.as_completed([poller.poll(feed, memory) for feed in due]):
+        result = await next_done
+        pending.append(result)
+        everything.append(result)
+        if len(pending) >= BATCH:
+            await flush()
+    if pending:
+        await flush()
     if due:
         failed = sum(1 for r in everything if r.error)
         log.info("poll cycle: %d feeds, %d new entries, %d not modified, %d failed", len(everything),
@@ -279,8 +288,9 @@ def run_poller(poll: PollSettings, http: HttpSettings, wiring: KafkaWiring, stor
         limits = FetchLimits(poll.timeout_seconds, poll.deadline_seconds, poll.max_bytes, http.max_redirects)
         producer = wiring.producer()
         try:
-            async with make_async_client(limits, http.agent, policy, max_connections=poll.concurrency) as client:
-                poller = FeedPoller(poll, http, store, client)
+            async with make_async_session(limits, http.agent, policy, poll.concurrency,
+                                          http.per_host_concurrency) as session:
+                poller = FeedPoller(poll, http, store, session, policy=policy)
                 while not stop.is_set():
                     await poll_due(poller, store, wiring, producer, progress)
                     if once:

@@ -12,7 +12,7 @@ from ingest.poller import FeedPoller, PollResult, record
 from wirewatch.config import HttpSettings, PollSettings
 from wirewatch.demo.render import Item, rss_feed
 from wirewatch.demo.site import LoopbackSite, Resource
-from wirewatch.http import FetchLimits, make_async_client
+from wirewatch.http import FetchLimits, make_async_session
 from wirewatch.storage import Store
 
 pytestmark = pytest.mark.integration
@@ -48,9 +48,9 @@ class Harness:
 
             limits = FetchLimits(self.poll_settings.timeout_seconds, self.poll_settings.deadline_seconds,
                                  self.poll_settings.max_bytes, self.http.max_redirects)
-            async with make_async_client(limits, self.http.agent,
-                                         AddressPolicy.from_strings(self.http.allow_networks)) as client:
-                poller = FeedPoller(self.poll_settings, self.http, self.store, client, random.Random(1))
+            policy = AddressPolicy.from_strings(self.http.allow_networks)
+            async with make_async_session(limits, self.http.agent, policy) as session:
+                poller = FeedPoller(self.poll_settings, self.http, self.store, session, random.Random(1), policy)
                 result = await poller.poll(feed)
                 record(self.store, poller, [result], datetime.now(UTC))
                 return result
