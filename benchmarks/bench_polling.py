@@ -178,7 +178,7 @@ def main() -> None:
 
         asyncio.run(run_cycles())
         producer.close()
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # ru_maxrss is in KiB
         print(f"peak RSS of the poller process: {peak:.0f} MB")
         store.close()
     server.terminate()

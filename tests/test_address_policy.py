@@ -1,0 +1,42 @@
+"""The address policy as a plain function of resolved addresses (no traffic leaves this machine)."""
+
+import pytest
+
+from wirewatch.http import AddressPolicy, FetchError
+
+STRICT = AddressPolicy()
+
+
+@pytest.mark.parametrize(("address", "reason"), [
+    ("169.254.169.254", "a cloud metadata address"),
+    ("fd00:ec2::254", "a cloud metadata address"),
+    ("127.0.0.1", "a loopback address"),
+    ("::1", "a loopback address"),
+    ("10.1.2.3", "a private address"),
+    ("172.16.0.9", "a private address"),
+    ("192.168.1.1", "a private address"),
+    ("fe80::1", "a link-local address"),
+    ("169.254.10.10", "a link-local address"),
+    ("224.0.0.1", "a multicast address"),
+    ("0.0.0.0", "a private address"),
+])
+def test_non_public_addresses_are_refused_with_the_reason(address: str, reason: str) -> None:
+    verdict = STRICT.verdict("feeds.example", [address])
+    assert verdict.startswith(f"feeds.example resolves to {address}, {reason}")
+
+
+def test_public_addresses_pass_and_one_bad_address_among_good_ones_refuses() -> None:
+    assert STRICT.verdict("news.example", ["93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"]) == ""
+    assert STRICT.verdict("mixed.example", ["93.184.215.14", "10.0.0.5"]) != ""
+
+
+def test_the_allow_list_opens_only_its_networks() -> None:
+    policy = AddressPolicy.from_strings(["127.0.0.0/8"])
+    assert policy.verdict("localhost", ["127.0.0.1"]) == ""
+    assert "169.254.169.254" in policy.verdict("meta", ["169.254.169.254"])
+
+
+def test_only_http_and_https() -> None:
+    for url in ("ftp://example.org/feed", "file:///etc/passwd", "gopher://x/"):
+        with pytest.raises(FetchError, match="only http and https"):
+            STRICT.check(url)
