@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 from process.model import TopicModel, document
-from process.rules import Prepared, RuleError, RulePack, load_rules
+from process.rule_language import Document
+from process.rules import RuleError, RulePack, load_rules
 from wirewatch.kafka import TAGGED, Output
 from wirewatch.schema import Article, RuleHit, TaggedArticle, TopicTag
 
@@ -70,9 +71,9 @@ class TopicClassifier:
             row = self.model.probabilities([document(title, text)])[0]
             probs = {t: float(p) for t, p in zip(self.model.topics, row, strict=True)}
         tags = []
-        prepared = Prepared(title, text)
+        doc = Document(title, text)
         for topic, rules in sorted(pack.topics.items()):
-            weight, hits = pack.score(topic, title, text, prepared)
+            weight, hits = pack.score(topic, title, text, doc)
             rule_part = min(1.0, weight / rules.threshold)
             prob = probs.get(topic)
             score = RULE_SHARE * rule_part + MODEL_SHARE * (prob or 0.0) if prob is not None else rule_part

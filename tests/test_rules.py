@@ -15,7 +15,7 @@ def test_weights_add_up_to_the_threshold(tmp_path: Path) -> None:
     weight, hits = pack.score("t", "Truce hopes", "Both sides were negotiating a ceasefire and more ceasefires.")
     assert weight == 6
     assert {h.pattern.text: h.matched for h in hits} == {
-        "ceasefire*": ("ceasefire", "ceasefires"), "negotiat*": ("negotiating",), "truce": ("truce",)}
+        "ceasefire*": ("ceasefire", "ceasefires"), "negotiat*": ("negotiating",), "title:truce": ("truce",)}
 
 
 def test_phrases_case_accents_and_scripts(tmp_path: Path) -> None:
@@ -39,10 +39,20 @@ def test_title_scope(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("text", "needle"), [
     ('threshold = 2\n2 "unterminated\n', ':2:3: unterminated phrase'),
-    ("threshold = 2\n2 two words\n", ":2:3: several words need quotes"),
+    ("threshold = 2\n2 two words\n", ':2:7: expected AND, OR, NEAR/n or the end of the pattern, got \'words\''),
     ("threshold = 2\n2 a*\n", ":2:3: wildcard 'a*' would match almost everything"),
     ("threshold = 2\n2 ""\n", ":2:1: expected 'WEIGHT PATTERN'"),
-    ("threshold = 2\n2 (peace\n", ":2:3: unexpected characters"),
+    ("threshold = 2\n2 (peace\n", ":2:3: unbalanced parenthesis: '(' is never closed"),
+    ("threshold = 2\n2 peace)\n", ":2:8: unbalanced parenthesis: ')' without a matching '('"),
+    ("threshold = 2\n2 truce NEAR5 talks\n", ":2:9: expected AND, OR, NEAR/n or the end of the pattern"),
+    ("threshold = 2\n2 truce NEAR/0 talks\n", ":2:9: unknown operator 'NEAR/0'"),
+    ("threshold = 2\n2 truce AND\n", ":2:12: expected a word"),
+    ("threshold = 2\n2 NOT truce\n", ":2:3: a pattern of NOT alone"),
+    ("threshold = 2\n2 truce NEAR/3 NOT talks\n", ":2:16: NOT cannot stand inside NEAR"),
+    ("threshold = 2\n2 body:truce\n", ":2:3: unknown field 'body:'"),
+    ("threshold = 2\n2 ne*gotiate\n", ":2:3: 'ne*gotiate': a wildcard may only end a word"),
+    ("threshold = 2\n2 (truce OR {talks})\n", "unexpected characters in '{talks}'"),
+    ("threshold = 2\n0 truce\n", ":2:1: weight 0 does nothing"),
     ("2 peace\n", ":1:1: missing 'threshold"),
     ("threshold = x\n2 peace\n", ":1:1: expected 'threshold = NUMBER'"),
 ])
@@ -71,3 +81,45 @@ def test_the_word_pre_check_never_hides_a_regex_match(tmp_path: Path) -> None:
     text = "Kyiv's envoy: cessez-le-feu, перемир’я and sous-stations."
     weight, hits = pack.score("t", "Doha's talks", text)
     assert weight == 5, [h.pattern.text for h in hits]
+
+
+def test_boolean_operators_proximity_and_fields(tmp_path: Path) -> None:
+    pack = pack_of("""threshold = 1
+1 (ceasefire* OR truce) AND NOT boardroom
+2 (negotiat* OR talks) NEAR/5 (moratorium OR "energy strikes")
+4 title:(doha AND qatar*)
+8 text:(kursk NEAR/2 incursion)
+""", tmp_path)
+    doc = ("Talks in Doha on a moratorium were derailed by the Kursk incursion. The truce never came; "
+           "delegations went home.")
+    weight, hits = pack.score("t", "Doha and Qatari mediation", doc)
+    assert weight == 15
+    assert {h.pattern.line: h.matched for h in hits} == {
+        2: ("truce",), 3: ("talks", "moratorium"), 4: ("doha", "qatari"), 5: ("kursk", "incursion")}
+    far = "Negotiators met on Monday, then again on Tuesday and Wednesday, about a moratorium."
+    assert pack.score("t", "", far)[0] == 0  # 11 words apart: not NEAR/5
+    assert pack.score("t", "", "A boardroom truce")[0] == 0
+    assert pack.score("t", "Kursk", "incursion")[0] == 0  # NEAR never spans two fields
+
+
+def test_negative_weights_take_away(tmp_path: Path) -> None:
+    pack = pack_of("threshold = 3\n3 ceasefire\n-4 ceasefire NEAR/3 (boardroom OR shareholders)\n", tmp_path)
+    assert pack.score("t", "", "Gaza ceasefire talks")[0] == 3
+    assert pack.score("t", "", "A ceasefire between boardroom rivals")[0] == -1
+
+
+def test_ten_thousand_patterns_cost_little(tmp_path: Path) -> None:
+    lines = ["threshold = 5"] + [f"1 word{i}x* OR \"phrase number{i}\"" for i in range(10_000)]
+    (tmp_path / "big.rules").write_text("\n".join(lines))
+    pack = load_rules(tmp_path)
+    text = " ".join(f"word{i}xyz" for i in range(0, 10_000, 7)) + " phrase number42"
+    weight, hits = pack.score("big", "", text * 3)
+    assert weight == len(range(0, 10_000, 7)) + (0 if 42 % 7 == 0 else 1)
+
+
+def test_five_megabytes_of_text_and_unusual_scripts(tmp_path: Path) -> None:
+    pack = pack_of("threshold = 1\n1 перемир*\n1 هدنة\n1 εκεχειρία\n", tmp_path)
+    assert pack.score("t", "", "هدنة في غزة، εκεχειρία, ПЕРЕМИРИЕ")[0] == 3
+    assert pack.score("t", "", "ᚠᚢᚦᚨᚱᚲ 𓂀𓃰 ꦧꦱꦗꦮ " * 1000)[0] == 0
+    big = ("lorem ipsum dolor sit amet " * 200_000)[:5_000_000]
+    assert pack.score("t", "", big)[0] == 0
