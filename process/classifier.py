@@ -64,17 +64,25 @@ class TopicClassifier:
         self.fire_score = fire_score
 
     def tag(self, article: Article) -> TaggedArticle:
+        return self.tag_batch([article])[0]
+
+    def tag_batch(self, articles: list[Article]) -> list[TaggedArticle]:
+        """Tag many articles at once: the model is asked once for the whole batch (much cheaper)."""
         pack = self.rules.current()
-        title, text = article.title, article.text[:MAX_RULE_CHARS]
-        probs: dict[str, float] = {}
-        if self.model is not None:
-            row = self.model.probabilities([document(title, text)])[0]
-            probs = {t: float(p) for t, p in zip(self.model.topics, row, strict=True)}
+        texts = [(a.title, a.text[:MAX_RULE_CHARS]) for a in articles]
+        rows: list[dict[str, float]] = [{} for _ in articles]
+        if self.model is not None and articles:
+            matrix = self.model.probabilities([document(title, text) for title, text in texts])
+            rows = [{t: float(p) for t, p in zip(self.model.topics, row, strict=True)} for row in matrix]
+        return [self._tag(article, pack, title, text, probs)
+                for article, (title, text), probs in zip(articles, texts, rows, strict=True)]
+
+    def _tag(self, article: Article, pack: RulePack, title: str, text: str, probs: dict[str, float]) -> TaggedArticle:
         tags = []
         doc = Document(title, text)
         for topic, rules in sorted(pack.topics.items()):
             weight, hits = pack.score(topic, title, text, doc)
-            rule_part = min(1.0, weight / rules.threshold)
+            rule_part = max(0.0, min(1.0, weight / rules.threshold))
             prob = probs.get(topic)
             score = RULE_SHARE * rule_part + MODEL_SHARE * (prob or 0.0) if prob is not None else rule_part
             fired = score >= self.fire_score
@@ -88,6 +96,9 @@ class TopicClassifier:
                 model_probability=None if prob is None else round(prob, 4), explanation=explanation))
         return TaggedArticle(article=article, topics=tags, rules_version=pack.version,
                              model_version=self.model.version if self.model else "")
+
+    def handle_batch(self, articles: list[Article]) -> list[list[Output]]:
+        return [[Output(TAGGED, t.article_id, t)] for t in self.tag_batch(articles)]
 
     def handle(self, article: Article) -> list[Output]:
         return [Output(TAGGED, article.article_id, self.tag(article))]

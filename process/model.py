@@ -30,7 +30,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from process.textnorm import fold
 
 TOPICS = ("ceasefire_talks", "energy_strikes")
-MAX_MODEL_CHARS = 6_000  # the lead carries the topic; the rest costs time and adds noise
+MAX_MODEL_CHARS = 3_000  # the lead carries the topic; the rest costs time and adds noise
 
 
 class ModelError(RuntimeError):

@@ -47,8 +47,8 @@ class PatternError(ValueError):
 class Field:
     """One field of an article as folded words with their positions, indexed for fast lookups."""
 
-    def __init__(self, text: str) -> None:
-        self.words: list[str] = PIECE.findall(fold(text))
+    def __init__(self, words: list[str]) -> None:
+        self.words = words
         self.index: dict[str, list[int]] = {}
         for pos, word in enumerate(self.words):
             self.index.setdefault(word, []).append(pos)
@@ -69,7 +69,8 @@ class Document:
     """An article prepared once for every pattern of every topic: title, text, and both together."""
 
     def __init__(self, title: str, text: str) -> None:
-        self.fields = {"title": Field(title), "text": Field(text), "any": Field(f"{title}\n{text}")}
+        title_words, text_words = PIECE.findall(fold(title)), PIECE.findall(fold(text))
+        self.fields = {"title": Field(title_words), "text": Field(text_words), "any": Field(title_words + text_words)}
 
 
 # -- the expression tree ---------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Text normalisation shared by the rules and the model: case folding and accent stripping.
 
-In: any Unicode text. Out: the same text case-folded, NFKC-composed, with combining accents
-removed (``é`` → ``e``), so that matching is case- and accent-insensitive in Latin, Cyrillic and
-Arabic scripts alike. Word boundaries are Unicode ``\\w`` runs.
+In: any Unicode text. Out: the same text case-folded, with combining accents removed (``é`` →
+``e``, Arabic short vowels dropped), so that matching is case- and accent-insensitive in Latin,
+Cyrillic, Greek and Arabic scripts alike. Word boundaries are Unicode ``\\w`` runs.
 """
 
 from __future__ import annotations
@@ -11,13 +11,17 @@ import re
 import unicodedata
 
 WORD = re.compile(r"\w+(?:['’]\w+)*")
+# combining marks of the scripts we read: Latin/Greek/Cyrillic diacritics, Hebrew points, Arabic harakat
+COMBINING = re.compile("[\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670"
+                       "\u06d6-\u06ed\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
 def fold(text: str) -> str:
     """Case-fold and strip combining marks; apostrophes become ``'``."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold().replace("’", "'"))
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return unicodedata.normalize("NFKC", stripped)
+    return unicodedata.normalize("NFKC", COMBINING.sub("", decomposed))
 
 
 def words(text: str) -> list[str]:

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from wirewatch.broker import BrokerError, EmbeddedBroker
 from wirewatch.config import ConfigError, FeedSettings, Settings, load_settings
 from wirewatch.kafka import BrokerUnavailable
-from wirewatch.pipeline import Pipeline, PipelineError
+from wirewatch.pipeline import Pipeline, PipelineError, build_classifier
 from wirewatch.storage import StorageError, Store
 
 log = logging.getLogger("wirewatch")
@@ -333,6 +333,74 @@ def feeds_discover(ctx: Context, url: str, add: bool) -> None:
         if store is not None:
             note = "  (added)" if store.add_feed(feed_url, title) else "  (already a feed)"
         click.echo(f"{feed_url}  {title}{note}")
+
+
+@main.command()
+@click.argument("articles", type=click.Path(exists=True, dir_okay=False))
+@click.option("--rules", "candidate", type=click.Path(file_okay=False, exists=True),
+              help="a candidate rule folder to compare with the live one")
+@click.option("--json", "as_json", is_flag=True, help="stable JSON lines: one per article, then a summary")
+@click.pass_obj
+def backtest(ctx: Context, articles: str, candidate: str | None, as_json: bool) -> None:
+    """Run the classify stage offline over ARTICLES.jsonl and report what fires and why.
+
+    Each line: id, title, text, and optionally url, published, lang and labels (then precision,
+    recall and F1 per topic are printed at the end).
+    """
+    from process.backtest import BacktestInputError, compare, metrics, read_articles, run
+    from process.classifier import RuleSource, TopicClassifier
+    from process.rules import RuleError
+
+    try:
+        settings = ctx.settings
+        live = build_classifier(settings)
+        items = list(read_articles(articles))
+        verdicts = run(live, items)
+        other = None
+        if candidate:
+            other = run(TopicClassifier(RuleSource(candidate), live.model, settings.classify.fire_score), items)
+    except RuleError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        sys.exit(1)
+    except (BacktestInputError, *EXPECTED) as exc:
+        _fail(exc)
+    topics = sorted({t.topic for v in verdicts for t in v.tagged.topics})
+    changes = {c.id: c for c in compare(verdicts, other)} if other is not None else {}
+    for i, verdict in enumerate(verdicts):
+        if as_json:
+            line = verdict.as_json()
+            if other is not None:
+                line["candidate"] = {"fired": sorted(other[i].fired())}
+                change = changes.get(verdict.id)
+                line["change"] = {"newly": change.newly if change else [], "stopped": change.stopped if change else []}
+            click.echo(json.dumps(line, ensure_ascii=False, sort_keys=True))
+            continue
+        fired = [t for t in verdict.tagged.topics if t.fired]
+        why = "; ".join(f"{t.topic} {t.score:.2f} ({t.explanation})" for t in fired) or "no topic"
+        click.echo(f"{verdict.id}: {why}")
+        change = changes.get(verdict.id)
+        if change:
+            click.echo(f"    with {candidate}: " + ", ".join(
+                [f"+{t}" for t in change.newly] + [f"-{t}" for t in change.stopped]))
+    summary: dict[str, Any] = {"articles": len(verdicts)}
+    if any(v.labels is not None for v in verdicts):
+        summary["live"] = {t: s.as_json() for t, s in metrics(verdicts, topics).items()}
+        if other is not None:
+            summary["candidate"] = {t: s.as_json() for t, s in metrics(other, topics).items()}
+    if other is not None:
+        summary["newly_firing"] = sum(len(c.newly) for c in changes.values())
+        summary["stopped_firing"] = sum(len(c.stopped) for c in changes.values())
+    if as_json:
+        click.echo(json.dumps({"summary": summary}, sort_keys=True))
+        return
+    if other is not None:
+        click.echo(f"candidate rules: {summary['newly_firing']} tags would newly fire, "
+                   f"{summary['stopped_firing']} would stop firing")
+    for name in ("live", "candidate"):
+        for topic, s in summary.get(name, {}).items():
+            click.echo(f"{name} {topic}: precision {s['precision']:.3f} recall {s['recall']:.3f} "
+                       f"F1 {s['f1']:.3f} (tp {s['tp']}, fp {s['fp']}, fn {s['fn']})")
 
 
 @main.group()

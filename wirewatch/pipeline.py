@@ -130,7 +130,8 @@ class Pipeline:
             self._stack.callback(extractor.close)
             handle, kind, batch = extractor.handle, Entry, extractor.handle_batch
         elif stage == "classify":
-            handle, kind = build_classifier(self.settings).handle, Article
+            classifier = build_classifier(self.settings)
+            handle, kind, batch = classifier.handle, Article, classifier.handle_batch
         elif stage == "alert":
             alerter = build_alerter(self.settings, self.store)
             handle, kind, on_idle = alerter.handle, TaggedArticle, alerter.flush
