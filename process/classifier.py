@@ -2,11 +2,13 @@
 
 In: :class:`Article`. Out: :class:`TaggedArticle` on ``tagged``.
 
-Score per topic: ``0.6 * min(1, rule weight / threshold) + 0.4 * model probability``; the topic
-fires at ``fire_score`` (0.5 by default). So rules that reach their threshold fire on their own,
-rules at half their threshold need the model's agreement, and the model alone never fires a topic
-— editors keep the last word, and every tag says which patterns matched which words.
-Rules are re-read when their files change; a broken edit is logged and the last good rules stay.
+Per topic, ``r = clamp(rule weight / threshold, 0, 1)`` and ``p`` = the model's probability; the
+score is ``(r + p) / 2`` and the topic fires when the score reaches ``fire_score`` (0.6), or when
+the model alone is very sure (``p >= model_alone_probability``, 0.85). So rules that reach their
+threshold fire unless the model is nearly certain they are wrong (p < 0.2); rules at half their
+threshold need the model's agreement (p >= 0.7); and every tag says which patterns matched which
+words and what the model said. Rules are re-read when their files change; a broken edit is logged
+and the last good rules stay.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from wirewatch.schema import Article, RuleHit, TaggedArticle, TopicTag
 
 log = logging.getLogger(__name__)
 
-RULE_SHARE, MODEL_SHARE = 0.6, 0.4
+RULE_SHARE, MODEL_SHARE = 0.5, 0.5
 MAX_RULE_CHARS = 200_000
 
 
@@ -58,10 +60,12 @@ class RuleSource:
 class TopicClassifier:
     """``tag(article)`` combines the rules and the model into one :class:`TaggedArticle`."""
 
-    def __init__(self, rules: RuleSource, model: TopicModel | None, fire_score: float = 0.5) -> None:
+    def __init__(self, rules: RuleSource, model: TopicModel | None, fire_score: float = 0.6,
+                 model_alone: float = 0.85) -> None:
         self.rules = rules
         self.model = model
         self.fire_score = fire_score
+        self.model_alone = model_alone
 
     def tag(self, article: Article) -> TaggedArticle:
         return self.tag_batch([article])[0]
@@ -85,10 +89,12 @@ class TopicClassifier:
             rule_part = max(0.0, min(1.0, weight / rules.threshold))
             prob = probs.get(topic)
             score = RULE_SHARE * rule_part + MODEL_SHARE * (prob or 0.0) if prob is not None else rule_part
-            fired = score >= self.fire_score
+            by_model = prob is not None and prob >= self.model_alone and score < self.fire_score
+            fired = score >= self.fire_score or by_model
             words = ", ".join(f"{h.pattern.text} ({'/'.join(h.matched)})" for h in hits[:8])
             explanation = (f"rules {weight:g}/{rules.threshold:g}" + (f" [{words}]" if words else "")
-                           + (f"; model p={prob:.2f}" if prob is not None else "; no model"))
+                           + (f"; model p={prob:.2f}" if prob is not None else "; no model")
+                           + ("; fired on the model's confidence alone" if by_model else ""))
             tags.append(TopicTag(
                 topic=topic, score=round(score, 4), fired=fired, rule_weight=weight, rule_threshold=rules.threshold,
                 rules=[RuleHit(pattern=h.pattern.text, weight=h.pattern.weight, matched=list(h.matched),

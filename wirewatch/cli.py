@@ -358,7 +358,8 @@ def backtest(ctx: Context, articles: str, candidate: str | None, as_json: bool) 
         verdicts = run(live, items)
         other = None
         if candidate:
-            other = run(TopicClassifier(RuleSource(candidate), live.model, settings.classify.fire_score), items)
+            other = run(TopicClassifier(RuleSource(candidate), live.model, settings.classify.fire_score,
+                                               settings.classify.model_alone_probability), items)
     except RuleError as exc:
         for problem in exc.problems:
             click.echo(problem, err=True)
@@ -401,6 +402,41 @@ def backtest(ctx: Context, articles: str, candidate: str | None, as_json: bool) 
         for topic, s in summary.get(name, {}).items():
             click.echo(f"{name} {topic}: precision {s['precision']:.3f} recall {s['recall']:.3f} "
                        f"F1 {s['f1']:.3f} (tp {s['tp']}, fp {s['fp']}, fn {s['fn']})")
+
+
+@main.command()
+@click.argument("data", type=click.Path(exists=True, dir_okay=False))
+@click.option("--folds", default=5, show_default=True, type=click.IntRange(2, 20))
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default="precision-recall.png",
+              show_default=True, help="where to write the precision-recall plot (PNG)")
+@click.option("--no-bootstrap", is_flag=True, help="train the folds on DATA only, without the bundled examples")
+@click.pass_obj
+def evaluate(ctx: Context, data: str, folds: int, plot_path: str, no_bootstrap: bool) -> None:
+    """Cross-validated precision, recall and F1 per topic of rules + model on DATA.jsonl, and a PR plot."""
+    from process.backtest import BacktestInputError, read_articles
+    from process.classifier import RuleSource
+    from process.evaluation import cross_validate, plot_pr
+    from process.model import TOPICS, bundled_training_file, read_examples
+    from process.rules import RuleError, bundled_rules_dir
+
+    try:
+        settings = ctx.settings
+        items = list(read_articles(data))
+        base = [] if no_bootstrap else read_examples(bundled_training_file())
+        rules_ = RuleSource(settings.classify.rules_dir or bundled_rules_dir())
+        results = cross_validate(items, rules_, base, TOPICS, folds, fire_score=settings.classify.fire_score,
+                                 model_alone=settings.classify.model_alone_probability)
+    except RuleError as exc:
+        _fail(ValueError("\n".join(exc.problems)))
+    except (BacktestInputError, ValueError, *EXPECTED) as exc:
+        _fail(exc)
+    for topic, res in results.items():
+        s = res.scores
+        click.echo(f"{topic}: precision {s.precision:.3f} recall {s.recall:.3f} F1 {s.f1:.3f} "
+                   f"average precision {res.average_precision:.3f} (tp {s.tp}, fp {s.fp}, fn {s.fn}, tn {s.tn}; "
+                   f"{folds}-fold cross-validation)")
+    plot_pr(results, Path(plot_path), f"{Path(data).name}: {folds}-fold cross-validation")
+    click.echo(f"precision-recall plot: {plot_path}")
 
 
 @main.group()

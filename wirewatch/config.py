@@ -122,7 +122,8 @@ class ClassifySettings(_Section):
     rules_dir: str = Field("", description="folder of *.rules files, one topic each; empty: the bundled pack")
     training_data: list[str] = Field(default_factory=list, description="extra JSONL files to train on")
     model_path: str = Field("", description="a model saved by `wirewatch train`; empty: DATA_DIR/model.joblib")
-    fire_score: float = Field(0.5, ge=0, le=1)
+    fire_score: float = Field(0.6, ge=0, le=1, description="(rule part + model probability) / 2 that fires a topic")
+    model_alone_probability: float = Field(0.85, ge=0, le=1.01, description="the model fires a topic on its own")
 
 
 class WatchSettings(_Section):

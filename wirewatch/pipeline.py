@@ -51,7 +51,7 @@ def build_classifier(settings: Settings) -> Any:
             examples += read_examples(extra)
         model = train(examples)
         save(model, path)
-    return TopicClassifier(rules, model, settings.classify.fire_score)
+    return TopicClassifier(rules, model, settings.classify.fire_score, settings.classify.model_alone_probability)
 
 
 def build_alerter(settings: Settings, store: Store) -> Any:
