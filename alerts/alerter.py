@@ -2,20 +2,26 @@
 
 In: :class:`TaggedArticle`. Out: nothing on Kafka; rows in the archive, story links and the
 outbox, then email. Order per article: archive (once, by article id) → for each watch, relate the
-article to the story and link it → queue one email per (subscriber, article, kind), an insert
-guarded by that idempotency key, so a redelivered message never mails twice → drain the outbox.
-A subscriber who gets a follow-up email for an article does not get a second, topic email for it.
+article to the story (:mod:`alerts.stories`) and link it → queue one email per (subscriber,
+article, kind), an insert guarded by that idempotency key, so a redelivered message never mails
+twice → drain the outbox.
+
+For a watched story, a *follow-up* (a new development) is emailed with what is new and who else
+reported it; the *same report* retold by another outlet is not emailed on its own — it is folded
+into the story as "also reported by", shown in the next email. A subscriber who gets a follow-up
+email for an article does not get a second, topic email for it.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alerts.compose import AlertFacts, Composer, TopicLine
 from alerts.mailer import Mailer, deliver_pending
-from alerts.stories import Relation, StoryProfile, TermStats, profile_from, relate
+from alerts.stories import Relation, StoryProfile, TermStats, relate
 from wirewatch.config import AlertSettings, SubscriberSettings, WatchSettings
 from wirewatch.kafka import Output
 from wirewatch.schema import TaggedArticle, decode
@@ -42,6 +48,20 @@ def _snippet(text: str) -> str:
     return text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
 
 
+def _when(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _body(tagged: TaggedArticle) -> str:
+    return f"{tagged.article.title}\n{tagged.article.text}"
+
+
 class Alerter:
     def __init__(self, settings: AlertSettings, watches: list[WatchSettings], subscribers: list[SubscriberSettings],
                  store: Store, composer: Composer, mailer: Mailer) -> None:
@@ -50,39 +70,50 @@ class Alerter:
         self.store = store
         self.composer = composer
         self.mailer = mailer
-        self.stats = TermStats()
-        self.watches = [Watch(w, self._initial_profile(w)) for w in watches]
+        self.stats = TermStats.with_background()
+        self.watches = [Watch(w, None) for w in watches]
+        for watch in self.watches:
+            watch.profile = self._initial_profile(watch.settings)
 
     def _initial_profile(self, watch: WatchSettings) -> StoryProfile | None:
-        texts = []
-        if watch.seed_text:
-            texts.append(watch.seed_text)
+        """The story as far as it is known: its seed, then the members already linked (oldest first)."""
+        seed_text = watch.seed_text
         if watch.seed_file:
-            texts.append(Path(watch.seed_file).read_text(encoding="utf-8", errors="replace"))
+            seed_text = Path(watch.seed_file).read_text(encoding="utf-8", errors="replace")
+        profile = StoryProfile(watch.id, watch.name)
+        topics = set(watch.topics)
         if watch.seed_url:
-            seed = self.store.archived_by_url(watch.seed_url)
-            if seed:
-                texts.append(f"{seed['title']}\n{seed['text']}")
-        texts += [f"{m['title']}\n{m['text']}" for m in self.store.story_texts(watch.id)]
-        for text in texts:
-            self.stats.add(text)
-        return profile_from(watch.id, watch.name, texts) if texts else None
+            row = self.store.archived_by_url(watch.seed_url)
+            if row is None:
+                return None  # seeded when the article arrives
+            seed = decode(row["tagged_json"], TaggedArticle)
+            seed_text = _body(seed)
+            topics |= {t.topic for t in seed.fired()}
+            profile.seed(seed_text, topics, _when(seed.article.published))
+        else:
+            profile.seed(seed_text, topics)
+        self.stats.add(seed_text)
+        for member in self.store.story_texts(watch.id):
+            if member["relation"] == "follow_up":
+                profile.learn(f"{member['title']}\n{member['text']}", _when(member.get("published")))
+        return profile
 
     # -- the stage ---------------------------------------------------------------------------
     def handle(self, tagged: TaggedArticle) -> list[Output]:
         article = tagged.article
-        body = f"{article.title}\n{article.text}"
         first_time = self.store.archive_article(
-            tagged.article_id, article.entry.url, article.title, article.entry.feed_title or article.sitename,
+            tagged.article_id, article.entry.url, article.title, article.sitename or article.entry.feed_title,
             article.published, article.text, tagged.to_bytes().decode("utf-8"))
         if first_time:
-            self.stats.add(body)
+            self.stats.add(_body(tagged))
         followed: set[str] = set()
         for watch in self.watches:
             # a redelivered article keeps the links decided the first time; only unsent email is completed
-            relation = self._link(watch, tagged, body) if first_time else self._relink(watch, tagged, body)
-            if relation is not None and relation.related:
+            relation = self._link(watch, tagged) if first_time else self._relink(watch, tagged)
+            if relation is not None and relation.kind == "follow_up":
                 followed |= self._queue_followups(watch, tagged, relation)
+            elif relation is not None and relation.kind == "same_report":  # folded into the story, not mailed
+                followed |= {s.email for s in self.subscribers if watch.settings.id in s.watches}
         for sub in self.subscribers:
             if sub.email in followed:
                 continue
@@ -103,51 +134,60 @@ class Alerter:
                 emails.add(sub.email)
         return emails
 
-    def _link(self, watch: Watch, tagged: TaggedArticle, body: str) -> Relation | None:
+    def _link(self, watch: Watch, tagged: TaggedArticle) -> Relation | None:
         entry = tagged.article.entry
+        body = _body(tagged)
         if watch.settings.seed_url and _canonical(watch.settings.seed_url) in (
                 _canonical(entry.url), _canonical(entry.canonical_url)):
             if self.store.link_member(watch.settings.id, tagged.article_id, "seed", 1.0):
-                watch.profile = watch.profile or StoryProfile(watch.settings.id, watch.settings.name)
-                watch.profile.add(body)
+                watch.profile = StoryProfile(watch.settings.id, watch.settings.name)
+                watch.profile.seed(body, set(watch.settings.topics) | {t.topic for t in tagged.fired()},
+                                   _when(tagged.article.published))
                 log.info("watch %s: seeded by %s", watch.settings.id, entry.url)
                 self._backfill(watch, tagged.article_id)
             return None
         if watch.profile is None:
             return None
-        relation = relate(body, watch.profile, self.stats, self.settings.related_threshold,
-                          self.settings.duplicate_threshold)
+        return self._decide(watch, tagged)
+
+    def _decide(self, watch: Watch, tagged: TaggedArticle) -> Relation:
+        assert watch.profile is not None
+        relation = relate(_body(tagged), watch.profile, self.stats, self.settings.related_threshold,
+                          _when(tagged.article.published), {t.topic for t in tagged.fired()},
+                          self.settings.window_days)
         if relation.related and self.store.link_member(watch.settings.id, tagged.article_id, relation.kind,
                                                        relation.similarity):
-            watch.profile.add(body)
-            log.info("watch %s: %s is a follow-up (%s, similarity %.2f)", watch.settings.id, tagged.article_id,
-                     relation.kind, relation.similarity)
+            if relation.kind == "follow_up":
+                watch.profile.learn(_body(tagged), _when(tagged.article.published))
+            log.info("watch %s: %s is %s (%s; names %.2f)", watch.settings.id, tagged.article_id,
+                     relation.kind.replace("_", " "), relation.reason, relation.similarity)
         return relation
 
-    def _relink(self, watch: Watch, tagged: TaggedArticle, body: str) -> Relation | None:
+    def _relink(self, watch: Watch, tagged: TaggedArticle) -> Relation | None:
         linked = self.store.member(watch.settings.id, tagged.article_id)
-        if linked is None or linked[0] == "seed" or watch.profile is None:
+        if linked is None or linked[0] == "seed":
             return None
-        fresh = relate(body, watch.profile, self.stats, self.settings.related_threshold,
-                       self.settings.duplicate_threshold)
-        return Relation(linked[0], linked[1], fresh.overlap, fresh.shared_terms, fresh.new_terms)
+        return Relation(linked[0], linked[1], "decided when first seen")
 
     def _backfill(self, watch: Watch, seed_id: str) -> None:
         """Relate the recent archive to a story whose seed arrived after some of its follow-ups.
 
         Partitions do not keep order across articles, so a rewrite may be archived before the report
-        it retells; the seed's arrival gives those a second look.
+        it retells; the seed's arrival gives those a second look, oldest first.
         """
-        assert watch.profile is not None
-        for row in reversed(self.store.recent_archive(BACKFILL_LIMIT)):
-            if row["article_id"] == seed_id:
-                continue
-            relation = relate(f"{row['title']}\n{row['text']}", watch.profile, self.stats,
-                              self.settings.related_threshold, self.settings.duplicate_threshold)
-            if relation.related and self.store.link_member(watch.settings.id, row["article_id"], relation.kind,
-                                                           relation.similarity):
-                watch.profile.add(f"{row['title']}\n{row['text']}")
-                self._queue_followups(watch, decode(row["tagged_json"], TaggedArticle), relation)
+        rows = [r for r in self.store.recent_archive(BACKFILL_LIMIT) if r["article_id"] != seed_id]
+        tagged_rows = [decode(r["tagged_json"], TaggedArticle) for r in rows]
+        tagged_rows.sort(key=lambda t: t.article.published or "")
+        for tagged in tagged_rows:
+            if self.store.member(watch.settings.id, tagged.article_id) is None:
+                relation = self._decide(watch, tagged)
+                if relation.kind == "follow_up":
+                    self._queue_followups(watch, tagged, relation)
+
+    def _also_reported_by(self, watch: Watch, exclude: str) -> str:
+        sources = [m["source"] for m in self.store.story_texts(watch.settings.id)
+                   if m["relation"] in ("seed", "same_report") and m["article_id"] != exclude and m["source"]]
+        return ", ".join(dict.fromkeys(sources))
 
     def _queue(self, sub: SubscriberSettings, tagged: TaggedArticle, kind: str, watch: Watch | None,
                relation: Relation | None) -> None:
@@ -155,14 +195,17 @@ class Alerter:
         key = f"{sub.email}|{tagged.article_id}|{kind}" + (f":{watch.settings.id}" if watch else "")
         facts = AlertFacts(
             alert_id=key, kind=kind, subscriber=sub.email, headline=article.title or "(untitled)",
-            source=article.entry.feed_title or article.sitename or article.entry.feed_url,
+            source=article.sitename or article.entry.feed_title or article.entry.feed_url,
             published=article.published or "unknown", url=article.entry.url, snippet=_snippet(article.text),
             topics=[TopicLine(t.topic, t.score, t.explanation) for t in tagged.fired()],
             fallback=article.fetch_error if article.text_source == "feed_summary" else "",
             story_name=watch.settings.name if watch else "", relation=relation.kind if relation else "",
             similarity=relation.similarity if relation else 0.0,
-            shared_terms=", ".join(relation.shared_terms) if relation else "",
-            new_terms=", ".join(relation.new_terms) if relation else "")
+            shared_terms=", ".join(relation.shared_names) if relation else "",
+            new_terms=", ".join(relation.new_facts) if relation else "",
+            new_sentences=list(relation.new_sentences) if relation else [],
+            reason=relation.reason if relation else "",
+            also_reported_by=self._also_reported_by(watch, tagged.article_id) if watch else "")
         message = self.composer.compose(facts)
         if self.store.queue_alert(key, sub.email, tagged.article_id, kind, facts.subject, message.as_string()):
             log.info("queued %s alert for %s: %s", kind, sub.email, facts.subject)

@@ -49,7 +49,9 @@ class AlertFacts:
     similarity: float = 0.0
     shared_terms: str = ""
     new_terms: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
+    new_sentences: list[str] = field(default_factory=list)
+    reason: str = ""
+    also_reported_by: str = ""
 
     @property
     def topic_names(self) -> str:
@@ -58,8 +60,7 @@ class AlertFacts:
     @property
     def subject(self) -> str:
         if self.kind == "followup":
-            label = "Same report" if self.relation == "same_report" else "Follow-up"
-            return header_safe(f"[wirewatch] {label} — {self.story_name}: {self.headline}")
+            return header_safe(f"[wirewatch] Follow-up — {self.story_name}: {self.headline}")
         return header_safe(f"[wirewatch] {self.topic_names}: {self.headline}")
 
 

@@ -2,7 +2,8 @@
 
 In: pending rows of the ``alerts`` table. Out: sent email; each row marked sent only after the
 server accepted it (or the file was written). A refused, timed-out or dropped SMTP connection
-leaves the row pending for the next round, until ``max_attempts``; nothing is lost.
+leaves the row pending, retried with exponential backoff (30 s doubling, at most an hour, with
+jitter) for as long as it takes; only a recipient the server refuses for good (5xx) is given up.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import email
 import email.policy
 import hashlib
 import logging
+import random
 import smtplib
 import ssl
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
@@ -21,6 +24,9 @@ from wirewatch.config import SmtpSettings
 from wirewatch.storage import Store
 
 log = logging.getLogger(__name__)
+
+FIRST_RETRY_SECONDS = 30.0
+MAX_RETRY_SECONDS = 3600.0
 
 
 class Mailer(Protocol):
@@ -67,22 +73,39 @@ def make_mailer(settings: SmtpSettings, outbox: Path) -> Mailer:
     return SmtpMailer(settings) if settings.host else OutboxMailer(outbox)
 
 
-def deliver_pending(store: Store, mailer: Mailer, max_attempts: int = 20) -> tuple[int, int]:
-    """Send what the outbox holds; returns (sent, failed this round). Stops at the first server failure."""
+def retry_delay(attempt: int, rng: random.Random) -> float:
+    """Seconds before the next try: 30 s doubling per failed attempt, at most an hour, with jitter."""
+    return min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** (attempt - 1)) * rng.uniform(0.8, 1.2)
+
+
+def deliver_pending(store: Store, mailer: Mailer, now: datetime | None = None,
+                    rng: random.Random | None = None) -> tuple[int, int]:
+    """Send what the outbox holds and is due; returns (sent, failed this round).
+
+    A refusal of the recipient (5xx) is final; any other failure (server down, 4xx, timeout,
+    dropped connection) keeps the alert pending and schedules its next try with backoff. The round
+    stops at the first server failure, so the rest wait, in order, for the server to come back.
+    """
+    rng = rng or random.Random()
+    now = now or datetime.now(UTC)
     sent = failed = 0
-    for alert in store.pending_alerts():
+    for alert in store.pending_alerts(now=now):
         message = email.message_from_string(alert.message, policy=email.policy.default)
         try:
             mailer.send(message)  # type: ignore[arg-type]
         except (smtplib.SMTPException, OSError) as exc:
-            give_up = alert.attempts + 1 >= max_attempts or isinstance(exc, smtplib.SMTPRecipientsRefused)
-            store.mark_failed(alert.idem_key, f"{type(exc).__name__}: {exc}", give_up)
+            permanent = isinstance(exc, smtplib.SMTPRecipientsRefused) or (
+                isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500)
+            attempt = alert.attempts + 1
+            retry_at = None if permanent else now + timedelta(seconds=retry_delay(attempt, rng))
+            store.mark_failed(alert.idem_key, f"{type(exc).__name__}: {exc}", permanent, retry_at)
             failed += 1
-            log.warning("alert %s to %s not sent (attempt %d): %s", alert.idem_key, alert.subscriber,
-                        alert.attempts + 1, exc)
-            if not give_up:
-                break  # the server is likely down: keep the rest for the next round, in order
-            continue
+            if permanent:
+                log.error("alert %s to %s refused for good: %s", alert.idem_key, alert.subscriber, exc)
+                continue
+            log.warning("alert %s to %s not sent (attempt %d), next try at %s: %s", alert.idem_key,
+                        alert.subscriber, attempt, retry_at.isoformat(timespec="seconds") if retry_at else "-", exc)
+            break
         store.mark_sent(alert.idem_key)
         sent += 1
     return sent, failed

@@ -1,26 +1,52 @@
-"""Story relation: is an article about a watched story, and is it the same report or a new development?
+"""Story relation: is an article part of a watched story, and is it the same report or a new development?
 
-In: an article's text and a story profile (the seed plus the articles already linked). Out: a
-:class:`Relation` with the cosine similarity of their TF-IDF term vectors, the share of word
-4-gram shingles the article has in common with its closest member, and the key terms the article
-brings that the story did not have yet. Only the lead (first 400 words) is compared: a report's
-facts come first, and reader comments or background paragraphs further down only dilute it.
+In: an article (title and text, publication time, fired topics) and a :class:`StoryProfile` (what the
+story is about, and what the analyst was already sent). Out: a :class:`Relation`.
 
-Document frequencies come from the archive (:class:`TermStats`, updated online), so that words
-every article uses weigh little and names such as "Doha" or "Kursk" weigh much.
+- **About the same story?** Stories are told through their names — places, people, organisations.
+  The names of the article's lead (capitalised words not opening a sentence, first 400 words) are
+  transliterated to Latin and cut to five letters, so that *Doha*, *Доха* and *Dohа*, *Kursk*,
+  *Курской* and *Koursk*, *Qatar* and *Katar* meet across languages. Their TF-IDF cosine with the
+  story's seed, against document frequencies of the archive, must reach ``related_threshold``; the
+  article must be about the story's topics — all of them, or one of them when its names are very
+  close (a battlefield report naming the same places is not a development of a negotiation) — and
+  fall within ``window_days`` of the story's last member.
+  At least two of the six rarest names that the seed repeats must appear.
+- **Same report or new development?** A retelling comes within two days of the first report and
+  announces nothing the analyst has not seen; a development either comes later or carries a word
+  of development that is new to the story (denied, postponed, by video, resumed, revived... in seven
+  languages). For the email, the lead sentences whose words are mostly new and the names, figures
+  and dates not sent before are listed as *what is new*.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
 
 WORD = re.compile(r"\w+(?:['’]\w+)*")
+TOKEN = re.compile(r"\w+")
+SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+")
+NUMBER = re.compile(r"\b\d[\d.,]*\b")
 LEAD_WORDS = 400  # news puts its facts first; comments and background further down only dilute
+NAME_CHARS = 5
+ANCHORS, MIN_ANCHORS = 6, 2  # a related article names 2 of the 6 rarest names the seed repeats
+CLOSE = 0.5  # an article this close in names needs only one of the story's topics, not all
+SAME_REPORT_DAYS = 2  # a retelling comes within days; later coverage is a development
+# words that announce a development of a reported event — a denial, a postponement, a move to video,
+# a resumption — in English, Russian, Ukrainian, German, French, Spanish and Italian, as folded prefixes;
+# they count when they open the article (title and first two sentences) and are new to the story
+DEVELOPMENTS = ("deni", "deny", "refut", "dismiss", "postpon", "resched", "video", "online", "resum", "reviv",
+                "restart", "опроверг", "отрица", "отлож", "перенес", "видео", "возобнов", "спростув", "заперечу",
+                "відклад", "відео", "відновл", "dementi", "verschob", "verschieb", "dement", "visio", "repris",
+                "relanc", "desment", "aplaz", "reanud", "smenti", "rinvi", "ripres")
 
 STOPWORDS = frozenset("""
 a about above after again against all also am an and any are as at be because been before being below between both
@@ -29,7 +55,8 @@ his how i if in into is it its itself just may me might more most must my no nor
 other our ours out over own said same says she should so some such than that the their theirs them then there
 these they this those through to too under until up very was we were what when where which while who whom why will
 with would you your yours according reported report reports told say saying week month year today yesterday new
-one two three per cent percent mr ms its it's however also including amid since among around still
+one two three per cent percent mr ms its it's however also including amid since among around still monday tuesday
+wednesday thursday friday saturday sunday
 и в во не что он на я с со как а то все она так его но да ты к у же вы за бы по только ее мне было вот от меня
 еще нет о из ему теперь когда даже ну вдруг ли если уже или ни быть был него до вас нибудь опять уж вам ведь там
 потом себя ничего ей может они тут где есть надо ней для мы тебя их чем была сам чтоб без будто чего раз тоже себе
@@ -43,12 +70,54 @@ sie nach wird bei einer um am sind noch wie einem über einen so zum war haben n
 man sein wurde sei hatte kann gegen vom können schon wenn habe seine ihre dann unter wir soll ich eines jahr
 le la les de des du un une et en à au aux que qui dans pour par sur pas plus ne se ce il elle ils est sont été
 avec son sa ses leur leurs mais ou où comme aussi cette ces lui être avoir fait selon après avant entre
+el los las del al por con para una uno su sus que como pero más il lo gli della delle dei per con che non una
 """.split())
+
+CYRILLIC = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюяіїєґ",
+                    ["a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "i", "k", "l", "m", "n", "o", "p", "r", "s",
+                     "t", "u", "f", "h", "c", "ch", "sh", "sh", "", "y", "", "e", "yu", "ya", "i", "i", "e", "g"],
+                    strict=True))
+SPELLINGS = (("ou", "u"), ("q", "k"), ("w", "v"), ("ph", "f"), ("th", "t"), ("kh", "h"), ("j", "i"), ("y", "i"))
 
 
 def fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text.casefold().replace("’", "'"))
     return unicodedata.normalize("NFKC", "".join(c for c in decomposed if not unicodedata.combining(c)))
+
+
+def latin_key(word: str) -> str:
+    """A folded word in a rough Latin spelling, cut to five letters: Курской → kursk, Koursk → kursk."""
+    out = "".join(CYRILLIC.get(c, c) for c in fold(word))
+    for a, b in SPELLINGS:
+        out = out.replace(a, b)
+    return out[:NAME_CHARS]
+
+
+def sentences(text: str, limit: int = LEAD_WORDS) -> list[str]:
+    out, count = [], 0
+    for sent in SENTENCE.split(text):
+        if not sent.strip():
+            continue
+        out.append(sent.strip())
+        count += len(sent.split())
+        if count >= limit:
+            break
+    return out
+
+
+def names(text: str, limit: int = LEAD_WORDS) -> list[str]:
+    """Name keys of the lead: capitalised words that do not open a sentence (see the module doc)."""
+    out: list[str] = []
+    count = 0
+    for sent in sentences(text, limit):
+        for i, word in enumerate(TOKEN.findall(sent)):
+            count += 1
+            if i == 0 or len(word) < 4 or not word[0].isupper() or fold(word) in STOPWORDS:
+                continue
+            out.append(latin_key(word))
+        if count >= limit:
+            break
+    return out
 
 
 def terms(text: str, limit: int = LEAD_WORDS) -> list[str]:
@@ -57,21 +126,26 @@ def terms(text: str, limit: int = LEAD_WORDS) -> list[str]:
     return [w for w in words if len(w) >= 3 and w not in STOPWORDS and not w.isdigit()]
 
 
-def shingles(text: str, n: int = 4) -> set[int]:
-    words = WORD.findall(fold(text))
-    return {hash(tuple(words[i:i + n])) for i in range(max(0, len(words) - n + 1))}
-
-
 @dataclass
 class TermStats:
-    """Document frequencies over the archive, updated as articles arrive."""
+    """Document frequencies of name keys over the archive, updated as articles arrive.
+
+    :meth:`with_background` starts from the name frequencies of a bundled background corpus (the
+    classifier's bootstrap snippets, written for wirewatch), so that a young archive already knows
+    that *Ukraine* and *Russia* are everywhere and *Doha* is not.
+    """
 
     docs: int = 0
     df: Counter[str] = field(default_factory=Counter)
 
+    @classmethod
+    def with_background(cls) -> TermStats:
+        data = json.loads((Path(__file__).parent / "data" / "background_names.json").read_text(encoding="utf-8"))
+        return cls(int(data["docs"]), Counter({k: int(v) for k, v in data["df"].items()}))
+
     def add(self, text: str) -> None:
         self.docs += 1
-        self.df.update(set(terms(text)))
+        self.df.update(set(names(text)))
 
     def idf(self, term: str) -> float:
         return math.log((self.docs + 1) / (self.df.get(term, 0) + 1)) + 1.0
@@ -84,56 +158,97 @@ class TermStats:
 
 @dataclass
 class StoryProfile:
-    """What the analyst already knows of a story: its texts' terms and shingles."""
+    """A watched story: its seed's names and topics, and everything the analyst has been sent."""
 
     story_id: str
     name: str
-    counts: Counter[str] = field(default_factory=Counter)
-    member_shingles: list[set[int]] = field(default_factory=list)
+    seed_names: Counter[str] = field(default_factory=Counter)
+    topics: set[str] = field(default_factory=set)
+    known_terms: set[str] = field(default_factory=set)
+    known_facts: set[str] = field(default_factory=set)
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
     members: int = 0
 
-    def add(self, text: str) -> None:
-        self.counts.update(terms(text))
-        self.member_shingles.append(shingles(text))
+    def seed(self, text: str, topics: Iterable[str] = (), when: datetime | None = None) -> None:
+        self.seed_names.update(names(text))
+        self.topics.update(topics)
+        self.learn(text, when)
+
+    def learn(self, text: str, when: datetime | None = None) -> None:
+        """Remember what the analyst now knows of the story."""
+        self.known_terms.update(terms(text))
+        self.known_facts.update(facts(text))
         self.members += 1
+        if when is not None:
+            self.first_seen = min(self.first_seen or when, when)
+            self.last_seen = max(self.last_seen or when, when)
+
+
+def facts(text: str) -> set[str]:
+    """Names and figures of the lead, as comparable keys."""
+    found = set(names(text))
+    found.update(n.strip(".,") for n in NUMBER.findall(" ".join(sentences(text))) if len(n.strip(".,")) >= 2)
+    return found
 
 
 @dataclass(frozen=True)
 class Relation:
     kind: str  # "same_report", "follow_up" or "unrelated"
     similarity: float
-    overlap: float
-    shared_terms: tuple[str, ...]
-    new_terms: tuple[str, ...]
+    reason: str = ""
+    shared_names: tuple[str, ...] = ()
+    new_sentences: tuple[str, ...] = ()
+    new_facts: tuple[str, ...] = ()
 
     @property
     def related(self) -> bool:
         return self.kind != "unrelated"
 
 
+def novelty(text: str, story: StoryProfile) -> tuple[list[str], list[str]]:
+    """The lead sentences and the facts (names, figures, dates) the analyst has not been sent."""
+    fresh_sentences = []
+    for sent in sentences(text)[:12]:
+        words = set(terms(sent))
+        if len(words) >= 4 and len(words - story.known_terms) / len(words) > 0.5:
+            fresh_sentences.append(sent)
+    new_facts = sorted(facts(text) - story.known_facts)
+    return fresh_sentences, new_facts
+
+
 def relate(text: str, story: StoryProfile, stats: TermStats, related_threshold: float,
-           duplicate_threshold: float) -> Relation:
-    """How ``text`` relates to ``story``: cosine of TF-IDF vectors, shingle overlap, new key terms."""
-    counts = Counter(terms(text))
-    if not counts or not story.counts:
-        return Relation("unrelated", 0.0, 0.0, (), ())
-    a, s = stats.vector(counts), stats.vector(story.counts)
-    similarity = sum(v * s.get(t, 0.0) for t, v in a.items())
-    own = shingles(text)
-    overlap = max((len(own & m) / max(1, min(len(own), len(m))) for m in story.member_shingles), default=0.0)
-    shared = sorted((t for t in a if t in s), key=lambda t: -a[t] * s[t])[:8]
-    new = sorted((t for t in a if t not in story.counts), key=lambda t: -a[t])[:8]
-    if overlap >= duplicate_threshold:
-        kind = "same_report"
-    elif similarity >= related_threshold:
-        kind = "follow_up"
-    else:
-        kind = "unrelated"
-    return Relation(kind, round(similarity, 4), round(overlap, 4), tuple(shared), tuple(new))
-
-
-def profile_from(story_id: str, name: str, texts: Iterable[str]) -> StoryProfile:
-    profile = StoryProfile(story_id, name)
-    for text in texts:
-        profile.add(text)
-    return profile
+           published: datetime | None = None, topics: Iterable[str] = (), window_days: float = 120.0) -> Relation:
+    """How ``text`` relates to ``story`` (see the module doc for the rules)."""
+    counts = Counter(names(text))
+    if not counts or not story.seed_names:
+        return Relation("unrelated", 0.0, "no names to compare")
+    a, s = stats.vector(counts), stats.vector(story.seed_names)
+    similarity = round(sum(v * s.get(t, 0.0) for t, v in a.items()), 4)
+    shared = tuple(sorted((t for t in a if t in s), key=lambda t: -a[t] * s[t])[:8])
+    if similarity < related_threshold:
+        return Relation("unrelated", similarity, "names differ", shared)
+    topics = set(topics)
+    if story.topics and not story.topics <= topics and not (story.topics & topics and similarity >= CLOSE):
+        return Relation("unrelated", similarity, "not about all of the story's topics", shared)
+    if published is not None and story.last_seen is not None:
+        if published - story.last_seen > timedelta(days=window_days):
+            return Relation("unrelated", similarity, f"more than {window_days:g} days after the story's last news",
+                            shared)
+        if story.first_seen is not None and story.first_seen - published > timedelta(days=30):
+            return Relation("unrelated", similarity, "published long before the story began", shared)
+    repeated = [t for t, n in story.seed_names.items() if n >= 2] or list(story.seed_names)
+    anchors = sorted(repeated, key=lambda t: -stats.idf(t))[:ANCHORS]
+    if sum(1 for t in anchors if t in a) < MIN_ANCHORS:
+        return Relation("unrelated", similarity, "shares too few of the story's key names", shared)
+    fresh, new_facts = novelty(text, story)
+    opening = " ".join(sentences(text)[:3])  # the title line and the first two sentences
+    cues = sorted({t for t in terms(opening) if t.startswith(DEVELOPMENTS) and t not in story.known_terms})
+    late = published is not None and story.first_seen is not None and \
+        published - story.first_seen > timedelta(days=SAME_REPORT_DAYS)
+    if late or cues:
+        reason = f"new development: {', '.join(cues[:3])}" if cues else \
+            f"{(published - story.first_seen).days} days after the first report"  # type: ignore[operator]
+        return Relation("follow_up", similarity, reason, shared, tuple(fresh[:3]), tuple(new_facts[:10]))
+    return Relation("same_report", similarity, "the same report retold", shared, tuple(fresh[:3]),
+                    tuple(new_facts[:10]))

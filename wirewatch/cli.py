@@ -34,7 +34,7 @@ EXPECTED = (ConfigError, PipelineError, BrokerError, BrokerUnavailable, StorageE
 def _setup_logging(level: str) -> None:
     logging.basicConfig(level=getattr(logging, level), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    logging.getLogger("kafka").setLevel(logging.ERROR)  # its own retries are not ours to report
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("trafilatura").setLevel(logging.WARNING)
     logging.getLogger("htmldate").setLevel(logging.WARNING)

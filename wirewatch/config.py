@@ -134,6 +134,7 @@ class WatchSettings(_Section):
     seed_url: str = ""
     seed_text: str = ""
     seed_file: str = ""
+    topics: list[str] = Field(default_factory=list, description="the story's topics; a seed URL adds its own")
 
 
 class SubscriberSettings(_Section):
@@ -144,8 +145,8 @@ class SubscriberSettings(_Section):
 
 
 class AlertSettings(_Section):
-    related_threshold: float = Field(0.18, ge=0, le=1, description="story similarity that makes an article related")
-    duplicate_threshold: float = Field(0.35, ge=0, le=1, description="shingle overlap that makes a copy")
+    related_threshold: float = Field(0.14, ge=0, le=1, description="name similarity that links an article to a story")
+    window_days: float = Field(120.0, gt=0, description="a story ends this many days after its last development")
 
 
 class Settings(_Section):

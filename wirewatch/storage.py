@@ -111,6 +111,7 @@ alerts = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text, nullable=False, default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("next_attempt", DateTime(timezone=True)),
     Column("sent_at", DateTime(timezone=True)),
 )
 
@@ -357,7 +358,7 @@ class Store:
     def story_texts(self, watch_id: str) -> list[dict[str, Any]]:
         """Members of a watched story with their archived title, source and text, oldest first."""
         query = (select(archive.c.article_id, archive.c.title, archive.c.source, archive.c.url, archive.c.text,
-                        story_members.c.relation)
+                        archive.c.published, story_members.c.relation)
                  .join(story_members, story_members.c.article_id == archive.c.article_id)
                  .where(story_members.c.watch_id == watch_id).order_by(story_members.c.linked_at))
         with self.engine.connect() as conn:
@@ -375,8 +376,12 @@ class Store:
         except IntegrityError:
             return False
 
-    def pending_alerts(self, limit: int = 100) -> list[QueuedAlert]:
-        query = (select(alerts).where(alerts.c.status == "pending").order_by(alerts.c.created_at).limit(limit))
+    def pending_alerts(self, limit: int = 100, now: datetime | None = None) -> list[QueuedAlert]:
+        """Alerts waiting to be sent whose next attempt is due."""
+        now = now or _now()
+        due = alerts.c.next_attempt.is_(None) | (alerts.c.next_attempt <= now)
+        query = (select(alerts).where((alerts.c.status == "pending") & due).order_by(alerts.c.created_at)
+                 .limit(limit))
         with self.engine.connect() as conn:
             return [QueuedAlert(**{k: r[k] for k in QueuedAlert.__dataclass_fields__})
                     for r in conn.execute(query).mappings()]
@@ -386,11 +391,11 @@ class Store:
             conn.execute(update(alerts).where(alerts.c.idem_key == idem_key)
                          .values(status="sent", sent_at=_now(), attempts=alerts.c.attempts + 1))
 
-    def mark_failed(self, idem_key: str, error: str, give_up: bool) -> None:
+    def mark_failed(self, idem_key: str, error: str, give_up: bool, retry_at: datetime | None = None) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(alerts).where(alerts.c.idem_key == idem_key)
                          .values(status="failed" if give_up else "pending", last_error=error[:2000],
-                                 attempts=alerts.c.attempts + 1))
+                                 attempts=alerts.c.attempts + 1, next_attempt=retry_at))
 
     def alert_counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
