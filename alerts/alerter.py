@@ -14,15 +14,17 @@ email for an article does not get a second, topic email for it.
 
 from __future__ import annotations
 
+import json
 import logging
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alerts.compose import AlertFacts, Composer, TopicLine
 from alerts.mailer import Mailer, deliver_pending
 from alerts.stories import Relation, StoryProfile, TermStats, relate
-from wirewatch.config import AlertSettings, SubscriberSettings, WatchSettings
+from wirewatch.config import AlertSettings, WatchSettings
 from wirewatch.kafka import Output
 from wirewatch.schema import TaggedArticle, decode
 from wirewatch.storage import Store
@@ -37,6 +39,22 @@ BACKFILL_LIMIT = 2000
 class Watch:
     settings: WatchSettings
     profile: StoryProfile | None
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    email: str
+    mode: str  # "immediate", "hourly" or "daily"
+    topics: dict[str, float]
+    watches: tuple[str, ...]
+
+
+def next_digest(mode: str, now: datetime, daily_hour: int) -> datetime:
+    """When an hourly or daily digest that would include an alert queued ``now`` goes out."""
+    if mode == "hourly":
+        return now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    today = now.replace(hour=daily_hour, minute=0, second=0, microsecond=0)
+    return today if today > now else today + timedelta(days=1)
 
 
 def _canonical(url: str) -> str:
@@ -63,17 +81,37 @@ def _body(tagged: TaggedArticle) -> str:
 
 
 class Alerter:
-    def __init__(self, settings: AlertSettings, watches: list[WatchSettings], subscribers: list[SubscriberSettings],
-                 store: Store, composer: Composer, mailer: Mailer) -> None:
+    """Reads its watches and subscribers from the store (config and `wirewatch watch/subscribers`),
+    and re-reads them every few seconds, so that a change takes effect without a restart."""
+
+    REFRESH_SECONDS = 5.0
+
+    def __init__(self, settings: AlertSettings, store: Store, composer: Composer, mailer: Mailer) -> None:
         self.settings = settings
-        self.subscribers = subscribers
         self.store = store
         self.composer = composer
         self.mailer = mailer
         self.stats = TermStats.with_background()
-        self.watches = [Watch(w, None) for w in watches]
-        for watch in self.watches:
-            watch.profile = self._initial_profile(watch.settings)
+        self.watches: list[Watch] = []
+        self.subscribers: list[Subscriber] = []
+        self._refreshed = 0.0
+        self.refresh()
+
+    def refresh(self) -> None:
+        self._refreshed = time.monotonic()
+        self.subscribers = [Subscriber(s["email"], s["mode"], s["topics"], tuple(s["watches"]))
+                            for s in self.store.list_subscribers()]
+        known = {w.settings.id: w for w in self.watches}
+        current = []
+        for row in self.store.list_watches():
+            watch = known.get(row["id"])
+            if watch is None:
+                ws = WatchSettings(id=row["id"], name=row["name"], seed_url=row["seed_url"],
+                                   seed_text=row["seed_text"], topics=row["topics"])
+                watch = Watch(ws, None)
+                watch.profile = self._initial_profile(ws)
+            current.append(watch)
+        self.watches = current
 
     def _initial_profile(self, watch: WatchSettings) -> StoryProfile | None:
         """The story as far as it is known: its seed, then the members already linked (oldest first)."""
@@ -100,6 +138,8 @@ class Alerter:
 
     # -- the stage ---------------------------------------------------------------------------
     def handle(self, tagged: TaggedArticle) -> list[Output]:
+        if time.monotonic() - self._refreshed > self.REFRESH_SECONDS:
+            self.refresh()
         article = tagged.article
         first_time = self.store.archive_article(
             tagged.article_id, article.entry.url, article.title, article.sitename or article.entry.feed_title,
@@ -124,7 +164,7 @@ class Alerter:
         return []
 
     def flush(self) -> None:
-        deliver_pending(self.store, self.mailer)
+        deliver_pending(self.store, self.mailer, digest=self.composer.compose_digest)
 
     def _queue_followups(self, watch: Watch, tagged: TaggedArticle, relation: Relation) -> set[str]:
         emails = set()
@@ -189,7 +229,27 @@ class Alerter:
                    if m["relation"] in ("seed", "same_report") and m["article_id"] != exclude and m["source"]]
         return ", ".join(dict.fromkeys(sources))
 
-    def _queue(self, sub: SubscriberSettings, tagged: TaggedArticle, kind: str, watch: Watch | None,
+    def _due(self, sub: Subscriber, story: str) -> tuple[datetime | None, str]:
+        """When this subscriber's alert may go out, and the group it is sent in.
+
+        Immediate: now — unless an email on the same story went out (or is due) within
+        ``storm_window_minutes``; then with the next one, batched. Hourly and daily: in the digest.
+        """
+        now = datetime.now(UTC)
+        if sub.mode in ("hourly", "daily"):
+            due = next_digest(sub.mode, now, self.settings.daily_digest_hour)
+            return due, f"digest:{due.isoformat()}"
+        if not story:
+            return None, ""
+        last = self.store.last_story_alert(sub.email, story)
+        window = timedelta(minutes=self.settings.storm_window_minutes)
+        if last is not None and last > now:  # an email on this story is already held: join it
+            return last, story
+        if last is not None and now - last < window:
+            return last + window, story
+        return None, story
+
+    def _queue(self, sub: Subscriber, tagged: TaggedArticle, kind: str, watch: Watch | None,
                relation: Relation | None) -> None:
         article = tagged.article
         key = f"{sub.email}|{tagged.article_id}|{kind}" + (f":{watch.settings.id}" if watch else "")
@@ -207,5 +267,8 @@ class Alerter:
             reason=relation.reason if relation else "",
             also_reported_by=self._also_reported_by(watch, tagged.article_id) if watch else "")
         message = self.composer.compose(facts)
-        if self.store.queue_alert(key, sub.email, tagged.article_id, kind, facts.subject, message.as_string()):
-            log.info("queued %s alert for %s: %s", kind, sub.email, facts.subject)
+        due, group = self._due(sub, watch.settings.id if watch else "")
+        if self.store.queue_alert(key, sub.email, tagged.article_id, kind, facts.subject, message.as_string(),
+                                  group, json.dumps(asdict(facts), ensure_ascii=False), due):
+            log.info("queued %s alert for %s%s: %s", kind, sub.email,
+                     f" (due {due.isoformat(timespec='minutes')})" if due else "", facts.subject)

@@ -7,6 +7,7 @@ removed from anything that goes into the subject, and the HTML part is rendered 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,6 +15,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from wirewatch.storage import QueuedAlert
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 MAX_SUBJECT = 160
@@ -64,6 +67,14 @@ class AlertFacts:
         return header_safe(f"[wirewatch] {self.topic_names}: {self.headline}")
 
 
+@dataclass(frozen=True)
+class DigestFacts:
+    alert_id: str
+    subscriber: str
+    items: list[AlertFacts]
+    subject: str
+
+
 class Composer:
     def __init__(self, sender: str) -> None:
         self.sender = sender
@@ -71,17 +82,34 @@ class Composer:
                                autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
                                keep_trailing_newline=True)
 
+    def compose_digest(self, queued: list[QueuedAlert]) -> EmailMessage:
+        """One email for several alerts: a storm of follow-ups on one story, or an hourly/daily digest."""
+        items = []
+        for alert in queued:
+            data = json.loads(alert.facts_json)
+            data["topics"] = [TopicLine(**t) for t in data.get("topics", [])]
+            items.append(AlertFacts(**data))
+        first = items[0]
+        stories = sorted({i.story_name for i in items if i.story_name})
+        about = stories[0] if len(stories) == 1 else f"{len(stories)} stories" if stories else first.topic_names
+        digest = DigestFacts(alert_id="|".join(sorted(a.idem_key for a in queued)), subscriber=first.subscriber,
+                             items=items, subject=header_safe(f"[wirewatch] {len(items)} updates — {about}"))
+        return self._message(digest.subscriber, digest.subject, digest.alert_id, "digest", digest)
+
     def compose(self, facts: AlertFacts) -> EmailMessage:
+        return self._message(facts.subscriber, facts.subject, facts.alert_id, "alert", facts)
+
+    def _message(self, to: str, subject: str, alert_id: str, template: str, data: object) -> EmailMessage:
         msg = EmailMessage()
         msg["From"] = self.sender
-        msg["To"] = facts.subscriber
-        msg["Subject"] = facts.subject
+        msg["To"] = to
+        msg["Subject"] = subject
         msg["Date"] = format_datetime(datetime.now(UTC))
         domain = self.sender.rsplit("@", 1)[-1].strip("> ") or "wirewatch.local"
-        digest = hashlib.sha256(facts.alert_id.encode()).hexdigest()[:24]
+        digest = hashlib.sha256(alert_id.encode()).hexdigest()[:24]
         msg["Message-ID"] = f"<{digest}@{domain}>"  # the same alert always gets the same id: receivers can dedupe
         msg["X-Wirewatch-Alert"] = digest
         msg["List-Unsubscribe"] = f"<mailto:unsubscribe@{domain}?subject=unsubscribe%20{digest}>"
-        msg.set_content(self.env.get_template("alert.txt.j2").render(alert=facts))
-        msg.add_alternative(self.env.get_template("alert.html.j2").render(alert=facts), subtype="html")
+        msg.set_content(self.env.get_template(f"{template}.txt.j2").render(alert=data))
+        msg.add_alternative(self.env.get_template(f"{template}.html.j2").render(alert=data), subtype="html")
         return msg

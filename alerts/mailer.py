@@ -15,13 +15,14 @@ import logging
 import random
 import smtplib
 import ssl
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 
 from wirewatch.config import SmtpSettings
-from wirewatch.storage import Store
+from wirewatch.storage import QueuedAlert, Store
 
 log = logging.getLogger(__name__)
 
@@ -78,34 +79,50 @@ def retry_delay(attempt: int, rng: random.Random) -> float:
     return min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** (attempt - 1)) * rng.uniform(0.8, 1.2)
 
 
-def deliver_pending(store: Store, mailer: Mailer, now: datetime | None = None,
-                    rng: random.Random | None = None) -> tuple[int, int]:
-    """Send what the outbox holds and is due; returns (sent, failed this round).
+def _groups(due: list[QueuedAlert]) -> list[list[QueuedAlert]]:
+    """Alerts that go out in one email: the same subscriber and group (a story in a storm window, or a
+    digest period); an alert with no group goes alone."""
+    groups: dict[tuple[str, str], list[QueuedAlert]] = {}
+    for alert in due:
+        groups.setdefault((alert.subscriber, alert.story or alert.idem_key), []).append(alert)
+    return list(groups.values())
 
-    A refusal of the recipient (5xx) is final; any other failure (server down, 4xx, timeout,
-    dropped connection) keeps the alert pending and schedules its next try with backoff. The round
-    stops at the first server failure, so the rest wait, in order, for the server to come back.
+
+def deliver_pending(store: Store, mailer: Mailer, now: datetime | None = None, rng: random.Random | None = None,
+                    digest: Callable[[list[QueuedAlert]], EmailMessage] | None = None) -> tuple[int, int]:
+    """Send what the outbox holds and is due; returns (alerts sent, alerts failed this round).
+
+    Alerts due together for one subscriber and one group go out as one email (``digest``). A refusal
+    of the recipient (5xx) is final; any other failure (server down, 4xx, timeout, dropped connection)
+    keeps the alerts pending and schedules their next try with backoff. The round stops at the first
+    server failure, so the rest wait, in order, for the server to come back.
     """
     rng = rng or random.Random()
     now = now or datetime.now(UTC)
     sent = failed = 0
-    for alert in store.pending_alerts(now=now):
-        message = email.message_from_string(alert.message, policy=email.policy.default)
+    for group in _groups(store.pending_alerts(now=now)):
+        if len(group) == 1 or digest is None:
+            message = email.message_from_string(group[0].message, policy=email.policy.default)
+            group = group[:1]
+        else:
+            message = digest(group)
         try:
             mailer.send(message)  # type: ignore[arg-type]
         except (smtplib.SMTPException, OSError) as exc:
             permanent = isinstance(exc, smtplib.SMTPRecipientsRefused) or (
                 isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500)
-            attempt = alert.attempts + 1
+            attempt = max(a.attempts for a in group) + 1
             retry_at = None if permanent else now + timedelta(seconds=retry_delay(attempt, rng))
-            store.mark_failed(alert.idem_key, f"{type(exc).__name__}: {exc}", permanent, retry_at)
-            failed += 1
+            for alert in group:
+                store.mark_failed(alert.idem_key, f"{type(exc).__name__}: {exc}", permanent, retry_at)
+            failed += len(group)
             if permanent:
-                log.error("alert %s to %s refused for good: %s", alert.idem_key, alert.subscriber, exc)
+                log.error("alert to %s refused for good: %s", group[0].subscriber, exc)
                 continue
-            log.warning("alert %s to %s not sent (attempt %d), next try at %s: %s", alert.idem_key,
-                        alert.subscriber, attempt, retry_at.isoformat(timespec="seconds") if retry_at else "-", exc)
+            log.warning("%d alert(s) to %s not sent (attempt %d), next try at %s: %s", len(group),
+                        group[0].subscriber, attempt, retry_at.isoformat(timespec="seconds") if retry_at else "-", exc)
             break
-        store.mark_sent(alert.idem_key)
-        sent += 1
+        for alert in group:
+            store.mark_sent(alert.idem_key)
+        sent += len(group)
     return sent, failed

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-from pydantic import ValidationError
+from pydantic import EmailStr, ValidationError
 
 from wirewatch.broker import BrokerError, EmbeddedBroker
-from wirewatch.config import ConfigError, FeedSettings, Settings, load_settings
+from wirewatch.config import ConfigError, FeedSettings, Settings, WatchSettings, load_settings
 from wirewatch.kafka import BrokerUnavailable
 from wirewatch.pipeline import Pipeline, PipelineError, build_classifier
 from wirewatch.storage import StorageError, Store
@@ -333,6 +333,139 @@ def feeds_discover(ctx: Context, url: str, add: bool) -> None:
         if store is not None:
             note = "  (added)" if store.add_feed(feed_url, title) else "  (already a feed)"
         click.echo(f"{feed_url}  {title}{note}")
+
+
+@main.group()
+def subscribers() -> None:
+    """Manage who gets alerts: topics with a minimum score, watched stories, and a delivery mode."""
+
+
+def _topic_option(value: str) -> tuple[str, float]:
+    topic, _, score = value.partition(":")
+    try:
+        return topic.strip(), float(score) if score else 0.6
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected TOPIC or TOPIC:MIN_SCORE, e.g. energy_strikes:0.7") from None
+
+
+@subscribers.command("add")
+@click.argument("email")
+@click.option("--name", default="")
+@click.option("--mode", type=click.Choice(["immediate", "hourly", "daily"]), default="immediate", show_default=True)
+@click.option("--topic", "topics", multiple=True, help="TOPIC or TOPIC:MIN_SCORE (default minimum 0.6); repeatable")
+@click.option("--watch", "watch_ids", multiple=True, help="a watch id; repeatable")
+@click.pass_obj
+def subscribers_add(ctx: Context, email: str, name: str, mode: str, topics: tuple[str, ...],
+                    watch_ids: tuple[str, ...]) -> None:
+    """Add a subscriber (or update one) with topics and watches."""
+    from pydantic import TypeAdapter
+
+    try:
+        address = str(TypeAdapter(EmailStr).validate_python(email))
+    except ValidationError as exc:
+        _fail(ValueError(f"{email!r} is not a valid email address: {exc.errors()[0]['msg']}"))
+    parsed = [_topic_option(t) for t in topics]
+    try:
+        store = _store(ctx)
+        known = {w["id"] for w in store.list_watches()}
+        unknown = [w for w in watch_ids if w not in known]
+        if unknown:
+            _fail(ValueError(f"unknown watch(es): {', '.join(unknown)} (see `wirewatch watch list`)"))
+        store.add_subscriber(address, name, mode)
+        for topic, min_score in parsed:
+            store.subscribe(address, "topic", topic, min_score)
+        for watch_id in watch_ids:
+            store.subscribe(address, "watch", watch_id)
+    except EXPECTED as exc:
+        _fail(exc)
+    click.echo(f"{address}: {mode}; topics {dict(parsed) or '-'}; watches {list(watch_ids) or '-'}")
+
+
+@subscribers.command("list")
+@click.pass_obj
+def subscribers_list(ctx: Context) -> None:
+    try:
+        rows = _store(ctx).list_subscribers()
+    except EXPECTED as exc:
+        _fail(exc)
+    for sub in rows:
+        topics = ", ".join(f"{t}≥{m:g}" for t, m in sorted(sub["topics"].items())) or "-"
+        click.echo(f"{sub['email']}  {sub['mode']}  topics: {topics}  watches: {', '.join(sub['watches']) or '-'}")
+
+
+@subscribers.command("remove")
+@click.argument("email")
+@click.pass_obj
+def subscribers_remove(ctx: Context, email: str) -> None:
+    try:
+        removed = _store(ctx).remove_subscriber(email)
+    except EXPECTED as exc:
+        _fail(exc)
+    if not removed:
+        _fail(ValueError(f"no subscriber {email}"))
+    click.echo(f"removed {email}")
+
+
+@main.group()
+def watch() -> None:
+    """Watch stories: from an article URL, pasted text or a text file."""
+
+
+@watch.command("add")
+@click.option("--id", "watch_id", required=True, help="a short name: letters, digits, - and _")
+@click.option("--name", required=True, help="the story's name, shown in every email")
+@click.option("--url", default="", help="an article of the story (archived, or to come)")
+@click.option("--text", default="", help="the story's text, pasted")
+@click.option("--file", "text_file", type=click.Path(exists=True, dir_okay=False), help="a file with the story's text")
+@click.option("--topic", "topics", multiple=True, help="the story's topics (a URL seed adds its own)")
+@click.pass_obj
+def watch_add(ctx: Context, watch_id: str, name: str, url: str, text: str, text_file: str | None,
+              topics: tuple[str, ...]) -> None:
+    """Start watching a story; analysts subscribe to it with `wirewatch subscribers add --watch ID`."""
+    if text_file:
+        text = Path(text_file).read_text(encoding="utf-8", errors="replace")
+    try:
+        WatchSettings(id=watch_id, name=name, seed_url=url, seed_text=text, topics=list(topics))
+    except ValidationError as exc:
+        _fail(ValueError(f"watch {watch_id!r}: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}"))
+    if not (url or text.strip()):
+        _fail(ValueError("a watch needs --url, --text or --file"))
+    try:
+        added = _store(ctx).add_watch(watch_id, name, url, text, topics)
+    except EXPECTED as exc:
+        _fail(exc)
+    if not added:
+        _fail(ValueError(f"a watch {watch_id!r} exists already"))
+    click.echo(f"watching {watch_id}: {name}")
+
+
+@watch.command("list")
+@click.pass_obj
+def watch_list(ctx: Context) -> None:
+    try:
+        store = _store(ctx)
+        rows = store.list_watches()
+    except EXPECTED as exc:
+        _fail(exc)
+    for row in rows:
+        members = store.story_texts(row["id"])
+        follow = sum(m["relation"] == "follow_up" for m in members)
+        same = sum(m["relation"] == "same_report" for m in members)
+        seed = row["seed_url"] or f"text ({len(row['seed_text'])} chars)"
+        click.echo(f"{row['id']}  {row['name']}  seed: {seed}  follow-ups: {follow}, same report: {same}")
+
+
+@watch.command("remove")
+@click.argument("watch_id")
+@click.pass_obj
+def watch_remove(ctx: Context, watch_id: str) -> None:
+    try:
+        removed = _store(ctx).remove_watch(watch_id)
+    except EXPECTED as exc:
+        _fail(exc)
+    if not removed:
+        _fail(ValueError(f"no watch {watch_id}"))
+    click.echo(f"stopped watching {watch_id}")
 
 
 @main.command()

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from wirewatch.broker import EmbeddedBroker
@@ -59,8 +60,25 @@ def build_alerter(settings: Settings, store: Store) -> Any:
     from alerts.compose import Composer
     from alerts.mailer import make_mailer
 
-    return Alerter(settings.alert, list(settings.watches), list(settings.subscribers), store,
-                   Composer(settings.smtp.sender), make_mailer(settings.smtp, settings.outbox_path))
+    mailer = make_mailer(settings.smtp, settings.outbox_path)
+    return Alerter(settings.alert, store, Composer(settings.smtp.sender), mailer)
+
+
+def adopt_config(settings: Settings, store: Store) -> None:
+    """Feeds, watches and subscribers of the config file join those added on the command line."""
+    for feed in settings.feeds:
+        store.add_feed(feed.url, feed.name, origin="config", interval=settings.poll.interval_seconds)
+    for watch in settings.watches:
+        seed_text = watch.seed_text
+        if watch.seed_file:
+            seed_text = Path(watch.seed_file).read_text(encoding="utf-8", errors="replace")
+        store.add_watch(watch.id, watch.name, watch.seed_url, seed_text, watch.topics, origin="config")
+    for sub in settings.subscribers:
+        store.add_subscriber(sub.email, sub.name, sub.mode, origin="config")
+        for topic, min_score in sub.topics.items():
+            store.subscribe(sub.email, "topic", topic, min_score)
+        for watch_id in sub.watches:
+            store.subscribe(sub.email, "watch", watch_id)
 
 
 @dataclass
@@ -90,8 +108,7 @@ class Pipeline:
         self.wiring.ensure_topics()
         self.store = Store(self.settings.database_url)
         self._stack.callback(self.store.close)
-        for feed in self.settings.feeds:  # feeds of the config file join those added with `wirewatch feeds add`
-            self.store.add_feed(feed.url, feed.name, origin="config", interval=self.settings.poll.interval_seconds)
+        adopt_config(self.settings, self.store)
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -99,6 +99,33 @@ story_members = Table(
     Column("linked_at", DateTime(timezone=True), nullable=False),
 )
 
+subscribers = Table(
+    "subscribers", metadata,
+    Column("email", String(320), primary_key=True),
+    Column("name", String(256), nullable=False, default=""),
+    Column("mode", String(16), nullable=False, default="immediate"),
+    Column("origin", String(16), nullable=False, default="cli"),
+)
+
+subscriptions = Table(
+    "subscriptions", metadata,
+    Column("email", String(320), primary_key=True),
+    Column("kind", String(8), primary_key=True),  # "topic" or "watch"
+    Column("target", String(128), primary_key=True),
+    Column("min_score", Float, nullable=False, default=0.0),
+)
+
+watches = Table(
+    "watches", metadata,
+    Column("id", String(128), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("seed_url", String(2048), nullable=False, default=""),
+    Column("seed_text", Text, nullable=False, default=""),
+    Column("topics", Text, nullable=False, default=""),  # comma-separated
+    Column("origin", String(16), nullable=False, default="cli"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
 alerts = Table(
     "alerts", metadata,
     Column("idem_key", String(512), primary_key=True),
@@ -108,6 +135,8 @@ alerts = Table(
     Column("subject", Text, nullable=False),
     Column("message", Text, nullable=False),
     Column("status", String(16), nullable=False, index=True),
+    Column("story", String(128), nullable=False, default=""),
+    Column("facts_json", Text, nullable=False, default="{}"),
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text, nullable=False, default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -173,6 +202,8 @@ class QueuedAlert:
     subject: str
     message: str
     attempts: int
+    story: str = ""
+    facts_json: str = "{}"
 
 
 class Store:
@@ -365,18 +396,78 @@ class Store:
             return [dict(r) for r in conn.execute(query).mappings()]
 
     def queue_alert(self, idem_key: str, subscriber: str, article_id: str, kind: str, subject: str,
-                    message: str) -> bool:
+                    message: str, story: str = "", facts_json: str = "{}", due: datetime | None = None) -> bool:
         """Put an email in the outbox once per idempotency key; False when it is already there."""
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(alerts).values(
                     idem_key=idem_key, subscriber=subscriber, article_id=article_id, kind=kind, subject=subject,
-                    message=message, status="pending", attempts=0, last_error="", created_at=_now()))
+                    message=message, status="pending", attempts=0, last_error="", created_at=_now(),
+                    story=story, facts_json=facts_json, next_attempt=due))
             return True
         except IntegrityError:
             return False
 
-    def pending_alerts(self, limit: int = 100, now: datetime | None = None) -> list[QueuedAlert]:
+    def last_story_alert(self, subscriber: str, story: str) -> datetime | None:
+        """When the subscriber was last sent, or is next due, an alert on this story."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(func.max(func.coalesce(alerts.c.sent_at, alerts.c.next_attempt)))
+                               .where((alerts.c.subscriber == subscriber) & (alerts.c.story == story))).scalar()
+        return _aware(row)
+
+    # -- subscribers and watches -----------------------------------------------------------------
+    def add_subscriber(self, email: str, name: str = "", mode: str = "immediate", origin: str = "cli") -> None:
+        with self.engine.begin() as conn:
+            done = conn.execute(update(subscribers).where(subscribers.c.email == email).values(name=name, mode=mode))
+            if done.rowcount == 0:
+                conn.execute(insert(subscribers).values(email=email, name=name, mode=mode, origin=origin))
+
+    def subscribe(self, email: str, kind: str, target: str, min_score: float = 0.0) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(subscriptions).where((subscriptions.c.email == email) & (subscriptions.c.kind == kind)
+                                                     & (subscriptions.c.target == target)))
+            conn.execute(insert(subscriptions).values(email=email, kind=kind, target=target, min_score=min_score))
+
+    def remove_subscriber(self, email: str) -> bool:
+        with self.engine.begin() as conn:
+            conn.execute(delete(subscriptions).where(subscriptions.c.email == email))
+            return bool(conn.execute(delete(subscribers).where(subscribers.c.email == email)).rowcount)
+
+    def list_subscribers(self) -> list[dict[str, Any]]:
+        """Each subscriber with ``topics`` ({topic: min score}) and ``watches`` (ids)."""
+        with self.engine.connect() as conn:
+            subs = [dict(r) for r in conn.execute(select(subscribers).order_by(subscribers.c.email)).mappings()]
+            rows = list(conn.execute(select(subscriptions)).mappings())
+        for sub in subs:
+            mine = [r for r in rows if r["email"] == sub["email"]]
+            sub["topics"] = {r["target"]: r["min_score"] for r in mine if r["kind"] == "topic"}
+            sub["watches"] = [r["target"] for r in mine if r["kind"] == "watch"]
+        return subs
+
+    def add_watch(self, watch_id: str, name: str, seed_url: str = "", seed_text: str = "",
+                  topics: Iterable[str] = (), origin: str = "cli") -> bool:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(watches).values(id=watch_id, name=name, seed_url=seed_url, seed_text=seed_text,
+                                                    topics=",".join(topics), origin=origin, created_at=_now()))
+            return True
+        except IntegrityError:
+            return False
+
+    def remove_watch(self, watch_id: str) -> bool:
+        with self.engine.begin() as conn:
+            conn.execute(delete(subscriptions).where((subscriptions.c.kind == "watch")
+                                                     & (subscriptions.c.target == watch_id)))
+            return bool(conn.execute(delete(watches).where(watches.c.id == watch_id)).rowcount)
+
+    def list_watches(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(select(watches).order_by(watches.c.created_at)).mappings()]
+        for row in rows:
+            row["topics"] = [t for t in row["topics"].split(",") if t]
+        return rows
+
+    def pending_alerts(self, limit: int = 500, now: datetime | None = None) -> list[QueuedAlert]:
         """Alerts waiting to be sent whose next attempt is due."""
         now = now or _now()
         due = alerts.c.next_attempt.is_(None) | (alerts.c.next_attempt <= now)

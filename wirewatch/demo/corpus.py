@@ -18,6 +18,7 @@ from wirewatch.demo.site import Resource
 
 CORPUS = Path(__file__).parent / "corpus.json"
 ANALYST = "analyst@example.org"
+DESK = "desk@example.org"
 WATCH_ID = "doha-energy-talks"
 
 
@@ -61,6 +62,9 @@ class DemoCorpus:
             "feeds": [{"url": f"{base}/feeds/{f['slug']}.xml", "name": f["title"]} for f in self.feeds],
             "watches": [{"id": WATCH_ID, "name": "Ukraine–Russia talks in Doha on halting energy strikes",
                          "seed_url": base + self.article_path(seed)}],
-            "subscribers": [{"email": ANALYST, "name": "Demo analyst", "watches": [WATCH_ID],
-                             "topics": {"ceasefire_talks": 0.5, "energy_strikes": 0.5}}],
+            "subscribers": [
+                {"email": ANALYST, "name": "Analyst watching the Doha story", "watches": [WATCH_ID]},
+                {"email": DESK, "name": "Topic desk", "mode": "hourly",
+                 "topics": {"ceasefire_talks": 0.6, "energy_strikes": 0.6}},
+            ],
         }

@@ -7,14 +7,16 @@ the watched story, alerts sent — and the emails left in the outbox.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import shutil
 import threading
-from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
 from wirewatch.config import Settings
-from wirewatch.demo.corpus import ANALYST, WATCH_ID, DemoCorpus
+from wirewatch.demo.corpus import ANALYST, DESK, WATCH_ID, DemoCorpus
 from wirewatch.demo.site import LoopbackSite
 from wirewatch.kafka import ARTICLES, ENTRIES, TAGGED
 from wirewatch.pipeline import Pipeline
@@ -42,9 +44,18 @@ def run_demo(base_settings: Settings, out: TextIO, keep_data: bool = False) -> d
             snap = pipeline.progress.snapshot()
             store = pipeline.store
             members = store.story_texts(WATCH_ID)
+            first_round = {a["idem_key"] for a in store.sent_alerts()}
+            # what the storm window and the hourly digest hold goes out as it would an hour later
+            from alerts.compose import Composer
+            from alerts.mailer import deliver_pending, make_mailer
+
+            deliver_pending(store, make_mailer(settings.smtp, settings.outbox_path),
+                            now=datetime.now(UTC) + timedelta(hours=1, minutes=1),
+                            digest=Composer(settings.smtp.sender).compose_digest)
             sent = store.sent_alerts()
-            counts = store.alert_counts()
-    kinds = Counter(a["kind"] for a in sent)
+            pending = store.pending_alerts(limit=10_000, now=datetime.max.replace(tzinfo=UTC))  # none left
+            emails = sorted(settings.outbox_path.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns) \
+                if not settings.smtp.host else []
     summary = {
         "feeds_polled": snap["consumed"].get("feeds", 0),
         "entries": snap["produced"].get(ENTRIES, 0),
@@ -53,9 +64,8 @@ def run_demo(base_settings: Settings, out: TextIO, keep_data: bool = False) -> d
         "deadlettered": sum(snap["deadlettered"].values()),
         "story_members": len(members),
         "alerts_sent": len(sent),
-        "followup_alerts": kinds.get("followup", 0),
-        "topic_alerts": kinds.get("topic", 0),
-        "alerts_pending": counts.get("pending", 0),
+        "alerts_held": len(pending),
+        "emails": len(emails),
     }
     print("", file=out)
     print(f"feeds polled:        {summary['feeds_polled']}", file=out)
@@ -64,13 +74,19 @@ def run_demo(base_settings: Settings, out: TextIO, keep_data: bool = False) -> d
     print(f"articles tagged:     {summary['tagged']}", file=out)
     print(f"dead letters:        {summary['deadlettered']}", file=out)
     print(f"watched story '{WATCH_ID}': {len(members)} articles", file=out)
+    labels = {"seed": "the report", "same_report": "same report, folded in", "follow_up": "FOLLOW-UP"}
     for m in members:
-        print(f"  - [{m['relation']}] {m['title']} ({m['source']})", file=out)
-    print(f"alerts sent to {ANALYST}: {len(sent)} ({summary['followup_alerts']} follow-ups, "
-          f"{summary['topic_alerts']} topic alerts)", file=out)
-    for a in sent:
-        print(f"  - {a['subject']}", file=out)
+        print(f"  - [{labels.get(m['relation'], m['relation'])}] {m['title']} ({m['source']})", file=out)
+    mails = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in emails]
+    for who in (ANALYST, DESK):
+        alerts_now = sum(1 for a in sent if a["subscriber"] == who and a["idem_key"] in first_round)
+        alerts_later = sum(1 for a in sent if a["subscriber"] == who and a["idem_key"] not in first_round)
+        mine = [m for m in mails if m["To"] == who]
+        print(f"{who}: {len(mine)} emails for {alerts_now + alerts_later} alerts ({alerts_now} at once; "
+              f"{alerts_later} held by the storm window or for the hourly digest, sent an hour later)", file=out)
+        for m in mine:
+            print(f"  - {m['Subject']}", file=out)
     outbox = settings.outbox_path if not settings.smtp.host else None
     if outbox:
-        print(f"emails are in {outbox.resolve()}", file=out)
+        print(f"{len(emails)} emails are in {outbox.resolve()}", file=out)
     return summary

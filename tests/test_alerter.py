@@ -1,0 +1,69 @@
+"""The alert stage's logic on plain tagged articles, with a SQLite store and the .eml outbox."""
+
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+
+from alerts.alerter import Alerter, next_digest
+from alerts.compose import Composer
+from alerts.mailer import OutboxMailer, deliver_pending
+from wirewatch.config import AlertSettings
+from wirewatch.demo.corpus import DemoCorpus
+from wirewatch.schema import Article, Entry, TaggedArticle, TopicTag
+from wirewatch.storage import Store
+
+CORPUS = DemoCorpus.load()
+
+
+def tagged(art: dict) -> TaggedArticle:  # type: ignore[type-arg]
+    entry = Entry(article_id=art["id"], url=f"https://news.test/{art['slug']}", canonical_url="", feed_url="f",
+                  feed_title=art["feed"], title=art["title"], published=art["published"])
+    article = Article(entry=entry, title=art["title"], text="\n".join(art["body"]), published=art["published"],
+                      sitename=art["feed"])
+    tags = [TopicTag(topic=t, score=0.9 if v else 0.1, fired=v, explanation="test")
+            for t, v in art["labels"].items() if t != "doha_story"]
+    return TaggedArticle(article=article, topics=tags)
+
+
+def setup(tmp_path: Path, mode: str) -> tuple[Store, Alerter, Path]:
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    seed = next(a for a in CORPUS.articles if a["kind"] == "doha_report")
+    store.add_watch("doha", "Doha talks", seed_url=f"https://news.test/{seed['slug']}")
+    store.add_subscriber("a@example.org", mode=mode)
+    store.subscribe("a@example.org", "watch", "doha")
+    store.subscribe("a@example.org", "topic", "energy_strikes", 0.5)
+    outbox = tmp_path / "outbox"
+    alerter = Alerter(AlertSettings(), store, Composer("w <w@wire.test>"), OutboxMailer(outbox))
+    return store, alerter, outbox
+
+
+def mails(outbox: Path) -> list:  # type: ignore[type-arg]
+    return [message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted(outbox.glob("*.eml"))]
+
+
+def test_an_hourly_subscriber_gets_one_digest(tmp_path: Path) -> None:
+    store, alerter, outbox = setup(tmp_path, "hourly")
+    for art in CORPUS.articles:
+        alerter.handle(tagged(art))
+    assert mails(outbox) == []  # nothing before the hour
+    counts = store.alert_counts()
+    assert counts == {"pending": counts["pending"]} and counts["pending"] >= 8
+    hour = next_digest("hourly", datetime.now(UTC), 7)
+    sent, failed = deliver_pending(store, OutboxMailer(outbox), now=hour + timedelta(seconds=1),
+                                   digest=alerter.composer.compose_digest)
+    [digest] = mails(outbox)
+    assert (sent, failed) == (counts["pending"], 0)
+    assert digest["Subject"].startswith(f"[wirewatch] {sent} updates")
+    text = digest.get_body(("plain",)).get_content()
+    assert "Follow-up to: Doha talks" in text and "Moscow denies any talks" in text
+    # redelivery of everything: nothing queued again
+    for art in CORPUS.articles:
+        alerter.handle(tagged(art))
+    assert store.alert_counts() == {"sent": sent}
+
+
+def test_next_digest_times() -> None:
+    now = datetime(2024, 8, 17, 9, 40, tzinfo=UTC)
+    assert next_digest("hourly", now, 7) == datetime(2024, 8, 17, 10, tzinfo=UTC)
+    assert next_digest("daily", now, 7) == datetime(2024, 8, 18, 7, tzinfo=UTC)
+    assert next_digest("daily", now.replace(hour=6), 7) == datetime(2024, 8, 17, 7, tzinfo=UTC)
