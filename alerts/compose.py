@@ -6,7 +6,6 @@ removed from anything that goes into the subject, and the HTML part is rendered 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -16,7 +15,7 @@ from email.utils import format_datetime
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from wirewatch.storage import QueuedAlert
+from wirewatch.storage import QueuedAlert, alert_ref
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 MAX_SUBJECT = 160
@@ -91,7 +90,7 @@ class Composer:
             items.append(AlertFacts(**data))
         first = items[0]
         stories = sorted({i.story_name for i in items if i.story_name})
-        about = stories[0] if len(stories) == 1 else f"{len(stories)} stories" if stories else first.topic_names
+        about = stories[0] if len(stories) == 1 else f"{len(stories)} stories" if stories else "your topics"
         digest = DigestFacts(alert_id="|".join(sorted(a.idem_key for a in queued)), subscriber=first.subscriber,
                              items=items, subject=header_safe(f"[wirewatch] {len(items)} updates — {about}"))
         return self._message(digest.subscriber, digest.subject, digest.alert_id, "digest", digest)
@@ -106,10 +105,13 @@ class Composer:
         msg["Subject"] = subject
         msg["Date"] = format_datetime(datetime.now(UTC))
         domain = self.sender.rsplit("@", 1)[-1].strip("> ") or "wirewatch.local"
-        digest = hashlib.sha256(alert_id.encode()).hexdigest()[:24]
+        digest = alert_ref(alert_id)
         msg["Message-ID"] = f"<{digest}@{domain}>"  # the same alert always gets the same id: receivers can dedupe
         msg["X-Wirewatch-Alert"] = digest
         msg["List-Unsubscribe"] = f"<mailto:unsubscribe@{domain}?subject=unsubscribe%20{digest}>"
-        msg.set_content(self.env.get_template(f"{template}.txt.j2").render(alert=data))
-        msg.add_alternative(self.env.get_template(f"{template}.html.j2").render(alert=data), subtype="html")
+        feedback = {verdict: f"mailto:feedback@{domain}?subject={verdict}%20{digest}"
+                    for verdict in ("relevant", "not-relevant")}
+        msg.set_content(self.env.get_template(f"{template}.txt.j2").render(alert=data, ref=digest, feedback=feedback))
+        msg.add_alternative(self.env.get_template(f"{template}.html.j2").render(alert=data, ref=digest,
+                                                                               feedback=feedback), subtype="html")
         return msg

@@ -11,7 +11,7 @@ story is about, and what the analyst was already sent). Out: a :class:`Relation`
   article must be about the story's topics — all of them, or one of them when its names are very
   close (a battlefield report naming the same places is not a development of a negotiation) — and
   fall within ``window_days`` of the story's last member.
-  At least two of the six rarest names that the seed repeats must appear.
+  At least two of the six names that weigh most in the seed (frequent in it, rare elsewhere) must appear.
 - **Same report or new development?** A retelling comes within two days of the first report and
   announces nothing the analyst has not seen; a development either comes later or carries a word
   of development that is new to the story (denied, postponed, by video, resumed, revived... in seven
@@ -37,7 +37,7 @@ SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+")
 NUMBER = re.compile(r"\b\d[\d.,]*\b")
 LEAD_WORDS = 400  # news puts its facts first; comments and background further down only dilute
 NAME_CHARS = 5
-ANCHORS, MIN_ANCHORS = 6, 2  # a related article names 2 of the 6 rarest names the seed repeats
+ANCHORS, MIN_ANCHORS = 6, 2  # a related article names 2 of the 6 names that weigh most in the seed
 CLOSE = 0.5  # an article this close in names needs only one of the story's topics, not all
 SAME_REPORT_DAYS = 2  # a retelling comes within days; later coverage is a development
 # words that announce a development of a reported event — a denial, a postponement, a move to video,
@@ -237,8 +237,7 @@ def relate(text: str, story: StoryProfile, stats: TermStats, related_threshold: 
                             shared)
         if story.first_seen is not None and story.first_seen - published > timedelta(days=30):
             return Relation("unrelated", similarity, "published long before the story began", shared)
-    repeated = [t for t, n in story.seed_names.items() if n >= 2] or list(story.seed_names)
-    anchors = sorted(repeated, key=lambda t: -stats.idf(t))[:ANCHORS]
+    anchors = sorted(s, key=lambda t: -s[t])[:ANCHORS]
     if sum(1 for t in anchors if t in a) < MIN_ANCHORS:
         return Relation("unrelated", similarity, "shares too few of the story's key names", shared)
     fresh, new_facts = novelty(text, story)

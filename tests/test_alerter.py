@@ -67,3 +67,34 @@ def test_next_digest_times() -> None:
     assert next_digest("hourly", now, 7) == datetime(2024, 8, 17, 10, tzinfo=UTC)
     assert next_digest("daily", now, 7) == datetime(2024, 8, 18, 7, tzinfo=UTC)
     assert next_digest("daily", now.replace(hour=6), 7) == datetime(2024, 8, 17, 7, tzinfo=UTC)
+
+
+def test_feedback_on_an_alert_becomes_a_training_example(tmp_path: Path) -> None:
+    import json
+    import re
+
+    from click.testing import CliRunner
+
+    from wirewatch.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    store = Store(f"sqlite:///{data / 'wirewatch.db'}")
+    store.add_subscriber("a@example.org")
+    store.subscribe("a@example.org", "topic", "energy_strikes", 0.5)
+    alerter = Alerter(AlertSettings(), store, Composer("w <w@wire.test>"), OutboxMailer(tmp_path / "outbox"))
+    strike = next(a for a in CORPUS.articles if a["kind"] == "energy_strike")
+    alerter.handle(tagged(strike))
+    [mail] = mails(tmp_path / "outbox")
+    text = mail.get_body(("plain",)).get_content()
+    ref = re.search(r"wirewatch feedback (\w+) relevant", text).group(1)  # type: ignore[union-attr]
+    assert "mailto:feedback@wire.test?subject=relevant%20" + ref in text
+    runner = CliRunner()
+    result = runner.invoke(main, ["--data-dir", str(data), "feedback", ref, "not-relevant"])
+    assert result.exit_code == 0 and result.output.startswith("recorded: not-relevant"), result.output
+    assert runner.invoke(main, ["--data-dir", str(data), "feedback", "nope", "relevant"]).exit_code == 2
+    out = tmp_path / "feedback.jsonl"
+    result = runner.invoke(main, ["--data-dir", str(data), "export-feedback", str(out)])
+    assert result.exit_code == 0
+    [example] = [json.loads(line) for line in out.read_text().splitlines()]
+    assert example["labels"] == {"energy_strikes": False} and example["title"] == strike["title"]

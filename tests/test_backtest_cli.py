@@ -76,3 +76,23 @@ def test_evaluate_cross_validates_and_draws_the_curve(tmp_path: Path) -> None:
     assert code == 0, out
     assert "ceasefire_talks: precision" in out and "3-fold cross-validation" in out
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_backtest_replays_a_watched_story(tmp_path: Path) -> None:
+    corpus = DemoCorpus.load()
+    path = tmp_path / "articles.jsonl"
+    with path.open("w", encoding="utf-8") as fh:
+        for art in corpus.articles:
+            fh.write(json.dumps({"id": art["id"], "title": art["title"], "text": "\n".join(art["body"]),
+                                 "url": f"https://news.test/{art['slug']}", "published": art["published"]}) + "\n")
+    seed = f"https://news.test/{corpus.articles[0]['slug']}"
+    code, out = cli(tmp_path, "backtest", str(path), "--watch", seed, "--json")
+    assert code == 0
+    lines = [json.loads(line) for line in out.strip().splitlines()]
+    relation = {x["id"]: x["story"]["relation"] for x in lines[:-1]}
+    expected = {"doha_report": "seed", "doha_rewrite": "same_report", "doha_followup": "follow_up"}
+    for art in corpus.articles:
+        assert relation[art["id"]] == expected.get(art["kind"], "unrelated"), art["id"]
+    assert lines[-1]["summary"]["story"] == {"seed": 1, "same_report": 4, "follow_up": 4, "unrelated": 25}
+    code, out = cli(tmp_path, "backtest", str(path), "--watch", "https://elsewhere.test/x")
+    assert code == 2 and "no article with that url" in out

@@ -406,6 +406,43 @@ def subscribers_remove(ctx: Context, email: str) -> None:
     click.echo(f"removed {email}")
 
 
+@main.command()
+@click.argument("ref")
+@click.argument("verdict", type=click.Choice(["relevant", "not-relevant"]))
+@click.pass_obj
+def feedback(ctx: Context, ref: str, verdict: str) -> None:
+    """Record an analyst's verdict on an alert: REF is the reference at the foot of its email.
+
+    `wirewatch export-feedback FILE` writes the verdicts as training examples for `wirewatch train`.
+    """
+    try:
+        alert = _store(ctx).record_feedback(ref.strip(), verdict.replace("-", "_"))
+    except EXPECTED as exc:
+        _fail(exc)
+    if alert is None:
+        _fail(ValueError(f"no alert with reference {ref!r}"))
+    click.echo(f"recorded: {verdict} for \"{alert['subject']}\"")
+
+
+@main.command("export-feedback")
+@click.argument("output", type=click.Path(dir_okay=False))
+@click.pass_obj
+def export_feedback(ctx: Context, output: str) -> None:
+    """Write the verdicts as labeled examples (JSONL) for `wirewatch train`."""
+    try:
+        rows = _store(ctx).feedback_examples()
+    except EXPECTED as exc:
+        _fail(exc)
+    with open(output, "w", encoding="utf-8") as fh:
+        for row in rows:
+            topics = [t["topic"] for t in json.loads(row["facts_json"]).get("topics", [])]
+            labels = {t: row["verdict"] == "relevant" for t in topics}
+            fh.write(json.dumps({"id": f"feedback-{row['ref']}", "title": row["title"], "text": row["text"],
+                                 "labels": labels, "note": f"analyst feedback: {row['verdict']}"},
+                                ensure_ascii=False) + "\n")
+    click.echo(f"{len(rows)} examples written to {output}")
+
+
 @main.group()
 def watch() -> None:
     """Watch stories: from an article URL, pasted text or a text file."""
@@ -473,8 +510,12 @@ def watch_remove(ctx: Context, watch_id: str) -> None:
 @click.option("--rules", "candidate", type=click.Path(file_okay=False, exists=True),
               help="a candidate rule folder to compare with the live one")
 @click.option("--json", "as_json", is_flag=True, help="stable JSON lines: one per article, then a summary")
+@click.option("--watch", "watch_seed", help="a story to watch: a text file, or the url of an article in ARTICLES")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="when the watched story began (default: the "
+              "seed's date)")
 @click.pass_obj
-def backtest(ctx: Context, articles: str, candidate: str | None, as_json: bool) -> None:
+def backtest(ctx: Context, articles: str, candidate: str | None, as_json: bool, watch_seed: str | None,
+             since: datetime | None) -> None:
     """Run the classify stage offline over ARTICLES.jsonl and report what fires and why.
 
     Each line: id, title, text, and optionally url, published, lang and labels (then precision,
@@ -501,9 +542,12 @@ def backtest(ctx: Context, articles: str, candidate: str | None, as_json: bool) 
         _fail(exc)
     topics = sorted({t.topic for v in verdicts for t in v.tagged.topics})
     changes = {c.id: c for c in compare(verdicts, other)} if other is not None else {}
+    stories = _replay_watch(watch_seed, items, verdicts, live, ctx.settings, since) if watch_seed else {}
     for i, verdict in enumerate(verdicts):
         if as_json:
             line = verdict.as_json()
+            if verdict.id in stories:
+                line["story"] = stories[verdict.id]
             if other is not None:
                 line["candidate"] = {"fired": sorted(other[i].fired())}
                 change = changes.get(verdict.id)
@@ -512,7 +556,8 @@ def backtest(ctx: Context, articles: str, candidate: str | None, as_json: bool) 
             continue
         fired = [t for t in verdict.tagged.topics if t.fired]
         why = "; ".join(f"{t.topic} {t.score:.2f} ({t.explanation})" for t in fired) or "no topic"
-        click.echo(f"{verdict.id}: {why}")
+        story = stories.get(verdict.id)
+        click.echo(f"{verdict.id}: {why}" + (f"; story: {story['relation']} ({story['reason']})" if story else ""))
         change = changes.get(verdict.id)
         if change:
             click.echo(f"    with {candidate}: " + ", ".join(
@@ -522,6 +567,8 @@ def backtest(ctx: Context, articles: str, candidate: str | None, as_json: bool) 
         summary["live"] = {t: s.as_json() for t, s in metrics(verdicts, topics).items()}
         if other is not None:
             summary["candidate"] = {t: s.as_json() for t, s in metrics(other, topics).items()}
+    if stories:
+        summary["story"] = dict(Counter(s["relation"] for s in stories.values()))
     if other is not None:
         summary["newly_firing"] = sum(len(c.newly) for c in changes.values())
         summary["stopped_firing"] = sum(len(c.stopped) for c in changes.values())
@@ -531,6 +578,8 @@ def backtest(ctx: Context, articles: str, candidate: str | None, as_json: bool) 
     if other is not None:
         click.echo(f"candidate rules: {summary['newly_firing']} tags would newly fire, "
                    f"{summary['stopped_firing']} would stop firing")
+    if stories:
+        click.echo("watched story: " + ", ".join(f"{n} {k}" for k, n in sorted(summary["story"].items())))
     for name in ("live", "candidate"):
         for topic, s in summary.get(name, {}).items():
             click.echo(f"{name} {topic}: precision {s['precision']:.3f} recall {s['recall']:.3f} "
@@ -570,6 +619,55 @@ def evaluate(ctx: Context, data: str, folds: int, plot_path: str, no_bootstrap: 
                    f"{folds}-fold cross-validation)")
     plot_pr(results, Path(plot_path), f"{Path(data).name}: {folds}-fold cross-validation")
     click.echo(f"precision-recall plot: {plot_path}")
+
+
+def _replay_watch(seed: str, items: list[Any], verdicts: list[Any], classifier: Any, settings: Settings,
+                  since: datetime | None) -> dict[str, dict[str, Any]]:
+    """Each article's relation to a watched story, replayed in publication order as the alert stage would."""
+    from alerts.stories import StoryProfile, TermStats, relate
+    from process.backtest import InputArticle, as_article
+
+    by_url = {i.url: i for i in items if i.url}
+    if seed.startswith(("http://", "https://")):
+        if seed not in by_url:
+            _fail(ValueError(f"--watch {seed}: no article with that url in the input"))
+        seed_item = by_url[seed]
+    elif Path(seed).is_file():
+        text = Path(seed).read_text(encoding="utf-8", errors="replace")
+        seed_item = InputArticle("watch-seed", text.splitlines()[0][:200] if text else "", text)
+    else:
+        _fail(ValueError(f"--watch {seed}: neither a file nor the url of an article in the input"))
+    stats = TermStats.with_background()
+    for item in items:
+        stats.add(f"{item.title}\n{item.text}")
+
+    def day(value: str | None) -> datetime | None:
+        try:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+        except ValueError:
+            return None
+        return when.replace(tzinfo=UTC) if when and when.tzinfo is None else when
+
+    story = StoryProfile("watch", seed)
+    seed_topics = {t.topic for t in classifier.tag(as_article(seed_item)).fired()}
+    start = since.replace(tzinfo=UTC) if since else day(seed_item.published)
+    if start is None:
+        _fail(ValueError("--watch: the seed has no date; say when the story began with --since YYYY-MM-DD"))
+    seed_text = seed_item.text if seed_item.id == "watch-seed" else f"{seed_item.title}\n{seed_item.text}"
+    story.seed(seed_text, seed_topics, start)
+    fired = {v.id: v.fired() for v in verdicts}
+    out: dict[str, dict[str, Any]] = {}
+    for item in sorted(items, key=lambda i: i.published or ""):
+        if item is seed_item:
+            out[item.id] = {"relation": "seed", "similarity": 1.0, "reason": "the watched article"}
+            continue
+        r = relate(f"{item.title}\n{item.text}", story, stats, settings.alert.related_threshold, day(item.published),
+                   fired[item.id], settings.alert.window_days)
+        if r.kind == "follow_up":
+            story.learn(f"{item.title}\n{item.text}", day(item.published))
+        out[item.id] = {"relation": r.kind, "similarity": r.similarity, "reason": r.reason,
+                        "new_facts": list(r.new_facts)}
+    return out
 
 
 @main.group()

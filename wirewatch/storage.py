@@ -12,6 +12,7 @@ Kafka message is harmless. Schema creation is idempotent (``create_all``).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -90,6 +91,13 @@ archive = Table(
     Column("archived_at", DateTime(timezone=True), nullable=False),
 )
 
+feedback = Table(
+    "feedback", metadata,
+    Column("ref", String(32), primary_key=True),
+    Column("verdict", String(16), nullable=False),  # "relevant" or "not_relevant"
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
 story_members = Table(
     "story_members", metadata,
     Column("watch_id", String(128), primary_key=True),
@@ -136,6 +144,7 @@ alerts = Table(
     Column("message", Text, nullable=False),
     Column("status", String(16), nullable=False, index=True),
     Column("story", String(128), nullable=False, default=""),
+    Column("ref", String(32), nullable=False, default="", index=True),
     Column("facts_json", Text, nullable=False, default="{}"),
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text, nullable=False, default=""),
@@ -403,10 +412,29 @@ class Store:
                 conn.execute(insert(alerts).values(
                     idem_key=idem_key, subscriber=subscriber, article_id=article_id, kind=kind, subject=subject,
                     message=message, status="pending", attempts=0, last_error="", created_at=_now(),
-                    story=story, facts_json=facts_json, next_attempt=due))
+                    story=story, facts_json=facts_json, next_attempt=due, ref=alert_ref(idem_key)))
             return True
         except IntegrityError:
             return False
+
+    def record_feedback(self, ref: str, verdict: str) -> dict[str, Any] | None:
+        """An analyst's verdict on an alert (by the reference in its email); the alert, or None if unknown."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(alerts).where(alerts.c.ref == ref)).mappings().first()
+            if row is None:
+                return None
+            conn.execute(delete(feedback).where(feedback.c.ref == ref))
+            conn.execute(insert(feedback).values(ref=ref, verdict=verdict, recorded_at=_now()))
+        return dict(row)
+
+    def feedback_examples(self) -> list[dict[str, Any]]:
+        """Each verdict with the alert's facts and the archived article it was about."""
+        query = (select(feedback.c.ref, feedback.c.verdict, alerts.c.facts_json, archive.c.article_id,
+                        archive.c.title, archive.c.text)
+                 .join(alerts, alerts.c.ref == feedback.c.ref)
+                 .join(archive, archive.c.article_id == alerts.c.article_id))
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
 
     def last_story_alert(self, subscriber: str, story: str) -> datetime | None:
         """When the subscriber was last sent, or is next due, an alert on this story."""
@@ -497,6 +525,11 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(select(alerts).where(alerts.c.status == "sent").order_by(alerts.c.sent_at))
             return [dict(r) for r in rows.mappings()]
+
+
+def alert_ref(idem_key: str) -> str:
+    """The short reference of an alert, shown in its email (and in its Message-ID)."""
+    return hashlib.sha256(idem_key.encode()).hexdigest()[:24]
 
 
 def _aware(value: datetime | None) -> datetime | None:
