@@ -23,7 +23,8 @@ from pathlib import Path
 
 from alerts.compose import AlertFacts, Composer, TopicLine
 from alerts.mailer import Mailer, deliver_pending
-from alerts.stories import Relation, StoryProfile, TermStats, relate
+from alerts.stories import Relation, StoryProfile, TermStats, names, relate
+from alerts.story_index import StoryIndex
 from wirewatch.config import AlertSettings, WatchSettings
 from wirewatch.kafka import Output
 from wirewatch.schema import TaggedArticle, decode
@@ -92,10 +93,20 @@ class Alerter:
         self.composer = composer
         self.mailer = mailer
         self.stats = TermStats.with_background()
+        self.stories = StoryIndex(self.stats, settings.story_threshold, settings.story_window_days)
+        self._restore_stories()
         self.watches: list[Watch] = []
         self.subscribers: list[Subscriber] = []
         self._refreshed = 0.0
         self.refresh()
+
+    def _restore_stories(self) -> None:
+        since = datetime.now(UTC) - timedelta(days=self.settings.story_window_days)
+        for row in self.store.archive_since(since):
+            body = f"{row['title']}\n{row['text']}"
+            self.stats.add(body)
+            if row["story_id"] is not None:
+                self.stories.restore(row["story_id"], names(body), _when(row["published"]), row["title"])
 
     def refresh(self) -> None:
         self._refreshed = time.monotonic()
@@ -146,6 +157,8 @@ class Alerter:
             article.published, article.text, tagged.to_bytes().decode("utf-8"))
         if first_time:
             self.stats.add(_body(tagged))
+            story_id, _new = self.stories.link(names(_body(tagged)), _when(article.published), article.title)
+            self.store.set_story(tagged.article_id, story_id)
         followed: set[str] = set()
         for watch in self.watches:
             # a redelivered article keeps the links decided the first time; only unsent email is completed

@@ -166,22 +166,24 @@ class StoryProfile:
     topics: set[str] = field(default_factory=set)
     known_terms: set[str] = field(default_factory=set)
     known_facts: set[str] = field(default_factory=set)
-    first_seen: datetime | None = None
+    first_seen: datetime | None = None  # the seed's date: set by seed() only
     last_seen: datetime | None = None
     members: int = 0
 
     def seed(self, text: str, topics: Iterable[str] = (), when: datetime | None = None) -> None:
+        """The report the story starts from. Without its date (a pasted text), the story has no start:
+        developments are then recognised by their words only, never by their distance in time."""
         self.seed_names.update(names(text))
         self.topics.update(topics)
+        self.first_seen = when
         self.learn(text, when)
 
     def learn(self, text: str, when: datetime | None = None) -> None:
-        """Remember what the analyst now knows of the story."""
+        """Remember what the analyst now knows of the story (in whatever order articles arrive)."""
         self.known_terms.update(terms(text))
         self.known_facts.update(facts(text))
         self.members += 1
         if when is not None:
-            self.first_seen = min(self.first_seen or when, when)
             self.last_seen = max(self.last_seen or when, when)
 
 

@@ -454,19 +454,28 @@ def watch() -> None:
 @click.option("--url", default="", help="an article of the story (archived, or to come)")
 @click.option("--text", default="", help="the story's text, pasted")
 @click.option("--file", "text_file", type=click.Path(exists=True, dir_okay=False), help="a file with the story's text")
+@click.option("--story", "story_id", type=int, help="a story id (see the archive's story_id): its articles so far")
 @click.option("--topic", "topics", multiple=True, help="the story's topics (a URL seed adds its own)")
 @click.pass_obj
 def watch_add(ctx: Context, watch_id: str, name: str, url: str, text: str, text_file: str | None,
-              topics: tuple[str, ...]) -> None:
+              story_id: int | None, topics: tuple[str, ...]) -> None:
     """Start watching a story; analysts subscribe to it with `wirewatch subscribers add --watch ID`."""
     if text_file:
         text = Path(text_file).read_text(encoding="utf-8", errors="replace")
+    if story_id is not None:
+        try:
+            members = _store(ctx).story_articles(story_id)
+        except EXPECTED as exc:
+            _fail(exc)
+        if not members:
+            _fail(ValueError(f"no story {story_id} in the archive"))
+        text = "\n\n".join(f"{m['title']}\n{m['text']}" for m in members[:5])
     try:
         WatchSettings(id=watch_id, name=name, seed_url=url, seed_text=text, topics=list(topics))
     except ValidationError as exc:
         _fail(ValueError(f"watch {watch_id!r}: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}"))
     if not (url or text.strip()):
-        _fail(ValueError("a watch needs --url, --text or --file"))
+        _fail(ValueError("a watch needs --url, --text, --file or --story"))
     try:
         added = _store(ctx).add_watch(watch_id, name, url, text, topics)
     except EXPECTED as exc:

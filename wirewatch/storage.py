@@ -89,6 +89,7 @@ archive = Table(
     Column("text", Text, nullable=False),
     Column("tagged_json", Text, nullable=False),
     Column("archived_at", DateTime(timezone=True), nullable=False),
+    Column("story_id", Integer, index=True),
 )
 
 feedback = Table(
@@ -371,6 +372,25 @@ class Store:
         with self.engine.connect() as conn:
             row = conn.execute(select(archive).where(archive.c.url == url)).mappings().first()
         return dict(row) if row else None
+
+    def set_story(self, article_id: str, story_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(archive).where(archive.c.article_id == article_id).values(story_id=story_id))
+
+    def story_articles(self, story_id: int) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(archive.c.article_id, archive.c.title, archive.c.source, archive.c.text,
+                                       archive.c.published).where(archive.c.story_id == story_id)
+                                .order_by(archive.c.archived_at))
+            return [dict(r) for r in rows.mappings()]
+
+    def archive_since(self, since: datetime, limit: int = 200_000) -> list[dict[str, Any]]:
+        """Archived articles with their story, oldest first, from ``since`` (to rebuild the story index)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(archive.c.article_id, archive.c.title, archive.c.text, archive.c.published,
+                                       archive.c.story_id, archive.c.archived_at)
+                                .where(archive.c.archived_at >= since).order_by(archive.c.archived_at).limit(limit))
+            return [dict(r) for r in rows.mappings()]
 
     def recent_archive(self, limit: int = 1000) -> list[dict[str, Any]]:
         """The most recently archived articles, newest first."""
