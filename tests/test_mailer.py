@@ -1,0 +1,80 @@
+"""The outbox against SMTP servers that misbehave: nothing is lost, nothing is sent twice."""
+
+import socket
+import threading
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from alerts.mailer import SmtpMailer, deliver_pending, retry_delay
+from wirewatch.config import SmtpSettings
+from wirewatch.storage import Store
+
+pytestmark = pytest.mark.integration
+
+
+def queue_one(store: Store, key: str = "a@example.org|x1|topic") -> None:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "w@wire.test", "a@example.org", "hello"
+    msg.set_content("body")
+    store.queue_alert(key, "a@example.org", "x1", "topic", "hello", msg.as_string())
+
+
+class RudeServer:
+    """Accepts connections and then hangs up at once, or never says a word."""
+
+    def __init__(self, silent: bool) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.silent = silent
+        self.conns: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            if self.silent:
+                self.conns.append(conn)
+            else:
+                conn.close()
+
+    def close(self) -> None:
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+@pytest.mark.parametrize("silent", [False, True], ids=["hangs-up", "times-out"])
+def test_a_misbehaving_server_leaves_the_alert_in_the_outbox(tmp_path: Path, silent: bool, smtp) -> None:  # type: ignore[no-untyped-def]
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    queue_one(store)
+    rude = RudeServer(silent)
+    try:
+        settings = SmtpSettings(host="127.0.0.1", port=rude.port, security="none", timeout_seconds=1)
+        assert deliver_pending(store, SmtpMailer(settings)) == (0, 1)
+    finally:
+        rude.close()
+    [pending] = store.pending_alerts(now=datetime.now(UTC) + timedelta(hours=2))
+    assert pending.attempts == 1
+    assert store.pending_alerts() == []  # not before its backoff
+    good = SmtpSettings(host="127.0.0.1", port=smtp.port, security="none")
+    later = datetime.now(UTC) + timedelta(hours=2)
+    assert deliver_pending(store, SmtpMailer(good), now=later) == (1, 0)
+    assert deliver_pending(store, SmtpMailer(good), now=later) == (0, 0)
+    assert [m["Subject"] for m in smtp.messages] == ["hello"]
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    import random
+
+    rng = random.Random(1)
+    delays = [retry_delay(n, rng) for n in range(1, 12)]
+    assert 24 <= delays[0] <= 36 and 48 <= delays[1] <= 72
+    assert max(delays) <= 3600 * 1.2 and delays[-1] >= 3600 * 0.8
