@@ -12,6 +12,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from pydantic import EmailStr, ValidationError
 from wirewatch.broker import BrokerError, EmbeddedBroker
 from wirewatch.config import ConfigError, FeedSettings, Settings, WatchSettings, load_settings
 from wirewatch.kafka import BrokerUnavailable
+from wirewatch.observability import JsonLogFormatter
 from wirewatch.pipeline import Pipeline, PipelineError, build_classifier
 from wirewatch.storage import StorageError, Store
 
@@ -31,9 +33,13 @@ log = logging.getLogger("wirewatch")
 EXPECTED = (ConfigError, PipelineError, BrokerError, BrokerUnavailable, StorageError)
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
+def _setup_logging(level: str, json_logs: str = "auto") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if json_logs == "always" or (json_logs == "auto" and not sys.stderr.isatty()):
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
+    logging.basicConfig(level=getattr(logging, level), handlers=[handler], force=True)
     logging.getLogger("kafka").setLevel(logging.ERROR)  # its own retries are not ours to report
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("trafilatura").setLevel(logging.WARNING)
@@ -63,7 +69,7 @@ class Context:
         if self._settings is None:
             overrides = {"data_dir": self.data_dir} if self.data_dir else {}
             self._settings = load_settings(self.config, overrides=overrides)
-            _setup_logging(self._settings.log_level)
+            _setup_logging(self._settings.log_level, self._settings.observability.json_logs)
         return self._settings
 
 
@@ -677,6 +683,83 @@ def _replay_watch(seed: str, items: list[Any], verdicts: list[Any], classifier: 
         out[item.id] = {"relation": r.kind, "similarity": r.similarity, "reason": r.reason,
                         "new_facts": list(r.new_facts)}
     return out
+
+
+@main.group()
+def deadletter() -> None:
+    """Show and re-drive the messages that a stage could not process (topic `deadletter`)."""
+
+
+def _dead_letters(settings: Settings, timeout: float = 5.0) -> list[Any]:
+    import uuid
+
+    from wirewatch.kafka import DEADLETTER, KafkaWiring
+    from wirewatch.schema import BadMessage, DeadLetter, decode
+
+    if not settings.kafka.bootstrap_servers:
+        raise PipelineError("set KAFKA_BOOTSTRAP_SERVERS: dead letters live on the broker the workers use")
+    wiring = KafkaWiring(settings.kafka, settings.kafka.bootstrap_servers)
+    wiring.check_reachable()
+    consumer = wiring.consumer(f"wirewatch-deadletter-reader-{uuid.uuid4().hex[:8]}", [DEADLETTER])
+    letters, quiet_since = [], time.monotonic()
+    try:
+        while time.monotonic() - quiet_since < timeout:
+            batch = consumer.poll(timeout_ms=500)
+            for records in batch.values():
+                for record in records:
+                    quiet_since = time.monotonic()
+                    try:
+                        letters.append((record.partition, record.offset, decode(record.value, DeadLetter)))
+                    except BadMessage as exc:
+                        log.warning("deadletter[%s]@%s is not a dead letter: %s", record.partition, record.offset, exc)
+    finally:
+        consumer.close(autocommit=False)
+    return sorted(letters, key=lambda x: x[2].failed_at)
+
+
+@deadletter.command("list")
+@click.option("--stage", help="only this stage's")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def deadletter_list(ctx: Context, stage: str | None, as_json: bool) -> None:
+    """Every dead letter: when, which stage, why, where it came from."""
+    try:
+        letters = [x for x in _dead_letters(ctx.settings) if stage is None or x[2].stage == stage]
+    except EXPECTED as exc:
+        _fail(exc)
+    for partition, offset, letter in letters:
+        if as_json:
+            data = {"partition": partition, "offset": offset, **letter.model_dump()}
+            click.echo(json.dumps(data, ensure_ascii=False))
+        else:
+            click.echo(f"{letter.failed_at} {letter.stage:<8} {letter.reason:<16} {letter.source_topic}"
+                       f"[{letter.partition}]@{letter.offset}: {letter.error[:160]}")
+    if not as_json:
+        click.echo(f"{len(letters)} dead letters")
+
+
+@deadletter.command("replay")
+@click.option("--stage", help="only this stage's")
+@click.option("--reason", help="only this reason (e.g. processing_error)")
+@click.pass_obj
+def deadletter_replay(ctx: Context, stage: str | None, reason: str | None) -> None:
+    """Publish dead letters' original messages again to the topic they came from (after a fix)."""
+    from wirewatch.kafka import KafkaWiring
+
+    try:
+        settings = ctx.settings
+        letters = [x[2] for x in _dead_letters(settings)
+                   if (stage is None or x[2].stage == stage) and (reason is None or x[2].reason == reason)]
+        wiring = KafkaWiring(settings.kafka, settings.kafka.bootstrap_servers)
+        producer = wiring.producer()
+        for letter in letters:
+            producer.send(letter.source_topic, key=f"replay:{letter.partition}:{letter.offset}".encode(),
+                          value=letter.payload.encode("utf-8"))
+        producer.flush()
+        producer.close()
+    except EXPECTED as exc:
+        _fail(exc)
+    click.echo(f"replayed {len(letters)} messages")
 
 
 @main.group()

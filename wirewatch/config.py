@@ -154,6 +154,12 @@ class AlertSettings(_Section):
     daily_digest_hour: int = Field(7, ge=0, le=23, description="UTC hour of the daily digest")
 
 
+class ObservabilitySettings(_Section):
+    port: int = Field(0, ge=0, le=65535, description="/healthz, /readyz and /metrics; 0: off")
+    host: str = "127.0.0.1"
+    json_logs: Literal["auto", "always", "never"] = Field("auto", description="auto: JSON when not on a terminal")
+
+
 class Settings(_Section):
     data_dir: str = "./wirewatch-data"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -165,6 +171,7 @@ class Settings(_Section):
     extract: ExtractSettings = ExtractSettings()
     classify: ClassifySettings = ClassifySettings()
     alert: AlertSettings = AlertSettings()
+    observability: ObservabilitySettings = ObservabilitySettings()
     feeds: list[FeedSettings] = Field(default_factory=list)
     watches: list[WatchSettings] = Field(default_factory=list)
     subscribers: list[SubscriberSettings] = Field(default_factory=list)
@@ -194,6 +201,7 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "WIREWATCH_SMTP_USER": ("smtp", "username"),
     "WIREWATCH_SMTP_PASSWORD": ("smtp", "password"),
     "WIREWATCH_DATA_DIR": ("data_dir",),
+    "WIREWATCH_METRICS_PORT": ("observability", "port"),
 }
 
 

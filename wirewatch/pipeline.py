@@ -196,6 +196,14 @@ class Pipeline:
         self.replay_unfinished()
         for t in threads:
             t.start()
+        health = None
+        if self.settings.observability.port:
+            from wirewatch.observability import HealthServer
+
+            health = HealthServer(self.settings.observability.port, self.progress,
+                                  ready=lambda: all(t.is_alive() for t in threads),
+                                  alert_counts=self.store.alert_counts, host=self.settings.observability.host).start()
+            log.info("health and metrics on http://%s:%d/metrics", self.settings.observability.host, health.port)
         started = time.monotonic()
         idle_since: float | None = None
         try:
@@ -214,5 +222,7 @@ class Pipeline:
             stop.set()
             for t in threads:
                 t.join(timeout=30)
+            if health is not None:
+                health.stop()
         if errors:
             raise errors[0]
