@@ -33,6 +33,7 @@ class Story:
     size: int = 0
     centroid: Counter[str] = field(default_factory=Counter)
     title: str = ""
+    vector: dict[str, float] | None = None  # the centroid's TF-IDF vector, recomputed after a change
 
     def key_names(self, n: int = 10) -> list[str]:
         return [t for t, _ in self.centroid.most_common(n)]
@@ -60,6 +61,7 @@ class StoryIndex:
         return self.stats.vector(counts)
 
     def candidates(self, names: Counter[str]) -> set[int]:
+        """Stories sharing one of the article's heaviest names (the latest ``POSTING_DEPTH`` per name)."""
         heaviest = sorted(names, key=lambda t: -names[t] * self.stats.idf(t))[:QUERY_NAMES]
         found: set[int] = set()
         for name in heaviest:
@@ -76,7 +78,9 @@ class StoryIndex:
                 story = self.stories[story_id]
                 if when is not None and story.last_seen is not None and abs(when - story.last_seen) > self.window:
                     continue
-                centroid = self._vector(story.centroid)
+                if story.vector is None:
+                    story.vector = self._vector(story.centroid)
+                centroid = story.vector
                 score = sum(v * centroid.get(t, 0.0) for t, v in vec.items())
                 if score > best_score:
                     best, best_score = story, score
@@ -95,6 +99,7 @@ class StoryIndex:
         if len(story.centroid) > CENTROID_NAMES * 2:  # keep the heaviest names only: bounded memory
             story.centroid = Counter(dict(story.centroid.most_common(CENTROID_NAMES)))
         story.size += 1
+        story.vector = None
         if when is not None:
             story.first_seen = min(story.first_seen or when, when)
             story.last_seen = max(story.last_seen or when, when)
