@@ -24,7 +24,7 @@ def articles_file(tmp_path: Path) -> Path:
 
 def cli(tmp_path: Path, *args: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, ["--data-dir", str(tmp_path / "data"), *args], catch_exceptions=False)
-    return result.exit_code, result.output
+    return result.exit_code, (result.stdout if result.exit_code == 0 else result.output)
 
 
 def test_backtest_json_lines_explain_each_article_and_end_with_metrics(tmp_path: Path) -> None:

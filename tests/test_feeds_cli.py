@@ -20,7 +20,7 @@ def run(tmp_path: Path, *args: str) -> tuple[int, str]:
     if not cfg.exists():
         cfg.write_text(f'data_dir = "{tmp_path / "data"}"\n[http]\nallow_networks = ["127.0.0.0/8"]\n')
     result = CliRunner().invoke(main, ["--config", str(cfg), *args], catch_exceptions=False)
-    return result.exit_code, result.output
+    return result.exit_code, (result.stdout if result.exit_code == 0 else result.output)
 
 
 def test_add_list_status_remove(tmp_path: Path) -> None:

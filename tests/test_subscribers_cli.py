@@ -9,7 +9,7 @@ from wirewatch.cli import main
 
 def run(tmp_path: Path, *args: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, ["--data-dir", str(tmp_path / "data"), *args], catch_exceptions=False)
-    return result.exit_code, result.output
+    return result.exit_code, (result.stdout if result.exit_code == 0 else result.output)
 
 
 def test_watches_and_subscribers_round_trip(tmp_path: Path) -> None:
