@@ -27,7 +27,7 @@ from alerts.stories import Relation, StoryProfile, TermStats, names, relate
 from alerts.story_index import StoryIndex
 from wirewatch.config import AlertSettings, WatchSettings
 from wirewatch.kafka import Output
-from wirewatch.schema import TaggedArticle, decode
+from wirewatch.schema import TaggedArticle, decode, parse_time
 from wirewatch.storage import Store
 
 log = logging.getLogger(__name__)
@@ -67,16 +67,6 @@ def _snippet(text: str) -> str:
     return text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
 
 
-def _when(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
 def _body(tagged: TaggedArticle) -> str:
     return f"{tagged.article.title}\n{tagged.article.text}"
 
@@ -106,7 +96,7 @@ class Alerter:
             body = f"{row['title']}\n{row['text']}"
             self.stats.add(body)
             if row["story_id"] is not None:
-                self.stories.restore(row["story_id"], names(body), _when(row["published"]), row["title"])
+                self.stories.restore(row["story_id"], names(body), parse_time(row["published"]), row["title"])
 
     def refresh(self) -> None:
         self._refreshed = time.monotonic()
@@ -138,13 +128,13 @@ class Alerter:
             seed = decode(row["tagged_json"], TaggedArticle)
             seed_text = _body(seed)
             topics |= {t.topic for t in seed.fired()}
-            profile.seed(seed_text, topics, _when(seed.article.published))
+            profile.seed(seed_text, topics, parse_time(seed.article.published))
         else:
             profile.seed(seed_text, topics)
         self.stats.add(seed_text)
         for member in self.store.story_texts(watch.id):
             if member["relation"] == "follow_up":
-                profile.learn(f"{member['title']}\n{member['text']}", _when(member.get("published")))
+                profile.learn(f"{member['title']}\n{member['text']}", parse_time(member.get("published")))
         return profile
 
     # -- the stage ---------------------------------------------------------------------------
@@ -157,7 +147,7 @@ class Alerter:
             article.published, article.text, tagged.to_bytes().decode("utf-8"))
         if first_time:
             self.stats.add(_body(tagged))
-            story_id, _new = self.stories.link(names(_body(tagged)), _when(article.published), article.title)
+            story_id, _new = self.stories.link(names(_body(tagged)), parse_time(article.published), article.title)
             self.store.set_story(tagged.article_id, story_id)
         followed: set[str] = set()
         for watch in self.watches:
@@ -195,7 +185,7 @@ class Alerter:
             if self.store.link_member(watch.settings.id, tagged.article_id, "seed", 1.0):
                 watch.profile = StoryProfile(watch.settings.id, watch.settings.name)
                 watch.profile.seed(body, set(watch.settings.topics) | {t.topic for t in tagged.fired()},
-                                   _when(tagged.article.published))
+                                   parse_time(tagged.article.published))
                 log.info("watch %s: seeded by %s", watch.settings.id, entry.url)
                 self._backfill(watch, tagged.article_id)
             return None
@@ -206,12 +196,12 @@ class Alerter:
     def _decide(self, watch: Watch, tagged: TaggedArticle) -> Relation:
         assert watch.profile is not None
         relation = relate(_body(tagged), watch.profile, self.stats, self.settings.related_threshold,
-                          _when(tagged.article.published), {t.topic for t in tagged.fired()},
+                          parse_time(tagged.article.published), {t.topic for t in tagged.fired()},
                           self.settings.window_days)
         if relation.related and self.store.link_member(watch.settings.id, tagged.article_id, relation.kind,
                                                        relation.similarity):
             if relation.kind == "follow_up":
-                watch.profile.learn(_body(tagged), _when(tagged.article.published))
+                watch.profile.learn(_body(tagged), parse_time(tagged.article.published))
             log.info("watch %s: %s is %s (%s; names %.2f)", watch.settings.id, tagged.article_id,
                      relation.kind.replace("_", " "), relation.reason, relation.similarity)
         return relation

@@ -36,7 +36,7 @@ from ingest.schedule import Outcome, next_schedule, retry_after_seconds
 from wirewatch.config import HttpSettings, PollSettings
 from wirewatch.http import AddressPolicy, FetchError, FetchLimits, afetch, make_async_session
 from wirewatch.kafka import ENTRIES, KafkaWiring, Output, Progress
-from wirewatch.schema import Entry
+from wirewatch.schema import Entry, parse_time
 from wirewatch.storage import FeedRow, Store
 
 log = logging.getLogger(__name__)
@@ -100,16 +100,6 @@ class HostLimiter:
             yield
 
 
-def _parse_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
 class FeedPoller:
     """Polls feeds (asynchronously) and sorts their entries into new, updated, republished and seen."""
 
@@ -159,7 +149,7 @@ class FeedPoller:
             log.warning("feed %s: skipped %s", feed.url, reason)
         result.etag = page.headers.get("etag", "")
         result.last_modified = page.headers.get("last-modified", "")
-        result.published = tuple(d for d in (_parse_date(e.published) for e in parsed.entries) if d)
+        result.published = tuple(d for d in (parse_time(e.published) for e in parsed.entries) if d)
         self._sort(parsed.entries, result, memory)
         return result
 

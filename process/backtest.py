@@ -118,6 +118,16 @@ class Scores:
         p, r = self.precision, self.recall
         return 2 * p * r / (p + r) if p + r else 0.0
 
+    def count(self, truth: bool, said: bool) -> None:
+        if truth and said:
+            self.tp += 1
+        elif said:
+            self.fp += 1
+        elif truth:
+            self.fn += 1
+        else:
+            self.tn += 1
+
     def as_json(self) -> dict[str, float | int]:
         return {"precision": round(self.precision, 4), "recall": round(self.recall, 4), "f1": round(self.f1, 4),
                 "tp": self.tp, "fp": self.fp, "fn": self.fn, "tn": self.tn}
@@ -131,15 +141,7 @@ def metrics(verdicts: Iterable[Verdict], topics: Iterable[str]) -> dict[str, Sco
             continue
         fired = v.fired()
         for topic, s in scores.items():
-            truth, said = bool(v.labels.get(topic, False)), topic in fired
-            if truth and said:
-                s.tp += 1
-            elif said:
-                s.fp += 1
-            elif truth:
-                s.fn += 1
-            else:
-                s.tn += 1
+            s.count(bool(v.labels.get(topic, False)), topic in fired)
     return scores
 
 

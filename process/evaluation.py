@@ -55,15 +55,7 @@ def cross_validate(items: list[InputArticle], rules: RuleSource, base_examples: 
                 res, truth = results[tag.topic], bool((item.labels or {}).get(tag.topic, False))
                 res.truth.append(int(truth))
                 res.score.append(tag.score if not tag.fired else max(tag.score, fire_score))
-                s = res.scores
-                if truth and tag.fired:
-                    s.tp += 1
-                elif tag.fired:
-                    s.fp += 1
-                elif truth:
-                    s.fn += 1
-                else:
-                    s.tn += 1
+                res.scores.count(truth, tag.fired)
     return results
 
 

@@ -641,6 +641,7 @@ def _replay_watch(seed: str, items: list[Any], verdicts: list[Any], classifier: 
     """Each article's relation to a watched story, replayed in publication order as the alert stage would."""
     from alerts.stories import StoryProfile, TermStats, relate
     from process.backtest import InputArticle, as_article
+    from wirewatch.schema import parse_time
 
     by_url = {i.url: i for i in items if i.url}
     if seed.startswith(("http://", "https://")):
@@ -656,16 +657,9 @@ def _replay_watch(seed: str, items: list[Any], verdicts: list[Any], classifier: 
     for item in items:
         stats.add(f"{item.title}\n{item.text}")
 
-    def day(value: str | None) -> datetime | None:
-        try:
-            when = datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
-        except ValueError:
-            return None
-        return when.replace(tzinfo=UTC) if when and when.tzinfo is None else when
-
     story = StoryProfile("watch", seed)
     seed_topics = {t.topic for t in classifier.tag(as_article(seed_item)).fired()}
-    start = since.replace(tzinfo=UTC) if since else day(seed_item.published)
+    start = since.replace(tzinfo=UTC) if since else parse_time(seed_item.published)
     if start is None:
         _fail(ValueError("--watch: the seed has no date; say when the story began with --since YYYY-MM-DD"))
     seed_text = seed_item.text if seed_item.id == "watch-seed" else f"{seed_item.title}\n{seed_item.text}"
@@ -676,10 +670,10 @@ def _replay_watch(seed: str, items: list[Any], verdicts: list[Any], classifier: 
         if item is seed_item:
             out[item.id] = {"relation": "seed", "similarity": 1.0, "reason": "the watched article"}
             continue
-        r = relate(f"{item.title}\n{item.text}", story, stats, settings.alert.related_threshold, day(item.published),
-                   fired[item.id], settings.alert.window_days)
+        r = relate(f"{item.title}\n{item.text}", story, stats, settings.alert.related_threshold,
+                   parse_time(item.published), fired[item.id], settings.alert.window_days)
         if r.kind == "follow_up":
-            story.learn(f"{item.title}\n{item.text}", day(item.published))
+            story.learn(f"{item.title}\n{item.text}", parse_time(item.published))
         out[item.id] = {"relation": r.kind, "similarity": r.similarity, "reason": r.reason,
                         "new_facts": list(r.new_facts)}
     return out

@@ -25,6 +25,17 @@ def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def parse_time(value: str | None) -> datetime | None:
+    """An ISO 8601 time as messages carry it (``Z`` allowed; no zone means UTC), or None if unreadable."""
+    if not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 class BadMessage(ValueError):
     """A message that cannot be read: not JSON, wrong kind or version, or a field missing or mistyped."""
 
