@@ -8,17 +8,17 @@ folder, what would newly fire or stop firing; with labels, precision, recall and
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from process.classifier import TopicClassifier
+from process.jsonl import JsonlError, read_objects
 from wirewatch.schema import Article, Entry, TaggedArticle
 
 
-class BacktestInputError(ValueError):
+class BacktestInputError(JsonlError):
     """A line of the input file that is not an article; the message names file and line."""
 
 
@@ -35,27 +35,18 @@ class InputArticle:
 
 def read_articles(path: str | Path) -> Iterator[InputArticle]:
     """Articles of a JSONL file; a bad line raises :class:`BacktestInputError` with its place."""
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise BacktestInputError(f"{path}:{lineno}: not valid JSON: {exc.msg}") from None
-            if not isinstance(item, dict):
-                raise BacktestInputError(f"{path}:{lineno}: expected a JSON object")
-            missing = [k for k in ("id", "text") if not isinstance(item.get(k), str | int)]
-            if missing:
-                raise BacktestInputError(f"{path}:{lineno}: missing {', '.join(missing)}")
-            labels = item.get("labels")
-            if isinstance(labels, list):
-                labels = {str(name): True for name in labels}
-            elif labels is not None and not isinstance(labels, dict):
-                raise BacktestInputError(f"{path}:{lineno}: 'labels' must be an object or a list of topics")
-            yield InputArticle(str(item["id"]), str(item.get("title") or ""), str(item["text"]),
-                               str(item.get("url") or ""), item.get("published") or item.get("date"),
-                               str(item.get("lang") or ""), labels)
+    for lineno, item in read_objects(path):
+        missing = [k for k in ("id", "text") if not isinstance(item.get(k), str | int)]
+        if missing:
+            raise BacktestInputError(f"{path}:{lineno}: missing {', '.join(missing)}")
+        labels = item.get("labels")
+        if isinstance(labels, list):
+            labels = {str(name): True for name in labels}
+        elif labels is not None and not isinstance(labels, dict):
+            raise BacktestInputError(f"{path}:{lineno}: 'labels' must be an object or a list of topics")
+        yield InputArticle(str(item["id"]), str(item.get("title") or ""), str(item["text"]),
+                           str(item.get("url") or ""), item.get("published") or item.get("date"),
+                           str(item.get("lang") or ""), labels)
 
 
 def as_article(item: InputArticle) -> Article:

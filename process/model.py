@@ -12,7 +12,6 @@ balanced logistic regression per topic.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from process.jsonl import JsonlError, read_objects
 from process.textnorm import fold
 
 TOPICS = ("ceasefire_talks", "energy_strikes")
@@ -59,18 +59,10 @@ def document(title: str, text: str) -> str:
 def read_examples(path: str | Path) -> list[dict[str, Any]]:
     """Read a JSONL file of examples; a bad line is reported with file and line number."""
     examples = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{lineno}: not valid JSON: {exc.msg}") from None
-            if not isinstance(item, dict) or not isinstance(item.get("text"), str) \
-                    or not isinstance(item.get("labels"), dict):
-                raise ValueError(f"{path}:{lineno}: expected an object with 'text' and 'labels'")
-            examples.append(item)
+    for lineno, item in read_objects(path):
+        if not isinstance(item.get("text"), str) or not isinstance(item.get("labels"), dict):
+            raise JsonlError(f"{path}:{lineno}: expected an object with 'text' and 'labels'")
+        examples.append(item)
     return examples
 
 
