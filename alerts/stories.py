@@ -24,14 +24,14 @@ from __future__ import annotations
 import json
 import math
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-WORD = re.compile(r"\w+(?:['’]\w+)*")
+from wirewatch.textnorm import WORD, fold
+
 TOKEN = re.compile(r"\w+")
 SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+")
 NUMBER = re.compile(r"\b\d[\d.,]*\b")
@@ -78,11 +78,6 @@ CYRILLIC = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъы�
                      "t", "u", "f", "h", "c", "ch", "sh", "sh", "", "y", "", "e", "yu", "ya", "i", "i", "e", "g"],
                     strict=True))
 SPELLINGS = (("ou", "u"), ("q", "k"), ("w", "v"), ("ph", "f"), ("th", "t"), ("kh", "h"), ("j", "i"), ("y", "i"))
-
-
-def fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold().replace("’", "'"))
-    return unicodedata.normalize("NFKC", "".join(c for c in decomposed if not unicodedata.combining(c)))
 
 
 def latin_key(word: str) -> str:

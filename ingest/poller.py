@@ -184,10 +184,6 @@ class FeedPoller:
                 memory.hashes.add(digest)
             result.new_entries.append(entry.model_copy(update={"content_hash": digest}))
 
-    async def cycle(self, feeds: list[FeedRow]) -> list[PollResult]:
-        memory = CycleMemory()
-        return list(await asyncio.gather(*(self.poll(f, memory) for f in feeds)))
-
     def schedule(self, result: PollResult, now: datetime) -> FeedRow:
         """The feed's row after this poll: validators, counters, next poll and health."""
         feed = result.feed

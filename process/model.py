@@ -27,7 +27,7 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from process.jsonl import JsonlError, read_objects
-from process.textnorm import fold
+from wirewatch.textnorm import fold
 
 TOPICS = ("ceasefire_talks", "energy_strikes")
 MAX_MODEL_CHARS = 3_000  # the lead carries the topic; the rest costs time and adds noise

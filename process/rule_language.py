@@ -26,7 +26,7 @@ import re
 from bisect import bisect_left
 from dataclasses import dataclass
 
-from process.textnorm import fold
+from wirewatch.textnorm import fold
 
 PIECE = re.compile(r"\w+")
 MIN_WILDCARD_STEM = 3

@@ -86,9 +86,6 @@ class EmbeddedBroker:
         log.info("embedded broker started on %s (pid %s, memory storage)", self.bootstrap, self._proc.pid)
         return self.bootstrap
 
-    def alive(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
     def stop(self) -> None:
         if self._proc is None:
             return

@@ -14,9 +14,11 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from pydantic import EmailStr, ValidationError
@@ -73,9 +75,18 @@ class Context:
         return self._settings
 
 
-def _fail(exc: Exception) -> None:
+def _fail(exc: Exception) -> NoReturn:
     click.echo(f"wirewatch: {exc}", err=True)
     sys.exit(2)
+
+
+@contextmanager
+def _reported(*also: type[Exception]) -> Iterator[None]:
+    """Expected failures (config, broker, database, ...) end the command with one line, exit code 2."""
+    try:
+        yield
+    except (*EXPECTED, *also) as exc:
+        _fail(exc)
 
 
 @click.group()
@@ -90,13 +101,11 @@ def main(ctx: click.Context, config: str | None, data_dir: str | None) -> None:
 
 
 def _run(ctx: Context, stages: tuple[str, ...], embedded: bool, once: bool = False) -> None:
-    try:
+    with _reported():
         settings = ctx.settings
         with Pipeline(settings, allow_embedded=embedded) as pipeline:
             pipeline.run(stages, _stop_on_signals(), poll_once=once, until_idle=once)
             click.echo(json.dumps(pipeline.progress.snapshot()), err=True)
-    except EXPECTED as exc:
-        _fail(exc)
 
 
 @main.command()
@@ -146,15 +155,13 @@ def demo(ctx: Context) -> None:
     """Serve the bundled demo corpus on loopback and run the whole pipeline over it."""
     from wirewatch.demo.run import run_demo
 
-    try:
+    with _reported():
         settings = ctx.settings
         if settings.log_level == "INFO":  # the demo's report is the output; log only what went wrong
             logging.getLogger().setLevel(logging.WARNING)
         if settings.kafka.bootstrap_servers or settings.database.url or settings.smtp.host:
             click.echo("note: using the configured broker/database/SMTP instead of the embedded defaults", err=True)
         run_demo(settings, sys.stdout)
-    except EXPECTED as exc:
-        _fail(exc)
 
 
 @main.command()
@@ -166,15 +173,13 @@ def train(ctx: Context, data: tuple[str, ...], no_bootstrap: bool) -> None:
     from process.model import bundled_training_file, read_examples, save
     from process.model import train as fit
 
-    try:
+    with _reported(ValueError):
         settings = ctx.settings
         examples = [] if no_bootstrap else read_examples(bundled_training_file())
         for path in data:
             examples += read_examples(path)
         model = fit(examples)
         save(model, settings.model_file)
-    except (ValueError, *EXPECTED) as exc:
-        _fail(exc)
     click.echo(f"saved {settings.model_file}: {json.dumps(model.meta)}")
 
 
@@ -220,10 +225,8 @@ def feeds_add(ctx: Context, url: str, name: str) -> None:
 @click.pass_obj
 def feeds_remove(ctx: Context, url: str) -> None:
     """Remove a feed (a feed of the config file comes back at the next start: remove it there too)."""
-    try:
+    with _reported():
         removed = _store(ctx).remove_feed(url)
-    except EXPECTED as exc:
-        _fail(exc)
     if not removed:
         click.echo(f"wirewatch: no feed {url}", err=True)
         sys.exit(1)
@@ -235,10 +238,8 @@ def feeds_remove(ctx: Context, url: str) -> None:
 @click.pass_obj
 def feeds_list(ctx: Context) -> None:
     """One line per feed: health, URL, name."""
-    try:
+    with _reported():
         rows = _store(ctx).list_feeds()
-    except EXPECTED as exc:
-        _fail(exc)
     for row in rows:
         click.echo(f"{row.health:<9} {row.url}" + (f"  ({row.name})" if row.name else ""))
     click.echo(f"{len(rows)} feeds")
@@ -250,10 +251,8 @@ def feeds_list(ctx: Context) -> None:
 @click.pass_obj
 def feeds_status(ctx: Context, url: str | None, as_json: bool) -> None:
     """Last poll, HTTP status, entries, errors, next poll and health of each feed (or of URL)."""
-    try:
+    with _reported():
         rows = [r for r in _store(ctx).list_feeds() if url is None or r.url == url]
-    except EXPECTED as exc:
-        _fail(exc)
     if url and not rows:
         _fail(ValueError(f"no feed {url}"))
     for row in rows:
@@ -279,11 +278,9 @@ def feeds_import(ctx: Context, opml_file: str) -> None:
     """Add every feed of an OPML file."""
     from ingest.opml import OpmlError, read_opml
 
-    try:
+    with _reported(OpmlError):
         found = read_opml(Path(opml_file).read_bytes(), opml_file)
         store = _store(ctx)
-    except (OpmlError, *EXPECTED) as exc:
-        _fail(exc)
     added = skipped = 0
     for url, name in found:
         try:
@@ -303,10 +300,8 @@ def feeds_export(ctx: Context, opml_file: str | None) -> None:
     """Write the feeds as OPML (to OPML_FILE, or standard output)."""
     from ingest.opml import write_opml
 
-    try:
+    with _reported():
         data = write_opml((r.url, r.name) for r in _store(ctx).list_feeds())
-    except EXPECTED as exc:
-        _fail(exc)
     if opml_file:
         Path(opml_file).write_bytes(data)
     else:
@@ -324,13 +319,11 @@ def feeds_discover(ctx: Context, url: str, add: bool) -> None:
     from wirewatch.http import AddressPolicy, make_client
 
     http = ctx.settings.http
-    try:
+    with _reported(FeedError):
         with make_client(ctx.settings.poll.timeout_seconds, http.agent, http.max_redirects,
                          AddressPolicy.from_strings(http.allow_networks)) as client:
             found = discover(client, url)
         store = _store(ctx) if add else None
-    except (FeedError, *EXPECTED) as exc:
-        _fail(exc)
     if not found:
         click.echo(f"no feed found for {url}", err=True)
         sys.exit(1)
@@ -371,7 +364,7 @@ def subscribers_add(ctx: Context, email: str, name: str, mode: str, topics: tupl
     except ValidationError as exc:
         _fail(ValueError(f"{email!r} is not a valid email address: {exc.errors()[0]['msg']}"))
     parsed = [_topic_option(t) for t in topics]
-    try:
+    with _reported():
         store = _store(ctx)
         known = {w["id"] for w in store.list_watches()}
         unknown = [w for w in watch_ids if w not in known]
@@ -382,18 +375,14 @@ def subscribers_add(ctx: Context, email: str, name: str, mode: str, topics: tupl
             store.subscribe(address, "topic", topic, min_score)
         for watch_id in watch_ids:
             store.subscribe(address, "watch", watch_id)
-    except EXPECTED as exc:
-        _fail(exc)
     click.echo(f"{address}: {mode}; topics {dict(parsed) or '-'}; watches {list(watch_ids) or '-'}")
 
 
 @subscribers.command("list")
 @click.pass_obj
 def subscribers_list(ctx: Context) -> None:
-    try:
+    with _reported():
         rows = _store(ctx).list_subscribers()
-    except EXPECTED as exc:
-        _fail(exc)
     for sub in rows:
         topics = ", ".join(f"{t}≥{m:g}" for t, m in sorted(sub["topics"].items())) or "-"
         click.echo(f"{sub['email']}  {sub['mode']}  topics: {topics}  watches: {', '.join(sub['watches']) or '-'}")
@@ -403,10 +392,8 @@ def subscribers_list(ctx: Context) -> None:
 @click.argument("email")
 @click.pass_obj
 def subscribers_remove(ctx: Context, email: str) -> None:
-    try:
+    with _reported():
         removed = _store(ctx).remove_subscriber(email)
-    except EXPECTED as exc:
-        _fail(exc)
     if not removed:
         _fail(ValueError(f"no subscriber {email}"))
     click.echo(f"removed {email}")
@@ -421,10 +408,8 @@ def feedback(ctx: Context, ref: str, verdict: str) -> None:
 
     `wirewatch export-feedback FILE` writes the verdicts as training examples for `wirewatch train`.
     """
-    try:
+    with _reported():
         alert = _store(ctx).record_feedback(ref.strip(), verdict.replace("-", "_"))
-    except EXPECTED as exc:
-        _fail(exc)
     if alert is None:
         _fail(ValueError(f"no alert with reference {ref!r}"))
     click.echo(f"recorded: {verdict} for \"{alert['subject']}\"")
@@ -435,10 +420,8 @@ def feedback(ctx: Context, ref: str, verdict: str) -> None:
 @click.pass_obj
 def export_feedback(ctx: Context, output: str) -> None:
     """Write the verdicts as labeled examples (JSONL) for `wirewatch train`."""
-    try:
+    with _reported():
         rows = _store(ctx).feedback_examples()
-    except EXPECTED as exc:
-        _fail(exc)
     with open(output, "w", encoding="utf-8") as fh:
         for row in rows:
             topics = [t["topic"] for t in json.loads(row["facts_json"]).get("topics", [])]
@@ -469,10 +452,8 @@ def watch_add(ctx: Context, watch_id: str, name: str, url: str, text: str, text_
     if text_file:
         text = Path(text_file).read_text(encoding="utf-8", errors="replace")
     if story_id is not None:
-        try:
+        with _reported():
             members = _store(ctx).story_articles(story_id)
-        except EXPECTED as exc:
-            _fail(exc)
         if not members:
             _fail(ValueError(f"no story {story_id} in the archive"))
         text = "\n\n".join(f"{m['title']}\n{m['text']}" for m in members[:5])
@@ -482,10 +463,8 @@ def watch_add(ctx: Context, watch_id: str, name: str, url: str, text: str, text_
         _fail(ValueError(f"watch {watch_id!r}: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}"))
     if not (url or text.strip()):
         _fail(ValueError("a watch needs --url, --text, --file or --story"))
-    try:
+    with _reported():
         added = _store(ctx).add_watch(watch_id, name, url, text, topics)
-    except EXPECTED as exc:
-        _fail(exc)
     if not added:
         _fail(ValueError(f"a watch {watch_id!r} exists already"))
     click.echo(f"watching {watch_id}: {name}")
@@ -494,11 +473,9 @@ def watch_add(ctx: Context, watch_id: str, name: str, url: str, text: str, text_
 @watch.command("list")
 @click.pass_obj
 def watch_list(ctx: Context) -> None:
-    try:
+    with _reported():
         store = _store(ctx)
         rows = store.list_watches()
-    except EXPECTED as exc:
-        _fail(exc)
     for row in rows:
         members = store.story_texts(row["id"])
         follow = sum(m["relation"] == "follow_up" for m in members)
@@ -511,10 +488,8 @@ def watch_list(ctx: Context) -> None:
 @click.argument("watch_id")
 @click.pass_obj
 def watch_remove(ctx: Context, watch_id: str) -> None:
-    try:
+    with _reported():
         removed = _store(ctx).remove_watch(watch_id)
-    except EXPECTED as exc:
-        _fail(exc)
     if not removed:
         _fail(ValueError(f"no watch {watch_id}"))
     click.echo(f"stopped watching {watch_id}")
@@ -717,10 +692,8 @@ def _dead_letters(settings: Settings, timeout: float = 5.0) -> list[Any]:
 @click.pass_obj
 def deadletter_list(ctx: Context, stage: str | None, as_json: bool) -> None:
     """Every dead letter: when, which stage, why, where it came from."""
-    try:
+    with _reported():
         letters = [x for x in _dead_letters(ctx.settings) if stage is None or x[2].stage == stage]
-    except EXPECTED as exc:
-        _fail(exc)
     for partition, offset, letter in letters:
         if as_json:
             data = {"partition": partition, "offset": offset, **letter.model_dump()}
@@ -740,7 +713,7 @@ def deadletter_replay(ctx: Context, stage: str | None, reason: str | None) -> No
     """Publish dead letters' original messages again to the topic they came from (after a fix)."""
     from wirewatch.kafka import KafkaWiring
 
-    try:
+    with _reported():
         settings = ctx.settings
         letters = [x[2] for x in _dead_letters(settings)
                    if (stage is None or x[2].stage == stage) and (reason is None or x[2].reason == reason)]
@@ -751,8 +724,6 @@ def deadletter_replay(ctx: Context, stage: str | None, reason: str | None) -> No
                           value=letter.payload.encode("utf-8"))
         producer.flush()
         producer.close()
-    except EXPECTED as exc:
-        _fail(exc)
     click.echo(f"replayed {len(letters)} messages")
 
 

@@ -156,9 +156,6 @@ class DeadLetter(Message):
 
 M = TypeVar("M", bound=Message)
 
-KINDS: dict[str, type[Message]] = {cls.kind: cls for cls in (Entry, Article, TaggedArticle, DeadLetter)}
-
-
 def decode(raw: bytes | str, expected: type[M]) -> M:
     """Read one message of the expected kind, or raise :class:`BadMessage` saying what is wrong."""
     try:

@@ -364,10 +364,6 @@ class Store:
         except IntegrityError:
             return False
 
-    def archived_count(self) -> int:
-        with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(archive)).scalar_one())
-
     def archived_by_url(self, url: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(archive).where(archive.c.url == url)).mappings().first()

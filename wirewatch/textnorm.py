@@ -1,4 +1,4 @@
-"""Text normalisation shared by the rules and the model: case folding and accent stripping.
+"""Text normalisation shared by the stages (rules, model, story matching): case and accent folding.
 
 In: any Unicode text. Out: the same text case-folded, with combining accents removed (``é`` →
 ``e``, Arabic short vowels dropped), so that matching is case- and accent-insensitive in Latin,
@@ -23,7 +23,3 @@ def fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text.casefold().replace("’", "'"))
     return unicodedata.normalize("NFKC", COMBINING.sub("", decomposed))
 
-
-def words(text: str) -> list[str]:
-    """The folded words of ``text``."""
-    return WORD.findall(fold(text))
