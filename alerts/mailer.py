@@ -3,7 +3,8 @@
 In: pending rows of the ``alerts`` table. Out: sent email; each row marked sent only after the
 server accepted it (or the file was written). A refused, timed-out or dropped SMTP connection
 leaves the row pending, retried with exponential backoff (30 s doubling, at most an hour, with
-jitter) for as long as it takes; only a recipient the server refuses for good (5xx) is given up.
+jitter) for as long as it takes, and so does a refused login (the password is ops' to fix); only a
+recipient or message the server refuses for good (5xx) is given up.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class SmtpMailer:
 
     def send(self, message: EmailMessage) -> None:
         s = self.settings
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(cafile=s.ca_file or None)  # the certificate and host name are checked
         if s.security == "tls":
             client: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout_seconds, context=context)
         else:
@@ -77,6 +78,19 @@ def make_mailer(settings: SmtpSettings, outbox: Path) -> Mailer:
 def retry_delay(attempt: int, rng: random.Random) -> float:
     """Seconds before the next try: 30 s doubling per failed attempt, at most an hour, with jitter."""
     return min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** (attempt - 1)) * rng.uniform(0.8, 1.2)
+
+
+def is_final_refusal(exc: Exception) -> bool:
+    """A refusal that no retry can cure: the recipient (or this message) refused with a 5xx.
+
+    A refused login or sender is the operator's configuration to fix, and a 4xx, a timeout or a
+    dropped connection is the server's to recover from: the alert waits in the outbox for both.
+    """
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return True
+    if isinstance(exc, smtplib.SMTPAuthenticationError | smtplib.SMTPSenderRefused | smtplib.SMTPNotSupportedError):
+        return False
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
 
 
 def _groups(due: list[QueuedAlert]) -> list[list[QueuedAlert]]:
@@ -109,8 +123,7 @@ def deliver_pending(store: Store, mailer: Mailer, now: datetime | None = None, r
         try:
             mailer.send(message)  # type: ignore[arg-type]
         except (smtplib.SMTPException, OSError) as exc:
-            permanent = isinstance(exc, smtplib.SMTPRecipientsRefused) or (
-                isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500)
+            permanent = is_final_refusal(exc)
             attempt = max(a.attempts for a in group) + 1
             retry_at = None if permanent else now + timedelta(seconds=retry_delay(attempt, rng))
             for alert in group:

@@ -11,7 +11,8 @@ story is about, and what the analyst was already sent). Out: a :class:`Relation`
   article must be about the story's topics — all of them, or one of them when its names are very
   close (a battlefield report naming the same places is not a development of a negotiation) — and
   fall within ``window_days`` of the story's last member.
-  At least two of the six names that weigh most in the seed (frequent in it, rare elsewhere) must appear.
+  At least three of the six names that weigh most in the seed (frequent in it, rare elsewhere) must
+  appear; a country or city counts under its English name whatever the language (:mod:`alerts.gazetteer`).
 - **Same report or new development?** A retelling comes within two days of the first report and
   announces nothing the analyst has not seen; a development either comes later or carries a word
   of development that is new to the story (denied, postponed, by video, resumed, revived... in seven
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from alerts.gazetteer import place_names
 from wirewatch.textnorm import WORD, fold
 
 TOKEN = re.compile(r"\w+")
@@ -37,7 +39,7 @@ SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+")
 NUMBER = re.compile(r"\b\d[\d.,]*\b")
 LEAD_WORDS = 400  # news puts its facts first; comments and background further down only dilute
 NAME_CHARS = 5
-ANCHORS, MIN_ANCHORS = 6, 2  # a related article names 2 of the 6 names that weigh most in the seed
+ANCHORS, MIN_ANCHORS = 6, 3  # a related article names half of the six names that weigh most in the seed
 CLOSE = 0.5  # an article this close in names needs only one of the story's topics, not all
 SAME_REPORT_DAYS = 2  # a retelling comes within days; later coverage is a development
 # words that announce a development of a reported event — a denial, a postponement, a move to video,
@@ -80,12 +82,17 @@ CYRILLIC = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъы�
 SPELLINGS = (("ou", "u"), ("q", "k"), ("w", "v"), ("ph", "f"), ("th", "t"), ("kh", "h"), ("j", "i"), ("y", "i"))
 
 
-def latin_key(word: str) -> str:
-    """A folded word in a rough Latin spelling, cut to five letters: Курской → kursk, Koursk → kursk."""
+def latin_spelling(word: str) -> str:
+    """A folded word in a rough Latin spelling: Курской → kurskoi, Koursk → kursk, Qatar → katar."""
     out = "".join(CYRILLIC.get(c, c) for c in fold(word))
     for a, b in SPELLINGS:
         out = out.replace(a, b)
-    return out[:NAME_CHARS]
+    return out
+
+
+def latin_key(word: str) -> str:
+    """A word's Latin spelling cut to five letters, so that inflections meet: Курской, Koursk → kursk."""
+    return latin_spelling(word)[:NAME_CHARS]
 
 
 def sentences(text: str, limit: int = LEAD_WORDS) -> list[str]:
@@ -101,7 +108,9 @@ def sentences(text: str, limit: int = LEAD_WORDS) -> list[str]:
 
 
 def names(text: str, limit: int = LEAD_WORDS) -> list[str]:
-    """Name keys of the lead: capitalised words that do not open a sentence (see the module doc)."""
+    """Name keys of the lead: capitalised words that do not open a sentence (see the module doc); a
+    country or city named in another language takes the key of its English name (*Moskau* → *mosco*)."""
+    places = place_names(latin_spelling, NAME_CHARS)
     out: list[str] = []
     count = 0
     for sent in sentences(text, limit):
@@ -109,7 +118,8 @@ def names(text: str, limit: int = LEAD_WORDS) -> list[str]:
             count += 1
             if i == 0 or len(word) < 4 or not word[0].isupper() or fold(word) in STOPWORDS:
                 continue
-            out.append(latin_key(word))
+            spelling = latin_spelling(word)
+            out.append(places.key(spelling) or spelling[:NAME_CHARS])
         if count >= limit:
             break
     return out

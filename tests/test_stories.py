@@ -31,6 +31,14 @@ def test_names_meet_across_scripts_and_spellings() -> None:
     assert terms("The Talks in DOHA were délayed, and 2024") == ["talks", "doha", "delayed"]
 
 
+def test_places_named_in_other_languages_take_their_english_key() -> None:
+    english = names("x Russia x Moscow x Qatar x Kyiv")
+    assert names("x Russland x Moskau x Katar x Kiew") == english  # German
+    assert names("x России x Москве x Катаре x Киеве") == english  # Russian, inflected
+    assert names("x Rusia x Moscú x Catar x Kiev") == english  # Spanish
+    assert names("x Kazakov x Moskalenko") == ["kazak", "moska"]  # surnames are not Kazakhstan or Moscow
+
+
 def test_the_demo_story_its_retellings_its_developments_and_its_noise() -> None:
     stats = TermStats.with_background()
     for art in CORPUS.articles:

@@ -614,7 +614,7 @@ def evaluate(ctx: Context, data: str, folds: int, plot_path: str, no_bootstrap: 
 def _replay_watch(seed: str, items: list[Any], verdicts: list[Any], classifier: Any, settings: Settings,
                   since: datetime | None) -> dict[str, dict[str, Any]]:
     """Each article's relation to a watched story, replayed in publication order as the alert stage would."""
-    from alerts.stories import StoryProfile, TermStats, relate
+    from alerts.replay import PastArticle, replay_story, term_stats
     from process.backtest import InputArticle, as_article
     from wirewatch.schema import parse_time
 
@@ -628,27 +628,23 @@ def _replay_watch(seed: str, items: list[Any], verdicts: list[Any], classifier: 
         seed_item = InputArticle("watch-seed", text.splitlines()[0][:200] if text else "", text)
     else:
         _fail(ValueError(f"--watch {seed}: neither a file nor the url of an article in the input"))
-    stats = TermStats.with_background()
-    for item in items:
-        stats.add(f"{item.title}\n{item.text}")
-
-    story = StoryProfile("watch", seed)
     seed_topics = {t.topic for t in classifier.tag(as_article(seed_item)).fired()}
     start = since.replace(tzinfo=UTC) if since else parse_time(seed_item.published)
     if start is None:
         _fail(ValueError("--watch: the seed has no date; say when the story began with --since YYYY-MM-DD"))
     seed_text = seed_item.text if seed_item.id == "watch-seed" else f"{seed_item.title}\n{seed_item.text}"
-    story.seed(seed_text, seed_topics, start)
-    fired = {v.id: v.fired() for v in verdicts}
+    fired = {v.id: frozenset(v.fired()) for v in verdicts}
+    past = [PastArticle(i.id, f"{i.title}\n{i.text}", parse_time(i.published), fired[i.id])
+            for i in items if i is not seed_item]
+    stats = term_stats(f"{i.title}\n{i.text}" for i in items)
+    relations = replay_story(seed_text, seed_topics, start, past, stats, settings.alert.related_threshold,
+                             settings.alert.window_days)
     out: dict[str, dict[str, Any]] = {}
-    for item in sorted(items, key=lambda i: i.published or ""):
+    for item in items:
         if item is seed_item:
             out[item.id] = {"relation": "seed", "similarity": 1.0, "reason": "the watched article"}
             continue
-        r = relate(f"{item.title}\n{item.text}", story, stats, settings.alert.related_threshold,
-                   parse_time(item.published), fired[item.id], settings.alert.window_days)
-        if r.kind == "follow_up":
-            story.learn(f"{item.title}\n{item.text}", parse_time(item.published))
+        r = relations[item.id]
         out[item.id] = {"relation": r.kind, "similarity": r.similarity, "reason": r.reason,
                         "new_facts": list(r.new_facts)}
     return out

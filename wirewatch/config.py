@@ -49,6 +49,8 @@ class SmtpSettings(_Section):
     username: str = ""
     password: str = ""
     security: Literal["none", "starttls", "tls"] = "starttls"
+    ca_file: str = Field("", description="CA certificates (PEM) that sign the server's certificate; empty: the "
+                                         "system's trusted CAs")
     timeout_seconds: float = Field(20.0, gt=0)
     sender: str = "wirewatch <wirewatch@localhost>"
     outbox_dir: str = Field("", description="where .eml files go without SMTP; empty: DATA_DIR/outbox")

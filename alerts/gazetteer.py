@@ -1,0 +1,81 @@
+"""Place names across languages: *Russland*, *Россия*, *Rusia* and *Russia* are one name.
+
+In: nothing (the CLDR locale data that ships with babel). Out: :func:`place_names`, which knows the
+stem of each country and major city as it is written in the topic pack's languages, and gives for a
+word that is one of them, inflected or not, the name key of its English name
+(see :func:`alerts.stories.latin_key`).
+
+Transliteration alone makes *Курск* meet *Kursk*, but not *Moskau* meet *Moscow* or *Katar* meet
+*Catar*: those are different words for one place. CLDR, the Unicode locale data that babel
+carries, names every country and every time-zone city in each language, so the table is built
+from there at first use, not written by hand. A key claimed by two different places (a short
+stem shared by two names) is left out rather than guessed, and a word must be the whole name plus at
+most a short ending, so that the surname *Kazakov* is not taken for *Kazakhstan*.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from types import MappingProxyType
+
+# the languages of the topic pack written in Latin or Cyrillic letters (Arabic has no capitals to find names by)
+LANGUAGES = ("de", "fr", "es", "it", "pt", "pl", "id", "ru", "uk", "bg")
+MAX_ENDING = 3  # letters an inflected form may add to a name's stem: Russland-s, Росси-и, Kyjow-a
+
+
+def _single_word(name: str) -> str | None:
+    words = name.replace("-", " ").split()
+    return words[0] if len(words) == 1 and len(words[0]) >= 4 else None
+
+
+@dataclass(frozen=True)
+class PlaceNames:
+    """Stems of place names in other languages, each with the name key of its English name."""
+
+    stems: Mapping[str, str]
+
+    def key(self, spelling: str) -> str | None:
+        """The English name key of a word (in Latin spelling) that is an inflected form of a known place."""
+        for cut in range(min(MAX_ENDING, len(spelling) - 4) + 1):
+            found = self.stems.get(spelling[:len(spelling) - cut])
+            if found is not None:
+                return found
+        return None
+
+
+@cache
+def place_names(spelling: Callable[[str], str], key_chars: int) -> PlaceNames:
+    """Countries and time-zone cities of CLDR in :data:`LANGUAGES`, built once per process.
+
+    ``spelling`` turns a word into its Latin spelling; the English name's key is that spelling cut to
+    ``key_chars`` letters. A stem is the local spelling without its final vowels (*Rossiia* → *ross*
+    is too short and kept whole; *Moskva* → *moskv*), at least four letters long.
+    """
+    from babel import Locale
+
+    english = Locale("en")
+    locales = [Locale(lang) for lang in LANGUAGES]
+    claims: dict[str, set[str]] = defaultdict(set)
+
+    def claim(local: str | None, canonical: str | None) -> None:
+        if not local or not canonical:
+            return
+        target = spelling(canonical)[:key_chars]
+        local_spelling = spelling(local)
+        stem = local_spelling.rstrip("aeiouy")
+        stem = stem if len(stem) >= 4 else local_spelling
+        if target and stem[:key_chars] != target:
+            claims[stem].add(target)
+
+    for code, name in english.territories.items():
+        if code.isalpha() and len(code) == 2:
+            for loc in locales:
+                claim(_single_word(loc.territories.get(code, "")), _single_word(name))
+    for zone in sorted(set().union(*(loc.time_zones.keys() for loc in locales))):
+        city_en = english.time_zones.get(zone, {}).get("city") or zone.rsplit("/", 1)[-1].replace("_", " ")
+        for loc in locales:
+            claim(_single_word(loc.time_zones.get(zone, {}).get("city") or ""), _single_word(city_en))
+    return PlaceNames(MappingProxyType({stem: next(iter(t)) for stem, t in claims.items() if len(t) == 1}))
