@@ -22,13 +22,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from alerts.compose import AlertFacts, Composer, TopicLine
-from alerts.mailer import Mailer, deliver_pending
+from alerts.mailer import Mailer, RetryPolicy, deliver_pending
 from alerts.stories import Relation, StoryProfile, TermStats, names, relate
 from alerts.story_index import StoryIndex
 from wirewatch.config import AlertSettings, WatchSettings
-from wirewatch.kafka import Output
+from wirewatch.kafka import Output, Progress
 from wirewatch.schema import TaggedArticle, decode, parse_time
-from wirewatch.storage import Store
+from wirewatch.storage import QueuedAlert, Store
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +77,17 @@ class Alerter:
 
     REFRESH_SECONDS = 5.0
 
-    def __init__(self, settings: AlertSettings, store: Store, composer: Composer, mailer: Mailer) -> None:
+    def __init__(self, settings: AlertSettings, store: Store, composer: Composer, mailer: Mailer,
+                 progress: Progress | None = None, worker: str = "", retry: RetryPolicy | None = None,
+                 claim_timeout: float = 300.0) -> None:
         self.settings = settings
         self.store = store
         self.composer = composer
         self.mailer = mailer
+        self.progress = progress or Progress()
+        self.worker = worker
+        self.retry = retry or RetryPolicy()
+        self.claim_timeout = claim_timeout
         self.stats = TermStats.with_background()
         self.stories = StoryIndex(self.stats, settings.story_threshold, settings.story_window_days)
         self._restore_stories()
@@ -142,13 +148,17 @@ class Alerter:
         if time.monotonic() - self._refreshed > self.REFRESH_SECONDS:
             self.refresh()
         article = tagged.article
-        first_time = self.store.archive_article(
+        outcome = self.store.archive_article(
             tagged.article_id, article.entry.url, article.title, article.sitename or article.entry.feed_title,
             article.published, article.text, tagged.to_bytes().decode("utf-8"))
-        if first_time:
+        # "unlinked": archived by a worker that died before it linked the article: finish its work
+        first_time = outcome in ("new", "unlinked")
+        if outcome == "new":
             self.stats.add(_body(tagged))
+        if first_time and self.store.story_of(tagged.article_id) is None:
             story_id, _new = self.stories.link(names(_body(tagged)), parse_time(article.published), article.title)
             self.store.set_story(tagged.article_id, story_id)
+            self.progress.event("articles_linked")
         followed: set[str] = set()
         for watch in self.watches:
             # a redelivered article keeps the links decided the first time; only unsent email is completed
@@ -163,11 +173,25 @@ class Alerter:
             hits = [t for t in tagged.fired() if t.topic in sub.topics and t.score >= sub.topics[t.topic]]
             if hits:
                 self._queue(sub, tagged, "topic", None, None)
+        if first_time:
+            self.store.mark_linked(tagged.article_id)
         self.flush()
         return []
 
     def flush(self) -> None:
-        deliver_pending(self.store, self.mailer, digest=self.composer.compose_digest)
+        """Send what the outbox holds and is due."""
+        _, failed = deliver_pending(self.store, self.mailer, digest=self.composer.compose_digest,
+                                       worker=self.worker, retry=self.retry, claim_timeout=self.claim_timeout,
+                                       on_sent=self._sent)
+        self.progress.event("alerts_failed", failed)
+
+    def _sent(self, alert: QueuedAlert) -> None:
+        self.progress.event("alerts_sent")
+        now = datetime.now(UTC)
+        if alert.published_at is not None:
+            self.progress.observe_latency("publication", (now - alert.published_at).total_seconds())
+        if alert.first_seen_at is not None:
+            self.progress.observe_latency("first_sighting", (now - alert.first_seen_at).total_seconds())
 
     def _queue_followups(self, watch: Watch, tagged: TaggedArticle, relation: Relation) -> set[str]:
         emails = set()
@@ -272,6 +296,9 @@ class Alerter:
         message = self.composer.compose(facts)
         due, group = self._due(sub, watch.settings.id if watch else "")
         if self.store.queue_alert(key, sub.email, tagged.article_id, kind, facts.subject, message.as_string(),
-                                  group, json.dumps(asdict(facts), ensure_ascii=False), due):
+                                  group, json.dumps(asdict(facts), ensure_ascii=False), due,
+                                  published_at=parse_time(article.published),
+                                  first_seen_at=parse_time(article.entry.seen_at)):
+            self.progress.event("alerts_queued")
             log.info("queued %s alert for %s%s: %s", kind, sub.email,
                      f" (due {due.isoformat(timespec='minutes')})" if due else "", facts.subject)

@@ -93,12 +93,15 @@ class Composer:
         about = stories[0] if len(stories) == 1 else f"{len(stories)} stories" if stories else "your topics"
         digest = DigestFacts(alert_id="|".join(sorted(a.idem_key for a in queued)), subscriber=first.subscriber,
                              items=items, subject=header_safe(f"[wirewatch] {len(items)} updates — {about}"))
-        return self._message(digest.subscriber, digest.subject, digest.alert_id, "digest", digest)
+        return self._message(digest.subscriber, digest.subject, digest.alert_id, "digest", digest,
+                             [alert_ref(a.idem_key) for a in queued])
 
     def compose(self, facts: AlertFacts) -> EmailMessage:
-        return self._message(facts.subscriber, facts.subject, facts.alert_id, "alert", facts)
+        return self._message(facts.subscriber, facts.subject, facts.alert_id, "alert", facts,
+                             [alert_ref(facts.alert_id)])
 
-    def _message(self, to: str, subject: str, alert_id: str, template: str, data: object) -> EmailMessage:
+    def _message(self, to: str, subject: str, alert_id: str, template: str, data: object,
+                 refs: list[str]) -> EmailMessage:
         msg = EmailMessage()
         msg["From"] = self.sender
         msg["To"] = to
@@ -108,6 +111,7 @@ class Composer:
         digest = alert_ref(alert_id)
         msg["Message-ID"] = f"<{digest}@{domain}>"  # the same alert always gets the same id: receivers can dedupe
         msg["X-Wirewatch-Alert"] = digest
+        msg["X-Wirewatch-Refs"] = " ".join(refs)  # the alerts this email carries, one reference each
         msg["List-Unsubscribe"] = f"<mailto:unsubscribe@{domain}?subject=unsubscribe%20{digest}>"
         feedback = {verdict: f"mailto:feedback@{domain}?subject={verdict}%20{digest}"
                     for verdict in ("relevant", "not-relevant")}

@@ -13,10 +13,13 @@ import email
 import email.policy
 import hashlib
 import logging
+import os
 import random
 import smtplib
+import socket
 import ssl
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -75,9 +78,20 @@ def make_mailer(settings: SmtpSettings, outbox: Path) -> Mailer:
     return SmtpMailer(settings) if settings.host else OutboxMailer(outbox)
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Backoff of a failed send: ``first`` seconds, doubling per attempt, at most ``longest``, ±20 % jitter."""
+
+    first: float = FIRST_RETRY_SECONDS
+    longest: float = MAX_RETRY_SECONDS
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        return min(self.longest, self.first * 2 ** (attempt - 1)) * rng.uniform(0.8, 1.2)
+
+
 def retry_delay(attempt: int, rng: random.Random) -> float:
-    """Seconds before the next try: 30 s doubling per failed attempt, at most an hour, with jitter."""
-    return min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** (attempt - 1)) * rng.uniform(0.8, 1.2)
+    """Seconds before the next try with the default policy: 30 s doubling, at most an hour, with jitter."""
+    return RetryPolicy().delay(attempt, rng)
 
 
 def is_final_refusal(exc: Exception) -> bool:
@@ -103,21 +117,38 @@ def _groups(due: list[QueuedAlert]) -> list[list[QueuedAlert]]:
 
 
 def deliver_pending(store: Store, mailer: Mailer, now: datetime | None = None, rng: random.Random | None = None,
-                    digest: Callable[[list[QueuedAlert]], EmailMessage] | None = None) -> tuple[int, int]:
+                    digest: Callable[[list[QueuedAlert]], EmailMessage] | None = None, worker: str = "",
+                    retry: RetryPolicy | None = None, claim_timeout: float | None = None,
+                    on_sent: Callable[[QueuedAlert], None] | None = None) -> tuple[int, int]:
     """Send what the outbox holds and is due; returns (alerts sent, alerts failed this round).
 
-    Alerts due together for one subscriber and one group go out as one email (``digest``). A refusal
-    of the recipient (5xx) is final; any other failure (server down, 4xx, timeout, dropped connection)
-    keeps the alerts pending and schedules their next try with backoff. The round stops at the first
-    server failure, so the rest wait, in order, for the server to come back.
+    Alerts due together for one subscriber and one group go out as one email (``digest``). Each is
+    claimed first, so that two alert workers never send the same alert; a claim older than
+    ``claim_timeout`` seconds belongs to a worker that died while sending, and is released to be sent
+    again (with the same Message-ID: the server may have taken it before the crash). A refusal of
+    the recipient (5xx) is final; any other failure (server down, 4xx, timeout, dropped connection,
+    refused login) keeps the alerts pending and schedules their next try with backoff. The round
+    stops at the first server failure, so the rest wait, in order, for the server to come back.
     """
     rng = rng or random.Random()
+    retry = retry or RetryPolicy()
     now = now or datetime.now(UTC)
+    worker = worker or f"{socket.gethostname()}:{os.getpid()}"
+    if claim_timeout is not None:
+        released = store.release_stale_claims(now - timedelta(seconds=claim_timeout))
+        if released:
+            log.warning("%d alert(s) were being sent by a worker that stopped; sending them again (same "
+                        "Message-ID, so a copy the server already took can be recognised)", len(released))
     sent = failed = 0
     for group in _groups(store.pending_alerts(now=now)):
-        if len(group) == 1 or digest is None:
-            message = email.message_from_string(group[0].message, policy=email.policy.default)
+        if digest is None:  # without a digest composer, one alert per email: the rest wait for the next round
             group = group[:1]
+        claimed = set(store.claim_alerts([a.idem_key for a in group], worker))
+        group = [a for a in group if a.idem_key in claimed]
+        if not group:
+            continue
+        if len(group) == 1:
+            message = email.message_from_string(group[0].message, policy=email.policy.default)
         else:
             message = digest(group)
         try:
@@ -125,7 +156,7 @@ def deliver_pending(store: Store, mailer: Mailer, now: datetime | None = None, r
         except (smtplib.SMTPException, OSError) as exc:
             permanent = is_final_refusal(exc)
             attempt = max(a.attempts for a in group) + 1
-            retry_at = None if permanent else now + timedelta(seconds=retry_delay(attempt, rng))
+            retry_at = None if permanent else now + timedelta(seconds=retry.delay(attempt, rng))
             for alert in group:
                 store.mark_failed(alert.idem_key, f"{type(exc).__name__}: {exc}", permanent, retry_at)
             failed += len(group)
@@ -137,5 +168,7 @@ def deliver_pending(store: Store, mailer: Mailer, now: datetime | None = None, r
             break
         for alert in group:
             store.mark_sent(alert.idem_key)
+            if on_sent is not None:
+                on_sent(alert)
         sent += len(group)
     return sent, failed

@@ -9,6 +9,11 @@ per host with ``http.per_host_delay_seconds`` between them, so one slow server n
 Each request sends the stored ETag / Last-Modified (a 304 costs no parsing), honours Retry-After on
 429 and 503, and follows permanent redirects by moving the feed to its new URL.
 
+Every ``[kafka] redrive_after_seconds / 4`` (at most a minute) the poller also publishes again the
+accepted entries that have not reached the archive in time (:mod:`ingest.redrive`). A database or
+broker outage pauses polling, with backoff, until the service is back; nothing is recorded as seen
+before the broker acknowledged it.
+
 Deduplication, in order: canonical URL and GUID (an entry seen before is skipped — unless its text
 changed, then it is re-sent as revision n+1 of the same article); then the content hash of its title
 and summary (the same text republished under another URL is skipped, its keys remembered).
@@ -23,6 +28,7 @@ import logging
 import random
 import re
 import threading
+import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -30,14 +36,16 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from kafka import KafkaProducer
+from kafka.errors import KafkaError
 
 from ingest.feed_parsing import FeedError, dedup_keys, parse_feed
+from ingest.redrive import redrive_due
 from ingest.schedule import Outcome, next_schedule, retry_after_seconds
 from wirewatch.config import HttpSettings, PollSettings
 from wirewatch.http import AddressPolicy, FetchError, FetchLimits, afetch, make_async_session
-from wirewatch.kafka import ENTRIES, KafkaWiring, Output, Progress
+from wirewatch.kafka import ENTRIES, KafkaWiring, Output, Progress, TransientFailure, delivered
 from wirewatch.schema import Entry, parse_time
-from wirewatch.storage import FeedRow, Store
+from wirewatch.storage import UNAVAILABLE, FeedRow, Store
 
 log = logging.getLogger(__name__)
 
@@ -206,11 +214,12 @@ class FeedPoller:
                        health=health)
 
 
-def record(store: Store, poller: FeedPoller, results: list[PollResult], now: datetime) -> None:
+def record(store: Store, poller: FeedPoller, results: list[PollResult], now: datetime,
+           redrive_after: float = 1800.0) -> None:
     """After publishing: remember the entries and the feeds' new state."""
     items = [(dedup_keys(e), e.article_id, e.content_hash, e.revision, e.to_bytes().decode("utf-8"))
              for r in results for e in r.new_entries]
-    store.accept_entries(items, [poller.schedule(r, now) for r in results])
+    store.accept_entries(items, [poller.schedule(r, now) for r in results], redrive_after)
     for r in results:
         for keys, owner in r.republished:
             if owner:
@@ -241,14 +250,17 @@ async def poll_due(poller: FeedPoller, store: Store, wiring: KafkaWiring, produc
         batch = pending[:]
         pending.clear()
         outputs = [Output(ENTRIES, e.article_id, e) for r in batch for e in r.new_entries]
-        wiring.publish(producer, outputs)
-        await asyncio.to_thread(producer.flush)
+        # acknowledged by the broker before they are recorded as seen: a broker outage loses nothing
+        await asyncio.to_thread(delivered, producer, wiring.publish(producer, outputs))
         before = {r.feed.id: r.feed for r in batch}
-        await asyncio.to_thread(record, store, poller, batch, datetime.now(UTC))
+        await asyncio.to_thread(record, store, poller, batch, datetime.now(UTC), wiring.settings.redrive_after_seconds)
         for r in batch:
             report(r, before[r.feed.id])
         progress.add("produced", ENTRIES, len(outputs))
         progress.add("consumed", "feeds", len(batch))
+        progress.event("feeds_polled", len(batch))
+        progress.event("feeds_failed", sum(1 for r in batch if r.error))
+        progress.event("feeds_not_modified", sum(1 for r in batch if r.not_modified))
 
     for next_done in asyncio.as_completed([poller.poll(feed, memory) for feed in due]):
         result = await next_done
@@ -269,6 +281,8 @@ def run_poller(poll: PollSettings, http: HttpSettings, wiring: KafkaWiring, stor
                progress: Progress, once: bool = False) -> None:
     """Poll due feeds until ``stop`` is set (or one cycle, with ``once``)."""
 
+    sweep_every = min(60.0, wiring.settings.redrive_after_seconds / 4)
+
     async def main() -> None:
         policy = AddressPolicy.from_strings(http.allow_networks)
         limits = FetchLimits(poll.timeout_seconds, poll.deadline_seconds, poll.max_bytes, http.max_redirects)
@@ -277,15 +291,33 @@ def run_poller(poll: PollSettings, http: HttpSettings, wiring: KafkaWiring, stor
             async with make_async_session(limits, http.agent, policy, poll.concurrency,
                                           http.per_host_concurrency) as session:
                 poller = FeedPoller(poll, http, store, session, policy=policy)
+                outage, swept = 0, 0.0
                 while not stop.is_set():
-                    await poll_due(poller, store, wiring, producer, progress)
+                    try:
+                        await poll_due(poller, store, wiring, producer, progress)
+                        if time.monotonic() - swept >= sweep_every:
+                            await asyncio.to_thread(redrive_due, store, wiring, producer, wiring.settings, progress)
+                            swept = time.monotonic()
+                        nxt = store.next_due()
+                    except (TransientFailure, *UNAVAILABLE) as exc:
+                        outage += 1
+                        if outage == 1:
+                            log.error("poll: %s; retrying until it is back", str(exc).splitlines()[0][:300])
+                        progress.event("poll_outage_retries")
+                        await asyncio.to_thread(stop.wait, min(30.0, 0.5 * 2 ** min(outage, 8)))
+                        continue
+                    if outage:
+                        log.warning("poll: back after %d retries", outage)
+                        outage = 0
                     if once:
                         break
-                    nxt = store.next_due()
                     wait = 5.0 if nxt is None else (nxt - datetime.now(UTC)).total_seconds()
                     await asyncio.to_thread(stop.wait, min(5.0, max(0.05, wait)))
         finally:
-            producer.flush(timeout=10)
+            try:
+                producer.flush(timeout=10)
+            except KafkaError as exc:  # the broker is gone: what was not acknowledged was not recorded either
+                log.warning("poll: could not flush on stop: %s", exc)
             producer.close(timeout=10)
 
     asyncio.run(main())

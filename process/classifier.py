@@ -42,6 +42,10 @@ class RuleSource:
     def _fingerprint(self) -> tuple[tuple[str, float, int], ...]:
         return tuple(sorted((p.name, p.stat().st_mtime, p.stat().st_size) for p in self.folder.glob("*.rules")))
 
+    def reload_now(self) -> None:
+        """Look at the files at the next use instead of waiting for the next check (SIGHUP)."""
+        self._checked = float("-inf")
+
     def current(self) -> RulePack:
         now = time.monotonic()
         if now - self._checked >= self.check_every:

@@ -34,10 +34,46 @@ def test_entries_keys_hashes_archive_and_unfinished(db_url: str) -> None:
     store.remember_keys(["url:https://copy.test/a"], "id-a")
     assert store.known_keys(["url:https://copy.test/a"]) == {"url:https://copy.test/a": "id-a"}
     assert sorted(store.unfinished_entries()) == ['{"e": 2}', '{"e": 3}']
-    assert store.archive_article("id-a", "https://n.test/a", "A", "Wire", None, "text", "{}")
-    assert not store.archive_article("id-a", "https://n.test/a", "A", "Wire", None, "text", "{}")
+    assert store.archive_article("id-a", "https://n.test/a", "A", "Wire", None, "text", "{}") == "new"
+    assert store.archive_article("id-a", "https://n.test/a", "A", "Wire", None, "text", "{}") == "unlinked"
+    store.mark_linked("id-a")
+    assert store.archive_article("id-a", "https://n.test/a", "A", "Wire", None, "text", "{}") == "done"
     assert store.unfinished_entries() == ['{"e": 2}']
+    assert store.entry_counts() == {"accepted": 1, "archived": 1}
     assert store.archived_by_url("https://n.test/a")["title"] == "A"  # type: ignore[index]
+    store.close()
+
+
+def test_entries_that_never_reach_the_archive_are_due_again_then_abandoned(db_url: str) -> None:
+    store = Store(db_url)
+    store.accept_entries([(["url:https://n.test/a"], "id-a", "", 0, '{"e": 1}'),
+                          (["url:https://n.test/b"], "id-b", "", 0, '{"e": 2}')], redrive_after=60)
+    now = datetime.now(UTC)
+    assert store.entries_to_redrive(now) == []
+    store.archive_article("id-b", "https://n.test/b", "B", "Wire", None, "text", "{}")
+    assert store.entries_to_redrive(now + timedelta(seconds=61)) == [("id-a", '{"e": 1}', 0)]
+    store.mark_redriven(["id-a"], now + timedelta(seconds=300))
+    assert store.entries_to_redrive(now + timedelta(seconds=299)) == []
+    assert store.entries_to_redrive(now + timedelta(seconds=301)) == [("id-a", '{"e": 1}', 1)]
+    store.abandon_entries(["id-a"])
+    assert store.entries_to_redrive(now + timedelta(days=9)) == []
+    assert store.entry_counts() == {"abandoned": 1, "archived": 1}
+    store.close()
+
+
+def test_an_alert_is_claimed_by_one_worker_and_a_dead_workers_claim_is_released(db_url: str) -> None:
+    store = Store(db_url)
+    store.queue_alert("k1", "a@example.org", "x1", "topic", "S", "raw")
+    store.queue_alert("k2", "a@example.org", "x2", "topic", "S", "raw")
+    assert store.claim_alerts(["k1", "k2"], "w1") == ["k1", "k2"]
+    assert store.claim_alerts(["k1", "k2"], "w2") == []  # taken
+    assert store.pending_alerts() == []
+    store.mark_sent("k1")
+    assert store.release_stale_claims(datetime.now(UTC) - timedelta(minutes=5)) == []  # still fresh
+    assert store.release_stale_claims(datetime.now(UTC) + timedelta(seconds=1)) == ["k2"]
+    [again] = store.pending_alerts()
+    assert again.idem_key == "k2" and again.handovers == 1  # handed over once before: in doubt
+    assert store.alert_counts() == {"pending": 1, "sent": 1}
     store.close()
 
 

@@ -46,6 +46,7 @@ def _setup_logging(level: str, json_logs: str = "auto") -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("trafilatura").setLevel(logging.WARNING)
     logging.getLogger("htmldate").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its per-step chatter; ours says what changed
 
 
 def _stop_on_signals() -> threading.Event:
@@ -66,11 +67,14 @@ class Context:
         self.data_dir = data_dir
         self._settings: Settings | None = None
 
+    def reload_settings(self) -> Settings:
+        """The configuration read again from the same file and environment (for SIGHUP)."""
+        return load_settings(self.config, overrides={"data_dir": self.data_dir} if self.data_dir else {})
+
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            overrides = {"data_dir": self.data_dir} if self.data_dir else {}
-            self._settings = load_settings(self.config, overrides=overrides)
+            self._settings = self.reload_settings()
             _setup_logging(self._settings.log_level, self._settings.observability.json_logs)
         return self._settings
 
@@ -103,8 +107,10 @@ def main(ctx: click.Context, config: str | None, data_dir: str | None) -> None:
 def _run(ctx: Context, stages: tuple[str, ...], embedded: bool, once: bool = False) -> None:
     with _reported():
         settings = ctx.settings
-        with Pipeline(settings, allow_embedded=embedded) as pipeline:
-            pipeline.run(stages, _stop_on_signals(), poll_once=once, until_idle=once)
+        with Pipeline(settings, allow_embedded=embedded, load_config=ctx.reload_settings) as pipeline:
+            stop = _stop_on_signals()
+            signal.signal(signal.SIGHUP, lambda _signum, _frame: pipeline.reload_requested.set())
+            pipeline.run(stages, stop, poll_once=once, until_idle=once)
             click.echo(json.dumps(pipeline.progress.snapshot()), err=True)
 
 

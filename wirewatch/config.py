@@ -37,10 +37,14 @@ class KafkaSettings(_Section):
     heartbeat_interval_ms: int = Field(2000, ge=100)
     max_poll_records: int = Field(50, ge=1)
     client_id: str = "wirewatch"
+    redrive_after_seconds: float = Field(1800.0, gt=0, description="an accepted entry not archived by then is "
+                                         "published again (the broker may have lost it)")
+    max_redrives: int = Field(5, ge=0, description="then the entry is given up and logged")
 
 
 class DatabaseSettings(_Section):
     url: str = Field("", description="SQLAlchemy URL; empty: sqlite under the data directory")
+    auto_migrate: bool = Field(True, description="migrate the schema at start; false: `wirewatch db upgrade` does")
 
 
 class SmtpSettings(_Section):
@@ -52,6 +56,10 @@ class SmtpSettings(_Section):
     ca_file: str = Field("", description="CA certificates (PEM) that sign the server's certificate; empty: the "
                                          "system's trusted CAs")
     timeout_seconds: float = Field(20.0, gt=0)
+    retry_first_seconds: float = Field(30.0, gt=0, description="first wait after a failed send; doubles per try")
+    retry_max_seconds: float = Field(3600.0, gt=0, description="the longest wait between tries")
+    claim_timeout_seconds: float = Field(300.0, gt=0, description="an alert a worker claimed and did not finish "
+                                         "sending in this time (it died) is sent again")
     sender: str = "wirewatch <wirewatch@localhost>"
     outbox_dir: str = Field("", description="where .eml files go without SMTP; empty: DATA_DIR/outbox")
 

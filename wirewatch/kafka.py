@@ -23,7 +23,7 @@ from typing import Any, Generic, TypeVar
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
+from kafka.errors import CommitFailedError, KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 
 from wirewatch.config import KafkaSettings
 from wirewatch.schema import BadMessage, DeadLetter, Message, decode
@@ -49,25 +49,61 @@ class Output:
     message: Message
 
 
+LATENCY_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 21600.0, 86400.0,
+                   float("inf"))
+
+
 @dataclass
 class Progress:
-    """Counts of what each stage consumed and produced, thread-safe; the demo and `run` read it."""
+    """What this process's stages did, thread-safe: counts per topic and stage, named events (feeds
+    polled, alerts sent, ...), consumer lag, and alert latency histograms. The demo, ``run``, the
+    heartbeat and ``/metrics`` read it."""
 
     consumed: Counter[str] = field(default_factory=Counter)
     produced: Counter[str] = field(default_factory=Counter)
     deadlettered: Counter[str] = field(default_factory=Counter)
     busy_seconds: Counter[str] = field(default_factory=Counter)
+    events: Counter[str] = field(default_factory=Counter)
+    lag_records: dict[str, dict[int, int]] = field(default_factory=dict)  # stage -> partition -> records behind
+    lag_seconds: dict[str, float] = field(default_factory=dict)  # stage -> age of the newest record it took
+    latency: dict[str, list[float]] = field(default_factory=dict)  # since -> bucket counts, then sum
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, counter: str, key: str, n: float = 1) -> None:
         with self._lock:
             getattr(self, counter)[key] += n
 
-    def snapshot(self) -> dict[str, dict[str, int]]:
+    def event(self, name: str, n: int = 1) -> None:
+        self.add("events", name, n)
+
+    def set_lag(self, stage: str, partitions: dict[int, int], seconds: float | None) -> None:
+        with self._lock:
+            self.lag_records.setdefault(stage, {}).update(partitions)
+            if seconds is not None:
+                self.lag_seconds[stage] = seconds
+
+    def observe_latency(self, since: str, seconds: float) -> None:
+        """One alert's delay from the article's publication (``since="publication"``) or first sighting."""
+        with self._lock:
+            counts = self.latency.setdefault(since, [0.0] * (len(LATENCY_BUCKETS) + 1))
+            for i, bound in enumerate(LATENCY_BUCKETS):
+                if seconds <= bound:
+                    counts[i] += 1
+            counts[-1] += max(0.0, seconds)
+
+    def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {"consumed": dict(self.consumed), "produced": dict(self.produced),
                     "deadlettered": dict(self.deadlettered),
-                    "busy_seconds": {k: round(v, 2) for k, v in self.busy_seconds.items()}}
+                    "busy_seconds": {k: round(v, 2) for k, v in self.busy_seconds.items()},
+                    "events": dict(self.events),
+                    "lag_records": {s: sum(p.values()) for s, p in self.lag_records.items()},
+                    "lag_seconds": {s: round(v, 1) for s, v in self.lag_seconds.items()},
+                    "latency": {k: list(v) for k, v in self.latency.items()}}
+
+
+class TransientFailure(RuntimeError):
+    """A service the stage needs (database, broker, SMTP) is down: wait and retry; the message is fine."""
 
 
 class KafkaWiring:
@@ -135,12 +171,19 @@ class KafkaWiring:
         except KafkaTimeoutError:
             raise BrokerUnavailable(f"no Kafka broker answers at {self.bootstrap}") from None
 
-    def publish(self, producer: KafkaProducer, outputs: Iterable[Output]) -> int:
-        n = 0
-        for out in outputs:
-            producer.send(self.topic(out.topic), key=out.key.encode("utf-8"), value=out.message.to_bytes())
-            n += 1
-        return n
+    def publish(self, producer: KafkaProducer, outputs: Iterable[Output]) -> list[Any]:
+        """Send the outputs; returns their futures (see :func:`delivered`)."""
+        return [producer.send(self.topic(out.topic), key=out.key.encode("utf-8"), value=out.message.to_bytes())
+                for out in outputs]
+
+
+def delivered(producer: KafkaProducer, futures: Sequence[Any]) -> None:
+    """Flush, then raise :class:`TransientFailure` unless the broker acknowledged every record."""
+    producer.flush()
+    failed = [f for f in futures if not f.succeeded()]
+    if failed:
+        exc = failed[0].exception if failed[0].is_done else "not acknowledged"
+        raise TransientFailure(f"{len(failed)} of {len(futures)} records were not acknowledged by the broker: {exc}")
 
 
 class StageRunner(Generic[M]):
@@ -148,13 +191,17 @@ class StageRunner(Generic[M]):
 
     ``handle`` gets a decoded message and returns the outputs. Exceptions it raises are retried
     ``retries`` times, then the record goes to ``deadletter``; :class:`BadMessage` is not retried.
+    An exception of a ``transient`` type (the database is down, say) is not the message's fault: the
+    runner pauses its partitions, waits with backoff and retries the same records for as long as it
+    takes, without committing, dead-lettering or leaving the consumer group.
     """
 
     def __init__(self, stage: str, wiring: KafkaWiring, source: str, message_type: type[M],
                  handle: Callable[[M], list[Output]], progress: Progress | None = None,
                  retries: int = 2, retry_delay: float = 0.2,
                  on_idle: Callable[[], None] | None = None,
-                 handle_batch: Callable[[list[M]], list[list[Output]]] | None = None) -> None:
+                 handle_batch: Callable[[list[M]], list[list[Output]]] | None = None,
+                 transient: tuple[type[BaseException], ...] = (), max_outage_wait: float = 30.0) -> None:
         self.stage = stage
         self.wiring = wiring
         self.source = source
@@ -165,9 +212,13 @@ class StageRunner(Generic[M]):
         self.retry_delay = retry_delay
         self.on_idle = on_idle
         self.handle_batch = handle_batch
+        self.transient = (TransientFailure, *transient)
+        self.max_outage_wait = max_outage_wait
+        self.outage: str = ""  # what is down, while it is
 
     def process(self, raw: bytes, partition: int = -1, offset: int = -1) -> list[Output]:
-        """Decode and handle one record; failures become a dead letter instead of an exception."""
+        """Decode and handle one record; failures become a dead letter instead of an exception
+        (except a transient failure, which is raised for :meth:`run` to wait out)."""
         try:
             message = decode(raw, self.message_type)
         except BadMessage as exc:
@@ -177,6 +228,8 @@ class StageRunner(Generic[M]):
         while True:
             try:
                 return self.handle(message)
+            except self.transient:
+                raise
             except Exception as exc:
                 attempt += 1
                 if attempt > self.retries:
@@ -203,6 +256,8 @@ class StageRunner(Generic[M]):
         try:
             for (i, _msg), outputs in zip(good, self.handle_batch([m for _, m in good]), strict=True):
                 results[i] = outputs
+        except self.transient:
+            raise
         except Exception as exc:
             log.warning("%s: batch of %d failed (%s); processing its records one by one", self.stage, len(good), exc)
             for i, _msg in good:
@@ -216,8 +271,48 @@ class StageRunner(Generic[M]):
                             partition=partition, offset=offset, payload=raw.decode("utf-8", errors="replace"))
         return Output(DEADLETTER, f"{self.stage}:{partition}:{offset}", letter)
 
+    def _complete(self, producer: KafkaProducer, records: list[Any]) -> None:
+        """Process a batch and publish its outputs, acknowledged by the broker (or raise transient)."""
+        futures: list[Any] = []
+        produced: Counter[str] = Counter()
+        for outputs in self.process_batch(records):
+            futures += self.wiring.publish(producer, outputs)
+            produced.update(out.topic for out in outputs)
+        delivered(producer, futures)
+        for topic, n in produced.items():
+            self.progress.add("produced", topic, n)
+
+    def _wait_out(self, consumer: KafkaConsumer, exc: BaseException, attempt: int, stop: threading.Event) -> None:
+        """An outage: say so once, keep the group membership (paused polls), back off."""
+        what = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        if not self.outage:
+            log.error("%s: %s; holding these records and retrying until it is back", self.stage, what)
+        self.outage = what
+        self.progress.event(f"{self.stage}_outage_retries")
+        consumer.pause(*consumer.assignment())
+        deadline = time.monotonic() + min(self.max_outage_wait, 0.5 * 2 ** min(attempt, 8))
+        while not stop.is_set() and time.monotonic() < deadline:
+            consumer.poll(timeout_ms=200)  # paused: returns nothing, keeps the consumer in its group
+        consumer.resume(*consumer.paused())
+
+    def _lag(self, consumer: KafkaConsumer, records: list[Any]) -> None:
+        last: dict[Any, int] = {}
+        newest = 0
+        for r in records:
+            last[(r.topic, r.partition)] = r.offset
+            newest = max(newest, r.timestamp or 0)
+        behind = {}
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            offset = last.get((tp.topic, tp.partition))
+            if high is not None and offset is not None:
+                behind[tp.partition] = max(0, high - offset - 1)
+            elif not records:
+                behind[tp.partition] = 0
+        self.progress.set_lag(self.stage, behind, max(0.0, time.time() - newest / 1000) if newest else None)
+
     def run(self, stop: threading.Event, group: str | None = None) -> None:
-        """Run until ``stop`` is set: drain the current batch, flush, commit, close."""
+        """Run until ``stop`` is set: finish the current batch, flush, commit, close."""
         group = group or f"{self.wiring.settings.topic_prefix}wirewatch-{self.stage}"
         consumer = self.wiring.consumer(group, [self.source])
         producer = self.wiring.producer()
@@ -225,26 +320,56 @@ class StageRunner(Generic[M]):
         try:
             while not stop.is_set():
                 batch: dict[Any, list[Any]] = consumer.poll(timeout_ms=300)
-                if not batch:
-                    if self.on_idle:
-                        self.on_idle()
+                records = [r for rs in batch.values() for r in rs]
+                self._lag(consumer, records)
+                if not records:
+                    self._idle(consumer, stop)
                     continue
                 started = time.perf_counter()
-                records = [r for rs in batch.values() for r in rs]
-                for outputs in self.process_batch(records):
-                    for out in outputs:
-                        self.progress.add("produced", out.topic)
-                    self.wiring.publish(producer, outputs)
-                producer.flush()
-                consumer.commit()
+                attempt = 0
+                while not stop.is_set():
+                    try:
+                        self._complete(producer, records)
+                        break
+                    except self.transient as exc:
+                        attempt += 1
+                        self._wait_out(consumer, exc, attempt, stop)
+                else:
+                    break  # stopped during an outage: nothing committed, the records come again
+                if self.outage:
+                    log.warning("%s: back after %d retries (%s)", self.stage, attempt, self.outage)
+                    self.outage = ""
+                try:
+                    consumer.commit()
+                except CommitFailedError as exc:  # the group moved on during an outage: the new owner redoes it
+                    log.warning("%s: offsets not committed (%s); the records will be processed again", self.stage,
+                                exc)
                 self.progress.add("busy_seconds", self.stage, time.perf_counter() - started)
-                for records in batch.values():
-                    self.progress.add("consumed", self.source, len(records))
+                self.progress.add("consumed", self.source, len(records))
         except KafkaError as exc:
             log.error("%s: Kafka error, stopping this worker: %s", self.stage, exc)
             raise
         finally:
-            producer.flush(timeout=10)
+            try:
+                producer.flush(timeout=10)
+            except KafkaError as exc:
+                log.warning("%s: could not flush on stop: %s", self.stage, exc)
             producer.close(timeout=10)
             consumer.close(autocommit=False)
             log.info("%s: stopped", self.stage)
+
+    def _idle(self, consumer: KafkaConsumer, stop: threading.Event) -> None:
+        if self.on_idle is None:
+            return
+        attempt = 0
+        while not stop.is_set():
+            try:
+                self.on_idle()
+            except self.transient as exc:
+                attempt += 1
+                self._wait_out(consumer, exc, attempt, stop)
+                continue
+            if self.outage:
+                log.warning("%s: back after %d retries (%s)", self.stage, attempt, self.outage)
+                self.outage = ""
+            return

@@ -9,25 +9,34 @@ archived, so that a crash of the whole process loses nothing it had accepted.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from wirewatch.broker import EmbeddedBroker
-from wirewatch.config import Settings
-from wirewatch.kafka import ARTICLES, ENTRIES, TAGGED, KafkaWiring, Output, Progress, StageRunner
+from wirewatch.config import ConfigError, Settings
+from wirewatch.kafka import ARTICLES, ENTRIES, TAGGED, KafkaWiring, Output, Progress, StageRunner, delivered
 from wirewatch.schema import Article, Entry, TaggedArticle, decode
-from wirewatch.storage import Store
+from wirewatch.storage import UNAVAILABLE, Store
 
 log = logging.getLogger(__name__)
 
 CONSUMING_STAGES = ("extract", "classify", "alert")
 STAGE_INPUT = {"extract": ENTRIES, "classify": ARTICLES, "alert": TAGGED}
+STAGE_OUTPUT = {"poll": ENTRIES, "extract": ARTICLES, "classify": TAGGED, "alert": ""}
+STAGE_EVENTS = {"poll": ("feeds_", "entries_", "poll_"), "extract": ("extract_",), "classify": ("classify_",),
+                "alert": ("alerts_", "articles_linked", "alert_")}
 
 
 class PipelineError(RuntimeError):
@@ -55,30 +64,62 @@ def build_classifier(settings: Settings) -> Any:
     return TopicClassifier(rules, model, settings.classify.fire_score, settings.classify.model_alone_probability)
 
 
-def build_alerter(settings: Settings, store: Store) -> Any:
+def build_alerter(settings: Settings, store: Store, progress: Progress | None = None, worker: str = "") -> Any:
     from alerts.alerter import Alerter
     from alerts.compose import Composer
-    from alerts.mailer import make_mailer
+    from alerts.mailer import RetryPolicy, make_mailer
 
-    mailer = make_mailer(settings.smtp, settings.outbox_path)
-    return Alerter(settings.alert, store, Composer(settings.smtp.sender), mailer)
+    smtp = settings.smtp
+    mailer = make_mailer(smtp, settings.outbox_path)
+    return Alerter(settings.alert, store, Composer(smtp.sender), mailer, progress=progress, worker=worker,
+                   retry=RetryPolicy(smtp.retry_first_seconds, smtp.retry_max_seconds),
+                   claim_timeout=smtp.claim_timeout_seconds)
 
 
-def adopt_config(settings: Settings, store: Store) -> None:
-    """Feeds, watches and subscribers of the config file join those added on the command line."""
+def adopt_config(settings: Settings, store: Store, prune: bool = False) -> None:
+    """Feeds, watches and subscribers of the config file join those added on the command line.
+
+    With ``prune`` (a reload), those the file brought before and no longer lists are removed, and its
+    subscribers' subscriptions become exactly what it says. Workers starting together may adopt the
+    same file at once: a row another worker has just written is left to it.
+    """
+    def quietly(write: Callable[[], object]) -> None:
+        try:
+            write()
+        except IntegrityError:
+            log.debug("config row written concurrently by another worker")
+
     for feed in settings.feeds:
-        store.add_feed(feed.url, feed.name, origin="config", interval=settings.poll.interval_seconds)
+        quietly(lambda f=feed: store.add_feed(f.url, f.name, origin="config", interval=settings.poll.interval_seconds))
     for watch in settings.watches:
         seed_text = watch.seed_text
         if watch.seed_file:
             seed_text = Path(watch.seed_file).read_text(encoding="utf-8", errors="replace")
-        store.add_watch(watch.id, watch.name, watch.seed_url, seed_text, watch.topics, origin="config")
+        quietly(lambda w=watch, t=seed_text: store.add_watch(w.id, w.name, w.seed_url, t, w.topics, origin="config"))
     for sub in settings.subscribers:
-        store.add_subscriber(sub.email, sub.name, sub.mode, origin="config")
+        quietly(lambda s=sub: store.add_subscriber(s.email, s.name, s.mode, origin="config"))
+        if prune:
+            store.unsubscribe_all(sub.email)
         for topic, min_score in sub.topics.items():
-            store.subscribe(sub.email, "topic", topic, min_score)
+            quietly(lambda s=sub, t=topic, m=min_score: store.subscribe(s.email, "topic", t, m))
         for watch_id in sub.watches:
-            store.subscribe(sub.email, "watch", watch_id)
+            quietly(lambda s=sub, w=watch_id: store.subscribe(s.email, "watch", w))
+    if prune:
+        listed = {f.url for f in settings.feeds}
+        for row in store.list_feeds():
+            if row.origin == "config" and row.url not in listed:
+                store.remove_feed(row.url)
+                log.info("reload: feed %s is no longer in the configuration; removed", row.url)
+        watch_ids = {w.id for w in settings.watches}
+        for w in store.list_watches():
+            if w["origin"] == "config" and w["id"] not in watch_ids:
+                store.remove_watch(w["id"])
+                log.info("reload: watch %s is no longer in the configuration; removed", w["id"])
+        emails = {str(s.email) for s in settings.subscribers}
+        for sub in store.list_subscribers():
+            if sub["origin"] == "config" and sub["email"] not in emails:
+                store.remove_subscriber(sub["email"])
+                log.info("reload: subscriber %s is no longer in the configuration; removed", sub["email"])
 
 
 @dataclass
@@ -88,10 +129,16 @@ class Pipeline:
     settings: Settings
     progress: Progress = field(default_factory=Progress)
     allow_embedded: bool = True
+    load_config: Callable[[], Settings] | None = None  # how SIGHUP reads the configuration again
+    heartbeat_seconds: float = 10.0
+    worker_id: str = field(init=False, default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    reload_requested: threading.Event = field(init=False, default_factory=threading.Event)
     wiring: KafkaWiring = field(init=False)
     store: Store = field(init=False)
     embedded: EmbeddedBroker | None = field(init=False, default=None)
     _stack: ExitStack = field(init=False, default_factory=ExitStack)
+    _on_reload: list[Callable[[], None]] = field(init=False, default_factory=list)
+    _started: datetime = field(init=False, default_factory=lambda: datetime.now(UTC))
 
     def __enter__(self) -> Pipeline:
         self.settings.data_path.mkdir(parents=True, exist_ok=True)
@@ -106,7 +153,7 @@ class Pipeline:
             bootstrap = self.embedded.bootstrap
         self.wiring = KafkaWiring(self.settings.kafka, bootstrap)
         self.wiring.ensure_topics()
-        self.store = Store(self.settings.database_url)
+        self.store = Store(self.settings.database_url, auto_migrate=self.settings.database.auto_migrate)
         self._stack.callback(self.store.close)
         adopt_config(self.settings, self.store)
         return self
@@ -124,8 +171,7 @@ class Pipeline:
         producer = self.wiring.producer()
         try:
             outputs = [Output(ENTRIES, e.article_id, e) for e in (decode(raw, Entry) for raw in pending)]
-            self.wiring.publish(producer, outputs)
-            producer.flush()
+            delivered(producer, self.wiring.publish(producer, outputs))
         finally:
             producer.close()
         self.progress.add("produced", ENTRIES, len(pending))
@@ -148,19 +194,68 @@ class Pipeline:
             handle, kind, batch = extractor.handle, Entry, extractor.handle_batch
         elif stage == "classify":
             classifier = build_classifier(self.settings)
+            self._on_reload.append(classifier.rules.reload_now)
             handle, kind, batch = classifier.handle, Article, classifier.handle_batch
         elif stage == "alert":
-            alerter = build_alerter(self.settings, self.store)
+            alerter = build_alerter(self.settings, self.store, self.progress, self.worker_id)
+            self._on_reload.append(alerter.refresh)
             handle, kind, on_idle = alerter.handle, TaggedArticle, alerter.flush
         else:
             raise PipelineError(f"unknown stage {stage!r}; expected one of {', '.join(CONSUMING_STAGES)}")
         return StageRunner(stage, self.wiring, STAGE_INPUT[stage], kind, handle, self.progress, on_idle=on_idle,
-                           handle_batch=batch)
+                           handle_batch=batch, transient=UNAVAILABLE)
 
     def poll(self, stop: threading.Event, once: bool) -> None:
         from ingest.poller import run_poller
 
         run_poller(self.settings.poll, self.settings.http, self.wiring, self.store, stop, self.progress, once=once)
+
+    def reload(self) -> bool:
+        """Read the configuration file again (SIGHUP): its feeds, watches and subscribers, and the rules.
+
+        A file with errors is reported and the running configuration kept. Other settings (broker,
+        database, SMTP, intervals) take effect when the worker restarts.
+        """
+        settings = None
+        if self.load_config is not None:
+            try:
+                settings = self.load_config()
+            except (ConfigError, OSError) as exc:
+                log.error("reload: %s; keeping the running configuration", exc)
+                return False
+        try:
+            if settings is not None:
+                adopt_config(settings, self.store, prune=True)
+            for hook in self._on_reload:
+                hook()
+        except UNAVAILABLE as exc:
+            log.error("reload: the database is unreachable (%s); try again", str(exc).splitlines()[0])
+            return False
+        if settings is None:
+            log.info("reload: rules, watches and subscribers checked (no configuration file to read again)")
+        else:
+            log.info("reload: %d feeds, %d watches, %d subscribers from the configuration; rules checked",
+                     len(settings.feeds), len(settings.watches), len(settings.subscribers))
+        return True
+
+    def heartbeat(self, stages: tuple[str, ...], state: str, alive: Callable[[str], bool]) -> None:
+        """One row per stage of this process in ``workers``, with its counters (``wirewatch status``)."""
+        snap = self.progress.snapshot()
+        host, pid = socket.gethostname(), os.getpid()
+        try:
+            for stage in stages:
+                source = "feeds" if stage == "poll" else STAGE_INPUT[stage]
+                stats = {"consumed": snap["consumed"].get(source, 0),
+                         "produced": snap["produced"].get(STAGE_OUTPUT[stage], 0) if STAGE_OUTPUT[stage] else
+                         snap["events"].get("alerts_sent", 0),
+                         "deadlettered": snap["deadlettered"].get(stage, 0),
+                         "busy_seconds": snap["busy_seconds"].get(stage, 0.0),
+                         "lag_records": snap["lag_records"].get(stage), "lag_seconds": snap["lag_seconds"].get(stage),
+                         "events": {k: v for k, v in snap["events"].items() if k.startswith(STAGE_EVENTS[stage])}}
+                self.store.heartbeat(f"{self.worker_id}:{stage}", stage, host, pid, self._started,
+                                     state if alive(stage) else "failed", json.dumps(stats))
+        except UNAVAILABLE as exc:
+            log.warning("heartbeat not recorded: the database is unreachable (%s)", str(exc).splitlines()[0][:200])
 
     def idle(self) -> bool:
         """True when every stage has consumed everything the previous one produced."""
@@ -206,9 +301,17 @@ class Pipeline:
             log.info("health and metrics on http://%s:%d/metrics", self.settings.observability.host, health.port)
         started = time.monotonic()
         idle_since: float | None = None
+        by_stage = dict(zip(stages, threads, strict=True))
+        beat = 0.0
         try:
             while not stop.is_set() and any(t.is_alive() for t in threads):
                 time.sleep(0.2)
+                if self.reload_requested.is_set():
+                    self.reload_requested.clear()
+                    self.reload()
+                if time.monotonic() - beat >= self.heartbeat_seconds:
+                    beat = time.monotonic()
+                    self.heartbeat(stages, "running", lambda st: by_stage[st].is_alive())
                 if timeout and time.monotonic() - started > timeout:
                     log.error("run did not become idle within %.0fs; stopping", timeout)
                     stop.set()
@@ -220,8 +323,10 @@ class Pipeline:
                     idle_since = None
         finally:
             stop.set()
+            self.heartbeat(stages, "stopping", lambda st: True)
             for t in threads:
                 t.join(timeout=30)
+            self.heartbeat(stages, "stopped", lambda st: not by_stage[st].is_alive())
             if health is not None:
                 health.stop()
         if errors:

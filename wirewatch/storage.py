@@ -1,158 +1,45 @@
 """Storage: the pipeline's durable state, in SQLite (embedded default) or PostgreSQL (by URL).
 
-In: calls from the stages. Out: rows. Tables: ``feeds`` (each feed, its HTTP validators, schedule
-and health), ``seen_keys`` (canonical-URL and GUID keys of accepted entries), ``entries`` (each
-accepted entry's latest version and content hash, kept so that it can be re-published if the
-broker lost it), ``archive`` (every tagged article, once), ``story_members`` (articles linked to a
-watched story) and ``alerts`` (the email outbox, one row per idempotency key).
+In: calls from the stages. Out: rows of the tables in :mod:`wirewatch.tables`, whose schema
+:mod:`wirewatch.migrate` keeps at this code's revision.
 
 Every write that must not happen twice is an insert guarded by a primary key, so redelivery of a
-Kafka message is harmless. Schema creation is idempotent (``create_all``).
+Kafka message is harmless; an alert is claimed by one worker before it is sent.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    Column,
-    DateTime,
-    Engine,
-    Float,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    create_engine,
-    delete,
-    event,
-    func,
-    insert,
-    select,
-    update,
-)
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-metadata = MetaData()
-
-feeds = Table(
-    "feeds", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("url", String(2048), nullable=False, unique=True),
-    Column("name", String(512), nullable=False, default=""),
-    Column("origin", String(16), nullable=False, default="cli"),
-    Column("enabled", Boolean, nullable=False, default=True),
-    Column("added_at", DateTime(timezone=True), nullable=False),
-    Column("etag", String(512), nullable=False, default=""),
-    Column("last_modified", String(128), nullable=False, default=""),
-    Column("last_polled", DateTime(timezone=True)),
-    Column("last_status", Integer),
-    Column("last_error", Text, nullable=False, default=""),
-    Column("last_warning", Text, nullable=False, default=""),
-    Column("failures", Integer, nullable=False, default=0),
-    Column("entries_total", Integer, nullable=False, default=0),
-    Column("last_new", Integer, nullable=False, default=0),
-    Column("interval_seconds", Float, nullable=False, default=900.0),
-    Column("next_poll", DateTime(timezone=True), index=True),
-    Column("health", String(16), nullable=False, default="new"),
+from wirewatch import migrate
+from wirewatch.tables import (
+    alerts,
+    archive,
+    entries,
+    feedback,
+    feeds,
+    seen_keys,
+    story_members,
+    subscribers,
+    subscriptions,
+    watches,
+    workers,
 )
 
-seen_keys = Table(
-    "seen_keys", metadata,
-    Column("dedup_key", String(2100), primary_key=True),
-    Column("article_id", String(64), nullable=False),
-)
+log = logging.getLogger(__name__)
 
-entries = Table(
-    "entries", metadata,
-    Column("article_id", String(64), primary_key=True),
-    Column("content_hash", String(64), nullable=False, default="", index=True),
-    Column("revision", Integer, nullable=False, default=0),
-    Column("first_seen", DateTime(timezone=True), nullable=False),
-    Column("entry_json", Text, nullable=False),
-)
-
-archive = Table(
-    "archive", metadata,
-    Column("article_id", String(64), primary_key=True),
-    Column("url", String(2048), nullable=False),
-    Column("title", Text, nullable=False),
-    Column("source", String(512), nullable=False, default=""),
-    Column("published", String(64)),
-    Column("text", Text, nullable=False),
-    Column("tagged_json", Text, nullable=False),
-    Column("archived_at", DateTime(timezone=True), nullable=False),
-    Column("story_id", Integer, index=True),
-)
-
-feedback = Table(
-    "feedback", metadata,
-    Column("ref", String(32), primary_key=True),
-    Column("verdict", String(16), nullable=False),  # "relevant" or "not_relevant"
-    Column("recorded_at", DateTime(timezone=True), nullable=False),
-)
-
-story_members = Table(
-    "story_members", metadata,
-    Column("watch_id", String(128), primary_key=True),
-    Column("article_id", String(64), primary_key=True),
-    Column("relation", String(32), nullable=False),
-    Column("similarity", Float, nullable=False),
-    Column("linked_at", DateTime(timezone=True), nullable=False),
-)
-
-subscribers = Table(
-    "subscribers", metadata,
-    Column("email", String(320), primary_key=True),
-    Column("name", String(256), nullable=False, default=""),
-    Column("mode", String(16), nullable=False, default="immediate"),
-    Column("origin", String(16), nullable=False, default="cli"),
-)
-
-subscriptions = Table(
-    "subscriptions", metadata,
-    Column("email", String(320), primary_key=True),
-    Column("kind", String(8), primary_key=True),  # "topic" or "watch"
-    Column("target", String(128), primary_key=True),
-    Column("min_score", Float, nullable=False, default=0.0),
-)
-
-watches = Table(
-    "watches", metadata,
-    Column("id", String(128), primary_key=True),
-    Column("name", Text, nullable=False),
-    Column("seed_url", String(2048), nullable=False, default=""),
-    Column("seed_text", Text, nullable=False, default=""),
-    Column("topics", Text, nullable=False, default=""),  # comma-separated
-    Column("origin", String(16), nullable=False, default="cli"),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-)
-
-alerts = Table(
-    "alerts", metadata,
-    Column("idem_key", String(512), primary_key=True),
-    Column("subscriber", String(320), nullable=False, index=True),
-    Column("article_id", String(64), nullable=False),
-    Column("kind", String(32), nullable=False),
-    Column("subject", Text, nullable=False),
-    Column("message", Text, nullable=False),
-    Column("status", String(16), nullable=False, index=True),
-    Column("story", String(128), nullable=False, default=""),
-    Column("ref", String(32), nullable=False, default="", index=True),
-    Column("facts_json", Text, nullable=False, default="{}"),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("last_error", Text, nullable=False, default=""),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("next_attempt", DateTime(timezone=True)),
-    Column("sent_at", DateTime(timezone=True)),
-)
+#: what the database raises while it is unreachable (down, restarting, network gone): wait and retry
+UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)
 
 
 class StorageError(RuntimeError):
@@ -214,12 +101,15 @@ class QueuedAlert:
     attempts: int
     story: str = ""
     facts_json: str = "{}"
+    handovers: int = 0
+    published_at: datetime | None = None
+    first_seen_at: datetime | None = None
 
 
 class Store:
     """All durable state, behind one SQLAlchemy engine."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, auto_migrate: bool = True) -> None:
         self.url = url
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -230,9 +120,16 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
-            metadata.create_all(self.engine)
+            if auto_migrate:
+                before, after = migrate.upgrade(self.engine)
+                if before != after:
+                    log.info("database schema migrated from %s to %s", before or "nothing", after)
+            else:
+                migrate.check(self.engine)
         except OperationalError as exc:
             raise StorageError(f"database {_safe_url(url)} is unreachable: {exc.orig}") from None
+        except migrate.SchemaError as exc:
+            raise StorageError(f"database {_safe_url(url)}: {exc}") from None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -322,17 +219,20 @@ class Store:
             return {r[0]: r[1] for r in rows}
 
     def accept_entries(self, items: Sequence[tuple[Sequence[str], str, str, int, str]],
-                       feed_rows: Sequence[FeedRow] = ()) -> None:
+                       feed_rows: Sequence[FeedRow] = (), redrive_after: float = 1800.0) -> None:
         """Record accepted entries — (dedup keys, article id, content hash, revision, entry JSON) — and
-        the feeds' poll results, in one transaction: after publishing, before the offsets move on."""
+        the feeds' poll results, in one transaction: after publishing, before the offsets move on.
+        A new entry not archived within ``redrive_after`` seconds is due to be published again."""
         now = _now()
         with self.engine.begin() as conn:
             for keys, article_id, content_hash, revision, entry_json in items:
                 done = conn.execute(update(entries).where(entries.c.article_id == article_id).values(
                     content_hash=content_hash, revision=revision, entry_json=entry_json))
                 if done.rowcount == 0:
-                    conn.execute(insert(entries).values(article_id=article_id, content_hash=content_hash,
-                                                        revision=revision, first_seen=now, entry_json=entry_json))
+                    conn.execute(insert(entries).values(
+                        article_id=article_id, content_hash=content_hash, revision=revision, first_seen=now,
+                        entry_json=entry_json, state="accepted", redrives=0,
+                        redrive_at=now + timedelta(seconds=redrive_after)))
                 for key in keys:
                     if not conn.execute(select(seen_keys.c.dedup_key).where(seen_keys.c.dedup_key == key)).first():
                         conn.execute(insert(seen_keys).values(dedup_key=key, article_id=article_id))
@@ -346,28 +246,75 @@ class Store:
                     conn.execute(insert(seen_keys).values(dedup_key=key, article_id=article_id))
 
     def unfinished_entries(self) -> list[str]:
-        """Entries accepted but never archived: to re-publish after a memory-only broker lost them."""
-        query = select(entries.c.entry_json).where(~entries.c.article_id.in_(select(archive.c.article_id)))
+        """Entries accepted but not yet archived: to re-publish after a memory-only broker lost them."""
+        query = select(entries.c.entry_json).where(entries.c.state == "accepted")
         with self.engine.connect() as conn:
             return [r[0] for r in conn.execute(query)]
 
+    def entries_to_redrive(self, now: datetime, limit: int = 1000) -> list[tuple[str, str, int]]:
+        """Accepted entries whose time to reach the archive is up: (article id, entry JSON, redrives so far)."""
+        query = (select(entries.c.article_id, entries.c.entry_json, entries.c.redrives)
+                 .where((entries.c.state == "accepted")
+                        & (entries.c.redrive_at.is_(None) | (entries.c.redrive_at <= now)))
+                 .order_by(entries.c.redrive_at).limit(limit))
+        with self.engine.connect() as conn:
+            return [(r[0], r[1], r[2]) for r in conn.execute(query)]
+
+    def mark_redriven(self, article_ids: Sequence[str], next_at: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(entries).where(entries.c.article_id.in_(list(article_ids)) & (
+                entries.c.state == "accepted")).values(redrives=entries.c.redrives + 1, redrive_at=next_at))
+
+    def abandon_entries(self, article_ids: Sequence[str]) -> None:
+        """Give up on entries that were published again and again and never reached the archive."""
+        with self.engine.begin() as conn:
+            conn.execute(update(entries).where(entries.c.article_id.in_(list(article_ids)) & (
+                entries.c.state == "accepted")).values(state="abandoned"))
+
+    def entry_counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(entries.c.state, func.count()).group_by(entries.c.state))
+            return {state: int(n) for state, n in rows}
+
+    def first_seen(self, article_id: str) -> datetime | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(select(entries.c.first_seen).where(entries.c.article_id == article_id)).scalar()
+        return _aware(value)
+
     # -- alerts ------------------------------------------------------------------------------
     def archive_article(self, article_id: str, url: str, title: str, source: str, published: str | None,
-                        text: str, tagged_json: str) -> bool:
-        """Store a tagged article once; False when it was already archived (a redelivery)."""
+                        text: str, tagged_json: str) -> str:
+        """Store a tagged article once, and mark its entry archived, in one transaction.
+
+        Returns ``"new"``; ``"unlinked"`` when it was archived before but its stories and alerts were
+        not done (the worker died in between: do them now); ``"done"`` for a plain redelivery.
+        """
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(archive).values(
                     article_id=article_id, url=url, title=title, source=source, published=published, text=text,
-                    tagged_json=tagged_json, archived_at=_now()))
-            return True
+                    tagged_json=tagged_json, archived_at=_now(), linked=False))
+                conn.execute(update(entries).where(entries.c.article_id == article_id).values(state="archived"))
+            return "new"
         except IntegrityError:
-            return False
+            with self.engine.connect() as conn:
+                linked = conn.execute(select(archive.c.linked).where(archive.c.article_id == article_id)).scalar()
+            return "done" if linked else "unlinked"
+
+    def mark_linked(self, article_id: str) -> None:
+        """The article's stories are linked and its alerts queued: a redelivery has nothing left to do."""
+        with self.engine.begin() as conn:
+            conn.execute(update(archive).where(archive.c.article_id == article_id).values(linked=True))
 
     def archived_by_url(self, url: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(archive).where(archive.c.url == url)).mappings().first()
         return dict(row) if row else None
+
+    def story_of(self, article_id: str) -> int | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(select(archive.c.story_id).where(archive.c.article_id == article_id)).scalar()
+        return int(value) if value is not None else None
 
     def set_story(self, article_id: str, story_id: int) -> None:
         with self.engine.begin() as conn:
@@ -421,14 +368,16 @@ class Store:
             return [dict(r) for r in conn.execute(query).mappings()]
 
     def queue_alert(self, idem_key: str, subscriber: str, article_id: str, kind: str, subject: str,
-                    message: str, story: str = "", facts_json: str = "{}", due: datetime | None = None) -> bool:
+                    message: str, story: str = "", facts_json: str = "{}", due: datetime | None = None,
+                    published_at: datetime | None = None, first_seen_at: datetime | None = None) -> bool:
         """Put an email in the outbox once per idempotency key; False when it is already there."""
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(alerts).values(
                     idem_key=idem_key, subscriber=subscriber, article_id=article_id, kind=kind, subject=subject,
                     message=message, status="pending", attempts=0, last_error="", created_at=_now(),
-                    story=story, facts_json=facts_json, next_attempt=due, ref=alert_ref(idem_key)))
+                    story=story, facts_json=facts_json, next_attempt=due, ref=alert_ref(idem_key),
+                    claimed_by="", handovers=0, published_at=published_at, first_seen_at=first_seen_at))
             return True
         except IntegrityError:
             return False
@@ -471,6 +420,10 @@ class Store:
             conn.execute(delete(subscriptions).where((subscriptions.c.email == email) & (subscriptions.c.kind == kind)
                                                      & (subscriptions.c.target == target)))
             conn.execute(insert(subscriptions).values(email=email, kind=kind, target=target, min_score=min_score))
+
+    def unsubscribe_all(self, email: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(subscriptions).where(subscriptions.c.email == email))
 
     def remove_subscriber(self, email: str) -> bool:
         with self.engine.begin() as conn:
@@ -518,19 +471,45 @@ class Store:
         query = (select(alerts).where((alerts.c.status == "pending") & due).order_by(alerts.c.created_at)
                  .limit(limit))
         with self.engine.connect() as conn:
-            return [QueuedAlert(**{k: r[k] for k in QueuedAlert.__dataclass_fields__})
+            return [QueuedAlert(**{k: _aware(r[k]) if k.endswith("_at") else r[k]
+                                   for k in QueuedAlert.__dataclass_fields__})
                     for r in conn.execute(query).mappings()]
+
+    def claim_alerts(self, idem_keys: Sequence[str], worker: str) -> list[str]:
+        """Claim pending alerts for sending; returns the keys this worker got (another may have taken some)."""
+        got = []
+        now = _now()
+        with self.engine.begin() as conn:
+            for key in idem_keys:
+                done = conn.execute(update(alerts).where((alerts.c.idem_key == key) & (alerts.c.status == "pending"))
+                                    .values(status="sending", claimed_by=worker, claimed_at=now,
+                                            handovers=alerts.c.handovers + 1))
+                if done.rowcount:
+                    got.append(key)
+        return got
+
+    def release_stale_claims(self, older_than: datetime) -> list[str]:
+        """Claims of workers that died while sending: the alerts go back to pending (the server may or
+        may not have taken them: they are sent again, with the same Message-ID). Returns their keys."""
+        stale = (alerts.c.status == "sending") & (alerts.c.claimed_at < older_than)
+        with self.engine.begin() as conn:
+            keys = [r[0] for r in conn.execute(select(alerts.c.idem_key).where(stale))]
+            if keys:
+                conn.execute(update(alerts).where(stale & alerts.c.idem_key.in_(keys))
+                             .values(status="pending", claimed_by="", claimed_at=None))
+        return keys
 
     def mark_sent(self, idem_key: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(alerts).where(alerts.c.idem_key == idem_key)
-                         .values(status="sent", sent_at=_now(), attempts=alerts.c.attempts + 1))
+                         .values(status="sent", sent_at=_now(), attempts=alerts.c.attempts + 1, claimed_by=""))
 
     def mark_failed(self, idem_key: str, error: str, give_up: bool, retry_at: datetime | None = None) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(alerts).where(alerts.c.idem_key == idem_key)
                          .values(status="failed" if give_up else "pending", last_error=error[:2000],
-                                 attempts=alerts.c.attempts + 1, next_attempt=retry_at))
+                                 attempts=alerts.c.attempts + 1, next_attempt=retry_at, claimed_by="",
+                                 claimed_at=None))
 
     def alert_counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
@@ -541,6 +520,49 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(select(alerts).where(alerts.c.status == "sent").order_by(alerts.c.sent_at))
             return [dict(r) for r in rows.mappings()]
+
+
+    # -- workers -----------------------------------------------------------------------------
+    def heartbeat(self, worker_id: str, stage: str, host: str, pid: int, started_at: datetime, state: str,
+                  stats_json: str) -> None:
+        """Record that a worker is alive (and its counters); ``wirewatch status`` reads these rows."""
+        now = _now()
+        with self.engine.begin() as conn:
+            done = conn.execute(update(workers).where(workers.c.id == worker_id).values(
+                heartbeat_at=now, state=state, stats_json=stats_json))
+            if done.rowcount == 0:
+                conn.execute(insert(workers).values(id=worker_id, stage=stage, host=host, pid=pid,
+                                                    started_at=started_at, heartbeat_at=now, state=state,
+                                                    stats_json=stats_json))
+
+    def list_workers(self, since: datetime) -> list[dict[str, Any]]:
+        """Workers heard from since ``since``, by stage."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(workers).where(workers.c.heartbeat_at >= since)
+                                .order_by(workers.c.stage, workers.c.id))
+            return [{k: _aware(v) if isinstance(v, datetime) else v for k, v in r.items()} for r in rows.mappings()]
+
+    def forget_workers(self, before: datetime) -> int:
+        with self.engine.begin() as conn:
+            return int(conn.execute(delete(workers).where(workers.c.heartbeat_at < before)).rowcount)
+
+    def archive_count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(archive)).scalar() or 0)
+
+    def outbox_summary(self) -> dict[str, Any]:
+        """Oldest pending alert, last sent alert, and the publication-to-send delay of the last 200 sent."""
+        with self.engine.connect() as conn:
+            oldest = conn.execute(select(func.min(alerts.c.created_at)).where(alerts.c.status == "pending")).scalar()
+            last = conn.execute(select(func.max(alerts.c.sent_at))).scalar()
+            recent = conn.execute(select(alerts.c.published_at, alerts.c.first_seen_at, alerts.c.sent_at)
+                                  .where(alerts.c.status == "sent").order_by(alerts.c.sent_at.desc()).limit(200))
+            delays = [((_aware(r[2]) - _aware(r[0])).total_seconds(),  # type: ignore[operator]
+                       (_aware(r[2]) - _aware(r[1])).total_seconds() if r[1] else None)  # type: ignore[operator]
+                      for r in recent if r[0] is not None and r[2] is not None]
+        return {"oldest_pending": _aware(oldest), "last_sent": _aware(last),
+                "from_publication": sorted(d[0] for d in delays),
+                "from_first_sighting": sorted(d[1] for d in delays if d[1] is not None)}
 
 
 def alert_ref(idem_key: str) -> str:

@@ -1,0 +1,157 @@
+"""The tables of wirewatch's durable state (SQLAlchemy Core), in SQLite or PostgreSQL.
+
+In: nothing. Out: :data:`metadata` and its tables, the schema that the migrations in
+``wirewatch/migrations`` build, step by step, on an existing database:
+
+- ``feeds``: each feed, its HTTP validators, schedule and health;
+- ``seen_keys``: canonical-URL and GUID keys of accepted entries;
+- ``entries``: each accepted entry's latest version and content hash, and its way through the
+  pipeline (``accepted`` until the alert stage archives it), so that an entry the broker lost is
+  published again;
+- ``archive``: every tagged article, once, with its story and whether its alerts are queued;
+- ``story_members``: articles linked to a watched story; ``watches``, ``subscribers``,
+  ``subscriptions``: who follows what; ``feedback``: analysts' verdicts on alerts;
+- ``alerts``: the email outbox, one row per idempotency key;
+- ``workers``: each running worker's heartbeat and counters, for ``wirewatch status``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+feeds = Table(
+    "feeds", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("url", String(2048), nullable=False, unique=True),
+    Column("name", String(512), nullable=False, default=""),
+    Column("origin", String(16), nullable=False, default="cli"),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("etag", String(512), nullable=False, default=""),
+    Column("last_modified", String(128), nullable=False, default=""),
+    Column("last_polled", DateTime(timezone=True)),
+    Column("last_status", Integer),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("last_warning", Text, nullable=False, default=""),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("entries_total", Integer, nullable=False, default=0),
+    Column("last_new", Integer, nullable=False, default=0),
+    Column("interval_seconds", Float, nullable=False, default=900.0),
+    Column("next_poll", DateTime(timezone=True), index=True),
+    Column("health", String(16), nullable=False, default="new"),
+)
+
+seen_keys = Table(
+    "seen_keys", metadata,
+    Column("dedup_key", String(2100), primary_key=True),
+    Column("article_id", String(64), nullable=False),
+)
+
+entries = Table(
+    "entries", metadata,
+    Column("article_id", String(64), primary_key=True),
+    Column("content_hash", String(64), nullable=False, default="", index=True),
+    Column("revision", Integer, nullable=False, default=0),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    Column("entry_json", Text, nullable=False),
+    # accepted -> archived (the alert stage has it), or abandoned after max redrives
+    Column("state", String(16), nullable=False, default="accepted"),
+    Column("redrives", Integer, nullable=False, default=0),
+    Column("redrive_at", DateTime(timezone=True)),
+    Index("ix_entries_state_redrive_at", "state", "redrive_at"),
+)
+
+archive = Table(
+    "archive", metadata,
+    Column("article_id", String(64), primary_key=True),
+    Column("url", String(2048), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("source", String(512), nullable=False, default=""),
+    Column("published", String(64)),
+    Column("text", Text, nullable=False),
+    Column("tagged_json", Text, nullable=False),
+    Column("archived_at", DateTime(timezone=True), nullable=False),
+    Column("story_id", Integer, index=True),
+    Column("linked", Boolean, nullable=False, default=False),  # stories linked and alerts queued
+)
+
+feedback = Table(
+    "feedback", metadata,
+    Column("ref", String(32), primary_key=True),
+    Column("verdict", String(16), nullable=False),  # "relevant" or "not_relevant"
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
+story_members = Table(
+    "story_members", metadata,
+    Column("watch_id", String(128), primary_key=True),
+    Column("article_id", String(64), primary_key=True),
+    Column("relation", String(32), nullable=False),
+    Column("similarity", Float, nullable=False),
+    Column("linked_at", DateTime(timezone=True), nullable=False),
+)
+
+subscribers = Table(
+    "subscribers", metadata,
+    Column("email", String(320), primary_key=True),
+    Column("name", String(256), nullable=False, default=""),
+    Column("mode", String(16), nullable=False, default="immediate"),
+    Column("origin", String(16), nullable=False, default="cli"),
+)
+
+subscriptions = Table(
+    "subscriptions", metadata,
+    Column("email", String(320), primary_key=True),
+    Column("kind", String(8), primary_key=True),  # "topic" or "watch"
+    Column("target", String(128), primary_key=True),
+    Column("min_score", Float, nullable=False, default=0.0),
+)
+
+watches = Table(
+    "watches", metadata,
+    Column("id", String(128), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("seed_url", String(2048), nullable=False, default=""),
+    Column("seed_text", Text, nullable=False, default=""),
+    Column("topics", Text, nullable=False, default=""),  # comma-separated
+    Column("origin", String(16), nullable=False, default="cli"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+alerts = Table(
+    "alerts", metadata,
+    Column("idem_key", String(512), primary_key=True),
+    Column("subscriber", String(320), nullable=False, index=True),
+    Column("article_id", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("story", String(128), nullable=False, default=""),
+    Column("ref", String(32), nullable=False, default="", index=True),
+    Column("facts_json", Text, nullable=False, default="{}"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("next_attempt", DateTime(timezone=True)),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("claimed_by", String(200), nullable=False, default=""),  # the worker sending it now
+    Column("claimed_at", DateTime(timezone=True)),
+    Column("handovers", Integer, nullable=False, default=0),  # times handed to the SMTP server
+    Column("published_at", DateTime(timezone=True)),  # the article's publication, for latency
+    Column("first_seen_at", DateTime(timezone=True)),  # when the poller first saw the article
+)
+
+workers = Table(
+    "workers", metadata,
+    Column("id", String(200), primary_key=True),  # host:pid:stage
+    Column("stage", String(32), nullable=False),
+    Column("host", String(128), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("state", String(16), nullable=False),  # running, stopping, stopped
+    Column("stats_json", Text, nullable=False, default="{}"),
+)
