@@ -61,3 +61,40 @@ def test_bad_records_go_to_deadletter_and_the_rest_goes_on(broker: str) -> None:
     assert all(d.stage == "extract" and d.source_topic == wiring.topic(ENTRIES) and d.offset >= 0 for d in letters)
     assert [a.title for a in outputs] == ["fine"]
     assert runner.progress.snapshot()["consumed"][ENTRIES] == 4
+
+
+def test_a_database_outage_holds_the_records_instead_of_dead_lettering_them(broker: str) -> None:
+    """While the handler's database is down (OperationalError), the runner waits and retries the same
+    records: none goes to deadletter, none is committed before it is done, all come out once it is back."""
+    from sqlalchemy.exc import OperationalError
+
+    wiring = KafkaWiring(KafkaSettings(topic_prefix=f"t{uuid.uuid4().hex[:6]}-"), broker)
+    wiring.ensure_topics()
+    down = {"calls": 0}
+
+    def handle(entry: Entry) -> list[Output]:
+        if down["calls"] < 4:
+            down["calls"] += 1
+            raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+        return [Output(ARTICLES, entry.article_id, Article(entry=entry, title=entry.title, text="t"))]
+
+    producer = wiring.producer()
+    for n in range(3):
+        e = Entry(article_id=f"a{n}", url=f"https://x.test/{n}", canonical_url="", feed_url="f", title=f"t{n}")
+        producer.send(wiring.topic(ENTRIES), key=b"k", value=e.to_bytes())
+    producer.flush()
+    producer.close()
+    runner = StageRunner("extract", wiring, ENTRIES, Entry, handle, retries=0, transient=(OperationalError,),
+                         max_outage_wait=0.3)
+    stop = threading.Event()
+    worker = threading.Thread(target=runner.run, args=(stop,))
+    worker.start()
+    try:
+        outputs = [decode(v, Article) for v in read_all(wiring, ARTICLES, 3)]
+    finally:
+        stop.set()
+        worker.join(timeout=30)
+    assert sorted(a.title for a in outputs) == ["t0", "t1", "t2"]
+    snap = runner.progress.snapshot()
+    assert snap["deadlettered"] == {} and snap["events"]["extract_outage_retries"] >= 4
+    assert runner.outage == ""

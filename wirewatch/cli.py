@@ -26,9 +26,9 @@ from pydantic import EmailStr, ValidationError
 from wirewatch.broker import BrokerError, EmbeddedBroker
 from wirewatch.config import ConfigError, FeedSettings, Settings, WatchSettings, load_settings
 from wirewatch.kafka import BrokerUnavailable
-from wirewatch.observability import JsonLogFormatter
+from wirewatch.observability import ArticleContext, JsonLogFormatter
 from wirewatch.pipeline import Pipeline, PipelineError, build_classifier
-from wirewatch.storage import StorageError, Store
+from wirewatch.storage import UNAVAILABLE, StorageError, Store
 
 log = logging.getLogger("wirewatch")
 
@@ -41,6 +41,7 @@ def _setup_logging(level: str, json_logs: str = "auto") -> None:
         handler.setFormatter(JsonLogFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
+    handler.addFilter(ArticleContext())
     logging.basicConfig(level=getattr(logging, level), handlers=[handler], force=True)
     logging.getLogger("kafka").setLevel(logging.ERROR)  # its own retries are not ours to report
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -80,6 +81,8 @@ class Context:
 
 
 def _fail(exc: Exception) -> NoReturn:
+    if isinstance(exc, UNAVAILABLE):  # the driver's words, not SQLAlchemy's statement and help link
+        exc = StorageError(f"the database is unreachable: {' '.join(str(getattr(exc, 'orig', exc)).split())}")
     click.echo(f"wirewatch: {exc}", err=True)
     sys.exit(2)
 
@@ -202,6 +205,54 @@ def _ago(when: datetime | None) -> str:
     span = abs(seconds)
     text = f"{span / 3600:.1f}h" if span >= 3600 else f"{span / 60:.0f}m" if span >= 60 else f"{span:.0f}s"
     return f"in {text}" if seconds > 0 else f"{text} ago"
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="one JSON object instead of text")
+@click.pass_obj
+def status(ctx: Context, as_json: bool) -> None:
+    """One screen on the running pipeline: workers, lag, feeds, entries, outbox, alert delay."""
+    from wirewatch.status import collect, render
+
+    with _reported(*UNAVAILABLE):
+        report = collect(_store(ctx))
+    click.echo(json.dumps(report) if as_json else render(report))
+
+
+@main.group()
+def db() -> None:
+    """The database schema: `current`, `upgrade` (run once per release when auto_migrate is off)."""
+
+
+def _engine(ctx: Context) -> Any:
+    from sqlalchemy import create_engine
+
+    settings = ctx.settings
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    return create_engine(settings.database_url)
+
+
+@db.command("current")
+@click.pass_obj
+def db_current(ctx: Context) -> None:
+    """The database's schema revision and the one this version of wirewatch needs."""
+    from wirewatch import migrate
+
+    with _reported(*UNAVAILABLE), _engine(ctx).connect() as conn:
+        revision = migrate.current(conn)
+    click.echo(f"database at {revision or 'none (empty)'}; this version needs {migrate.head()}")
+
+
+@db.command("upgrade")
+@click.option("--to", "target", default="head", show_default=True, help="the revision to reach")
+@click.pass_obj
+def db_upgrade(ctx: Context, target: str) -> None:
+    """Migrate the schema (safe to run while workers run: one migration at a time, in one transaction)."""
+    from wirewatch import migrate
+
+    with _reported(*UNAVAILABLE):
+        before, after = migrate.upgrade(_engine(ctx), target)
+    click.echo(f"database schema: {before or 'none'} -> {after}")
 
 
 @main.group()

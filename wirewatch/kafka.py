@@ -12,6 +12,7 @@ goes to ``deadletter`` with the reason, and processing goes on.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import socket
 import threading
@@ -100,6 +101,10 @@ class Progress:
                     "lag_records": {s: sum(p.values()) for s, p in self.lag_records.items()},
                     "lag_seconds": {s: round(v, 1) for s, v in self.lag_seconds.items()},
                     "latency": {k: list(v) for k, v in self.latency.items()}}
+
+
+#: the id (record key) of the article a stage is processing, for log lines (see observability.ArticleContext)
+CURRENT_ARTICLE: contextvars.ContextVar[str] = contextvars.ContextVar("wirewatch_article", default="")
 
 
 class TransientFailure(RuntimeError):
@@ -216,9 +221,16 @@ class StageRunner(Generic[M]):
         self.max_outage_wait = max_outage_wait
         self.outage: str = ""  # what is down, while it is
 
-    def process(self, raw: bytes, partition: int = -1, offset: int = -1) -> list[Output]:
+    def process(self, raw: bytes, partition: int = -1, offset: int = -1, key: bytes | None = None) -> list[Output]:
         """Decode and handle one record; failures become a dead letter instead of an exception
         (except a transient failure, which is raised for :meth:`run` to wait out)."""
+        token = CURRENT_ARTICLE.set(key.decode("utf-8", "replace") if key else "")
+        try:
+            return self._process(raw, partition, offset)
+        finally:
+            CURRENT_ARTICLE.reset(token)
+
+    def _process(self, raw: bytes, partition: int, offset: int) -> list[Output]:
         try:
             message = decode(raw, self.message_type)
         except BadMessage as exc:
@@ -245,14 +257,14 @@ class StageRunner(Generic[M]):
         ends in ``deadletter`` and the others go on.
         """
         if self.handle_batch is None or len(records) < 2:
-            return [self.process(r.value, r.partition, r.offset) for r in records]
+            return [self.process(r.value, r.partition, r.offset, r.key) for r in records]
         results: list[list[Output] | None] = [None] * len(records)
         good: list[tuple[int, M]] = []
         for i, r in enumerate(records):
             try:
                 good.append((i, decode(r.value, self.message_type)))
             except BadMessage:
-                results[i] = self.process(r.value, r.partition, r.offset)
+                results[i] = self.process(r.value, r.partition, r.offset, r.key)
         try:
             for (i, _msg), outputs in zip(good, self.handle_batch([m for _, m in good]), strict=True):
                 results[i] = outputs
@@ -261,7 +273,8 @@ class StageRunner(Generic[M]):
         except Exception as exc:
             log.warning("%s: batch of %d failed (%s); processing its records one by one", self.stage, len(good), exc)
             for i, _msg in good:
-                results[i] = self.process(records[i].value, records[i].partition, records[i].offset)
+                results[i] = self.process(records[i].value, records[i].partition, records[i].offset,
+                                          records[i].key)
         return [r or [] for r in results]
 
     def _dead(self, raw: bytes, reason: str, error: str, partition: int, offset: int) -> Output:

@@ -3,8 +3,11 @@
 In: the pipeline's :class:`~wirewatch.kafka.Progress` counters and its workers' liveness. Out: an HTTP
 server (``[observability] port``) answering ``/healthz`` (the process runs), ``/readyz`` (every worker
 thread of this process is alive) and ``/metrics`` (Prometheus text format: messages consumed and
-produced per topic, dead letters and busy seconds per stage, alerts queued/sent/failed from the
-store); and a JSON log formatter used whenever standard error is not a terminal.
+produced per topic; dead letters and busy seconds per stage; feeds polled and failed; entries
+published again; articles linked; alerts queued, sent and failed, and the outbox by status; consumer
+lag in records and seconds per stage; a histogram of the time from an article's publication, and
+from its first sighting, to its alert); and a JSON log formatter, used whenever standard error is
+not a terminal, whose lines carry the stage (thread) and the article id being processed.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
-from wirewatch.kafka import Progress
+from wirewatch.kafka import CURRENT_ARTICLE, LATENCY_BUCKETS, Progress
+from wirewatch.storage import UNAVAILABLE
 
 
 class JsonLogFormatter(logging.Formatter):
@@ -35,6 +39,30 @@ class JsonLogFormatter(logging.Formatter):
         if record.exc_info:
             data["error"] = self.formatException(record.exc_info)
         return json.dumps(data, ensure_ascii=False)
+
+
+EVENT_METRICS = (
+    ("wirewatch_feeds_polled", "Feeds polled", "feeds_polled"),
+    ("wirewatch_feeds_failed", "Feed polls that failed", "feeds_failed"),
+    ("wirewatch_feeds_not_modified", "Feed polls answered 304 Not Modified", "feeds_not_modified"),
+    ("wirewatch_entries_redriven", "Accepted entries published again (not archived in time)", "entries_redriven"),
+    ("wirewatch_entries_abandoned", "Accepted entries given up after every redrive", "entries_abandoned"),
+    ("wirewatch_articles_linked", "Articles linked to a story", "articles_linked"),
+    ("wirewatch_alerts_queued", "Alerts put in the outbox", "alerts_queued"),
+    ("wirewatch_alerts_sent", "Alerts sent", "alerts_sent"),
+    ("wirewatch_alerts_failed", "Alert sends that failed (retried unless refused for good)", "alerts_failed"),
+)
+
+
+class ArticleContext(logging.Filter):
+    """Adds the article id being processed (see :data:`wirewatch.kafka.CURRENT_ARTICLE`) to every log record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "article_id"):
+            article = CURRENT_ARTICLE.get()
+            if article:
+                record.article_id = article
+        return True
 
 
 class PipelineCollector:
@@ -62,9 +90,32 @@ class PipelineCollector:
         for stage, n in snap["busy_seconds"].items():
             busy.add_metric([stage], n)
         yield busy
+        for name, help_text, key in EVENT_METRICS:
+            yield CounterMetricFamily(name, help_text, value=snap["events"].get(key, 0))
+        lag = GaugeMetricFamily("wirewatch_consumer_lag_records", "Records behind the partitions' high-water "
+                                "mark, per stage (approximate on the bundled broker)", labels=["stage"])
+        for stage, n in snap["lag_records"].items():
+            lag.add_metric([stage], n)
+        yield lag
+        age = GaugeMetricFamily("wirewatch_consumer_lag_seconds", "Age of the newest record a stage took",
+                                labels=["stage"])
+        for stage, seconds in snap["lag_seconds"].items():
+            age.add_metric([stage], seconds)
+        yield age
+        latency = HistogramMetricFamily("wirewatch_alert_latency_seconds", "Time from an article's publication, "
+                                        "or from its first sighting by the poller, to its alert being sent",
+                                        labels=["since"])
+        for since, counts in snap["latency"].items():
+            buckets = [(str(b) if b != float("inf") else "+Inf", counts[i]) for i, b in enumerate(LATENCY_BUCKETS)]
+            latency.add_metric([since], buckets, counts[-1])
+        yield latency
         if self.alert_counts is not None:
+            try:
+                counts = self.alert_counts()
+            except UNAVAILABLE:  # the database is down: the scrape still answers
+                counts = {}
             alerts = GaugeMetricFamily("wirewatch_alerts", "Alerts in the outbox by status", labels=["status"])
-            for status, n in self.alert_counts().items():
+            for status, n in counts.items():
                 alerts.add_metric([status], n)
             yield alerts
 

@@ -127,9 +127,15 @@ class Store:
             else:
                 migrate.check(self.engine)
         except OperationalError as exc:
-            raise StorageError(f"database {_safe_url(url)} is unreachable: {exc.orig}") from None
+            raise StorageError(f"database {_safe_url(url)} is unreachable: {' '.join(str(exc.orig).split())}") \
+                from None
         except migrate.SchemaError as exc:
             raise StorageError(f"database {_safe_url(url)}: {exc}") from None
+
+    @property
+    def safe_url(self) -> str:
+        """The database URL without its password."""
+        return _safe_url(self.url)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -1,0 +1,113 @@
+"""``wirewatch status``: one screen on the running pipeline, read from the database all workers share.
+
+In: a :class:`~wirewatch.storage.Store`. Out: :func:`collect` gives a JSON-able summary — each live
+worker (its heartbeat, counters, lag), feeds by health, entries by state, the archive, the outbox
+and the recent publication-to-alert delays — and :func:`render` the text for a terminal.
+
+Workers write a heartbeat every ``heartbeat_seconds`` (10 s); one not heard from for
+:data:`STALE_AFTER` is shown as gone, and a stage without a live worker is flagged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from wirewatch.storage import Store
+
+STALE_AFTER = timedelta(seconds=45)
+FORGET_AFTER = timedelta(days=1)
+STAGES = ("poll", "extract", "classify", "alert")
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def collect(store: Store, now: datetime | None = None) -> dict[str, Any]:
+    now = now or datetime.now(UTC)
+    workers = []
+    for row in store.list_workers(now - FORGET_AFTER):
+        alive = row["heartbeat_at"] >= now - STALE_AFTER and row["state"] in ("running", "stopping")
+        workers.append({"id": row["id"], "stage": row["stage"], "host": row["host"], "pid": row["pid"],
+                        "state": row["state"] if alive or row["state"] in ("stopped", "failed") else "gone",
+                        "alive": alive, "up_seconds": int((now - row["started_at"]).total_seconds()),
+                        "heard_seconds_ago": int((now - row["heartbeat_at"]).total_seconds()),
+                        **json.loads(row["stats_json"] or "{}")})
+    feeds = store.list_feeds()
+    next_polls = [f.next_poll for f in feeds if f.enabled and f.next_poll]
+    outbox = store.outbox_summary()
+    return {
+        "time": now.isoformat(timespec="seconds"),
+        "database": store.safe_url,
+        "workers": workers,
+        "stages_without_worker": [s for s in STAGES if not any(w["alive"] and w["stage"] == s for w in workers)],
+        "feeds": {"total": len(feeds), "health": dict(Counter(f.health for f in feeds)),
+                  "next_poll": min(next_polls).isoformat(timespec="seconds") if next_polls else None},
+        "entries": store.entry_counts(),
+        "archived": store.archive_count(),
+        "outbox": {"counts": store.alert_counts(),
+                   "oldest_pending": outbox["oldest_pending"].isoformat(timespec="seconds")
+                   if outbox["oldest_pending"] else None,
+                   "last_sent": outbox["last_sent"].isoformat(timespec="seconds") if outbox["last_sent"] else None},
+        "alert_delay_seconds": {
+            since: {"p50": _percentile(values, 0.5), "p95": _percentile(values, 0.95), "n": len(values)}
+            for since, values in (("from_publication", outbox["from_publication"]),
+                                  ("from_first_sighting", outbox["from_first_sighting"]))},
+    }
+
+
+def _span(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = abs(seconds)
+    return f"{s / 86400:.1f}d" if s >= 86400 else f"{s / 3600:.1f}h" if s >= 3600 else \
+        f"{s / 60:.0f}m" if s >= 60 else f"{s:.0f}s"
+
+
+def _since(iso: str | None, now: datetime) -> str:
+    return "never" if iso is None else f"{_span((now - datetime.fromisoformat(iso)).total_seconds())} ago"
+
+
+def render(status: dict[str, Any]) -> str:
+    now = datetime.fromisoformat(status["time"])
+    lines = [f"wirewatch status at {status['time']} ({status['database']})", "workers:"]
+    for w in status["workers"]:
+        if not w["alive"] and w["state"] == "stopped":
+            continue
+        lag = w.get("lag_records")
+        lag_text = f"lag {lag if lag is not None else '?'} rec / {_span(w.get('lag_seconds'))}" \
+            if w["stage"] != "poll" else ""
+        events = w.get("events") or {}
+        extra = (f"feeds {events.get('feeds_polled', 0)} polled, {events.get('feeds_failed', 0)} failed"
+                 if w["stage"] == "poll" else
+                 f"{events.get('alerts_sent', 0)} sent, {events.get('alerts_failed', 0)} failed"
+                 if w["stage"] == "alert" else "")
+        lines.append(f"  {w['stage']:<8} {w['host']}:{w['pid']:<7} {w['state']:<8} up {_span(w['up_seconds']):>5}  "
+                     f"in {w.get('consumed', 0)} out {w.get('produced', 0)} dead {w.get('deadlettered', 0)}  "
+                     f"{lag_text}  {extra}".rstrip())
+    for stage in status["stages_without_worker"]:
+        lines.append(f"  {stage:<8} NO LIVE WORKER")
+    f = status["feeds"]
+    health = ", ".join(f"{n} {h}" for h, n in sorted(f["health"].items())) or "none"
+    nxt = f" ; next poll in {_span((datetime.fromisoformat(f['next_poll']) - now).total_seconds())}" \
+        if f["next_poll"] else ""
+    lines.append(f"feeds:    {f['total']} ({health}){nxt}")
+    e = status["entries"]
+    lines.append(f"entries:  {sum(e.values())} accepted: {e.get('archived', 0)} archived, "
+                 f"{e.get('accepted', 0)} on their way, {e.get('abandoned', 0)} given up")
+    lines.append(f"archive:  {status['archived']} articles")
+    o = status["outbox"]
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(o["counts"].items())) or "empty"
+    lines.append(f"outbox:   {counts}; oldest pending {_since(o['oldest_pending'], now)}; "
+                 f"last sent {_since(o['last_sent'], now)}")
+    d = status["alert_delay_seconds"]
+    lines.append(f"delay to alert (last {d['from_publication']['n']} sent): from publication "
+                 f"p50 {_span(d['from_publication']['p50'])} p95 {_span(d['from_publication']['p95'])}; "
+                 f"from first sighting p50 {_span(d['from_first_sighting']['p50'])} "
+                 f"p95 {_span(d['from_first_sighting']['p95'])}")
+    return "\n".join(lines)
