@@ -33,6 +33,7 @@ from wirewatch.storage import QueuedAlert, Store
 log = logging.getLogger(__name__)
 
 SNIPPET_CHARS = 600
+SYNC_MARGIN = timedelta(seconds=5)  # articles archived this recently may still be getting their story
 BACKFILL_LIMIT = 2000
 
 
@@ -40,6 +41,7 @@ BACKFILL_LIMIT = 2000
 class Watch:
     settings: WatchSettings
     profile: StoryProfile | None
+    members: int = 0  # links of this story in the database that the profile has learnt from
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ class Alerter:
         self.worker = worker
         self.retry = retry or RetryPolicy()
         self.claim_timeout = claim_timeout
+        self._unrecorded: list[QueuedAlert] = []  # sent while the database was down: recorded when it is back
         self.stats = TermStats.with_background()
         self.stories = StoryIndex(self.stats, settings.story_threshold, settings.story_window_days)
         self._restore_stories()
@@ -97,17 +100,36 @@ class Alerter:
         self.refresh()
 
     def _restore_stories(self) -> None:
-        since = datetime.now(UTC) - timedelta(days=self.settings.story_window_days)
-        for row in self.store.archive_since(since):
-            body = f"{row['title']}\n{row['text']}"
-            self.stats.add(body)
-            if row["story_id"] is not None:
-                self.stories.restore(row["story_id"], names(body), parse_time(row["published"]), row["title"])
+        until = datetime.now(UTC) - SYNC_MARGIN  # the rest comes with the first refresh
+        for row in self.store.archive_since(until - timedelta(days=self.settings.story_window_days), until=until):
+            self._restore(row)
+        self._synced_until = until
+        self._mine: dict[str, float] = {}  # articles this process linked lately: not taken twice from the database
+
+    def _restore(self, row: dict[str, object]) -> None:
+        body = f"{row['title']}\n{row['text']}"
+        self.stats.add(body)
+        if row["story_id"] is not None:
+            self.stories.restore(int(row["story_id"]), names(body), parse_time(row["published"]),  # type: ignore[arg-type]
+                                 str(row["title"]))
+
+    def _sync_stories(self) -> None:
+        """Take in the articles other alert workers linked since the last look (scale-out)."""
+        until = datetime.now(UTC) - SYNC_MARGIN
+        forget = time.monotonic() - 10 * SYNC_MARGIN.total_seconds()
+        self._mine = {k: t for k, t in self._mine.items() if t >= forget}
+        for row in self.store.archive_since(self._synced_until, until=until):
+            if row["article_id"] not in self._mine and row["story_id"] is not None:
+                self._restore(row)
+        self._synced_until = until
 
     def refresh(self) -> None:
+        """Subscribers and watches as the database has them now, and what other workers added to stories."""
         self._refreshed = time.monotonic()
         self.subscribers = [Subscriber(s["email"], s["mode"], s["topics"], tuple(s["watches"]))
                             for s in self.store.list_subscribers()]
+        self._sync_stories()
+        counts = self.store.member_counts()
         known = {w.settings.id: w for w in self.watches}
         current = []
         for row in self.store.list_watches():
@@ -117,6 +139,10 @@ class Alerter:
                                    seed_text=row["seed_text"], topics=row["topics"])
                 watch = Watch(ws, None)
                 watch.profile = self._initial_profile(ws)
+                watch.members = counts.get(ws.id, 0)
+            elif counts.get(watch.settings.id, 0) != watch.members:  # another alert worker linked to it
+                watch.profile = self._initial_profile(watch.settings)
+                watch.members = counts.get(watch.settings.id, 0)
             current.append(watch)
         self.watches = current
 
@@ -158,6 +184,7 @@ class Alerter:
         if first_time and self.store.story_of(tagged.article_id) is None:
             story_id, _new = self.stories.link(names(_body(tagged)), parse_time(article.published), article.title)
             self.store.set_story(tagged.article_id, story_id)
+            self._mine[tagged.article_id] = time.monotonic()
             self.progress.event("articles_linked")
         followed: set[str] = set()
         for watch in self.watches:
@@ -182,7 +209,7 @@ class Alerter:
         """Send what the outbox holds and is due."""
         _, failed = deliver_pending(self.store, self.mailer, digest=self.composer.compose_digest,
                                        worker=self.worker, retry=self.retry, claim_timeout=self.claim_timeout,
-                                       on_sent=self._sent)
+                                       on_sent=self._sent, unrecorded=self._unrecorded)
         self.progress.event("alerts_failed", failed)
 
     def _sent(self, alert: QueuedAlert) -> None:
@@ -207,6 +234,7 @@ class Alerter:
         if watch.settings.seed_url and _canonical(watch.settings.seed_url) in (
                 _canonical(entry.url), _canonical(entry.canonical_url)):
             if self.store.link_member(watch.settings.id, tagged.article_id, "seed", 1.0):
+                watch.members += 1
                 watch.profile = StoryProfile(watch.settings.id, watch.settings.name)
                 watch.profile.seed(body, set(watch.settings.topics) | {t.topic for t in tagged.fired()},
                                    parse_time(tagged.article.published))
@@ -224,6 +252,7 @@ class Alerter:
                           self.settings.window_days)
         if relation.related and self.store.link_member(watch.settings.id, tagged.article_id, relation.kind,
                                                        relation.similarity):
+            watch.members += 1
             if relation.kind == "follow_up":
                 watch.profile.learn(_body(tagged), parse_time(tagged.article.published))
             log.info("watch %s: %s is %s (%s; names %.2f)", watch.settings.id, tagged.article_id,

@@ -119,7 +119,8 @@ def _groups(due: list[QueuedAlert]) -> list[list[QueuedAlert]]:
 def deliver_pending(store: Store, mailer: Mailer, now: datetime | None = None, rng: random.Random | None = None,
                     digest: Callable[[list[QueuedAlert]], EmailMessage] | None = None, worker: str = "",
                     retry: RetryPolicy | None = None, claim_timeout: float | None = None,
-                    on_sent: Callable[[QueuedAlert], None] | None = None) -> tuple[int, int]:
+                    on_sent: Callable[[QueuedAlert], None] | None = None,
+                    unrecorded: list[QueuedAlert] | None = None) -> tuple[int, int]:
     """Send what the outbox holds and is due; returns (alerts sent, alerts failed this round).
 
     Alerts due together for one subscriber and one group go out as one email (``digest``). Each is
@@ -129,11 +130,20 @@ def deliver_pending(store: Store, mailer: Mailer, now: datetime | None = None, r
     the recipient (5xx) is final; any other failure (server down, 4xx, timeout, dropped connection,
     refused login) keeps the alerts pending and schedules their next try with backoff. The round
     stops at the first server failure, so the rest wait, in order, for the server to come back.
+
+    ``unrecorded`` (kept by the caller across calls) holds alerts the server took while the database
+    could not record it: they are marked sent first, before anything else is claimed or released.
     """
     rng = rng or random.Random()
     retry = retry or RetryPolicy()
     now = now or datetime.now(UTC)
     worker = worker or f"{socket.gethostname()}:{os.getpid()}"
+    unrecorded = unrecorded if unrecorded is not None else []
+    while unrecorded:  # the database was down when these went out; it raises again if it still is
+        store.mark_sent(unrecorded[0].idem_key)
+        if on_sent is not None:
+            on_sent(unrecorded[0])
+        unrecorded.pop(0)
     if claim_timeout is not None:
         released = store.release_stale_claims(now - timedelta(seconds=claim_timeout))
         if released:
@@ -166,9 +176,11 @@ def deliver_pending(store: Store, mailer: Mailer, now: datetime | None = None, r
             log.warning("%d alert(s) to %s not sent (attempt %d), next try at %s: %s", len(group),
                         group[0].subscriber, attempt, retry_at.isoformat(timespec="seconds") if retry_at else "-", exc)
             break
-        for alert in group:
-            store.mark_sent(alert.idem_key)
+        unrecorded.extend(group)
+        while unrecorded:
+            store.mark_sent(unrecorded[0].idem_key)
             if on_sent is not None:
-                on_sent(alert)
+                on_sent(unrecorded[0])
+            unrecorded.pop(0)
         sent += len(group)
     return sent, failed

@@ -9,16 +9,14 @@
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import Iterator
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
 
 from wirewatch.broker import EmbeddedBroker
+from wirewatch.demo.smtpsink import SmtpSink
 
 SHARED = Path(os.environ.get("WIREWATCH_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 PG_ADMIN_URL = os.environ.get("WIREWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -35,35 +33,6 @@ def shared() -> Path:
 def broker() -> Iterator[str]:
     with EmbeddedBroker() as b:
         yield b.bootstrap
-
-
-class SmtpSink:
-    """A real SMTP server on loopback (aiosmtpd) that keeps every message it accepts."""
-
-    def __init__(self) -> None:
-        from aiosmtpd.controller import Controller
-
-        self.messages: list[EmailMessage] = []
-        self.refuse = False
-        sink = self
-
-        class Handler:
-            async def handle_DATA(self, server, session, envelope):
-                if sink.refuse:
-                    return "451 try again later"
-                sink.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-                return "250 OK"
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
-
-    def start(self) -> None:
-        self.controller.start()
-
-    def stop(self) -> None:
-        self.controller.stop()
 
 
 @pytest.fixture()

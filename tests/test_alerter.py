@@ -98,3 +98,30 @@ def test_feedback_on_an_alert_becomes_a_training_example(tmp_path: Path) -> None
     assert result.exit_code == 0
     [example] = [json.loads(line) for line in out.read_text().splitlines()]
     assert example["labels"] == {"energy_strikes": False} and example["title"] == strike["title"]
+
+
+def test_two_alert_workers_share_the_story_through_the_database(tmp_path: Path) -> None:
+    """Scale-out: what one alert worker links to a watched story, the other learns at its next refresh —
+    the follow-ups it was sent, and the articles in the story index — so neither mails a development twice."""
+    import alerts.alerter as alerter_module
+
+    store, first, _outbox = setup(tmp_path, "immediate")
+    second = Alerter(AlertSettings(), Store(store.url), Composer("w <w@wire.test>"), OutboxMailer(tmp_path / "o2"))
+    seed = next(a for a in CORPUS.articles if a["kind"] == "doha_report")
+    follow = [a for a in CORPUS.articles if a["kind"] == "doha_followup"]
+    first.handle(tagged(seed))
+    first.handle(tagged(follow[0]))
+    assert store.member(first.watches[0].settings.id, follow[0]["id"])[0] == "follow_up"  # type: ignore[index]
+
+    stories_before = len(second.stories.stories)
+    alerter_module.SYNC_MARGIN = timedelta(0)  # the test does not wait for the settling margin
+    try:
+        second.refresh()
+    finally:
+        alerter_module.SYNC_MARGIN = timedelta(seconds=5)
+    [watch] = second.watches
+    assert watch.profile is not None and watch.members == 2  # the seed and the follow-up
+    assert len(second.stories.stories) > stories_before  # the first worker's articles are in its index
+    # the same development retold reaches the second worker: not a new development for the analyst
+    relation = second._decide(watch, tagged(follow[0] | {"id": "retold", "slug": "retold"}))
+    assert relation.kind == "same_report" and not relation.new_facts

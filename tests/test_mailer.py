@@ -78,3 +78,27 @@ def test_backoff_grows_and_is_capped() -> None:
     delays = [retry_delay(n, rng) for n in range(1, 12)]
     assert 24 <= delays[0] <= 36 and 48 <= delays[1] <= 72
     assert max(delays) <= 3600 * 1.2 and delays[-1] >= 3600 * 0.8
+
+
+def test_an_alert_sent_while_the_database_is_down_is_recorded_when_it_is_back(tmp_path: Path, smtp) -> None:  # type: ignore[no-untyped-def]
+    """The server took it, the database could not say so: it is marked sent on the next round, not sent again."""
+    from sqlalchemy.exc import OperationalError
+
+    class FlakyStore(Store):
+        down = True
+
+        def mark_sent(self, idem_key: str) -> None:
+            if self.down:
+                raise OperationalError("UPDATE alerts", {}, Exception("server closed the connection"))
+            super().mark_sent(idem_key)
+
+    store = FlakyStore(f"sqlite:///{tmp_path / 's.db'}")
+    queue_one(store)
+    unrecorded: list = []  # type: ignore[type-arg]
+    mailer = SmtpMailer(SmtpSettings(host="127.0.0.1", port=smtp.port, security="none"))
+    with pytest.raises(OperationalError):
+        deliver_pending(store, mailer, unrecorded=unrecorded, claim_timeout=0.0)
+    assert len(smtp.messages) == 1 and [a.idem_key for a in unrecorded] == ["a@example.org|x1|topic"]
+    store.down = False
+    assert deliver_pending(store, mailer, unrecorded=unrecorded, claim_timeout=0.0) == (0, 0)
+    assert unrecorded == [] and store.alert_counts() == {"sent": 1} and len(smtp.messages) == 1

@@ -72,7 +72,7 @@ def test_an_alert_is_claimed_by_one_worker_and_a_dead_workers_claim_is_released(
     assert store.release_stale_claims(datetime.now(UTC) - timedelta(minutes=5)) == []  # still fresh
     assert store.release_stale_claims(datetime.now(UTC) + timedelta(seconds=1)) == ["k2"]
     [again] = store.pending_alerts()
-    assert again.idem_key == "k2" and again.handovers == 1  # handed over once before: in doubt
+    assert again.idem_key == "k2" and again.interrupted == 1  # its send was cut short: in doubt
     assert store.alert_counts() == {"pending": 1, "sent": 1}
     store.close()
 

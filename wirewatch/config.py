@@ -36,6 +36,8 @@ class KafkaSettings(_Section):
     session_timeout_ms: int = Field(6000, ge=1000)
     heartbeat_interval_ms: int = Field(2000, ge=100)
     max_poll_records: int = Field(50, ge=1)
+    metadata_max_age_ms: int = Field(30000, ge=1000, description="how soon a worker sees topics created or "
+                                     "recreated (after a broker lost them)")
     client_id: str = "wirewatch"
     redrive_after_seconds: float = Field(1800.0, gt=0, description="an accepted entry not archived by then is "
                                          "published again (the broker may have lost it)")

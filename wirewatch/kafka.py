@@ -157,8 +157,11 @@ class KafkaWiring:
         try:
             return KafkaProducer(
                 bootstrap_servers=self.bootstrap, client_id=self.settings.client_id, acks="all",
+                # no idempotent producer: its producer-id state is what a restarted in-memory broker forgets
+                # (then every send fails for good); duplicates are harmless, every sink is idempotent
+                enable_idempotence=False,
                 linger_ms=5, retries=5, max_in_flight_requests_per_connection=1,
-                max_request_size=10_485_760,
+                max_request_size=10_485_760, metadata_max_age_ms=self.settings.metadata_max_age_ms,
             )
         except KafkaTimeoutError:
             raise BrokerUnavailable(f"no Kafka broker answers at {self.bootstrap}") from None
@@ -171,7 +174,7 @@ class KafkaWiring:
                 auto_offset_reset="earliest", session_timeout_ms=self.settings.session_timeout_ms,
                 heartbeat_interval_ms=self.settings.heartbeat_interval_ms,
                 max_poll_records=self.settings.max_poll_records, fetch_max_bytes=20_971_520,
-                max_partition_fetch_bytes=10_485_760,
+                max_partition_fetch_bytes=10_485_760, metadata_max_age_ms=self.settings.metadata_max_age_ms,
             )
         except KafkaTimeoutError:
             raise BrokerUnavailable(f"no Kafka broker answers at {self.bootstrap}") from None
@@ -182,9 +185,27 @@ class KafkaWiring:
                 for out in outputs]
 
 
+    def replace_producer(self, producer: KafkaProducer, who: str) -> KafkaProducer:
+        """A new producer for one that keeps failing (a client can be left in a state it never leaves);
+        the old one while no broker answers."""
+        try:
+            fresh = self.producer()
+        except BrokerUnavailable:
+            return producer
+        log.warning("%s: replaced the Kafka producer after repeated failures", who)
+        try:
+            producer.close(timeout=2)
+        except KafkaError as exc:
+            log.debug("closing the old producer: %s", exc)
+        return fresh
+
+
 def delivered(producer: KafkaProducer, futures: Sequence[Any]) -> None:
     """Flush, then raise :class:`TransientFailure` unless the broker acknowledged every record."""
-    producer.flush()
+    try:
+        producer.flush(timeout=60)
+    except KafkaTimeoutError as exc:
+        raise TransientFailure(f"the broker did not acknowledge {len(futures)} records in time: {exc}") from None
     failed = [f for f in futures if not f.succeeded()]
     if failed:
         exc = failed[0].exception if failed[0].is_done else "not acknowledged"
@@ -347,6 +368,8 @@ class StageRunner(Generic[M]):
                     except self.transient as exc:
                         attempt += 1
                         self._wait_out(consumer, exc, attempt, stop)
+                        if isinstance(exc, TransientFailure) and attempt % 3 == 0:
+                            producer = self._fresh_producer(producer)
                 else:
                     break  # stopped during an outage: nothing committed, the records come again
                 if self.outage:
@@ -370,6 +393,9 @@ class StageRunner(Generic[M]):
             producer.close(timeout=10)
             consumer.close(autocommit=False)
             log.info("%s: stopped", self.stage)
+
+    def _fresh_producer(self, producer: KafkaProducer) -> KafkaProducer:
+        return self.wiring.replace_producer(producer, self.stage)
 
     def _idle(self, consumer: KafkaConsumer, stop: threading.Event) -> None:
         if self.on_idle is None:

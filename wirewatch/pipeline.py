@@ -131,6 +131,7 @@ class Pipeline:
     allow_embedded: bool = True
     load_config: Callable[[], Settings] | None = None  # how SIGHUP reads the configuration again
     heartbeat_seconds: float = 10.0
+    drain_seconds: float = 30.0  # on SIGTERM: how long the workers may take to finish their batch
     worker_id: str = field(init=False, default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     reload_requested: threading.Event = field(init=False, default_factory=threading.Event)
     wiring: KafkaWiring = field(init=False)
@@ -283,11 +284,11 @@ class Pipeline:
                 def poll_target() -> None:
                     self.poll(stop, poll_once)
                     poll_done.set()
-                threads.append(threading.Thread(target=guard, args=("poll", poll_target), name="poll"))
+                threads.append(threading.Thread(target=guard, args=("poll", poll_target), name="poll", daemon=True))
             else:
                 runner = self.runner(stage)
                 threads.append(threading.Thread(target=guard, args=(stage, lambda r=runner: r.run(stop)),
-                                                name=stage))
+                                                name=stage, daemon=True))
         self.replay_unfinished()
         for t in threads:
             t.start()
@@ -324,8 +325,15 @@ class Pipeline:
         finally:
             stop.set()
             self.heartbeat(stages, "stopping", lambda st: True)
+            # each worker finishes its batch, flushes and commits; one stuck longer (a broker gone, say) is
+            # left behind: the process exits, and its uncommitted records are delivered again
+            drain_until = time.monotonic() + self.drain_seconds
             for t in threads:
-                t.join(timeout=30)
+                t.join(timeout=max(0.1, drain_until - time.monotonic()))
+            stuck = [t.name for t in threads if t.is_alive()]
+            if stuck:
+                log.warning("stopping without waiting any longer for %s (their records will come again)",
+                            ", ".join(stuck))
             self.heartbeat(stages, "stopped", lambda st: not by_stage[st].is_alive())
             if health is not None:
                 health.stop()

@@ -101,7 +101,7 @@ class QueuedAlert:
     attempts: int
     story: str = ""
     facts_json: str = "{}"
-    handovers: int = 0
+    interrupted: int = 0
     published_at: datetime | None = None
     first_seen_at: datetime | None = None
 
@@ -333,13 +333,23 @@ class Store:
                                 .order_by(archive.c.archived_at))
             return [dict(r) for r in rows.mappings()]
 
-    def archive_since(self, since: datetime, limit: int = 200_000) -> list[dict[str, Any]]:
-        """Archived articles with their story, oldest first, from ``since`` (to rebuild the story index)."""
+    def archive_since(self, since: datetime, limit: int = 200_000, until: datetime | None = None
+                      ) -> list[dict[str, Any]]:
+        """Archived articles with their story, oldest first, from ``since`` (and before ``until``)."""
+        where = archive.c.archived_at >= since
+        if until is not None:
+            where &= archive.c.archived_at < until
         with self.engine.connect() as conn:
             rows = conn.execute(select(archive.c.article_id, archive.c.title, archive.c.text, archive.c.published,
                                        archive.c.story_id, archive.c.archived_at)
-                                .where(archive.c.archived_at >= since).order_by(archive.c.archived_at).limit(limit))
+                                .where(where).order_by(archive.c.archived_at).limit(limit))
             return [dict(r) for r in rows.mappings()]
+
+    def member_counts(self) -> dict[str, int]:
+        """How many articles are linked to each watched story."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(story_members.c.watch_id, func.count()).group_by(story_members.c.watch_id))
+            return {w: int(n) for w, n in rows}
 
     def recent_archive(self, limit: int = 1000) -> list[dict[str, Any]]:
         """The most recently archived articles, newest first."""
@@ -383,7 +393,7 @@ class Store:
                     idem_key=idem_key, subscriber=subscriber, article_id=article_id, kind=kind, subject=subject,
                     message=message, status="pending", attempts=0, last_error="", created_at=_now(),
                     story=story, facts_json=facts_json, next_attempt=due, ref=alert_ref(idem_key),
-                    claimed_by="", handovers=0, published_at=published_at, first_seen_at=first_seen_at))
+                    claimed_by="", interrupted=0, published_at=published_at, first_seen_at=first_seen_at))
             return True
         except IntegrityError:
             return False
@@ -488,8 +498,7 @@ class Store:
         with self.engine.begin() as conn:
             for key in idem_keys:
                 done = conn.execute(update(alerts).where((alerts.c.idem_key == key) & (alerts.c.status == "pending"))
-                                    .values(status="sending", claimed_by=worker, claimed_at=now,
-                                            handovers=alerts.c.handovers + 1))
+                                    .values(status="sending", claimed_by=worker, claimed_at=now))
                 if done.rowcount:
                     got.append(key)
         return got
@@ -502,7 +511,8 @@ class Store:
             keys = [r[0] for r in conn.execute(select(alerts.c.idem_key).where(stale))]
             if keys:
                 conn.execute(update(alerts).where(stale & alerts.c.idem_key.in_(keys))
-                             .values(status="pending", claimed_by="", claimed_at=None))
+                             .values(status="pending", claimed_by="", claimed_at=None,
+                                     interrupted=alerts.c.interrupted + 1))
         return keys
 
     def mark_sent(self, idem_key: str) -> None:

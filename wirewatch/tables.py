@@ -139,7 +139,7 @@ alerts = Table(
     Column("sent_at", DateTime(timezone=True)),
     Column("claimed_by", String(200), nullable=False, default=""),  # the worker sending it now
     Column("claimed_at", DateTime(timezone=True)),
-    Column("handovers", Integer, nullable=False, default=0),  # times handed to the SMTP server
+    Column("interrupted", Integer, nullable=False, default=0),  # sends cut short by a worker's death
     Column("published_at", DateTime(timezone=True)),  # the article's publication, for latency
     Column("first_seen_at", DateTime(timezone=True)),  # when the poller first saw the article
 )

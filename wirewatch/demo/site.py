@@ -25,14 +25,18 @@ class Resource:
 class LoopbackSite:
     """``with LoopbackSite(resources) as site: site.url('/feed.xml')``; resources may change while serving."""
 
-    def __init__(self, resources: dict[str, Resource] | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(self, resources: dict[str, Resource] | None = None, host: str = "127.0.0.1",
+                 keep_requests: bool = True) -> None:
         self.resources: dict[str, Resource] = dict(resources or {})
-        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.requests: list[tuple[str, dict[str, str]]] = []  # each request's path and headers, if kept
+        self.served = 0
         site = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                site.requests.append((self.path, dict(self.headers.items())))
+                site.served += 1
+                if keep_requests:
+                    site.requests.append((self.path, dict(self.headers.items())))
                 res = site.resources.get(self.path.split("?", 1)[0])
                 if res is None:
                     res = Resource(b"not found", "text/plain", 404)

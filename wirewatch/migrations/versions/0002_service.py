@@ -7,8 +7,9 @@ Revises: 0001
   archives it; one still accepted long after it was published is published again (a broker lost it).
 - ``archive.linked``: the article's stories are linked and its alerts queued (a worker killed between
   archiving and linking leaves it false, and the redelivered message completes it).
-- ``alerts.claimed_by`` / ``claimed_at`` / ``handovers``: a worker claims an alert before sending it,
-  so that two alert workers never send one alert twice, and a send interrupted by a crash is known.
+- ``alerts.claimed_by`` / ``claimed_at`` / ``interrupted``: a worker claims an alert before sending it,
+  so that two alert workers never send one alert twice; a claim left by a worker that died is
+  released and counted in ``interrupted`` (the server may have taken that send).
 - ``alerts.published_at`` / ``first_seen_at``: for the publication-to-alert latency.
 - ``workers``: heartbeats and counters of every running worker.
 """
@@ -36,7 +37,7 @@ def upgrade() -> None:
     with op.batch_alter_table("alerts") as batch:
         batch.add_column(sa.Column("claimed_by", sa.String(200), nullable=False, server_default=""))
         batch.add_column(sa.Column("claimed_at", sa.DateTime(timezone=True)))
-        batch.add_column(sa.Column("handovers", sa.Integer, nullable=False, server_default="0"))
+        batch.add_column(sa.Column("interrupted", sa.Integer, nullable=False, server_default="0"))
         batch.add_column(sa.Column("published_at", sa.DateTime(timezone=True)))
         batch.add_column(sa.Column("first_seen_at", sa.DateTime(timezone=True)))
     op.create_table(
@@ -55,7 +56,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("workers")
     with op.batch_alter_table("alerts") as batch:
-        for name in ("first_seen_at", "published_at", "handovers", "claimed_at", "claimed_by"):
+        for name in ("first_seen_at", "published_at", "interrupted", "claimed_at", "claimed_by"):
             batch.drop_column(name)
     with op.batch_alter_table("archive") as batch:
         batch.drop_column("linked")

@@ -1,0 +1,164 @@
+"""Soak: the pipeline as separate workers under a steady feed load for minutes, one and two workers per stage.
+
+In: nothing but this machine (a synthetic newswire on loopback publishing ``--rate`` articles per
+second over 20 feeds, the bundled broker, an aiosmtpd server, and PostgreSQL on 127.0.0.1:5432 —
+a fresh database per run — or SQLite with ``--sqlite``). Out, printed for each configuration: every
+``--every`` seconds the articles published and archived, throughput, consumer lag per stage (from the
+workers' heartbeats), CPU and resident memory of all workers; then throughput beside the offered
+load (the baseline of this run: a ratio of 1.0 keeps up), publication-to-alert and
+first-sighting-to-alert latency (p50, p95, p99 over every alert sent), and each worker's memory at
+the end beside its memory after the first quarter (flat is a ratio near 1.0). Run:
+
+    .venv/bin/python benchmarks/soak.py [--minutes 10] [--rate 4] [--copies 1 2] [--sqlite]
+
+Needs the dev extras (aiosmtpd). The figures in docs/benchmarks.md come from this command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import create_engine, select, text
+
+from wirewatch.broker import EmbeddedBroker, free_port
+from wirewatch.cluster import QUICK, LocalCluster, write_config
+from wirewatch.demo.newswire import Newswire
+from wirewatch.demo.smtpsink import SmtpSink
+from wirewatch.status import collect
+from wirewatch.storage import Store
+from wirewatch.tables import alerts
+
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def percentile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+
+def fresh_database(folder: Path, sqlite: bool) -> tuple[str, object]:
+    if sqlite:
+        return f"sqlite:///{folder / 'soak.db'}", None
+    name = f"wirewatch_soak_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name, (admin, name)
+
+
+def drop_database(handle: object) -> None:
+    if handle is None:
+        return
+    admin, name = handle  # type: ignore[misc]
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def soak(minutes: float, rate: float, copies: int, every: float, sqlite: bool) -> None:
+    folder = Path(tempfile.mkdtemp(prefix=f"soak{copies}-"))
+    url, handle = fresh_database(folder, sqlite)
+    total = int(rate * minutes * 60)
+    broker = EmbeddedBroker(port=free_port(), log_path=folder / "broker.log")
+    broker.start()
+    smtp = SmtpSink().start()
+    wire = Newswire(feeds=20, articles=total, rate=rate)
+    sections = {**QUICK, "extract": {**QUICK["extract"], "workers": 1}}  # one process per extract worker
+    config = write_config(folder / "wirewatch.toml", wire.feed_urls,
+                          [{"email": "desk@example.org", "topics": {"ceasefire_talks": 0.6}}], sections)
+    env = {"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "WIREWATCH_CONFIG": str(config),
+           "WIREWATCH_DATA_DIR": str(folder / "data"), "WIREWATCH_DATABASE_URL": url,
+           "WIREWATCH_SMTP_HOST": "127.0.0.1", "WIREWATCH_SMTP_PORT": str(smtp.port)}
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "WIREWATCH_"))}
+    subprocess.run([sys.executable, "-m", "wirewatch.cli", "train"], env={**base_env, **env}, check=True,
+                   capture_output=True, timeout=600)
+    cluster = LocalCluster(folder / "workers", env, {s: copies for s in ("poll", "extract", "classify", "alert")})
+    store = Store(url)
+    print(f"\n== {copies} worker(s) per stage, {rate:g} articles/s for {minutes:g} min ({total} articles); "
+          f"database {'SQLite' if sqlite else 'PostgreSQL'}; folder {folder}")
+    print(f"{'t(s)':>6} {'published':>9} {'archived':>8} {'art/s':>6} {'lag extract/classify/alert (rec; s)':>38} "
+          f"{'CPU%':>5} {'RSS MB':>7}")
+    wire.start()
+    cluster.start()
+    started = time.monotonic()
+    rss_series: dict[str, list[tuple[float, int]]] = {}
+    last_t, last_archived, last_cpu = 0.0, 0, 0.0
+    try:
+        while True:
+            time.sleep(every)
+            t = time.monotonic() - started
+            archived = store.archive_count()
+            usage = cluster.usage()
+            cpu = sum(c for c, _ in usage.values())
+            for name, (_c, rss) in usage.items():
+                rss_series.setdefault(name, []).append((t, rss))
+            lag = {}
+            for w in collect(store)["workers"]:
+                if w["alive"] and w["stage"] != "poll":
+                    rec, sec = lag.get(w["stage"], (0, 0.0))
+                    lag[w["stage"]] = (rec + (w.get("lag_records") or 0), max(sec, w.get("lag_seconds") or 0.0))
+            lag_text = " / ".join(f"{lag.get(s, (0, 0))[0]};{lag.get(s, (0, 0.0))[1]:.0f}"
+                                  for s in ("extract", "classify", "alert"))
+            print(f"{t:6.0f} {wire.published:9d} {archived:8d} {(archived - last_archived) / (t - last_t):6.1f} "
+                  f"{lag_text:>38} {100 * (cpu - last_cpu) / (t - last_t):5.0f} "
+                  f"{sum(r for _, r in usage.values()) / 2**20:7.0f}", flush=True)
+            last_t, last_archived, last_cpu = t, archived, cpu
+            if wire.published >= total and archived >= total:
+                break
+            if t > minutes * 60 * 2 + 120:
+                print("stopping: the pipeline did not catch up within twice the run")
+                break
+        elapsed = time.monotonic() - started
+        with store.engine.connect() as conn:
+            rows = conn.execute(select(alerts.c.published_at, alerts.c.first_seen_at, alerts.c.sent_at)
+                                .where(alerts.c.status == "sent")).all()
+
+        def aware(v: datetime) -> datetime:
+            return v if v.tzinfo else v.replace(tzinfo=UTC)
+
+        from_pub = [(aware(r[2]) - aware(r[0])).total_seconds() for r in rows if r[0] and r[2]]
+        from_seen = [(aware(r[2]) - aware(r[1])).total_seconds() for r in rows if r[1] and r[2]]
+        print(f"throughput: {archived / elapsed:.2f} articles/s archived over {elapsed:.0f} s, "
+              f"beside the offered {rate:g}/s (ratio {archived / elapsed / rate:.2f}; the last articles "
+              "arrive at the end, so a pipeline that keeps up stays just under 1.0)")
+        for label, values in (("publication", from_pub), ("first sighting", from_seen)):
+            print(f"latency from {label} to alert, {len(values)} alerts: p50 {percentile(values, 0.5):.1f} s, "
+                  f"p95 {percentile(values, 0.95):.1f} s, p99 {percentile(values, 0.99):.1f} s")
+        print("memory per worker (MB): after the first quarter -> at the end (ratio):")
+        for name, series in sorted(rss_series.items()):
+            quarter = next((r for t, r in series if t >= elapsed / 4), series[0][1])
+            end = series[-1][1]
+            print(f"  {name:<12} {quarter / 2**20:7.1f} -> {end / 2**20:7.1f} ({end / quarter:.2f})")
+        print(f"workers that died on their own: {[w.name for w in cluster.dead()] or 'none'}")
+    finally:
+        codes = cluster.stop(timeout=60)
+        print(f"exit codes after SIGTERM: {codes}")
+        store.close()
+        wire.stop()
+        smtp.stop()
+        broker.stop()
+        drop_database(handle)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=4.0, help="articles per second on the newswire")
+    parser.add_argument("--copies", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--every", type=float, default=30.0, help="seconds between samples")
+    parser.add_argument("--sqlite", action="store_true", help="SQLite instead of the local PostgreSQL")
+    args = parser.parse_args()
+    for copies in args.copies:
+        soak(args.minutes, args.rate, copies, args.every, args.sqlite)
+
+
+if __name__ == "__main__":
+    main()
