@@ -21,12 +21,21 @@ def test_compose_has_kafka_in_kraft_mode_postgres_smtp_and_one_service_per_stage
     for stage in STAGES:
         assert services[stage]["command"] == [stage]
         assert services[stage]["environment"]["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+        assert services[stage]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+    assert services["migrate"]["command"] == ["db", "upgrade"]
 
 
-def test_kubernetes_deployments_have_probes_and_limits() -> None:
+def test_kubernetes_deployments_have_probes_and_limits(tmp_path: Path) -> None:
     docs = list(yaml.safe_load_all((DEPLOY / "kubernetes" / "wirewatch.yaml").read_text()))
     deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
     assert {f"wirewatch-{s}" for s in STAGES} == set(deployments)
+    [job] = [d for d in docs if d["kind"] == "Job"]
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["db", "upgrade"]
+    config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]["wirewatch.toml"]
+    from wirewatch.config import load_settings
+
+    (tmp_path / "w.toml").write_text(config)
+    assert load_settings(tmp_path / "w.toml", env={}).database.auto_migrate is False
     for dep in deployments.values():
         [container] = dep["spec"]["template"]["spec"]["containers"]
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
@@ -37,6 +46,8 @@ def test_kubernetes_deployments_have_probes_and_limits() -> None:
 def test_systemd_unit_and_the_example_config() -> None:
     unit = (DEPLOY / "systemd" / "wirewatch@.service").read_text()
     assert "ExecStart=/opt/wirewatch/.venv/bin/wirewatch %i" in unit and "KillSignal=SIGTERM" in unit
+    assert "ExecReload=/bin/kill -HUP $MAINPID" in unit
+    assert "ExecStartPre=/opt/wirewatch/.venv/bin/wirewatch db upgrade" in unit
     from wirewatch.config import load_settings
 
     settings = load_settings(DEPLOY / "wirewatch.example.toml", env={})

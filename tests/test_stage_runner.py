@@ -98,3 +98,23 @@ def test_a_database_outage_holds_the_records_instead_of_dead_lettering_them(brok
     snap = runner.progress.snapshot()
     assert snap["deadlettered"] == {} and snap["events"]["extract_outage_retries"] >= 4
     assert runner.outage == ""
+
+
+@pytest.mark.parametrize("raw", [
+    b"[" * 200_000 + b"]" * 200_000,  # nesting that would blow the parser's stack
+    b'{"schema": "entry", "v": 1, "article_id": "' + b"x" * 5_000_000 + b'"}',  # a 5 MB field, wrong shape
+    b"\xff\xfe\x00garbage",  # not UTF-8
+    b'{"schema": "entry", "v": 99}',  # a version from the future
+    b"null",
+    b'{"schema": "entry", "v": 1, "article_id": {"$where": "1"}, "url": ["x"]}',  # types that do not fit
+], ids=["deep", "huge", "bytes", "future", "null", "types"])
+def test_hostile_records_become_dead_letters_without_raising(raw: bytes) -> None:
+    wiring = KafkaWiring(KafkaSettings(), "127.0.0.1:1")  # not contacted: process() only decides
+
+    def handle(entry: Entry) -> list[Output]:
+        raise AssertionError("a hostile record must not reach the stage")
+
+    runner = StageRunner("extract", wiring, ENTRIES, Entry, handle)
+    [out] = runner.process(raw, 0, 7)
+    assert out.topic == DEADLETTER and isinstance(out.message, DeadLetter)
+    assert out.message.reason in ("bad_json", "bad_schema") and out.message.offset == 7

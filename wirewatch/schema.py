@@ -162,6 +162,8 @@ def decode(raw: bytes | str, expected: type[M]) -> M:
         data: Any = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadMessage(f"not valid JSON: {exc}") from None
+    except RecursionError:  # nested deeper than any message of ours: hostile or broken
+        raise BadMessage("not valid JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise BadMessage(f"expected a JSON object, got {type(data).__name__}")
     kind = data.pop("schema", None)
