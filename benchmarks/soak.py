@@ -2,7 +2,8 @@
 
 In: nothing but this machine (a synthetic newswire on loopback publishing ``--rate`` articles per
 second over 20 feeds, the bundled broker, an aiosmtpd server, and PostgreSQL on 127.0.0.1:5432 —
-a fresh database per run — or SQLite with ``--sqlite``). Out, printed for each configuration: every
+a fresh database per run — or SQLite with ``--sqlite``). One poller always (it is not partitioned);
+the consuming stages run one or two copies each. Out, printed for each configuration: every
 ``--every`` seconds the articles published and archived, throughput, consumer lag per stage (from the
 workers' heartbeats), CPU and resident memory of all workers; then throughput beside the offered
 load (the baseline of this run: a ratio of 1.0 keeps up), publication-to-alert and
@@ -80,9 +81,11 @@ def soak(minutes: float, rate: float, copies: int, every: float, sqlite: bool) -
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "WIREWATCH_"))}
     subprocess.run([sys.executable, "-m", "wirewatch.cli", "train"], env={**base_env, **env}, check=True,
                    capture_output=True, timeout=600)
-    cluster = LocalCluster(folder / "workers", env, {s: copies for s in ("poll", "extract", "classify", "alert")})
+    # one poller whatever the copies: it is not partitioned (two would poll the same feeds)
+    cluster = LocalCluster(folder / "workers", env, {s: copies for s in ("extract", "classify", "alert")})
     store = Store(url)
-    print(f"\n== {copies} worker(s) per stage, {rate:g} articles/s for {minutes:g} min ({total} articles); "
+    print(f"\n== {copies} worker(s) per consuming stage and one poller, {rate:g} articles/s for {minutes:g} min "
+          f"({total} articles, 20 feeds of 50 items); "
           f"database {'SQLite' if sqlite else 'PostgreSQL'}; folder {folder}")
     print(f"{'t(s)':>6} {'published':>9} {'archived':>8} {'art/s':>6} {'lag extract/classify/alert (rec; s)':>38} "
           f"{'CPU%':>5} {'RSS MB':>7}")
@@ -90,6 +93,7 @@ def soak(minutes: float, rate: float, copies: int, every: float, sqlite: bool) -
     cluster.start()
     started = time.monotonic()
     rss_series: dict[str, list[tuple[float, int]]] = {}
+    cpu_last: dict[str, float] = {}
     last_t, last_archived, last_cpu = 0.0, 0, 0.0
     try:
         while True:
@@ -98,8 +102,9 @@ def soak(minutes: float, rate: float, copies: int, every: float, sqlite: bool) -
             archived = store.archive_count()
             usage = cluster.usage()
             cpu = sum(c for c, _ in usage.values())
-            for name, (_c, rss) in usage.items():
+            for name, (c, rss) in usage.items():
                 rss_series.setdefault(name, []).append((t, rss))
+                cpu_last[name] = c
             lag = {}
             for w in collect(store)["workers"]:
                 if w["alive"] and w["stage"] != "poll":
@@ -137,6 +142,8 @@ def soak(minutes: float, rate: float, copies: int, every: float, sqlite: bool) -
             quarter = next((r for t, r in series if t >= elapsed / 4), series[0][1])
             end = series[-1][1]
             print(f"  {name:<12} {quarter / 2**20:7.1f} -> {end / 2**20:7.1f} ({end / quarter:.2f})")
+        print("CPU per worker over the run (% of one core): "
+              + ", ".join(f"{n} {100 * c / elapsed:.0f}" for n, c in sorted(cpu_last.items())))
         print(f"workers that died on their own: {[w.name for w in cluster.dead()] or 'none'}")
     finally:
         codes = cluster.stop(timeout=60)

@@ -259,7 +259,8 @@ class Extractor:
         for entry, (_page, problem), result in zip(entries, fetched, results, strict=True):
             article = assemble(entry, result, problem, self.settings)
             if article.fetch_error:
-                log.warning("extract %s: using the feed summary: %s", entry.article_id, article.fetch_error)
+                log.warning("extract %s: using the feed summary: %s", entry.article_id, article.fetch_error,
+                            extra={"article_id": entry.article_id})
             outputs.append([Output(ARTICLES, entry.article_id, article)])
         return outputs
 

@@ -91,7 +91,7 @@ class Newswire:
     feed lists the newest ``window`` articles of its desk.
     """
 
-    def __init__(self, feeds: int, articles: int, rate: float | None = None, window: int = 300,
+    def __init__(self, feeds: int, articles: int, rate: float | None = None, window: int = 50,
                  seed: int = 7) -> None:
         self.feeds = feeds
         self.total = articles
