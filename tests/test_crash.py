@@ -63,7 +63,8 @@ def start_rig(folder: Path, database_url: str, articles: int, rate: float, feeds
     broker = EmbeddedBroker(port=free_port(), log_path=folder / "broker.log")
     broker.start()
     smtp = SmtpSink().start()
-    wire = Newswire(feeds=feeds, articles=articles, rate=rate).start()
+    # feeds long enough that no item scrolls off while a poller is down: what is tested is the pipeline
+    wire = Newswire(feeds=feeds, articles=articles, rate=rate, window=400).start()
     config = write_config(folder / "wirewatch.toml", wire.feed_urls,
                           [{"email": SUBSCRIBER, "topics": {"ceasefire_talks": MIN_SCORE}, "mode": "immediate"}])
     env = {"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "WIREWATCH_CONFIG": str(config),
