@@ -92,7 +92,8 @@ class Alerter:
         self.claim_timeout = claim_timeout
         self._unrecorded: list[QueuedAlert] = []  # sent while the database was down: recorded when it is back
         self.stats = TermStats.with_background()
-        self.stories = StoryIndex(self.stats, settings.story_threshold, settings.story_window_days)
+        self.stories = StoryIndex(self.stats, settings.story_threshold, settings.story_window_days,
+                                  new_id=store.new_story)
         self._restore_stories()
         self.watches: list[Watch] = []
         self.subscribers: list[Subscriber] = []
@@ -104,7 +105,7 @@ class Alerter:
         for row in self.store.archive_since(until - timedelta(days=self.settings.story_window_days), until=until):
             self._restore(row)
         self._synced_until = until
-        self._mine: dict[str, float] = {}  # articles this process linked lately: not taken twice from the database
+        self._mine: dict[str, datetime] = {}  # articles this process linked lately: not taken twice from the database
 
     def _restore(self, row: dict[str, object]) -> None:
         body = f"{row['title']}\n{row['text']}"
@@ -116,12 +117,16 @@ class Alerter:
     def _sync_stories(self) -> None:
         """Take in the articles other alert workers linked since the last look (scale-out)."""
         until = datetime.now(UTC) - SYNC_MARGIN
-        forget = time.monotonic() - 10 * SYNC_MARGIN.total_seconds()
-        self._mine = {k: t for k, t in self._mine.items() if t >= forget}
         for row in self.store.archive_since(self._synced_until, until=until):
             if row["article_id"] not in self._mine and row["story_id"] is not None:
                 self._restore(row)
         self._synced_until = until
+        # linked before ``until`` means archived before it: covered by this look, not to be skipped again
+        self._mine = {k: t for k, t in self._mine.items() if t >= until}
+
+    def request_refresh(self) -> None:
+        """Refresh before the next article (from another thread: the refresh itself runs in the stage's)."""
+        self._refreshed = float("-inf")
 
     def refresh(self) -> None:
         """Subscribers and watches as the database has them now, and what other workers added to stories."""
@@ -184,12 +189,19 @@ class Alerter:
         if first_time and self.store.story_of(tagged.article_id) is None:
             story_id, _new = self.stories.link(names(_body(tagged)), parse_time(article.published), article.title)
             self.store.set_story(tagged.article_id, story_id)
-            self._mine[tagged.article_id] = time.monotonic()
+            self._mine[tagged.article_id] = datetime.now(UTC)
             self.progress.event("articles_linked")
         followed: set[str] = set()
         for watch in self.watches:
             # a redelivered article keeps the links decided the first time; only unsent email is completed
-            relation = self._link(watch, tagged) if first_time else self._relink(watch, tagged)
+            linked = self.store.member(watch.settings.id, tagged.article_id) if outcome != "new" else None
+            if linked is None and first_time:
+                relation = self._link(watch, tagged)
+            elif linked is not None and linked[0] == "seed" and outcome == "unlinked":
+                relation = None
+                self._backfill(watch, tagged.article_id)  # the worker that seeded the story may have died in it
+            else:
+                relation = self._relink(watch, tagged)
             if relation is not None and relation.kind == "follow_up":
                 followed |= self._queue_followups(watch, tagged, relation)
             elif relation is not None and relation.kind == "same_report":  # folded into the story, not mailed

@@ -15,6 +15,7 @@ archive grows, instead of a scan of every story.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -40,8 +41,12 @@ class Story:
 
 
 class StoryIndex:
-    def __init__(self, stats: TermStats, threshold: float = 0.3, window_days: float = 7.0) -> None:
+    def __init__(self, stats: TermStats, threshold: float = 0.3, window_days: float = 7.0,
+                 new_id: Callable[[str], int] | None = None) -> None:
+        """``new_id(title)`` hands out the id of a new story (the database's, where several alert workers
+        share stories); without it, ids count up from the highest id seen."""
         self.stats = stats
+        self.new_id = new_id
         self.threshold = threshold
         self.window = timedelta(days=window_days)
         self.stories: dict[int, Story] = {}
@@ -87,8 +92,11 @@ class StoryIndex:
         if best is not None and best_score >= self.threshold:
             self._add(best, counts, when)
             return best.story_id, False
-        story = Story(self._next, when, when, title=title)
-        self._next += 1
+        if self.new_id is not None:
+            story = Story(self.new_id(title), when, when, title=title)
+        else:
+            story = Story(self._next, when, when, title=title)
+            self._next += 1
         self.stories[story.story_id] = story
         self._add(story, counts, when)
         return story.story_id, True

@@ -8,6 +8,7 @@ does not). An ill-formed feed that feedparser can still read is used and flagged
 from __future__ import annotations
 
 import calendar
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -121,6 +122,9 @@ def parse_feed(content: bytes, feed_url: str, headers: Mapping[str, str] | None 
     return ParsedFeed(title, entries, warning, skipped)
 
 
+MAX_KEY_CHARS = 2000  # seen_keys.dedup_key holds 2,100
+
+
 def dedup_keys(entry: Entry) -> list[str]:
     """The keys under which an entry counts as seen: its canonical URL and its GUID (feed-scoped)."""
     keys = []
@@ -128,4 +132,5 @@ def dedup_keys(entry: Entry) -> list[str]:
         keys.append(f"url:{entry.canonical_url}")
     if entry.guid:
         keys.append(f"guid:{entry.feed_url}|{entry.guid}")
-    return keys
+    # a key longer than the column (a URL of kilobytes) is kept as its hash, so that it still dedups
+    return [k if len(k) <= MAX_KEY_CHARS else f"sha256:{hashlib.sha256(k.encode()).hexdigest()}" for k in keys]

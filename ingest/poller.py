@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
+from sqlalchemy.exc import SQLAlchemyError
 
 from ingest.feed_parsing import FeedError, dedup_keys, parse_feed
 from ingest.redrive import redrive_due
@@ -251,7 +252,7 @@ async def poll_due(poller: FeedPoller, store: Store, wiring: KafkaWiring, produc
         pending.clear()
         outputs = [Output(ENTRIES, e.article_id, e) for r in batch for e in r.new_entries]
         # acknowledged by the broker before they are recorded as seen: a broker outage loses nothing
-        await asyncio.to_thread(delivered, producer, wiring.publish(producer, outputs))
+        await asyncio.to_thread(delivered, producer, wiring.publish(producer, outputs, "poll"))
         before = {r.feed.id: r.feed for r in batch}
         await asyncio.to_thread(record, store, poller, batch, datetime.now(UTC), wiring.settings.redrive_after_seconds)
         for r in batch:
@@ -299,7 +300,11 @@ def run_poller(poll: PollSettings, http: HttpSettings, wiring: KafkaWiring, stor
                             await asyncio.to_thread(redrive_due, store, wiring, producer, wiring.settings, progress)
                             swept = time.monotonic()
                         nxt = store.next_due()
-                    except (TransientFailure, *UNAVAILABLE) as exc:
+                    except (TransientFailure, *UNAVAILABLE, SQLAlchemyError) as exc:
+                        # an outage; or a row the database refuses (a bug to report, not a reason to stop
+                        # polling every other feed): logged, retried with backoff
+                        if not isinstance(exc, (TransientFailure, *UNAVAILABLE)):
+                            log.exception("poll: the database refused a write; retrying the cycle")
                         outage += 1
                         if outage == 1:
                             log.error("poll: %s; retrying until it is back", str(exc).splitlines()[0][:300])

@@ -4,7 +4,9 @@ In: rows of ``entries`` still ``accepted`` whose time is up (``[kafka] redrive_a
 they were accepted, then twice as long after each try). Out: the same entries on ``entries`` again;
 the stages downstream are idempotent, so a copy that was only slow costs work, never a second alert.
 
-The memory-only bundled broker loses every topic when it restarts, and a real cluster can lose an
+A round is postponed while a consuming stage reports records waiting (its heartbeat's lag): what is
+late may still be in the topics, and copies would only lengthen the queue. The memory-only bundled
+broker loses every topic when it restarts, and a real cluster can lose an
 unreplicated partition; this is what makes the pipeline whole again without an operator. An entry
 published ``[kafka] max_redrives`` times without reaching the archive is given up and logged with
 its id (``wirewatch status`` counts them): something downstream refuses it, and the dead letters say why.
@@ -12,6 +14,7 @@ its id (``wirewatch status`` counts them): something downstream refuses it, and 
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -31,6 +34,10 @@ def redrive_due(store: Store, wiring: KafkaWiring, producer: KafkaProducer, sett
     now = now or datetime.now(UTC)
     due = store.entries_to_redrive(now, limit)
     if not due:
+        return 0
+    behind = backlog(store, datetime.now(UTC))  # heartbeats are live, whatever the round calls now
+    if behind:  # what is late may still be in the topics: do not add copies to a queue being worked off
+        log.info("%d entries are due to be published again, postponed: %s", len(due), behind)
         return 0
     give_up = [article_id for article_id, _raw, tries in due if tries >= settings.max_redrives]
     if give_up:
@@ -60,3 +67,14 @@ def redrive_due(store: Store, wiring: KafkaWiring, producer: KafkaProducer, sett
     progress.add("produced", ENTRIES, len(outputs))
     log.warning("published %d accepted entries again: they had not reached the archive in time", len(outputs))
     return len(outputs)
+
+
+def backlog(store: Store, now: datetime) -> str:
+    """The consuming stages that report records waiting (from their heartbeats), or ''."""
+    waiting = []
+    for w in store.list_workers(now - timedelta(seconds=60)):
+        if w["stage"] in ("extract", "classify", "alert") and w["state"] == "running":
+            lag = json.loads(w["stats_json"] or "{}").get("lag_records")
+            if lag:
+                waiting.append(f"{w['stage']} {lag} records behind")
+    return ", ".join(waiting)

@@ -125,3 +125,29 @@ def test_two_alert_workers_share_the_story_through_the_database(tmp_path: Path) 
     # the same development retold reaches the second worker: not a new development for the analyst
     relation = second._decide(watch, tagged(follow[0] | {"id": "retold", "slug": "retold"}))
     assert relation.kind == "same_report" and not relation.new_facts
+
+
+def test_a_worker_killed_between_linking_and_queueing_leaves_the_follow_up_to_the_next(tmp_path: Path) -> None:
+    """The article is archived and linked as a follow-up, then the worker dies before the email is queued:
+    the redelivered message finds it unfinished and queues the follow-up (not a 'same report')."""
+    store, first, _outbox = setup(tmp_path, "immediate")
+    seed = next(a for a in CORPUS.articles if a["kind"] == "doha_report")
+    follow = tagged(next(a for a in CORPUS.articles if a["kind"] == "doha_followup"))
+    first.handle(tagged(seed))
+    article = follow.article
+    assert store.archive_article(follow.article_id, article.entry.url, article.title, "", article.published,
+                                 article.text, follow.to_bytes().decode()) == "new"
+    [watch] = first.watches
+    assert first._decide(watch, follow).kind == "follow_up"  # linked and learnt; then the worker is killed
+    assert not [k for k in store.alert_counts() if k != "sent"]
+
+    restarted = Alerter(AlertSettings(), Store(store.url), Composer("w <w@wire.test>"), OutboxMailer(tmp_path / "o2"))
+    restarted.handle(follow)
+    with store.engine.connect() as conn:
+        from sqlalchemy import select
+
+        from wirewatch.tables import alerts
+
+        kinds = {r.kind for r in conn.execute(select(alerts.c.kind).where(alerts.c.article_id == follow.article_id))}
+    assert kinds == {"followup"}
+    assert restarted.store.archive_article(follow.article_id, "", "", "", None, "", "{}") == "done"

@@ -4,7 +4,7 @@ with the tables the code uses."""
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -35,9 +35,10 @@ def test_a_database_from_before_migrations_is_upgraded_and_keeps_its_rows(db_url
     with engine.begin() as conn:  # what a database made by `create_all` looked like: no revision table
         conn.execute(text("DROP TABLE alembic_version"))
         conn.execute(text("INSERT INTO entries (article_id, content_hash, revision, first_seen, entry_json) VALUES "
-                          "('a', '', 0, '2026-01-01 00:00:00', '{}'), ('b', '', 0, '2026-01-01 00:00:00', '{}')"))
-        conn.execute(text("INSERT INTO archive (article_id, url, title, source, text, tagged_json, archived_at) "
-                          "VALUES ('a', 'https://n.test/a', 'A', '', 't', '{}', '2026-01-01 00:00:00')"))
+                          "('a', '', 0, '2026-01-01 00:00:00', '{}'), ('b', '', 0, '2026-01-01 00:00:00', '{}'), "
+                          "('c', '', 0, :recent, '{}')"), {"recent": datetime.now(UTC) - timedelta(minutes=5)})
+        conn.execute(text("INSERT INTO archive (article_id, url, title, source, text, tagged_json, archived_at, "
+                          "story_id) VALUES ('a', 'https://n.test/a', 'A', '', 't', '{}', '2026-01-01 00:00:00', 41)"))
     with engine.connect() as conn:
         assert migrate.current(conn) == migrate.BASELINE
     store = Store(db_url)  # migrates at start
@@ -45,7 +46,11 @@ def test_a_database_from_before_migrations_is_upgraded_and_keeps_its_rows(db_url
         assert migrate.current(conn) == migrate.head()
         states = dict(conn.execute(select(entries.c.article_id, entries.c.state)).all())
         linked = conn.execute(select(archive.c.linked)).scalar_one()
-    assert states == {"a": "archived", "b": "accepted"} and linked is True
+    # archived; dead-lettered long ago (not news any more); still on its way (published again if it never arrives)
+    assert states == {"a": "archived", "b": "abandoned", "c": "accepted"} and linked is True
+    assert store.entries_to_redrive(datetime.now(UTC)) == []
+    assert [r[0] for r in store.entries_to_redrive(datetime.now(UTC) + timedelta(minutes=31))] == ["c"]
+    assert store.new_story("next") == 42  # story ids go on after those counted before the migration
     store.close()
     engine.dispose()
 
@@ -91,3 +96,13 @@ def test_workers_starting_together_migrate_once(db_url: str) -> None:
     with engine.connect() as conn:
         assert migrate.current(conn) == migrate.head()
     engine.dispose()
+
+
+def test_a_database_from_a_newer_wirewatch_is_one_clear_error(db_url: str) -> None:
+    engine = create_engine(db_url)
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    with pytest.raises(StorageError, match=r"schema is at revision 0099, which this version of wirewatch"):
+        Store(db_url)

@@ -1,11 +1,9 @@
 """The one Kafka loop, over the real bundled broker: dead letters with reasons, and processing goes on."""
 
 import threading
-import time
 import uuid
 
 import pytest
-from kafka import KafkaConsumer
 
 from wirewatch.config import KafkaSettings
 from wirewatch.kafka import ARTICLES, DEADLETTER, ENTRIES, KafkaWiring, Output, StageRunner
@@ -15,16 +13,7 @@ pytestmark = pytest.mark.integration
 
 
 def read_all(wiring: KafkaWiring, topic: str, expected: int, timeout: float = 30) -> list[bytes]:
-    consumer = KafkaConsumer(wiring.topic(topic), bootstrap_servers=wiring.bootstrap, auto_offset_reset="earliest",
-                             group_id=f"reader-{uuid.uuid4().hex[:6]}", enable_auto_commit=False,
-                             session_timeout_ms=6000, heartbeat_interval_ms=2000)
-    values: list[bytes] = []
-    deadline = time.monotonic() + timeout
-    while len(values) < expected and time.monotonic() < deadline:
-        for records in consumer.poll(timeout_ms=500).values():
-            values += [r.value for r in records]
-    consumer.close()
-    return values
+    return [r.value for r in wiring.read_topic(topic, expected, quiet=timeout, timeout=timeout)]
 
 
 def test_bad_records_go_to_deadletter_and_the_rest_goes_on(broker: str) -> None:

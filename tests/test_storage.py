@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from wirewatch.storage import StorageError, Store
+from wirewatch.tables import seen_keys
 
 pytestmark = pytest.mark.integration
 
@@ -99,3 +100,21 @@ def test_feeds_due_saved_and_moved(db_url: str) -> None:
 def test_an_unreachable_database_is_one_clear_error() -> None:
     with pytest.raises(StorageError, match=r"postgresql\+psycopg://nobody:\*\*\*@127.0.0.1:1/x is unreachable"):
         Store("postgresql+psycopg://nobody:secret@127.0.0.1:1/x")
+
+
+def test_what_a_server_or_a_second_poller_sends_never_breaks_a_write(db_url: str) -> None:
+    """Validators longer than their columns are dropped (PostgreSQL refuses them); an entry accepted by two
+    pollers at once is stored once, without an error for the second."""
+    store = Store(db_url)
+    store.add_feed("https://n.test/feed")
+    [feed] = store.list_feeds()
+    store.save_feeds([replace(feed, etag='"' + "e" * 5000 + '"', last_modified="x" * 500)])
+    [saved] = store.list_feeds()
+    assert saved.etag == "" and saved.last_modified == ""
+    item = (["url:https://n.test/a"], "id-a", "h", 0, '{"e": 1}')
+    with store.engine.begin() as conn:  # the second poller's insert, after the first one's
+        conn.execute(store._insert_new(seen_keys).values(dedup_key="url:https://n.test/a", article_id="id-a"))
+    store.accept_entries([item])
+    store.accept_entries([item])
+    assert store.known_keys(["url:https://n.test/a"]) == {"url:https://n.test/a": "id-a"}
+    store.close()

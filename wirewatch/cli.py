@@ -12,7 +12,6 @@ import logging
 import signal
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -110,9 +109,11 @@ def main(ctx: click.Context, config: str | None, data_dir: str | None) -> None:
 def _run(ctx: Context, stages: tuple[str, ...], embedded: bool, once: bool = False) -> None:
     with _reported():
         settings = ctx.settings
-        with Pipeline(settings, allow_embedded=embedded, load_config=ctx.reload_settings) as pipeline:
-            stop = _stop_on_signals()
-            signal.signal(signal.SIGHUP, lambda _signum, _frame: pipeline.reload_requested.set())
+        stop = _stop_on_signals()
+        reload_requested = threading.Event()  # a SIGHUP during start-up is kept for when the workers run
+        signal.signal(signal.SIGHUP, lambda _signum, _frame: reload_requested.set())
+        with Pipeline(settings, allow_embedded=embedded, load_config=ctx.reload_settings,
+                      reload_requested=reload_requested) as pipeline:
             pipeline.run(stages, stop, poll_once=once, until_idle=once)
             click.echo(json.dumps(pipeline.progress.snapshot()), err=True)
 
@@ -195,7 +196,7 @@ def train(ctx: Context, data: tuple[str, ...], no_bootstrap: bool) -> None:
 def _store(ctx: Context) -> Store:
     settings = ctx.settings
     settings.data_path.mkdir(parents=True, exist_ok=True)
-    return Store(settings.database_url)
+    return Store(settings.database_url, auto_migrate=settings.database.auto_migrate)
 
 
 def _ago(when: datetime | None) -> str:
@@ -713,8 +714,6 @@ def deadletter() -> None:
 
 
 def _dead_letters(settings: Settings, timeout: float = 5.0) -> list[Any]:
-    import uuid
-
     from wirewatch.kafka import DEADLETTER, KafkaWiring
     from wirewatch.schema import BadMessage, DeadLetter, decode
 
@@ -722,20 +721,12 @@ def _dead_letters(settings: Settings, timeout: float = 5.0) -> list[Any]:
         raise PipelineError("set KAFKA_BOOTSTRAP_SERVERS: dead letters live on the broker the workers use")
     wiring = KafkaWiring(settings.kafka, settings.kafka.bootstrap_servers)
     wiring.check_reachable()
-    consumer = wiring.consumer(f"wirewatch-deadletter-reader-{uuid.uuid4().hex[:8]}", [DEADLETTER])
-    letters, quiet_since = [], time.monotonic()
-    try:
-        while time.monotonic() - quiet_since < timeout:
-            batch = consumer.poll(timeout_ms=500)
-            for records in batch.values():
-                for record in records:
-                    quiet_since = time.monotonic()
-                    try:
-                        letters.append((record.partition, record.offset, decode(record.value, DeadLetter)))
-                    except BadMessage as exc:
-                        log.warning("deadletter[%s]@%s is not a dead letter: %s", record.partition, record.offset, exc)
-    finally:
-        consumer.close(autocommit=False)
+    letters = []
+    for record in wiring.read_topic(DEADLETTER, quiet=timeout, timeout=600):
+        try:
+            letters.append((record.partition, record.offset, decode(record.value, DeadLetter)))
+        except BadMessage as exc:
+            log.warning("deadletter[%s]@%s is not a dead letter: %s", record.partition, record.offset, exc)
     return sorted(letters, key=lambda x: x[2].failed_at)
 
 

@@ -38,6 +38,8 @@ class KafkaSettings(_Section):
     max_poll_records: int = Field(50, ge=1)
     metadata_max_age_ms: int = Field(30000, ge=1000, description="how soon a worker sees topics created or "
                                      "recreated (after a broker lost them)")
+    max_message_bytes: int = Field(1_000_000, ge=10_000, description="a larger message is dead-lettered, not sent "
+                                   "(a real broker refuses over message.max.bytes, 1 MB by default)")
     client_id: str = "wirewatch"
     redrive_after_seconds: float = Field(1800.0, gt=0, description="an accepted entry not archived by then is "
                                          "published again (the broker may have lost it)")

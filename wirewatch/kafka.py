@@ -17,6 +17,7 @@ import logging
 import socket
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -179,11 +180,51 @@ class KafkaWiring:
         except KafkaTimeoutError:
             raise BrokerUnavailable(f"no Kafka broker answers at {self.bootstrap}") from None
 
-    def publish(self, producer: KafkaProducer, outputs: Iterable[Output]) -> list[Any]:
-        """Send the outputs; returns their futures (see :func:`delivered`)."""
-        return [producer.send(self.topic(out.topic), key=out.key.encode("utf-8"), value=out.message.to_bytes())
-                for out in outputs]
+    def publish(self, producer: KafkaProducer, outputs: Iterable[Output], stage: str = "") -> list[Any]:
+        """Send the outputs; returns their futures (see :func:`delivered`).
 
+        A message larger than ``[kafka] max_message_bytes`` (what a real broker accepts by default) is
+        not sent: a dead letter with its beginning takes its place, so that one huge article never
+        stalls a partition. A broker that does not answer in time is a :class:`TransientFailure`.
+        """
+        futures = []
+        for out in outputs:
+            value = out.message.to_bytes()
+            message: Message = out.message
+            if len(value) > self.settings.max_message_bytes:
+                log.error("%s message %s is %d bytes, over [kafka] max_message_bytes (%d): dead-lettered",
+                          out.topic, out.key, len(value), self.settings.max_message_bytes)
+                message = DeadLetter(stage=stage or out.topic, reason="too_large", error=f"{len(value)} bytes",
+                                     source_topic=self.topic(out.topic), partition=-1, offset=-1,
+                                     payload=value[:20_000].decode("utf-8", errors="replace"))
+                value = message.to_bytes()
+                topic = DEADLETTER
+            else:
+                topic = out.topic
+            try:
+                futures.append(producer.send(self.topic(topic), key=out.key.encode("utf-8"), value=value))
+            except KafkaTimeoutError as exc:
+                raise TransientFailure(f"the broker did not answer: {exc}") from None
+        return futures
+
+
+    def read_topic(self, topic: str, expected: int | None = None, quiet: float = 5.0,
+                   timeout: float = 60.0) -> list[Any]:
+        """Every record of a topic from the start, read by a throw-away consumer group: until ``expected``
+        records came, or none came for ``quiet`` seconds (at most ``timeout``)."""
+        consumer = self.consumer(f"wirewatch-reader-{uuid.uuid4().hex[:8]}", [topic])
+        records: list[Any] = []
+        started = quiet_since = time.monotonic()
+        try:
+            while time.monotonic() - quiet_since < quiet and time.monotonic() - started < timeout:
+                for batch in consumer.poll(timeout_ms=500).values():
+                    records += batch
+                    quiet_since = time.monotonic()
+                if expected is not None and len(records) >= expected:
+                    break
+        finally:
+            consumer.close(autocommit=False)
+        return records
 
     def replace_producer(self, producer: KafkaProducer, who: str) -> KafkaProducer:
         """A new producer for one that keeps failing (a client can be left in a state it never leaves);
@@ -310,7 +351,7 @@ class StageRunner(Generic[M]):
         futures: list[Any] = []
         produced: Counter[str] = Counter()
         for outputs in self.process_batch(records):
-            futures += self.wiring.publish(producer, outputs)
+            futures += self.wiring.publish(producer, outputs, self.stage)
             produced.update(out.topic for out in outputs)
         delivered(producer, futures)
         for topic, n in produced.items():
@@ -326,7 +367,9 @@ class StageRunner(Generic[M]):
         consumer.pause(*consumer.assignment())
         deadline = time.monotonic() + min(self.max_outage_wait, 0.5 * 2 ** min(attempt, 8))
         while not stop.is_set() and time.monotonic() < deadline:
-            consumer.poll(timeout_ms=200)  # paused: returns nothing, keeps the consumer in its group
+            consumer.pause(*consumer.assignment())  # again: a rebalance meanwhile brings unpaused partitions
+            for tp, records in consumer.poll(timeout_ms=200).items():  # keeps the consumer in its group
+                consumer.seek(tp, records[0].offset)  # not ours to take now: read them again later
         consumer.resume(*consumer.paused())
 
     def _lag(self, consumer: KafkaConsumer, records: list[Any]) -> None:
@@ -377,7 +420,10 @@ class StageRunner(Generic[M]):
                     self.outage = ""
                 try:
                     consumer.commit()
-                except CommitFailedError as exc:  # the group moved on during an outage: the new owner redoes it
+                except KafkaError as exc:
+                    if not (isinstance(exc, CommitFailedError | KafkaTimeoutError) or getattr(exc, "retriable", False)):
+                        raise
+                    # the group moved on (a rebalance, an outage): the records will come again, to whoever owns them
                     log.warning("%s: offsets not committed (%s); the records will be processed again", self.stage,
                                 exc)
                 self.progress.add("busy_seconds", self.stage, time.perf_counter() - started)

@@ -21,6 +21,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, inspect, text
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -78,9 +79,13 @@ def upgrade(engine: Engine, target: str = "head") -> tuple[str | None, str]:
     with _exclusive(engine) as conn:
         before = current(conn)
         cfg = _config(conn)
-        if before == BASELINE and MigrationContext.configure(conn).get_current_revision() is None:
-            command.stamp(cfg, BASELINE)
-        command.upgrade(cfg, target)
+        try:
+            if before == BASELINE and MigrationContext.configure(conn).get_current_revision() is None:
+                command.stamp(cfg, BASELINE)
+            command.upgrade(cfg, target)
+        except CommandError as exc:  # e.g. a database migrated by a newer wirewatch
+            raise SchemaError(f"the database schema is at revision {before}, which this version of wirewatch "
+                              f"(newest {head()}) cannot migrate: {exc}") from None
         return before, str(MigrationContext.configure(conn).get_current_revision())
 
 

@@ -98,8 +98,9 @@ def adopt_config(settings: Settings, store: Store, prune: bool = False) -> None:
         quietly(lambda w=watch, t=seed_text: store.add_watch(w.id, w.name, w.seed_url, t, w.topics, origin="config"))
     for sub in settings.subscribers:
         quietly(lambda s=sub: store.add_subscriber(s.email, s.name, s.mode, origin="config"))
-        if prune:
-            store.unsubscribe_all(sub.email)
+        if prune:  # exactly what the file says, in one transaction
+            store.replace_subscriptions(sub.email, sub.topics, sub.watches)
+            continue
         for topic, min_score in sub.topics.items():
             quietly(lambda s=sub, t=topic, m=min_score: store.subscribe(s.email, "topic", t, m))
         for watch_id in sub.watches:
@@ -130,10 +131,10 @@ class Pipeline:
     progress: Progress = field(default_factory=Progress)
     allow_embedded: bool = True
     load_config: Callable[[], Settings] | None = None  # how SIGHUP reads the configuration again
+    reload_requested: threading.Event = field(default_factory=threading.Event)  # set by the SIGHUP handler
     heartbeat_seconds: float = 10.0
     drain_seconds: float = 30.0  # on SIGTERM: how long the workers may take to finish their batch
     worker_id: str = field(init=False, default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
-    reload_requested: threading.Event = field(init=False, default_factory=threading.Event)
     wiring: KafkaWiring = field(init=False)
     store: Store = field(init=False)
     embedded: EmbeddedBroker | None = field(init=False, default=None)
@@ -199,7 +200,7 @@ class Pipeline:
             handle, kind, batch = classifier.handle, Article, classifier.handle_batch
         elif stage == "alert":
             alerter = build_alerter(self.settings, self.store, self.progress, self.worker_id)
-            self._on_reload.append(alerter.refresh)
+            self._on_reload.append(alerter.request_refresh)
             handle, kind, on_idle = alerter.handle, TaggedArticle, alerter.flush
         else:
             raise PipelineError(f"unknown stage {stage!r}; expected one of {', '.join(CONSUMING_STAGES)}")
@@ -231,6 +232,9 @@ class Pipeline:
                 hook()
         except UNAVAILABLE as exc:
             log.error("reload: the database is unreachable (%s); try again", str(exc).splitlines()[0])
+            return False
+        except Exception:  # a seed file gone, say: reported, and the workers go on as they were
+            log.exception("reload failed; the running configuration is kept")
             return False
         if settings is None:
             log.info("reload: rules, watches and subscribers checked (no configuration file to read again)")

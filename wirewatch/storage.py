@@ -29,6 +29,7 @@ from wirewatch.tables import (
     feedback,
     feeds,
     seen_keys,
+    stories,
     story_members,
     subscribers,
     subscriptions,
@@ -188,6 +189,10 @@ class Store:
         with self.engine.begin() as conn:
             for row in rows:
                 values = {c: getattr(row, c) for c in columns}
+                # a server's validators can be any length; the columns are not (PostgreSQL refuses, SQLite not)
+                values["etag"] = values["etag"] if len(values["etag"]) <= 512 else ""
+                values["last_modified"] = values["last_modified"] if len(values["last_modified"]) <= 128 else ""
+                values["url"] = values["url"][:2048]
                 try:
                     with conn.begin_nested():
                         conn.execute(update(feeds).where(feeds.c.id == row.id).values(**values))
@@ -235,21 +240,31 @@ class Store:
                 done = conn.execute(update(entries).where(entries.c.article_id == article_id).values(
                     content_hash=content_hash, revision=revision, entry_json=entry_json))
                 if done.rowcount == 0:
-                    conn.execute(insert(entries).values(
+                    conn.execute(self._insert_new(entries).values(
                         article_id=article_id, content_hash=content_hash, revision=revision, first_seen=now,
                         entry_json=entry_json, state="accepted", redrives=0,
                         redrive_at=now + timedelta(seconds=redrive_after)))
                 for key in keys:
-                    if not conn.execute(select(seen_keys.c.dedup_key).where(seen_keys.c.dedup_key == key)).first():
-                        conn.execute(insert(seen_keys).values(dedup_key=key, article_id=article_id))
+                    conn.execute(self._insert_new(seen_keys).values(dedup_key=key, article_id=article_id))
         self.save_feeds(feed_rows)
 
     def remember_keys(self, keys: Iterable[str], article_id: str) -> None:
         """Map more dedup keys (a republished copy's URL and GUID) to an accepted article."""
         with self.engine.begin() as conn:
             for key in keys:
-                if not conn.execute(select(seen_keys.c.dedup_key).where(seen_keys.c.dedup_key == key)).first():
-                    conn.execute(insert(seen_keys).values(dedup_key=key, article_id=article_id))
+                conn.execute(self._insert_new(seen_keys).values(dedup_key=key, article_id=article_id))
+
+    def _insert_new(self, table: Any) -> Any:
+        """An insert that leaves an existing row (same key) as it is: two pollers may accept one entry."""
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(table).on_conflict_do_nothing()
+        if self.engine.dialect.name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            return sqlite_insert(table).on_conflict_do_nothing()
+        return insert(table)
 
     def unfinished_entries(self) -> list[str]:
         """Entries accepted but not yet archived: to re-publish after a memory-only broker lost them."""
@@ -316,6 +331,12 @@ class Store:
         with self.engine.connect() as conn:
             row = conn.execute(select(archive).where(archive.c.url == url)).mappings().first()
         return dict(row) if row else None
+
+    def new_story(self, title: str) -> int:
+        """A story id no other alert worker will hand out."""
+        with self.engine.begin() as conn:
+            done = conn.execute(insert(stories).values(title=title[:500], created_at=_now()))
+            return int(done.inserted_primary_key[0])
 
     def story_of(self, article_id: str) -> int | None:
         with self.engine.connect() as conn:
@@ -437,9 +458,14 @@ class Store:
                                                      & (subscriptions.c.target == target)))
             conn.execute(insert(subscriptions).values(email=email, kind=kind, target=target, min_score=min_score))
 
-    def unsubscribe_all(self, email: str) -> None:
+    def replace_subscriptions(self, email: str, topics: dict[str, float], watch_ids: Iterable[str]) -> None:
+        """A subscriber's subscriptions become exactly these, in one transaction."""
         with self.engine.begin() as conn:
             conn.execute(delete(subscriptions).where(subscriptions.c.email == email))
+            for topic, min_score in topics.items():
+                conn.execute(insert(subscriptions).values(email=email, kind="topic", target=topic, min_score=min_score))
+            for watch_id in dict.fromkeys(watch_ids):
+                conn.execute(insert(subscriptions).values(email=email, kind="watch", target=watch_id, min_score=0.0))
 
     def remove_subscriber(self, email: str) -> bool:
         with self.engine.begin() as conn:
@@ -506,7 +532,11 @@ class Store:
     def release_stale_claims(self, older_than: datetime) -> list[str]:
         """Claims of workers that died while sending: the alerts go back to pending (the server may or
         may not have taken them: they are sent again, with the same Message-ID). Returns their keys."""
-        stale = (alerts.c.status == "sending") & (alerts.c.claimed_at < older_than)
+        alive = select(workers.c.id).where((workers.c.id == alerts.c.claimed_by + ":alert")
+                                           & (workers.c.heartbeat_at >= older_than) & (workers.c.state == "running"))
+        # a claim is stale when it is old and its worker is not heard from (a live worker, say one that
+        # could not record its sends while the database was down, records them itself)
+        stale = (alerts.c.status == "sending") & (alerts.c.claimed_at < older_than) & ~alive.exists()
         with self.engine.begin() as conn:
             keys = [r[0] for r in conn.execute(select(alerts.c.idem_key).where(stale))]
             if keys:

@@ -9,6 +9,7 @@ In: nothing. Out: :data:`metadata` and its tables, the schema that the migration
   pipeline (``accepted`` until the alert stage archives it), so that an entry the broker lost is
   published again;
 - ``archive``: every tagged article, once, with its story and whether its alerts are queued;
+  ``stories``: the story ids handed out;
 - ``story_members``: articles linked to a watched story; ``watches``, ``subscribers``,
   ``subscriptions``: who follows what; ``feedback``: analysts' verdicts on alerts;
 - ``alerts``: the email outbox, one row per idempotency key;
@@ -75,6 +76,13 @@ archive = Table(
     Column("archived_at", DateTime(timezone=True), nullable=False),
     Column("story_id", Integer, index=True),
     Column("linked", Boolean, nullable=False, default=False),  # stories linked and alerts queued
+)
+
+stories = Table(  # hands out story ids, so that two alert workers never give one id to two stories
+    "stories", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("title", Text, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
 feedback = Table(

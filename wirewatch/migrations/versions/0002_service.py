@@ -11,10 +11,13 @@ Revises: 0001
   so that two alert workers never send one alert twice; a claim left by a worker that died is
   released and counted in ``interrupted`` (the server may have taken that send).
 - ``alerts.published_at`` / ``first_seen_at``: for the publication-to-alert latency.
+- ``stories``: story ids handed out by the database, so that two alert workers never reuse one.
 - ``workers``: heartbeats and counters of every running worker.
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from alembic import op
@@ -32,6 +35,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column("redrive_at", sa.DateTime(timezone=True)))
     op.create_index("ix_entries_state_redrive_at", "entries", ["state", "redrive_at"])
     op.execute("UPDATE entries SET state = 'archived' WHERE article_id IN (SELECT article_id FROM archive)")
+    # entries older than a day that never reached the archive were dead-lettered long ago: not news any more;
+    # younger ones may still be on their way, and are published again in half an hour if they are not
+    now = datetime.now(UTC)
+    op.execute(sa.text("UPDATE entries SET state = 'abandoned' WHERE state = 'accepted' AND first_seen < :day")
+               .bindparams(day=now - timedelta(days=1)))
+    op.execute(sa.text("UPDATE entries SET redrive_at = :later WHERE state = 'accepted'")
+               .bindparams(later=now + timedelta(minutes=30)))
     with op.batch_alter_table("archive") as batch:
         batch.add_column(sa.Column("linked", sa.Boolean, nullable=False, server_default=sa.true()))
     with op.batch_alter_table("alerts") as batch:
@@ -40,6 +50,19 @@ def upgrade() -> None:
         batch.add_column(sa.Column("interrupted", sa.Integer, nullable=False, server_default="0"))
         batch.add_column(sa.Column("published_at", sa.DateTime(timezone=True)))
         batch.add_column(sa.Column("first_seen_at", sa.DateTime(timezone=True)))
+    op.create_table(
+        "stories",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("title", sa.Text, nullable=False, server_default=""),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    # new story ids continue after those the alert workers counted out themselves before this revision
+    top = op.get_bind().execute(sa.text("SELECT MAX(story_id) FROM archive")).scalar()
+    if top:
+        op.execute(sa.text("INSERT INTO stories (id, title, created_at) VALUES (:id, '(ids before 0002)', "
+                           "CURRENT_TIMESTAMP)").bindparams(id=int(top)))
+        if op.get_bind().dialect.name == "postgresql":
+            op.execute(sa.text("SELECT setval(pg_get_serial_sequence('stories', 'id'), :id)").bindparams(id=int(top)))
     op.create_table(
         "workers",
         sa.Column("id", sa.String(200), primary_key=True),
@@ -55,6 +78,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("workers")
+    op.drop_table("stories")
     with op.batch_alter_table("alerts") as batch:
         for name in ("first_seen_at", "published_at", "interrupted", "claimed_at", "claimed_by"):
             batch.drop_column(name)
