@@ -29,6 +29,7 @@ def test_kubernetes_deployments_have_probes_and_limits(tmp_path: Path) -> None:
     docs = list(yaml.safe_load_all((DEPLOY / "kubernetes" / "wirewatch.yaml").read_text()))
     deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
     assert {f"wirewatch-{s}" for s in STAGES} == set(deployments)
+    assert deployments["wirewatch-poll"]["spec"]["strategy"] == {"type": "Recreate"}
     [job] = [d for d in docs if d["kind"] == "Job"]
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["db", "upgrade"]
     config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]["wirewatch.toml"]
