@@ -32,17 +32,23 @@ import pytest
 from sqlalchemy import select
 
 from wirewatch.broker import EmbeddedBroker, free_port
-from wirewatch.cluster import LocalCluster, write_config
+from wirewatch.cluster import QUICK, LocalCluster, write_config
 from wirewatch.demo.newswire import Newswire
 from wirewatch.demo.smtpsink import SmtpSink
 from wirewatch.schema import TaggedArticle, decode
 from wirewatch.storage import Store, alert_ref
-from wirewatch.tables import alerts, archive
+from wirewatch.tables import alerts, archive, story_members
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 
 SUBSCRIBER = "desk@example.org"
 MIN_SCORE = 0.6
+ANALYST = "analyst@example.org"  # follows a watched story: its follow-ups are mailed too
+WATCH = {"id": "doha", "name": "Ukraine–Russia talks in Doha on energy strikes",
+         "seed_text": "Ukraine and Russia sent delegations to Doha for Qatar-mediated talks on a moratorium on "
+                      "strikes against energy infrastructure, officials said. The negotiators discussed a partial "
+                      "ceasefire that would halt attacks on power plants and the grid.",
+         "topics": ["ceasefire_talks", "energy_strikes"]}
 
 
 @dataclass
@@ -65,8 +71,11 @@ def start_rig(folder: Path, database_url: str, articles: int, rate: float, feeds
     smtp = SmtpSink().start()
     # feeds long enough that no item scrolls off while a poller is down: what is tested is the pipeline
     wire = Newswire(feeds=feeds, articles=articles, rate=rate, window=400).start()
+    sections = {**QUICK, "alert": {"storm_window_minutes": 0}}  # every follow-up mailed at once
     config = write_config(folder / "wirewatch.toml", wire.feed_urls,
-                          [{"email": SUBSCRIBER, "topics": {"ceasefire_talks": MIN_SCORE}, "mode": "immediate"}])
+                          [{"email": SUBSCRIBER, "topics": {"ceasefire_talks": MIN_SCORE}, "mode": "immediate"},
+                           {"email": ANALYST, "watches": [WATCH["id"]], "mode": "immediate"}],
+                          sections, watches=[WATCH])
     env = {"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "WIREWATCH_CONFIG": str(config),
            "WIREWATCH_DATA_DIR": str(folder / "data"), "WIREWATCH_DATABASE_URL": database_url,
            "WIREWATCH_SMTP_HOST": "127.0.0.1", "WIREWATCH_SMTP_PORT": str(smtp.port)}
@@ -97,13 +106,17 @@ def _base_env() -> dict[str, str]:
 
 
 def expected_alerts(store: Store) -> set[str]:
-    """The idempotency keys of the alerts that were due: from each archived article's own tags."""
+    """The idempotency keys of the alerts that were due: the desk's from each archived article's own tags,
+    the analyst's from each article linked to the watched story as a follow-up."""
     keys = set()
     with store.engine.connect() as conn:
         for article_id, tagged_json in conn.execute(select(archive.c.article_id, archive.c.tagged_json)):
             tagged = decode(tagged_json, TaggedArticle)
             if any(t.topic == "ceasefire_talks" and t.score >= MIN_SCORE for t in tagged.fired()):
                 keys.add(f"{SUBSCRIBER}|{article_id}|topic")
+        for (article_id,) in conn.execute(select(story_members.c.article_id).where(
+                (story_members.c.watch_id == WATCH["id"]) & (story_members.c.relation == "follow_up"))):
+            keys.add(f"{ANALYST}|{article_id}|followup:{WATCH['id']}")
     return keys
 
 
@@ -168,7 +181,8 @@ def check_end_state(rig: Rig) -> dict[str, int]:
             assert refs[ref] >= 1, f"alert {key} was never received"
             assert refs[ref] == 1 or ref in in_doubt, f"alert {key} received {refs[ref]} times"
         assert set(refs) <= {alert_ref(k) for k in due}, "an email for an alert that was not due"
-        return {"articles": len(urls), "alerts": len(due), "emails": len(rig.smtp.received()),
+        return {"articles": len(urls), "alerts": len(due), "follow_ups": sum(1 for k in due if k.startswith(ANALYST)),
+                "emails": len(rig.smtp.received()),
                 "in_doubt": len(in_doubt), "duplicates": sum(n - 1 for n in refs.values())}
     finally:
         store.close()

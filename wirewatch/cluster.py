@@ -35,7 +35,8 @@ QUICK = {
 
 
 def write_config(path: Path, feeds: list[str], subscribers: list[dict[str, object]],
-                 sections: Mapping[str, Mapping[str, object]] = QUICK) -> Path:
+                 sections: Mapping[str, Mapping[str, object]] = QUICK,
+                 watches: list[dict[str, object]] | None = None) -> Path:
     """A TOML configuration file for the workers of a local cluster."""
     def value(v: object) -> str:
         if isinstance(v, bool):
@@ -54,6 +55,9 @@ def write_config(path: Path, feeds: list[str], subscribers: list[dict[str, objec
         lines += [f"{k} = {value(v)}" for k, v in keys.items()]
     for url in feeds:
         lines += ["[[feeds]]", f"url = {value(url)}"]
+    for watch in watches or []:
+        lines.append("[[watches]]")
+        lines += [f"{k} = {value(v)}" for k, v in watch.items()]
     for sub in subscribers:
         lines.append("[[subscribers]]")
         lines += [f"{k} = {value(v)}" for k, v in sub.items()]
