@@ -43,12 +43,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
 
 SUBSCRIBER = "desk@example.org"
 MIN_SCORE = 0.6
-ANALYST = "analyst@example.org"  # follows a watched story: its follow-ups are mailed too
-WATCH = {"id": "doha", "name": "Ukraine–Russia talks in Doha on energy strikes",
-         "seed_text": "Ukraine and Russia sent delegations to Doha for Qatar-mediated talks on a moratorium on "
-                      "strikes against energy infrastructure, officials said. The negotiators discussed a partial "
-                      "ceasefire that would halt attacks on power plants and the grid.",
-         "topics": ["ceasefire_talks", "energy_strikes"]}
+ANALYST = "analyst@example.org"  # follows the newswire's running story: its follow-ups are mailed too
+THREAD_EVERY = 20  # one article in twenty is the next installment of that story, a day after the last
 
 
 @dataclass
@@ -70,12 +66,14 @@ def start_rig(folder: Path, database_url: str, articles: int, rate: float, feeds
     broker.start()
     smtp = SmtpSink().start()
     # feeds long enough that no item scrolls off while a poller is down: what is tested is the pipeline
-    wire = Newswire(feeds=feeds, articles=articles, rate=rate, window=400).start()
+    wire = Newswire(feeds=feeds, articles=articles, rate=rate, window=400, thread_every=THREAD_EVERY)
+    watch = {"id": "doha", "name": "Doha energy talks", "seed_url": wire.site.url("/a/0.html")}  # installment 0
     sections = {**QUICK, "alert": {"storm_window_minutes": 0}}  # every follow-up mailed at once
     config = write_config(folder / "wirewatch.toml", wire.feed_urls,
                           [{"email": SUBSCRIBER, "topics": {"ceasefire_talks": MIN_SCORE}, "mode": "immediate"},
-                           {"email": ANALYST, "watches": [WATCH["id"]], "mode": "immediate"}],
-                          sections, watches=[WATCH])
+                           {"email": ANALYST, "watches": ["doha"], "mode": "immediate"}],
+                          sections, watches=[watch])
+    wire.start()
     env = {"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "WIREWATCH_CONFIG": str(config),
            "WIREWATCH_DATA_DIR": str(folder / "data"), "WIREWATCH_DATABASE_URL": database_url,
            "WIREWATCH_SMTP_HOST": "127.0.0.1", "WIREWATCH_SMTP_PORT": str(smtp.port)}
@@ -115,8 +113,8 @@ def expected_alerts(store: Store) -> set[str]:
             if any(t.topic == "ceasefire_talks" and t.score >= MIN_SCORE for t in tagged.fired()):
                 keys.add(f"{SUBSCRIBER}|{article_id}|topic")
         for (article_id,) in conn.execute(select(story_members.c.article_id).where(
-                (story_members.c.watch_id == WATCH["id"]) & (story_members.c.relation == "follow_up"))):
-            keys.add(f"{ANALYST}|{article_id}|followup:{WATCH['id']}")
+                (story_members.c.watch_id == "doha") & (story_members.c.relation == "follow_up"))):
+            keys.add(f"{ANALYST}|{article_id}|followup:doha")
     return keys
 
 
@@ -181,7 +179,10 @@ def check_end_state(rig: Rig) -> dict[str, int]:
             assert refs[ref] >= 1, f"alert {key} was never received"
             assert refs[ref] == 1 or ref in in_doubt, f"alert {key} received {refs[ref]} times"
         assert set(refs) <= {alert_ref(k) for k in due}, "an email for an alert that was not due"
-        return {"articles": len(urls), "alerts": len(due), "follow_ups": sum(1 for k in due if k.startswith(ANALYST)),
+        follow_ups = sum(1 for k in due if k.startswith(ANALYST))
+        installments = sum(1 for a in rig.wire.articles if a.installment)
+        assert follow_ups >= installments // 2, f"only {follow_ups} of {installments} installments were follow-ups"
+        return {"articles": len(urls), "alerts": len(due), "follow_ups": follow_ups,
                 "emails": len(rig.smtp.received()),
                 "in_doubt": len(in_doubt), "duplicates": sum(n - 1 for n in refs.values())}
     finally:

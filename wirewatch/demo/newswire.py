@@ -53,6 +53,12 @@ OFF_TOPIC = (
 )
 
 
+THREAD_NEWS = (
+    "talks postponed", "Moscow denies the talks", "the meeting moves to a video call", "the talks resume",
+    "a draft text is circulated", "the delegations meet again", "a new round is announced", "the talks stall",
+)
+
+
 @dataclass(frozen=True)
 class WireArticle:
     number: int
@@ -65,6 +71,24 @@ class WireArticle:
     @property
     def path(self) -> str:
         return f"/a/{self.number}.html"
+
+    @property
+    def installment(self) -> bool:
+        return self.title.startswith("Doha energy talks:")
+
+
+def write_installment(number: int, k: int, desks: int, published: datetime) -> WireArticle:
+    """Installment ``k`` of the wire's running story: talks in Doha on halting strikes on energy sites."""
+    news = THREAD_NEWS[k % len(THREAD_NEWS)]
+    title = f"Doha energy talks: {news} (installment {k})"
+    paragraphs = (
+        f"Officials said on {published:%A} that delegations from Ukraine and Russia, meeting in Doha under "
+        f"Qatar's mediation, were negotiating a moratorium on strikes against energy infrastructure; {news}.",
+        "The Kremlin said the Kursk incursion had changed the agenda, and Zelensky's office said the ceasefire "
+        "talks on sparing power plants and the electricity grid would go on.",
+        f"Diplomats in Doha expect the next round within weeks. Installment {k} of the story.",
+    )
+    return WireArticle(number, number % desks, title, paragraphs, published, True)
 
 
 def write_article(number: int, desks: int, published: datetime, rng: random.Random) -> WireArticle:
@@ -92,9 +116,12 @@ class Newswire:
     """
 
     def __init__(self, feeds: int, articles: int, rate: float | None = None, window: int = 50,
-                 seed: int = 7) -> None:
+                 seed: int = 7, thread_every: int = 0) -> None:
+        """``thread_every``: every so many articles, one is the next installment of a running story,
+        dated a day after the one before (the first one ``articles / thread_every`` days ago)."""
         self.feeds = feeds
         self.total = articles
+        self.thread_every = thread_every
         self.rate = rate
         self.window = window
         self.rng = random.Random(seed)
@@ -152,7 +179,12 @@ class Newswire:
             while self.published < due:
                 n = self.published
                 published = self.started_at + timedelta(seconds=n / self.rate if self.rate else 0)
-                article = write_article(n, self.feeds, published, self.rng)
+                if self.thread_every and n % self.thread_every == 0:
+                    k = n // self.thread_every
+                    days_ago = self.total // self.thread_every - k
+                    article = write_installment(n, k, self.feeds, self.started_at - timedelta(days=days_ago))
+                else:
+                    article = write_article(n, self.feeds, published, self.rng)
                 self.site.resources[article.path] = Resource(self._page(article).encode("utf-8"))
                 self.articles.append(article)
                 touched.add(article.desk)
