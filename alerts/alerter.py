@@ -91,6 +91,7 @@ class Alerter:
         self.retry = retry or RetryPolicy()
         self.claim_timeout = claim_timeout
         self._unrecorded: list[QueuedAlert] = []  # sent while the database was down: recorded when it is back
+        self._claims_checked = float("-inf")
         self.stats = TermStats.with_background()
         self.stories = StoryIndex(self.stats, settings.story_threshold, settings.story_window_days,
                                   new_id=store.new_story)
@@ -219,9 +220,14 @@ class Alerter:
 
     def flush(self) -> None:
         """Send what the outbox holds and is due."""
+        # dead workers' claims are looked for a few times per claim timeout, not at every article
+        look = time.monotonic() - self._claims_checked >= self.claim_timeout / 4
+        if look:
+            self._claims_checked = time.monotonic()
         _, failed = deliver_pending(self.store, self.mailer, digest=self.composer.compose_digest,
-                                       worker=self.worker, retry=self.retry, claim_timeout=self.claim_timeout,
-                                       on_sent=self._sent, unrecorded=self._unrecorded)
+                                    worker=self.worker, retry=self.retry,
+                                    claim_timeout=self.claim_timeout if look else None,
+                                    on_sent=self._sent, unrecorded=self._unrecorded)
         self.progress.event("alerts_failed", failed)
 
     def _sent(self, alert: QueuedAlert) -> None:

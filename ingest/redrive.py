@@ -4,8 +4,9 @@ In: rows of ``entries`` still ``accepted`` whose time is up (``[kafka] redrive_a
 they were accepted, then twice as long after each try). Out: the same entries on ``entries`` again;
 the stages downstream are idempotent, so a copy that was only slow costs work, never a second alert.
 
-A round is postponed while a consuming stage reports records waiting (its heartbeat's lag): what is
-late may still be in the topics, and copies would only lengthen the queue. The memory-only bundled
+An entry is postponed while a consuming stage reports records waiting (its heartbeat's lag): what is
+late may still be in the topics, and copies would only lengthen the queue; once it is late by a
+whole period more it is published anyway (a stage may be stuck, or its lag wrong). The memory-only bundled
 broker loses every topic when it restarts, and a real cluster can lose an
 unreplicated partition; this is what makes the pipeline whole again without an operator. An entry
 published ``[kafka] max_redrives`` times without reaching the archive is given up and logged with
@@ -36,9 +37,16 @@ def redrive_due(store: Store, wiring: KafkaWiring, producer: KafkaProducer, sett
     if not due:
         return 0
     behind = backlog(store, datetime.now(UTC))  # heartbeats are live, whatever the round calls now
-    if behind:  # what is late may still be in the topics: do not add copies to a queue being worked off
-        log.info("%d entries are due to be published again, postponed: %s", len(due), behind)
-        return 0
+    if behind:
+        # what is late may still be in the topics: no copies into a queue being worked off — unless it is
+        # late by a whole period more (a stage stuck, or a lag that is not what it says)
+        overdue = store.entries_to_redrive(now - timedelta(seconds=settings.redrive_after_seconds), limit)
+        if len(overdue) < len(due):
+            log.info("%d entries due to be published again, %d postponed: %s", len(due), len(due) - len(overdue),
+                     behind)
+        due = overdue
+        if not due:
+            return 0
     give_up = [article_id for article_id, _raw, tries in due if tries >= settings.max_redrives]
     if give_up:
         store.abandon_entries(give_up)

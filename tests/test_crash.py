@@ -191,6 +191,7 @@ def check_end_state(rig: Rig) -> dict[str, int]:
 
 @pytest.fixture()
 def rig_factory(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
+    """Rigs started by the test, stopped after it (request the database fixture first: it must outlive them)."""
     rigs: list[Rig] = []
 
     def make(database_url: str, **kw: object) -> Rig:
@@ -203,7 +204,7 @@ def rig_factory(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
         stop_rig(rig)
 
 
-def test_kill_9_random_workers_while_2000_articles_flow(rig_factory: Callable[..., Rig], pg_url: str) -> None:
+def test_kill_9_random_workers_while_2000_articles_flow(pg_url: str, rig_factory: Callable[..., Rig]) -> None:
     rig = rig_factory(pg_url, articles=2000, rate=25.0)
     rng = random.Random(2026)
     kills = 0
@@ -223,8 +224,8 @@ def test_kill_9_random_workers_while_2000_articles_flow(rig_factory: Callable[..
           f"{figures}")
 
 
-def test_broker_restarted_mid_stream_loses_its_memory_and_nothing_else(rig_factory: Callable[..., Rig],
-                                                                       pg_url: str) -> None:
+def test_broker_restarted_mid_stream_loses_its_memory_and_nothing_else(pg_url: str,
+                                                                       rig_factory: Callable[..., Rig]) -> None:
     rig = rig_factory(pg_url, articles=600, rate=20.0)
     time.sleep(12)  # mid-stream: some articles through, some on their way
     rig.broker.stop()
@@ -236,7 +237,7 @@ def test_broker_restarted_mid_stream_loses_its_memory_and_nothing_else(rig_facto
     print(f"\nbroker restart: {figures}")
 
 
-def test_smtp_server_down_for_a_while(rig_factory: Callable[..., Rig], pg_url: str) -> None:
+def test_smtp_server_down_for_a_while(pg_url: str, rig_factory: Callable[..., Rig]) -> None:
     rig = rig_factory(pg_url, articles=600, rate=20.0)
     time.sleep(10)
     rig.smtp.stop()
@@ -293,8 +294,8 @@ def private_pg() -> Iterator[tuple[str, Callable[[], None], Callable[[], None]]]
         shutil.rmtree(home, ignore_errors=True)
 
 
-def test_postgresql_down_for_a_while(rig_factory: Callable[..., Rig],
-                                     private_pg: tuple[str, Callable[[], None], Callable[[], None]]) -> None:
+def test_postgresql_down_for_a_while(private_pg: tuple[str, Callable[[], None], Callable[[], None]],
+                                     rig_factory: Callable[..., Rig]) -> None:
     url, start_pg, stop_pg = private_pg
     rig = rig_factory(url, articles=600, rate=20.0)
     time.sleep(10)

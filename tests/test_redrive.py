@@ -39,6 +39,7 @@ def test_redrive_waits_for_the_backlog_then_publishes_then_gives_up(broker: str,
 
         heartbeat(lag=40)  # the extract stage is 40 records behind: they may be among them
         assert redrive_due(store, wiring, producer, settings, progress, now=later) == 0
+        assert store.entry_counts() == {"accepted": 2, "archived": 1}
         heartbeat(lag=0)
         assert redrive_due(store, wiring, producer, settings, progress, now=later) == 2
         again = sorted(decode(r.value, Entry).article_id for r in wiring.read_topic(ENTRIES, 2, quiet=30))
@@ -47,6 +48,25 @@ def test_redrive_waits_for_the_backlog_then_publishes_then_gives_up(broker: str,
         assert redrive_due(store, wiring, producer, settings, progress, now=later + timedelta(seconds=121)) == 0
         assert store.entry_counts() == {"abandoned": 2, "archived": 1}  # published max_redrives times: given up
         assert progress.snapshot()["events"] == {"entries_redriven": 2, "entries_abandoned": 2}
+    finally:
+        producer.close()
+        store.close()
+
+
+def test_an_entry_late_by_a_whole_period_more_is_published_whatever_the_lag_says(broker: str, tmp_path: Path) -> None:
+    settings = KafkaSettings(topic_prefix=f"r{uuid.uuid4().hex[:6]}-", redrive_after_seconds=60, max_redrives=3)
+    wiring = KafkaWiring(settings, broker)
+    wiring.ensure_topics()
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    e = Entry(article_id="id0", url="https://n.test/0", canonical_url="", feed_url="f", title="t0")
+    store.accept_entries([(["url:https://n.test/0"], "id0", "", 0, e.to_bytes().decode())], redrive_after=60)
+    store.heartbeat("h:1:classify", "classify", "h", 1, datetime.now(UTC), "running", json.dumps({"lag_records": 7}))
+    producer = wiring.producer()
+    try:
+        soon = datetime.now(UTC) + timedelta(seconds=61)
+        assert redrive_due(store, wiring, producer, settings, Progress(), now=soon) == 0  # postponed
+        much_later = datetime.now(UTC) + timedelta(seconds=121)
+        assert redrive_due(store, wiring, producer, settings, Progress(), now=much_later) == 1  # a stuck lag
     finally:
         producer.close()
         store.close()

@@ -74,7 +74,7 @@ def test_sighup_reloads_feeds_and_sigterm_drains(broker: str, tmp_path: Path) ->
         if proc.poll() is None:
             proc.kill()
         _out, err = proc.communicate(timeout=10)
-    assert "unknown key 'feeds.0.bad_key'" in err or "bad_key" in err
+    assert "unknown key 'feeds.0.bad_key'" in err  # the reload's complaint, naming the key
     assert "Traceback" not in err
 
 

@@ -25,7 +25,13 @@ from typing import Any, Generic, TypeVar
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
-from kafka.errors import CommitFailedError, KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
+from kafka.errors import (
+    GroupAuthorizationFailedError,
+    KafkaError,
+    KafkaTimeoutError,
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+)
 
 from wirewatch.config import KafkaSettings
 from wirewatch.schema import BadMessage, DeadLetter, Message, decode
@@ -79,8 +85,9 @@ class Progress:
         self.add("events", name, n)
 
     def set_lag(self, stage: str, partitions: dict[int, int], seconds: float | None) -> None:
+        """The stage's lag now: ``partitions`` holds every partition it is assigned (others are not its own)."""
         with self._lock:
-            self.lag_records.setdefault(stage, {}).update(partitions)
+            self.lag_records[stage] = dict(partitions)
             if seconds is not None:
                 self.lag_seconds[stage] = seconds
 
@@ -378,14 +385,17 @@ class StageRunner(Generic[M]):
         for r in records:
             last[(r.topic, r.partition)] = r.offset
             newest = max(newest, r.timestamp or 0)
+        before = self.progress.lag_records.get(self.stage, {})
         behind = {}
         for tp in consumer.assignment():
             high = consumer.highwater(tp)
             offset = last.get((tp.topic, tp.partition))
             if high is not None and offset is not None:
                 behind[tp.partition] = max(0, high - offset - 1)
-            elif not records:
+            elif not records:  # nothing came: caught up
                 behind[tp.partition] = 0
+            else:  # records came for other partitions only: this one's lag is as last seen
+                behind[tp.partition] = before.get(tp.partition, 0)
         self.progress.set_lag(self.stage, behind, max(0.0, time.time() - newest / 1000) if newest else None)
 
     def run(self, stop: threading.Event, group: str | None = None) -> None:
@@ -396,7 +406,14 @@ class StageRunner(Generic[M]):
         log.info("%s: consuming %s", self.stage, self.wiring.topic(self.source))
         try:
             while not stop.is_set():
-                batch: dict[Any, list[Any]] = consumer.poll(timeout_ms=300)
+                try:
+                    batch: dict[Any, list[Any]] = consumer.poll(timeout_ms=300)
+                except KafkaError as exc:
+                    if isinstance(exc, GroupAuthorizationFailedError | TopicAuthorizationFailedError):
+                        raise
+                    log.warning("%s: polling failed (%s); trying again", self.stage, exc)  # the broker is back soon
+                    stop.wait(1.0)
+                    continue
                 records = [r for rs in batch.values() for r in rs]
                 self._lag(consumer, records)
                 if not records:
@@ -421,9 +438,10 @@ class StageRunner(Generic[M]):
                 try:
                     consumer.commit()
                 except KafkaError as exc:
-                    if not (isinstance(exc, CommitFailedError | KafkaTimeoutError) or getattr(exc, "retriable", False)):
-                        raise
-                    # the group moved on (a rebalance, an outage): the records will come again, to whoever owns them
+                    if isinstance(exc, GroupAuthorizationFailedError | TopicAuthorizationFailedError):
+                        raise  # a configuration to fix: the worker stops and says so
+                    # the group moved on (a rebalance, a broker that restarted and forgot the group): the
+                    # records will come again, to whoever owns them
                     log.warning("%s: offsets not committed (%s); the records will be processed again", self.stage,
                                 exc)
                 self.progress.add("busy_seconds", self.stage, time.perf_counter() - started)
