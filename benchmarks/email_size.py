@@ -7,7 +7,7 @@ examples. An hourly subscriber watches the story and both topics at 0.5, so ther
 and topic alerts. Out, printed: how many alerts were queued, and the size in bytes of one digest
 of the first ``--items`` of them — the whole message, its plain-text part and its HTML part. Run:
 
-    .venv/bin/python benchmarks/email_size.py [--items 20] [--shared ../shared]
+    .venv/bin/python benchmarks/email_size.py [--items 20] [--shared ../shared] [--show]
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def demo() -> tuple[list[Article], str]:
     return [article(a) for a in corpus.articles], "\n".join([seed["title"], *seed["body"]])
 
 
-def measure(articles: list[Article], seed_text: str, items: int) -> dict[str, int]:
+def measure(articles: list[Article], seed_text: str, items: int) -> dict[str, object]:
     classifier = TopicClassifier(RuleSource(bundled_rules_dir()), train(read_examples(bundled_training_file())))
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(f"sqlite:///{Path(tmp) / 's.db'}")
@@ -69,15 +69,17 @@ def measure(articles: list[Article], seed_text: str, items: int) -> dict[str, in
         for tagged in classifier.tag_batch(articles):
             alerter.handle(tagged)
         queued = store.pending_alerts(limit=10_000, now=datetime.max.replace(tzinfo=UTC))
-        digest = composer.compose_digest(queued[:items])
+        digest = alerter.compose_digest(queued[:items])  # as the stage sends it
         return {"queued": len(queued), "items": min(items, len(queued)), "bytes": len(digest.as_bytes()),
                 "text": len(digest.get_body(("plain",)).get_content().encode()),  # type: ignore[union-attr]
-                "html": len(digest.get_body(("html",)).get_content().encode())}  # type: ignore[union-attr]
+                "html": len(digest.get_body(("html",)).get_content().encode()),  # type: ignore[union-attr]
+                "plain": digest.get_body(("plain",)).get_content()}  # type: ignore[union-attr]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--items", type=int, default=20)
+    parser.add_argument("--show", action="store_true", help="print the digest's plain-text part")
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared")
     args = parser.parse_args()
     found = (args.shared / "data" / "news-dev.jsonl").exists()
@@ -86,6 +88,8 @@ def main() -> None:
     m = measure(articles, seed, args.items)
     print(f"alerts queued: {m['queued']}; digest of {m['items']}: {m['bytes']} bytes "
           f"(text part {m['text']}, HTML part {m['html']})")
+    if args.show:
+        print(m["plain"])
 
 
 if __name__ == "__main__":
