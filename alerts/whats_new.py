@@ -20,9 +20,11 @@ from wirewatch.textnorm import WORD, fold
 # a sentence ends at . ! ? or …, but not at a day's ordinal dot ("am 22. August")
 SENTENCE = re.compile(r"(?<=[.!?…])(?<!\b\d\.)(?<!\b\d\d\.)[\"”»’)]?\s+|\n+")
 TAG = re.compile(r"<[^>]{0,200}>")
+SPACE_BEFORE_STOP = re.compile(r"\s+(?=[.,;:!?])")
 LEAD_SENTENCES = 12
 MIN_WORDS = 5  # fewer content words is a caption, a dateline or a byline, not a sentence of news
-NEW_SHARE = 0.5  # more than half of a news sentence's content words are new to the story
+NEW_SHARE = 0.5  # more than half of a later sentence's content words are new to the story
+LEAD_NEW_WORDS = 2  # the lead, news's own summary, needs only to add something
 SAME_AS_HEADLINE = 0.7
 MAX_CHARS = 320
 RETOLD_OVERLAP = 0.2  # a retelling shares at least this share of words with what it retells
@@ -37,7 +39,7 @@ def lead_sentences(text: str, limit: int = LEAD_SENTENCES) -> list[str]:
     """The first sentences of the text, markup and extra spaces removed."""
     out = []
     for raw in SENTENCE.split(TAG.sub(" ", text)):
-        sent = " ".join(raw.split())
+        sent = SPACE_BEFORE_STOP.sub("", " ".join(raw.split()))
         if sent:
             out.append(sent)
         if len(out) >= limit:
@@ -77,11 +79,11 @@ def news_sentences(headline: str, text: str, known_words: set[str], story_start:
                    limit: int = 2) -> list[str]:
     """Up to ``limit`` of the article's lead sentences that tell the analyst something new.
 
-    A sentence counts when it has at least five content words, most of them new to the story, does
-    not repeat the headline, is not given twice (a caption) and names no day before the story
-    began. When none does, the article's lead — its first real sentence that is not the headline —
-    stands for the news, since news puts what is new first; an article with no such sentence gives
-    nothing.
+    A sentence counts when it has at least five content words, does not repeat the headline, is not
+    given twice (a caption), names no day before the story began, and tells something new: the lead
+    (the first such sentence) two words or more the story had not, a later one mostly new words.
+    When none does, the lead stands for the news all the same; an article with no such sentence
+    gives nothing.
     """
     head = content_words(headline)
     lead: str | None = None
@@ -91,9 +93,11 @@ def news_sentences(headline: str, text: str, known_words: set[str], story_start:
     for i, (sent, words) in enumerate(zip(sentences, word_sets, strict=True)):
         if len(words) < MIN_WORDS or _repeats(words, head) or _recurs(i, word_sets):
             continue
-        if lead is None:
-            lead = sent
-        if len(words - known_words) / len(words) > NEW_SHARE and not _about_the_past(sent, story_start):
+        fresh = words - known_words
+        is_lead, lead = lead is None, lead or sent
+        # the lead tells the news whenever it adds anything; a later sentence must be mostly new
+        enough = len(fresh) >= LEAD_NEW_WORDS if is_lead else len(fresh) / len(words) > NEW_SHARE
+        if enough and not _about_the_past(sent, story_start):
             out.append(_clip(sent))
             if len(out) >= limit:
                 break

@@ -35,6 +35,25 @@ def quoted(words: Iterable[str]) -> list[str]:
     return [f"“{w}”" for w in words]
 
 
+def same_word(a: str, b: str) -> bool:
+    """Two inflections of one word (*drone*, *drones*; *negotiate*, *negotiations*): they share all
+    but the last two letters of the shorter, and at least four."""
+    a, b = fold(a), fold(b)
+    if " " in a or " " in b:
+        return a == b
+    common = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    return common >= max(4, min(len(a), len(b)) - 2)
+
+
+def distinct_words(words: Iterable[str]) -> list[str]:
+    """The words in order, each inflection after the first left out."""
+    out: list[str] = []
+    for w in words:
+        if not any(same_word(w, o) for o in out):
+            out.append(w)
+    return out
+
+
 def article_names(text: str, keys: Iterable[str], key_of: Callable[[str], str]) -> list[str]:
     """The article's own word for each name key, in the order of ``keys``; keys it does not write
     (and month names, which are dates) are left out, and a word is given once."""
@@ -68,7 +87,7 @@ def article_words(text: str, folded: Iterable[str]) -> list[str]:
         phrase = " ".join(spelling.get(part, part) for part in item.split())
         if phrase and phrase not in out:
             out.append(phrase)
-    return out
+    return distinct_words(out)
 
 
 def shared_dates(article: Sequence[DateMention], story: Iterable[DateMention]) -> list[str]:
@@ -89,7 +108,7 @@ def development(reason: str, text: str) -> str:
         stems = [c.strip() for c in cue.group(1).split(",") if c.strip()]
         found: list[str] = []
         for word in WORD.findall(text):
-            if any(fold(word).startswith(s) for s in stems) and word.lower() not in (f.lower() for f in found):
+            if any(fold(word).startswith(s) for s in stems) and not any(same_word(word, f) for f in found):
                 found.append(word)
         if found:
             return f"it reports {join_words(quoted(found[:3]))}, which is new to the story"
