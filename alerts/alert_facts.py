@@ -18,8 +18,12 @@ from wirewatch.schema import TaggedArticle, TopicTag
 SNIPPET_CHARS = 600
 
 
-def snippet(text: str) -> str:
+def snippet(text: str, headline: str = "") -> str:
+    """The opening of the article, without its headline when the text repeats it first."""
     text = " ".join(text.split())
+    head = " ".join(headline.split())
+    if head and text.startswith(head):
+        text = text[len(head):].lstrip(" .:—-")
     return text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
 
 
@@ -49,7 +53,7 @@ def alert_facts(key: str, kind: str, subscriber: str, tagged: TaggedArticle, wat
     return AlertFacts(
         alert_id=key, kind=kind, subscriber=subscriber, headline=article.title or "(untitled)",
         source=source_of(tagged), published=article.published or "unknown", url=article.entry.url,
-        snippet=snippet(article.text), topics=topics,
+        snippet=snippet(article.text, article.title), topics=topics,
         fallback=article.fetch_error if article.text_source == "feed_summary" else "",
         story_name=watch.name if watch else "", relation=relation.kind if relation else "",
         similarity=relation.similarity if relation else 0.0,

@@ -18,8 +18,9 @@ from datetime import date
 from typing import Any
 
 from alerts.dates import dates_in
-from alerts.whats_new import known_words, nearest, news_sentences, retold_by
+from alerts.whats_new import Telling, content_words, known_words, nearest, news_sentences, retold_by
 from alerts.wording import article_names, development, join_words, shared_dates, why_follow_up
+from wirewatch.schema import parse_time
 
 NUMBER = re.compile(r"\b\d[\d.,]*\d\b")
 SEED = "(seed)"
@@ -32,23 +33,25 @@ class FollowUpWording:
     also_reported_by: str
 
 
-def fingerprint(text: str, name_keys: Callable[[str], Iterable[str]]) -> set[str]:
-    """What two tellings of one event share across languages: name keys and figures."""
-    return set(name_keys(text)) | set(NUMBER.findall(text))
+def fingerprint(text: str, name_keys: Callable[[str], Iterable[str]], published: object = None) -> Telling:
+    """What two tellings of one event share: name keys and figures across languages, content words
+    within one; and when it was published."""
+    words = set(name_keys(text)) | set(NUMBER.findall(text)) | content_words(text)
+    return Telling(words, parse_time(published) if isinstance(published, str) else None)
 
 
 def _tellings(article_id: str, body: str, members: Sequence[Mapping[str, Any]], seed_text: str,
               name_keys: Callable[[str], Iterable[str]]
-              ) -> tuple[dict[str, set[str]], list[tuple[Mapping[str, Any], set[str]]]]:
-    """The story's originals (seed, developments, this article: id → fingerprint) and its retellings."""
+              ) -> tuple[dict[str, Telling], list[tuple[Mapping[str, Any], Telling]]]:
+    """The story's originals (seed, developments, this article: id → telling) and its retellings."""
     originals = {SEED: fingerprint(seed_text, name_keys)} if seed_text else {}
-    retellings: list[tuple[Mapping[str, Any], set[str]]] = []
+    retellings: list[tuple[Mapping[str, Any], Telling]] = []
     for m in members:
-        member_text = f"{m['title']}\n{m['text']}"
+        telling = fingerprint(f"{m['title']}\n{m['text']}", name_keys, m.get("published"))
         if m["relation"] in ("seed", "follow_up") or m["article_id"] == article_id:
-            originals[str(m["article_id"])] = fingerprint(member_text, name_keys)
+            originals[str(m["article_id"])] = telling
         elif m["relation"] == "same_report":
-            retellings.append((m, fingerprint(member_text, name_keys)))
+            retellings.append((m, telling))
     originals.setdefault(article_id, fingerprint(body, name_keys))
     return originals, retellings
 

@@ -5,14 +5,16 @@ its earlier members), and — for "also reported by" — word sets of the story'
 :func:`news_sentences`, the article's lead sentences that tell something new (not the headline
 repeated, not background or quotes of facts the story already had, not a sentence about days
 before the story began), and :func:`retold_by`, the other outlets whose retelling is closest to
-this article rather than to another member. Pure functions on plain values.
+this article rather than to another member published before it. Pure functions on plain values.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from alerts.dates import dates_in
 from wirewatch.textnorm import WORD, fold
@@ -27,7 +29,8 @@ NEW_SHARE = 0.5  # more than half of a later sentence's content words are new to
 LEAD_NEW_WORDS = 2  # the lead, news's own summary, needs only to add something
 SAME_AS_HEADLINE = 0.7
 MAX_CHARS = 320
-RETOLD_OVERLAP = 0.2  # a retelling shares at least this share of words with what it retells
+RETOLD_OVERLAP = 0.2  # a retelling shares at least this much (cosine of word sets) with what it retells
+CLOCK_SLACK = timedelta(hours=12)
 
 
 def content_words(text: str) -> set[str]:
@@ -107,26 +110,42 @@ def news_sentences(headline: str, text: str, known_words: set[str], story_start:
 
 
 def _overlap(a: set[str], b: set[str]) -> float:
-    return len(a & b) / len(a | b) if a and b else 0.0
+    return len(a & b) / math.sqrt(len(a) * len(b)) if a and b else 0.0
 
 
-def nearest(originals: Mapping[str, set[str]], words: set[str]) -> str | None:
-    """The original (id → words) a retelling is closest to, if it shares enough with any."""
-    scores = {key: _overlap(words, orig) for key, orig in originals.items()}
+@dataclass(frozen=True)
+class Telling:
+    """One member of a story as far as retellings go: its words and when it was published."""
+
+    words: set[str]
+    published: datetime | None = None
+
+
+def _before(original: Telling, retelling: Telling) -> bool:
+    """Nobody retells what has not happened yet (give or take a feed's clock)."""
+    return original.published is None or retelling.published is None or \
+        original.published <= retelling.published + CLOCK_SLACK
+
+
+def nearest(originals: Mapping[str, Telling], retelling: Telling) -> str | None:
+    """The original (id → telling) published before the retelling that it is closest to, if any
+    shares enough with it."""
+    scores = {key: _overlap(retelling.words, orig.words) for key, orig in originals.items()
+              if _before(orig, retelling)}
     best = max(scores, key=lambda k: scores[k], default=None)
     return best if best is not None and scores[best] >= RETOLD_OVERLAP else None
 
 
-def retold_by(item: str, own_source: str, originals: Mapping[str, set[str]],
-              retellings: Iterable[tuple[str, set[str]]]) -> list[str]:
-    """The other outlets that retold ``item``: each retelling (source, words) goes to the original
-    (id → words: the seed and the follow-ups) it is closest to; the item's own outlet is never named."""
+def retold_by(item: str, own_source: str, originals: Mapping[str, Telling],
+              retellings: Iterable[tuple[str, Telling]]) -> list[str]:
+    """The other outlets that retold ``item``: each retelling (source, telling) goes to the original
+    (the seed and the follow-ups) it is closest to; the item's own outlet is never named."""
     out: list[str] = []
     own = own_source.strip().lower()
-    for source, words in retellings:
+    for source, telling in retellings:
         if not source or source.strip().lower() == own or source.lower() in (o.lower() for o in out):
             continue
-        if nearest(originals, words) == item:
+        if nearest(originals, telling) == item:
             out.append(source)
     return out
 

@@ -1,10 +1,10 @@
 """The words of an email, on plain values: dates, names as the article writes them, why, what is new."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 from alerts.dates import dates_in, human_date, month_of
 from alerts.story_wording import follow_up_wording
-from alerts.whats_new import lead_sentences, news_sentences, retold_by
+from alerts.whats_new import Telling, lead_sentences, news_sentences, retold_by
 from alerts.wording import article_names, article_words, development, join_words, why_follow_up, why_topics
 from wirewatch.topic_names import topic_name
 
@@ -89,9 +89,13 @@ def test_what_is_new_is_the_article_news_not_its_headline_caption_or_background(
 
 
 def test_also_reported_by_names_the_outlets_that_retold_this_item_only() -> None:
-    originals = {"seed": {"doha", "kursk", "qatar"}, "a10": {"mosco", "zakha", "denie", "doha"}}
-    retellings = [("Ledger", {"mosco", "zakha", "denie"}), ("Wire", {"doha", "kursk", "qatar"}),
-                  ("Steppe", {"mosco", "zakha", "denie"}), ("ledger", {"mosco", "zakha"})]
+    def told(words: str, day: int | None = None) -> Telling:
+        return Telling(set(words.split()), datetime(2024, 8, day, 12, tzinfo=UTC) if day else None)
+
+    originals = {"seed": told("doha kursk qatar"), "a10": told("mosco zakha denie doha", 18)}
+    retellings = [("Ledger", told("mosco zakha denie", 18)), ("Wire", told("doha kursk qatar", 17)),
+                  ("Steppe", told("mosco zakha denie", 18)), ("ledger", told("mosco zakha", 19)),
+                  ("Early", told("mosco zakha denie", 16))]  # before the denial: not a retelling of it
     assert retold_by("a10", "Steppe", originals, retellings) == ["Ledger"]
     assert retold_by("seed", "", originals, retellings) == ["Wire"]
 
