@@ -5,9 +5,12 @@ In: ../shared/data/news-dev.jsonl (real news excerpts, oldest first) with the Do
 wirewatch) seeded by its report; the bundled rules and a model trained on the bundled bootstrap
 examples. An hourly subscriber watches the story and both topics at 0.5, so there are follow-ups
 and topic alerts. Out, printed: how many alerts were queued, and the size in bytes of one digest
-of the first ``--items`` of them — the whole message, its plain-text part and its HTML part. Run:
+of the first ``--items`` of them — the whole message, its plain-text part and its HTML part.
+``--eml FILE...`` measures emails already written instead (the ``.eml`` files ``wirewatch demo``
+leaves in ``wirewatch-data/outbox/``). Run:
 
     .venv/bin/python benchmarks/email_size.py [--items 20] [--shared ../shared] [--show]
+    .venv/bin/python benchmarks/email_size.py --eml wirewatch-data/outbox/*.eml
 """
 
 from __future__ import annotations
@@ -69,11 +72,24 @@ def measure(articles: list[Article], seed_text: str, items: int) -> dict[str, ob
         for tagged in classifier.tag_batch(articles):
             alerter.handle(tagged)
         queued = store.pending_alerts(limit=10_000, now=datetime.max.replace(tzinfo=UTC))
-        digest = alerter.compose_digest(queued[:items])  # as the stage sends it
+        # as the stage sends it (versions before issue 10 had the composer's alone, for a "before" figure)
+        digest = getattr(alerter, "compose_digest", composer.compose_digest)(queued[:items])
         return {"queued": len(queued), "items": min(items, len(queued)), "bytes": len(digest.as_bytes()),
                 "text": len(digest.get_body(("plain",)).get_content().encode()),  # type: ignore[union-attr]
                 "html": len(digest.get_body(("html",)).get_content().encode()),  # type: ignore[union-attr]
                 "plain": digest.get_body(("plain",)).get_content()}  # type: ignore[union-attr]
+
+
+def measure_files(paths: list[Path]) -> None:
+    from email import message_from_bytes, policy
+
+    for path in paths:
+        raw = path.read_bytes()
+        msg = message_from_bytes(raw, policy=policy.default)
+        parts = {kind: len(msg.get_body((kind,)).get_content().encode())  # type: ignore[union-attr]
+                 for kind in ("plain", "html") if msg.get_body((kind,)) is not None}
+        print(f"{path.name}: {len(raw)} bytes (text part {parts.get('plain', 0)}, HTML part {parts.get('html', 0)})"
+              f" — {msg['Subject']}")
 
 
 def main() -> None:
@@ -81,7 +97,11 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=20)
     parser.add_argument("--show", action="store_true", help="print the digest's plain-text part")
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared")
+    parser.add_argument("--eml", type=Path, nargs="+", help="measure these .eml files instead")
     args = parser.parse_args()
+    if args.eml:
+        measure_files(args.eml)
+        return
     found = (args.shared / "data" / "news-dev.jsonl").exists()
     articles, seed = news_dev(args.shared) if found else demo()
     print("articles:", f"{args.shared}/data/news-dev.jsonl" if found else "the demo corpus (no ../shared)")
