@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from alerts.compose import AlertFacts, TopicLine
 from alerts.stories import Relation, names
-from alerts.story_wording import FollowUpWording
+from alerts.story_wording import READ_CHARS, FollowUpWording
 from alerts.wording import article_words, why_topics
 from wirewatch.config import WatchSettings
 from wirewatch.schema import TaggedArticle, TopicTag
@@ -48,7 +48,7 @@ def topic_line(tag: TopicTag, body: str) -> TopicLine:
 def alert_facts(key: str, kind: str, subscriber: str, tagged: TaggedArticle, watch: WatchSettings | None,
                 relation: Relation | None, wording: FollowUpWording | None) -> AlertFacts:
     article = tagged.article
-    body = f"{article.title}\n{article.text}"
+    body = f"{article.title}\n{article.text[:READ_CHARS]}"
     topics = [topic_line(t, body) for t in tagged.fired()]
     return AlertFacts(
         alert_id=key, kind=kind, subscriber=subscriber, headline=article.title or "(untitled)",

@@ -24,6 +24,11 @@ from wirewatch.schema import parse_time
 
 NUMBER = re.compile(r"\b\d[\d.,]*\d\b")
 SEED = "(seed)"
+READ_CHARS = 20_000  # the lead and well beyond: what an email quotes or names is there; a 5 MB text costs no more
+
+
+def _told(member: Mapping[str, Any]) -> str:
+    return f"{member['title']}\n{str(member['text'])[:READ_CHARS]}"
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,7 @@ def _tellings(article_id: str, body: str, members: Sequence[Mapping[str, Any]], 
     originals = {SEED: fingerprint(seed_text, name_keys)} if seed_text else {}
     retellings: list[tuple[Mapping[str, Any], Telling]] = []
     for m in members:
-        telling = fingerprint(f"{m['title']}\n{m['text']}", name_keys, m.get("published"))
+        telling = fingerprint(_told(m), name_keys, m.get("published"))
         if m["relation"] in ("seed", "follow_up") or m["article_id"] == article_id:
             originals[str(m["article_id"])] = telling
         elif m["relation"] == "same_report":
@@ -59,6 +64,7 @@ def _tellings(article_id: str, body: str, members: Sequence[Mapping[str, Any]], 
 def also_reported_by(headline: str, text: str, source: str, article_id: str, members: Sequence[Mapping[str, Any]],
                      seed_text: str, name_keys: Callable[[str], Iterable[str]]) -> str:
     """The other outlets whose retelling is closest to this article ("A, B and C"; "" for none)."""
+    text, seed_text = text[:READ_CHARS], seed_text[:READ_CHARS]
     originals, retellings = _tellings(article_id, f"{headline}\n{text}", members, seed_text, name_keys)
     return join_words(retold_by(article_id, source, originals, [(str(m["source"] or ""), w) for m, w in retellings]))
 
@@ -68,13 +74,14 @@ def follow_up_wording(story: str, headline: str, text: str, source: str, article
                       seed_text: str, story_start: date | None, key_of: Callable[[str], str],
                       name_keys: Callable[[str], Iterable[str]]) -> FollowUpWording:
     """The email's words for one follow-up (see the module doc)."""
+    text, seed_text = text[:READ_CHARS], seed_text[:READ_CHARS]
     body = f"{headline}\n{text}"
     originals, retellings = _tellings(article_id, body, members, seed_text, name_keys)
     # what the story told before this article: its seed, its other developments and their retellings
     # (a retelling of this very article, archived before it, tells nothing the analyst knew)
-    earlier = [seed_text] + [f"{m['title']}\n{m['text']}" for m in members
+    earlier = [seed_text] + [_told(m) for m in members
                              if m["article_id"] != article_id and m["relation"] in ("seed", "follow_up")]
-    earlier += [f"{m['title']}\n{m['text']}" for m, words in retellings if nearest(originals, words) != article_id]
+    earlier += [_told(m) for m, telling in retellings if nearest(originals, telling) != article_id]
     story_dates = [d for t in earlier for d in dates_in(t)]
     names = article_names(body, shared_keys, key_of)
     why = why_follow_up(story, names, shared_dates(dates_in(body), story_dates), development(reason, body))

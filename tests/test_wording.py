@@ -3,7 +3,7 @@
 from datetime import UTC, date, datetime
 
 from alerts.dates import dates_in, human_date, month_of
-from alerts.story_wording import follow_up_wording
+from alerts.story_wording import FollowUpWording, follow_up_wording
 from alerts.whats_new import Telling, lead_sentences, news_sentences, retold_by
 from alerts.wording import article_names, article_words, development, join_words, why_follow_up, why_topics
 from wirewatch.topic_names import topic_name
@@ -134,3 +134,17 @@ def test_inflections_are_given_once() -> None:
     assert same_word("drone", "drones") and same_word("negotiate", "negotiations") and same_word("propose", "proposal")
     assert not same_word("strike", "struck") and not same_word("energy", "energy infrastructure")
     assert distinct_words(["revive", "resumed", "revived"]) == ["revive", "resumed"]
+
+
+def test_bad_input_still_gets_plain_words() -> None:
+    def wording(headline: str, text: str) -> FollowUpWording:
+        return follow_up_wording("Doha talks", headline, text, "Wire", "x", ["doha", "zzzzz"], "", [], "", None,
+                                 key_of, lambda t: [])
+
+    empty = wording("", "")
+    assert empty.why == "Linked to “Doha talks” because it tells of the same people and places as the story."
+    assert empty.new_sentences == [] and empty.also_reported_by == ""
+    thai = wording("การเจรจาหยุดยิงที่โดฮา", "การเจรจาหยุดยิงที่โดฮาถูกเลื่อนออกไป")
+    assert "tells of the same people" in thai.why
+    huge = wording("Talks in Doha", "Doha talks resume. " * 300_000)  # 5.7 MB: read as far as an email needs
+    assert "names Doha" in huge.why
