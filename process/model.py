@@ -5,8 +5,9 @@ In: examples (``text``, optional ``title``, ``labels`` as {topic: bool}). Out: a
 records the scikit-learn version, the training data hash and the topics. Loading a model saved by
 another scikit-learn version fails with a :class:`ModelError` naming both versions.
 
-Pipeline: word 1–2-gram and character 3–5-gram TF-IDF on case- and accent-folded text, into one
-balanced logistic regression per topic.
+Pipeline: word 1–2-gram and character 3–5-gram TF-IDF on case- and accent-folded text (words keep
+their vowel signs in the Indic scripts, :mod:`process.scripts`), into one balanced logistic
+regression per topic.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from process.jsonl import JsonlError, read_objects
+from process.scripts import MARKS
 from wirewatch.textnorm import fold
 
 TOPICS = ("ceasefire_talks", "energy_strikes")
 MAX_MODEL_CHARS = 3_000  # the lead carries the topic; the rest costs time and adds noise
+TOKEN = rf"[\w{MARKS}][\w{MARKS}'-]*[\w{MARKS}]"  # two characters or more, vowel signs inside
 
 
 class ModelError(RuntimeError):
@@ -73,7 +76,7 @@ def bundled_training_file() -> Path:
 def _pipeline() -> Pipeline:
     features = FeatureUnion([
         ("words", TfidfVectorizer(preprocessor=fold, ngram_range=(1, 2), sublinear_tf=True, min_df=1,
-                                  token_pattern=r"(?u)\b\w[\w'-]+\b")),
+                                  token_pattern=TOKEN)),
         ("chars", TfidfVectorizer(preprocessor=fold, analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
                                   min_df=2, max_features=200_000)),
     ])
