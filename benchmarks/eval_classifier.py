@@ -12,13 +12,16 @@ bundled examples that were written about that story's conflict (``overlaps_story
 prints one JSON object instead (tests/test_quality_gate.py reads it). Run:
 
     .venv/bin/python benchmarks/eval_classifier.py [--shared ../shared] [--loso] [--json] [--no-speed]
+        [--before REV]   # also time the classify stage with the rules and examples of an older revision
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -28,6 +31,7 @@ from process.backtest import InputArticle, Scores, Verdict, as_article, metrics,
 from process.classifier import RuleSource, TopicClassifier
 from process.model import TOPICS, bundled_training_file, read_examples, train
 from process.rules import bundled_rules_dir
+from wirewatch.schema import Article
 
 
 def bbc_articles(shared: Path) -> list[InputArticle]:
@@ -95,7 +99,31 @@ def leave_one_story_out(rows: list[tuple[str, InputArticle]], rules: RuleSource,
     return pooled
 
 
-def speed(clf: TopicClassifier, bbc: list[InputArticle]) -> dict[str, float]:
+def classifier_at(rev: str, folder: Path) -> TopicClassifier:
+    """The classify stage with the rules and bundled examples of git revision ``rev`` (today's code)."""
+    root = Path(__file__).resolve().parents[1]
+
+    def show(path: str) -> str:
+        return subprocess.run(["git", "-C", str(root), "show", f"{rev}:{path}"], capture_output=True, text=True,
+                              check=True).stdout
+
+    names = subprocess.run(["git", "-C", str(root), "ls-tree", "--name-only", f"{rev}:process/rules"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    (folder / "rules").mkdir()
+    for name in names:
+        (folder / "rules" / name).write_text(show(f"process/rules/{name}"), encoding="utf-8")
+    (folder / "bootstrap.jsonl").write_text(show("process/training/bootstrap.jsonl"), encoding="utf-8")
+    return TopicClassifier(RuleSource(folder / "rules"), train(read_examples(folder / "bootstrap.jsonl")))
+
+
+def tag_cpu(clf: TopicClassifier, articles: list[Article]) -> float:
+    start = time.process_time()
+    for i in range(0, len(articles), 50):  # in batches of 50, as the classify stage consumes them
+        clf.tag_batch(articles[i:i + 50])
+    return time.process_time() - start
+
+
+def speed(clf: TopicClassifier, bbc: list[InputArticle], before: str) -> dict[str, float]:
     import trafilatura
 
     from wirewatch.demo.render import Item, html_page
@@ -107,12 +135,13 @@ def speed(clf: TopicClassifier, bbc: list[InputArticle]) -> dict[str, float]:
     for page in pages:
         trafilatura.extract(page)
     extract_cpu = time.process_time() - start
-    start = time.process_time()
-    for i in range(0, len(articles), 50):  # in batches of 50, as the classify stage consumes them
-        clf.tag_batch(articles[i:i + 50])
-    tag_cpu = time.process_time() - start
-    return {"articles": len(bbc), "tag_ms": 1000 * tag_cpu / len(bbc), "extract_ms": 1000 * extract_cpu / len(bbc),
-            "ratio": tag_cpu / extract_cpu}
+    out = {"articles": len(bbc), "extract_ms": 1000 * extract_cpu / len(bbc)}
+    if before:
+        with tempfile.TemporaryDirectory() as tmp:
+            old = tag_cpu(classifier_at(before, Path(tmp)), articles)
+        out |= {"before": before, "before_tag_ms": 1000 * old / len(bbc)}
+    now = tag_cpu(clf, articles)
+    return out | {"tag_ms": 1000 * now / len(bbc), "ratio": now / extract_cpu}
 
 
 def line(name: str, s: Scores) -> str:
@@ -126,6 +155,8 @@ def main() -> None:
     parser.add_argument("--loso", action="store_true", help="also the leave-one-story-out check on stories-dev")
     parser.add_argument("--json", action="store_true", help="one JSON object instead of the report")
     parser.add_argument("--no-speed", action="store_true", help="skip the speed measurement")
+    parser.add_argument("--before", default="", metavar="REV",
+                        help="also time the rules and bundled examples of this git revision (e.g. b6b60d9)")
     args = parser.parse_args()
     dev_path = args.shared / "data" / "news-dev.jsonl"
     if not dev_path.exists():
@@ -153,7 +184,7 @@ def main() -> None:
         result["stories_dev_loso"] = {t: s.as_json() for t, s in metrics(loso, TOPICS).items()}
         result["stories_dev_loso_errors"] = misses(loso)
     if not args.no_speed:
-        result["speed"] = speed(clf, bbc)
+        result["speed"] = speed(clf, bbc, args.before)
     if args.json:
         print(json.dumps(result))
         return
@@ -185,9 +216,13 @@ def main() -> None:
         print(f"  {topic:16} false positives {len(ids)} = {len(ids) / len(bbc):.2%}  {ids[:8]}")
     if "speed" in result:
         sp = result["speed"]
-        print(f"speed on one core, {sp['articles']} BBC articles in batches of 50: tagging {sp['tag_ms']:.2f} ms/article;"
+        print(f"speed on one core, {sp['articles']} BBC articles in batches of 50: "
+              f"tagging {sp['tag_ms']:.2f} ms/article;"
               f" trafilatura.extract on the same articles as pages {sp['extract_ms']:.2f} ms/article;"
               f" tagging costs {sp['ratio']:.2f}x extraction")
+        if "before" in sp:
+            print(f"  the same articles with the rules and bundled examples of {sp['before']}: "
+                  f"{sp['before_tag_ms']:.2f} ms/article (now {sp['tag_ms'] / sp['before_tag_ms']:.2f}x that)")
 
 
 if __name__ == "__main__":

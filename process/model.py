@@ -75,7 +75,7 @@ def bundled_training_file() -> Path:
 
 def _pipeline() -> Pipeline:
     features = FeatureUnion([
-        ("words", TfidfVectorizer(preprocessor=fold, ngram_range=(1, 2), sublinear_tf=True, min_df=1,
+        ("words", TfidfVectorizer(preprocessor=fold, ngram_range=(1, 2), sublinear_tf=True, min_df=2,
                                   token_pattern=TOKEN)),
         ("chars", TfidfVectorizer(preprocessor=fold, analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
                                   min_df=2, max_features=200_000)),
