@@ -173,7 +173,7 @@ def main() -> None:
     bbc_v = run(clf, bbc)
     bbc_fp = {t: [v.id for v in bbc_v if t in v.fired()] for t in TOPICS}
     result: dict[str, Any] = {
-        "examples": model.meta["examples"],
+        "examples": model.meta["examples"], "bbc_articles": len(bbc),
         "news_dev": {t: s.as_json() for t, s in metrics(dev_v, TOPICS).items()},
         "stories_dev": {t: s.as_json() for t, s in metrics(st_v, TOPICS).items()},
         "bbc_fp_rate": {t: len(ids) / len(bbc) for t, ids in bbc_fp.items()},

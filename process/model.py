@@ -84,6 +84,12 @@ def _pipeline() -> Pipeline:
     return Pipeline([("features", features), ("classify", classifier)])
 
 
+def training_digest(examples: Iterable[dict[str, Any]]) -> str:
+    """A short hash of the examples' documents, as recorded in a model's ``data_sha256``."""
+    docs = [document(str(e.get("title", "")), e["text"]) for e in examples]
+    return hashlib.sha256("\n".join(sorted(docs)).encode()).hexdigest()[:12]
+
+
 def train(examples: Iterable[dict[str, Any]], topics: Sequence[str] = TOPICS) -> TopicModel:
     examples = list(examples)
     docs = [document(str(e.get("title", "")), e["text"]) for e in examples]
@@ -92,7 +98,7 @@ def train(examples: Iterable[dict[str, Any]], topics: Sequence[str] = TOPICS) ->
         if labels[:, i].min() == labels[:, i].max():
             raise ValueError(f"topic {topic!r} needs both positive and negative examples to train")
     pipeline = _pipeline().fit(docs, labels)
-    digest = hashlib.sha256("\n".join(sorted(docs)).encode()).hexdigest()[:12]
+    digest = training_digest(examples)
     meta = {"version": f"m-{digest}", "data_sha256": digest, "examples": len(examples),
             "sklearn": sklearn.__version__, "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "topics": list(topics), "positives": {t: int(labels[:, i].sum()) for i, t in enumerate(topics)}}
