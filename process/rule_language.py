@@ -77,6 +77,8 @@ class Document:
     def __init__(self, title: str, text: str) -> None:
         title_words, text_words = split_words(fold(title)), split_words(fold(text))
         self.fields = {"title": Field(title_words), "text": Field(text_words), "any": Field(title_words + text_words)}
+        # the beginnings of its words, for the cheap test of process.rule_anchors
+        self.keys = frozenset(w[:MIN_WILDCARD_STEM] for w in self.fields["any"].index)
 
 
 # -- the expression tree ---------------------------------------------------------------------------

@@ -158,3 +158,29 @@ def test_the_bundled_pack_reads_the_languages_of_other_conflicts() -> None:
     # the atomic agency at a plant in peacetime is not an attack
     calm = "The nuclear power plant restarted its second reactor after planned maintenance."
     assert pack.score("energy_strikes", "", calm)[0] < pack.topics["energy_strikes"].threshold
+
+
+def test_the_cheap_pre_check_never_skips_a_pattern_that_matches() -> None:
+    from process.model import bundled_training_file, read_examples
+    from process.rule_anchors import may_match
+    from process.rule_language import Document
+
+    pack = load_rules(bundled_rules_dir())
+    skipped = 0
+    for example in read_examples(bundled_training_file()):
+        doc = Document(str(example.get("title", "")), example["text"])
+        for rules in pack.topics.values():
+            for pat in rules.patterns:
+                if not may_match(pat.anchors, doc):
+                    skipped += 1
+                    assert not pat.node.match(doc).ok, (pat.text, example["id"])
+    assert skipped > 0  # the test is worth running: many patterns are skipped
+
+
+def test_anchors_of_or_and_near(tmp_path: Path) -> None:
+    pack = pack_of('threshold = 1\n1 (talks OR negotiat*) NEAR/5 truce\n1 ab OR truce\n1 ceasefire AND NOT joke\n',
+                   tmp_path)
+    near, short, neg = pack.topics["t"].patterns
+    assert near.anchors == (frozenset({"tal", "neg"}), frozenset({"tru"}))
+    assert short.anchors == ()  # a two-letter word needs no beginning of its own
+    assert neg.anchors == (frozenset({"cea"}),)
