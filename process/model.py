@@ -73,7 +73,7 @@ def bundled_training_file() -> Path:
     return Path(__file__).parent / "training" / "bootstrap.jsonl"
 
 
-def _pipeline() -> Pipeline:
+def features_and_classifier() -> Pipeline:
     features = FeatureUnion([
         ("words", TfidfVectorizer(preprocessor=fold, ngram_range=(1, 2), sublinear_tf=True, min_df=2,
                                   token_pattern=TOKEN)),
@@ -90,14 +90,16 @@ def training_digest(examples: Iterable[dict[str, Any]]) -> str:
     return hashlib.sha256("\n".join(sorted(docs)).encode()).hexdigest()[:12]
 
 
-def train(examples: Iterable[dict[str, Any]], topics: Sequence[str] = TOPICS) -> TopicModel:
+def train(examples: Iterable[dict[str, Any]], topics: Sequence[str] = TOPICS,
+          pipeline: Pipeline | None = None) -> TopicModel:
+    """Fit the pipeline (:func:`features_and_classifier` unless given) on the examples."""
     examples = list(examples)
     docs = [document(str(e.get("title", "")), e["text"]) for e in examples]
     labels = np.array([[int(bool(e["labels"].get(t, False))) for t in topics] for e in examples])
     for i, topic in enumerate(topics):
         if labels[:, i].min() == labels[:, i].max():
             raise ValueError(f"topic {topic!r} needs both positive and negative examples to train")
-    pipeline = _pipeline().fit(docs, labels)
+    pipeline = (pipeline or features_and_classifier()).fit(docs, labels)
     digest = training_digest(examples)
     meta = {"version": f"m-{digest}", "data_sha256": digest, "examples": len(examples),
             "sklearn": sklearn.__version__, "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -33,6 +33,7 @@ from process.scripts import words as split_words
 from wirewatch.textnorm import fold
 
 MIN_WILDCARD_STEM = 3
+UNSPACED_KEY = "\x00"  # among a document's keys when it has words of a script without spaces
 MAX_NEAR = 100
 FIELDS = ("title", "text")
 
@@ -78,7 +79,9 @@ class Document:
         title_words, text_words = split_words(fold(title)), split_words(fold(text))
         self.fields = {"title": Field(title_words), "text": Field(text_words), "any": Field(title_words + text_words)}
         # the beginnings of its words, for the cheap test of process.rule_anchors
-        self.keys = frozenset(w[:MIN_WILDCARD_STEM] for w in self.fields["any"].index)
+        anywhere = self.fields["any"]
+        self.keys = frozenset([w[:MIN_WILDCARD_STEM] for w in anywhere.index] + ["=" + w for w in anywhere.index]
+                              + ([UNSPACED_KEY] if anywhere.unspaced_words else []))
 
 
 # -- the expression tree ---------------------------------------------------------------------------
