@@ -29,7 +29,7 @@ from typing import Any
 
 from process.backtest import InputArticle, Scores, Verdict, as_article, metrics, read_articles, run
 from process.classifier import RuleSource, TopicClassifier
-from process.model import TOPICS, bundled_training_file, read_examples, train
+from process.model import TOPICS, bundled_training_file, features_and_classifier, read_examples, train
 from process.rules import bundled_rules_dir
 from wirewatch.schema import Article
 
@@ -100,7 +100,8 @@ def leave_one_story_out(rows: list[tuple[str, InputArticle]], rules: RuleSource,
 
 
 def classifier_at(rev: str, folder: Path) -> TopicClassifier:
-    """The classify stage with the rules and bundled examples of git revision ``rev`` (today's code)."""
+    """The classify stage with the rules, bundled examples and word features of git revision ``rev``
+    (b6b60d9 or later), on today's rule engine."""
     root = Path(__file__).resolve().parents[1]
 
     def show(path: str) -> str:
@@ -113,7 +114,10 @@ def classifier_at(rev: str, folder: Path) -> TopicClassifier:
     for name in names:
         (folder / "rules" / name).write_text(show(f"process/rules/{name}"), encoding="utf-8")
     (folder / "bootstrap.jsonl").write_text(show("process/training/bootstrap.jsonl"), encoding="utf-8")
-    return TopicClassifier(RuleSource(folder / "rules"), train(read_examples(folder / "bootstrap.jsonl")))
+    pipeline = features_and_classifier()  # with the word features as they were before issue 10
+    pipeline.named_steps["features"].transformer_list[0][1].set_params(min_df=1, token_pattern=r"(?u)\b\w[\w'-]+\b")
+    return TopicClassifier(RuleSource(folder / "rules"), train(read_examples(folder / "bootstrap.jsonl"),
+                                                                pipeline=pipeline))
 
 
 def tag_cpu(clf: TopicClassifier, articles: list[Article]) -> float:
@@ -221,7 +225,7 @@ def main() -> None:
               f" trafilatura.extract on the same articles as pages {sp['extract_ms']:.2f} ms/article;"
               f" tagging costs {sp['ratio']:.2f}x extraction")
         if "before" in sp:
-            print(f"  the same articles with the rules and bundled examples of {sp['before']}: "
+            print(f"  the same articles with the rules, bundled examples and model features of {sp['before']}: "
                   f"{sp['before_tag_ms']:.2f} ms/article (now {sp['tag_ms'] / sp['before_tag_ms']:.2f}x that)")
 
 

@@ -19,9 +19,9 @@ pytestmark = pytest.mark.integration
 
 TOPICS = ("ceasefire_talks", "energy_strikes")
 NEWS_DEV_F1 = {"ceasefire_talks": 0.96, "energy_strikes": 0.96}  # reached 0.966 and 0.967
-STORIES_DEV_F1 = {"ceasefire_talks": 0.96, "energy_strikes": 0.95}  # reached 0.965 and 0.951
-STORIES_DEV_LOSO_F1 = {"ceasefire_talks": 0.95, "energy_strikes": 0.91}  # reached 0.961 and 0.915
-BBC_FP_CEILING = {"ceasefire_talks": 0.004, "energy_strikes": 0.002}  # reached 0.31 % and 0.09 %
+STORIES_DEV_F1 = {"ceasefire_talks": 0.97, "energy_strikes": 0.95}  # reached 0.972 and 0.951
+STORIES_DEV_LOSO_F1 = {"ceasefire_talks": 0.95, "energy_strikes": 0.91}  # reached 0.953 and 0.915
+BBC_FP_CEILING = {"ceasefire_talks": 0.003, "energy_strikes": 0.001}  # reached 0.27 % and 0.09 % (goal 0.5 %)
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "eval_classifier.py"
 
 
