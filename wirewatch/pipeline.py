@@ -45,21 +45,25 @@ class PipelineError(RuntimeError):
 
 def build_classifier(settings: Settings) -> Any:
     from process.classifier import RuleSource, TopicClassifier
-    from process.model import ModelError, bundled_training_file, load, read_examples, save, train
+    from process.model import ModelError, bundled_training_file, load, read_examples, save, train, training_digest
     from process.rules import bundled_rules_dir
 
     rules = RuleSource(settings.classify.rules_dir or bundled_rules_dir())
     path = settings.model_file
+    examples = read_examples(bundled_training_file())
+    for extra in settings.classify.training_data:
+        examples += read_examples(extra)
     try:
         model = load(path)
+        if model.meta.get("auto_trained") and model.meta.get("data_sha256") != training_digest(examples):
+            # trained here on the bundled examples of another version: theirs, not today's
+            raise ModelError(f"{path}: trained on the bundled examples of another version")
     except ModelError as exc:
         if settings.classify.model_path:
             raise PipelineError(str(exc)) from None
         log.info("no usable model at %s (%s); training one on the bundled examples", path, exc)
-        examples = read_examples(bundled_training_file())
-        for extra in settings.classify.training_data:
-            examples += read_examples(extra)
         model = train(examples)
+        model.meta["auto_trained"] = True  # retrained when the bundled examples change
         save(model, path)
     return TopicClassifier(rules, model, settings.classify.fire_score, settings.classify.model_alone_probability)
 
