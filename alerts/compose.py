@@ -15,6 +15,7 @@ from email.utils import format_datetime
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from wirewatch.links import LinkSigner
 from wirewatch.storage import QueuedAlert, alert_ref
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
@@ -75,8 +76,9 @@ class DigestFacts:
 
 
 class Composer:
-    def __init__(self, sender: str) -> None:
+    def __init__(self, sender: str, links: LinkSigner | None = None) -> None:
         self.sender = sender
+        self.links = links  # signed links to the web app; without: mailto: links
         self.env = Environment(loader=PackageLoader("alerts", "templates"), undefined=StrictUndefined,
                                autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
                                keep_trailing_newline=True)
@@ -112,9 +114,14 @@ class Composer:
         msg["Message-ID"] = f"<{digest}@{domain}>"  # the same alert always gets the same id: receivers can dedupe
         msg["X-Wirewatch-Alert"] = digest
         msg["X-Wirewatch-Refs"] = " ".join(refs)  # the alerts this email carries, one reference each
-        msg["List-Unsubscribe"] = f"<mailto:unsubscribe@{domain}?subject=unsubscribe%20{digest}>"
-        feedback = {verdict: f"mailto:feedback@{domain}?subject={verdict}%20{digest}"
-                    for verdict in ("relevant", "not-relevant")}
+        if self.links is not None:
+            feedback = self.links.for_email(to, digest)
+            msg["List-Unsubscribe"] = f"<{feedback['unsubscribe']}>"
+            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058: the client POSTs the link
+        else:
+            msg["List-Unsubscribe"] = f"<mailto:unsubscribe@{domain}?subject=unsubscribe%20{digest}>"
+            feedback = {verdict: f"mailto:feedback@{domain}?subject={verdict}%20{digest}"
+                        for verdict in ("relevant", "not-relevant")}
         msg.set_content(self.env.get_template(f"{template}.txt.j2").render(alert=data, ref=digest, feedback=feedback))
         msg.add_alternative(self.env.get_template(f"{template}.html.j2").render(alert=data, ref=digest,
                                                                                feedback=feedback), subtype="html")

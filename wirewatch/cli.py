@@ -797,5 +797,14 @@ def rules_check(ctx: Context, folder: str | None) -> None:
     click.echo(f"ok (rules version {pack.version})")
 
 
+def _web_commands() -> None:
+    from wirewatch.web.commands import users, web
+
+    main.add_command(web)
+    main.add_command(users)
+
+
+_web_commands()
+
 if __name__ == "__main__":
     main()
