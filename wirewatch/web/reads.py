@@ -219,7 +219,7 @@ class Reads:
                                        rule_versions.c.note, func.length(rule_versions.c.text).label("chars"))
                                 .where(rule_versions.c.topic == topic)
                                 .order_by(rule_versions.c.id.desc()).limit(limit))
-            return [{**dict(r), "saved_at": _aware(r.saved_at)} for r in rows]
+            return [{**dict(r._mapping), "saved_at": _aware(r.saved_at)} for r in rows]
 
     def rule_version(self, version_id: int) -> dict[str, Any] | None:
         with self.engine.connect() as conn:

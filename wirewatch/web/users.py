@@ -57,7 +57,7 @@ class UserBook:
     def __init__(self, engine: Engine, hasher: PasswordHasher | None = None) -> None:
         self.engine = engine
         self.hasher = hasher or PasswordHasher()
-        self._dummy = self.hasher.hash("a password nobody has")  # unknown emails take as long as known ones
+        self._dummy = ""  # hashed on first need: unknown emails then take as long as known ones
 
     def add(self, email: str, role: str, password: str) -> bool:
         """Add a user, or change the role and password of an existing one; True when new."""
@@ -98,6 +98,8 @@ class UserBook:
         email = email.strip().lower()
         with self.engine.connect() as conn:
             row = conn.execute(select(users).where(users.c.email == email)).mappings().first()
+        if row is None and not self._dummy:
+            self._dummy = self.hasher.hash("a password nobody has")
         try:
             self.hasher.verify(row["password_hash"] if row else self._dummy, password)
         except (VerificationError, InvalidHashError):
