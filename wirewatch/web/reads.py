@@ -114,13 +114,14 @@ class Reads:
         with self.engine.connect() as conn:
             return conn.execute(select(archive.c.story_id).where(archive.c.article_id == article_id)).scalar()
 
-    def watches_of_story(self, article_ids: list[str], email: str) -> list[dict[str, Any]]:
-        """The watches seeded by or linked to these articles, and whether ``email`` follows each."""
+    def watches_of_story(self, article_ids: list[str], urls: list[str], email: str) -> list[dict[str, Any]]:
+        """The watches seeded by (URL) or linked to these articles, and whether ``email`` follows each."""
         if not article_ids:
             return []
         with self.engine.connect() as conn:
             ids = {r[0] for r in conn.execute(select(story_members.c.watch_id)
                                               .where(story_members.c.article_id.in_(article_ids)).distinct())}
+            ids |= {r[0] for r in conn.execute(select(watches.c.id).where(watches.c.seed_url.in_(urls)))}
             mine = {r[0] for r in conn.execute(select(subscriptions.c.target).where(
                 (subscriptions.c.email == email) & (subscriptions.c.kind == "watch")))}
             rows = [dict(r) for r in conn.execute(select(watches.c.id, watches.c.name)

@@ -146,8 +146,15 @@ class Stages:
                     weight += pat.weight
                     words.extend(matched_words(doc, found))
             fires_new = weight >= candidate.threshold
-            fires_now = saved is not None and sum(p.weight for p in saved.patterns
-                                                  if p.node.match(doc).ok) >= saved.threshold
+            fires_now, saved_words = False, []
+            if saved is not None:
+                saved_weight = 0.0
+                for pat in saved.patterns:
+                    found = pat.node.match(doc)
+                    if found.ok:
+                        saved_weight += pat.weight
+                        saved_words.extend(matched_words(doc, found))
+                fires_now = saved_weight >= saved.threshold
             verdict = verdicts.get(row["article_id"], "")
             if verdict:
                 truth = verdict == "relevant"
@@ -156,7 +163,7 @@ class Stages:
                 fn_now += truth and not fires_now
             if not (fires_new or fires_now):
                 continue
-            matched = tuple(dict.fromkeys(words))[:8]
+            matched = tuple(dict.fromkeys(words if fires_new else saved_words))[:8]
             item = PreviewItem(row["article_id"], row["title"], row["source"], row["published"] or "", row["url"],
                                round(weight / candidate.threshold, 2), matched,
                                _snippet(row["text"], matched), fires_now, fires_new, verdict)

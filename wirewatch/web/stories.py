@@ -109,7 +109,7 @@ def story_view(ctx: WebContext, story_id: int, email: str, noted: bool = False) 
     except KeyError:
         raise Refused(404, "There is no story with that number.") from None
     ids = [r["article_id"] for r in rows]
-    watches = ctx.reads.watches_of_story(ids, email)
+    watches = ctx.reads.watches_of_story(ids, [r["url"] for r in rows], email)
     relations: dict[str, str] = {}
     for watch in watches:  # what a watch linked, the alert stage decided: it is shown as it decided
         members = ctx.reads.members(str(watch["id"]))
