@@ -166,6 +166,9 @@ workers = Table(
 
 # -- the web app's own state (revision 0003) ------------------------------------------------------
 
+# the stories page groups the archive by story and orders by the latest publication: from this index alone
+Index("ix_archive_story_published", archive.c.story_id, archive.c.published)
+
 users = Table(  # people who log in to the web app; an analyst's email is also their subscriber address
     "users", metadata,
     Column("email", String(320), primary_key=True),

@@ -33,5 +33,7 @@ def serve_demo(settings: Settings, port: int, out: TextIO) -> None:
     print(f"\nweb app: http://127.0.0.1:{port}/  (Ctrl-C stops it)", file=out)
     for email, role in DEMO_USERS:
         print(f"  log in as {email} ({role}) with the password {password}", file=out)
-    print(f"  the links in the demo's emails ({settings.outbox_path}) lead here", file=out, flush=True)
+    here = settings.web.base_url.rstrip("/") == f"http://127.0.0.1:{port}"
+    print(f"  the links in the demo's emails ({settings.outbox_path}) lead "
+          f"{'here' if here else 'to ' + settings.web.base_url + ' ([web] base_url)'}", file=out, flush=True)
     serve(web_settings, "127.0.0.1", port)

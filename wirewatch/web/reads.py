@@ -49,6 +49,8 @@ def _with_topics(row: dict[str, Any]) -> dict[str, Any]:
 class Reads:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # story id -> ((articles, last publication), languages, outlets): read again when the story grows
+        self._facets: dict[int, tuple[tuple[int, str], set[str], set[str]]] = {}
 
     # -- stories ---------------------------------------------------------------------------------
     def newest_published(self) -> str | None:
@@ -70,22 +72,27 @@ class Reads:
                           last.label("last"))
                    .where(archive.c.story_id.is_not(None)).group_by(archive.c.story_id)
                    .having(last >= cutoff[:19]))
-        page = grouped.order_by(last.desc(), archive.c.story_id.desc()).limit(limit).offset(offset)
+        page = grouped.order_by(last.desc(), archive.c.story_id.desc())
         with self.engine.connect() as conn:
-            total = int(conn.execute(select(func.count()).select_from(grouped.subquery())).scalar() or 0)
-            rows = list(conn.execute(page))
+            every = list(conn.execute(page))  # one pass over the index; the page is cut here
+            total, rows = len(every), every[offset:offset + limit]
             ids = [int(r[0]) for r in rows]
             titles = {r[0]: r[1] for r in conn.execute(select(stories.c.id, stories.c.title)
                                                        .where(stories.c.id.in_(ids)))} if ids else {}
+            stale = [int(r[0]) for r in rows if self._facets.get(int(r[0]), ((0, ""),))[0] != (int(r[1]), r[3] or "")]
             language = _json_path(self.engine, archive.c.tagged_json, "article", "language")
-            langs: dict[int, set[str]] = {i: set() for i in ids}
-            outlets: dict[int, set[str]] = {i: set() for i in ids}
-            for story_id, source, lang in conn.execute(select(archive.c.story_id, archive.c.source, language)
-                                                       .where(archive.c.story_id.in_(ids))) if ids else []:
-                if source:
-                    outlets[story_id].add(source)
+            fresh: dict[int, tuple[set[str], set[str]]] = {i: (set(), set()) for i in stale}
+            query = select(archive.c.story_id, archive.c.source, language).where(archive.c.story_id.in_(stale))
+            for story_id, source, lang in conn.execute(query) if stale else []:
                 if lang:
-                    langs[story_id].add(lang)
+                    fresh[story_id][0].add(lang)
+                if source:
+                    fresh[story_id][1].add(source)
+        for r in rows:
+            if int(r[0]) in fresh:
+                self._facets[int(r[0])] = ((int(r[1]), r[3] or ""), *fresh[int(r[0])])
+        langs = {i: self._facets[i][1] for i in ids}
+        outlets = {i: self._facets[i][2] for i in ids}
         return [StoryRow(int(r[0]), titles.get(int(r[0])) or "(untitled story)", int(r[1]), r[2] or "", r[3] or "",
                          tuple(sorted(langs[int(r[0])])), tuple(sorted(outlets[int(r[0])]))) for r in rows], total
 

@@ -31,7 +31,7 @@ from wirewatch.web.services import Preview, PreviewItem, RuleProblem
 TOPIC = re.compile(r"^[a-z][a-z0-9_]{1,60}$")
 PREVIEW_ARTICLES = 10_000
 SHOWN = 40
-CACHE_SECONDS = 60.0
+CACHE_SECONDS = 300.0
 WORD = re.compile(r"\w+")
 
 
@@ -124,7 +124,7 @@ def preview_view(result: Preview) -> PreviewView:
 
 
 def _recent(ctx: WebContext) -> list[dict[str, Any]]:
-    """The recent archive, read again at most once a minute (typing asks for a preview every pause)."""
+    """The recent archive, read again at most every 5 minutes (typing asks for a preview at every pause)."""
     cache = getattr(ctx, "_recent_cache", None)
     if cache is None or time.monotonic() - cache[0] > CACHE_SECONDS:
         cache = (time.monotonic(), ctx.reads.recent_articles(PREVIEW_ARTICLES))

@@ -87,12 +87,76 @@ def _snippet(text: str, words: Iterable[str], width: int = 220) -> str:
     return text[:width] + ("…" if len(text) > width else "")
 
 
+class _Corpus:
+    """The preview's articles, indexed once: which articles hold which words, each article's parsed
+    document (made when a pattern may match it), and each pattern line's matches (a line that did not
+    change while the editor types is not evaluated again)."""
+
+    def __init__(self, rows: Sequence[dict[str, Any]]) -> None:
+        self.rows = rows
+        self.postings: dict[str, list[int]] = {}
+        for i, row in enumerate(rows):
+            for token in set(WORD.findall(fold(f"{row['title']} {row['text']}"))):
+                self.postings.setdefault(token, []).append(i)
+        self.vocabulary = sorted(self.postings)
+        self.docs: dict[int, Any] = {}
+        self.lines: dict[str, dict[int, tuple[str, ...]]] = {}
+
+    def _candidates(self, node: Any) -> Iterable[int]:
+        from bisect import bisect_left
+
+        from process.rule_language import Phrase, _has_not
+
+        if _has_not(node):
+            return range(len(self.rows))
+        found: set[int] = set()
+        for leaf in node.leaves():
+            if not isinstance(leaf, Phrase):
+                return range(len(self.rows))
+            first, prefix = leaf.tokens[0]
+            if not prefix:
+                found.update(self.postings.get(first, ()))
+                continue
+            j = bisect_left(self.vocabulary, first)
+            while j < len(self.vocabulary) and self.vocabulary[j].startswith(first):
+                found.update(self.postings[self.vocabulary[j]])
+                j += 1
+        return sorted(found)
+
+    def matches(self, pattern: Any) -> dict[int, tuple[str, ...]]:
+        from process.rule_language import Document, matched_words
+
+        key = pattern.text
+        if key not in self.lines:
+            out = {}
+            for i in self._candidates(pattern.node):
+                doc = self.docs.get(i)
+                if doc is None:
+                    doc = self.docs[i] = Document(self.rows[i]["title"], self.rows[i]["text"])
+                found = pattern.node.match(doc)
+                if found.ok:
+                    out[i] = matched_words(doc, found)
+            self.lines[key] = out
+        return self.lines[key]
+
+    def score(self, rules: Any) -> tuple[dict[int, float], dict[int, list[str]]]:
+        weight: dict[int, float] = {}
+        words: dict[int, list[str]] = {}
+        for pattern in rules.patterns:
+            for i, found in self.matches(pattern).items():
+                weight[i] = weight.get(i, 0.0) + pattern.weight
+                words.setdefault(i, []).extend(found)
+        return weight, words
+
+
 class Stages:
     """What the pages need from process/, alerts/ and ingest/, behind plain values."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._stats: Any = None
+        self._corpus: _Corpus | None = None
+        self._timelines: dict[tuple[tuple[str, str], ...], list[TimelineEntry]] = {}
 
     # -- rules -----------------------------------------------------------------------------------
     def rules_folder(self) -> Path:
@@ -128,33 +192,22 @@ class Stages:
 
     def preview(self, topic: str, text: str, saved_text: str, articles: Sequence[dict[str, Any]],
                 verdicts: dict[str, str]) -> Preview:
-        """``articles``: rows with article_id, title, text, source, published, url (newest first)."""
-        from process.rule_language import Document, matched_words
-
+        """``articles``: rows with article_id, title, text, source, published, url (newest first). The same
+        list object again (the page's cache) reuses the word index and each pattern line's matches."""
         candidate, problems = self._parse(topic, text)
         result = Preview(topic, problems, scanned=len(articles))
         if candidate is None:
             return result
         saved, _ = self._parse(topic, saved_text) if saved_text else (None, [])
+        if self._corpus is None or self._corpus.rows is not articles:
+            self._corpus = _Corpus(articles)
+        corpus = self._corpus
+        new_weight, new_words = corpus.score(candidate)
+        old_weight, old_words = corpus.score(saved) if saved is not None else ({}, {})
         tp = fp = fn = tp_now = fp_now = fn_now = 0
-        for row in articles:
-            doc = Document(row["title"], row["text"])
-            weight, words = 0.0, []
-            for pat in candidate.patterns:
-                found = pat.node.match(doc)
-                if found.ok:
-                    weight += pat.weight
-                    words.extend(matched_words(doc, found))
-            fires_new = weight >= candidate.threshold
-            fires_now, saved_words = False, []
-            if saved is not None:
-                saved_weight = 0.0
-                for pat in saved.patterns:
-                    found = pat.node.match(doc)
-                    if found.ok:
-                        saved_weight += pat.weight
-                        saved_words.extend(matched_words(doc, found))
-                fires_now = saved_weight >= saved.threshold
+        for i, row in enumerate(articles):
+            fires_new = new_weight.get(i, 0.0) >= candidate.threshold
+            fires_now = saved is not None and old_weight.get(i, 0.0) >= saved.threshold
             verdict = verdicts.get(row["article_id"], "")
             if verdict:
                 truth = verdict == "relevant"
@@ -163,9 +216,9 @@ class Stages:
                 fn_now += truth and not fires_now
             if not (fires_new or fires_now):
                 continue
-            matched = tuple(dict.fromkeys(words if fires_new else saved_words))[:8]
+            matched = tuple(dict.fromkeys(new_words.get(i, []) if fires_new else old_words.get(i, [])))[:8]
             item = PreviewItem(row["article_id"], row["title"], row["source"], row["published"] or "", row["url"],
-                               round(weight / candidate.threshold, 2), matched,
+                               round(new_weight.get(i, 0.0) / candidate.threshold, 2), matched,
                                _snippet(row["text"], matched), fires_now, fires_new, verdict)
             if fires_new:
                 result.firing.append(item)
@@ -189,6 +242,11 @@ class Stages:
             self._stats = TermStats.with_background()
         if not rows:
             return []
+        key = tuple((r["article_id"], r["published"]) for r in rows)
+        if key in self._timelines:  # the same articles as last time: the same relations
+            return self._timelines[key]
+        if len(self._timelines) > 2000:
+            self._timelines.clear()
         first = rows[0]
         profile = StoryProfile(str(first["article_id"]), first["title"])
         body = f"{first['title']}\n{first['text']}"
@@ -203,6 +261,7 @@ class Stages:
                 profile.learn(text, parse_time(row["published"]))
             kind = rel.kind if rel.related else "grouped"
             out.append(TimelineEntry(row["article_id"], kind, rel.reason, rel.new_sentences, rel.new_facts))
+        self._timelines[key] = out
         return out
 
     # -- feeds and dead letters -------------------------------------------------------------------

@@ -5,7 +5,8 @@ Revises: 0002
 
 - ``users``: who may log in, with a role (analyst, editor, admin) and an argon2 password hash;
 - ``web_sessions``: one row per logged-in browser (the hash of the cookie's token, its CSRF token and expiry);
-- ``rule_versions``: each rule file an editor saved, so that a version can be looked at and restored.
+- ``rule_versions``: each rule file an editor saved, so that a version can be looked at and restored;
+- an index of the archive by story and publication, for the list of stories.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_index("ix_archive_story_published", "archive", ["story_id", "published"])
     op.create_table(
         "users",
         sa.Column("email", sa.String(320), primary_key=True),
@@ -50,3 +52,4 @@ def downgrade() -> None:
     op.drop_table("rule_versions")
     op.drop_table("web_sessions")
     op.drop_table("users")
+    op.drop_index("ix_archive_story_published", "archive")
