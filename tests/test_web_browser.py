@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.web_rig import ANALYST, CORPUS, EDITOR, PASSWORD, Rig, make_rig
+from tests.web_rig import ADMIN, ANALYST, CORPUS, EDITOR, PASSWORD, Rig, make_rig
 from wirewatch.web.server import BackgroundServer
 
 CHROMIUM = "/usr/bin/chromium"
@@ -145,6 +145,22 @@ def test_refused_where_the_role_does_not_allow_it(live: Live) -> None:
     assert "This page is for editors" in page.inner_text("main")
     page.goto(live.base + "/ops")
     assert "This page is for admins" in page.inner_text("main")
+
+
+def test_an_admin_adds_a_feed_and_sees_the_pipeline(live: Live) -> None:
+    page = live.page
+    live.login(ADMIN)
+    page.get_by_role("link", name="Operations").click()
+    assert page.get_by_text("No live worker for the poll stage").is_visible()
+    page.get_by_role("link", name="Feeds").click()
+    page.get_by_label("Feed address").fill("https://feeds.example/world.rss")
+    page.get_by_label("Name (optional)").fill("World desk")
+    page.get_by_role("button", name="Add feed").click()
+    page.get_by_text("Feed added").wait_for()
+    assert page.get_by_role("cell", name="World desk").is_visible()
+    live.shot("ops-feeds")
+    page.get_by_role("link", name="My subscriptions").click()
+    live.shot("subscriptions")
 
 
 def test_pages_fit_a_phone(tmp_path: Path, browser: Any) -> None:

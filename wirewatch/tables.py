@@ -168,6 +168,7 @@ workers = Table(
 
 # the stories page groups the archive by story and orders by the latest publication: from this index alone
 Index("ix_archive_story_published", archive.c.story_id, archive.c.published)
+Index("ix_archive_archived_at", archive.c.archived_at)  # the rule preview reads the newest 10,000
 
 users = Table(  # people who log in to the web app; an analyst's email is also their subscriber address
     "users", metadata,

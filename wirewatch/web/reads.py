@@ -8,6 +8,7 @@ alerts and subscriptions, analysts' verdicts, the recent archive for the rule pr
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -51,31 +52,36 @@ class Reads:
         self.engine = engine
         # story id -> ((articles, last publication), languages, outlets): read again when the story grows
         self._facets: dict[int, tuple[tuple[int, str], set[str], set[str]]] = {}
+        self._groups: tuple[tuple[Any, ...], float, list[Any]] | None = None
 
     # -- stories ---------------------------------------------------------------------------------
-    def newest_published(self) -> str | None:
-        with self.engine.connect() as conn:
-            return conn.execute(select(func.max(archive.c.published))).scalar()
+    def _story_groups(self, conn: Any) -> list[Any]:
+        """(story id, articles, first, last publication) of every story, newest development first: read
+        from the story/publication index, again only when an article was archived or after 30 seconds."""
+        stamp = tuple(conn.execute(select(func.count(), func.max(archive.c.story_id))).first() or ())
+        if self._groups is not None and self._groups[0] == stamp and time.monotonic() - self._groups[1] < 30:
+            return self._groups[2]
+        last = func.max(archive.c.published)
+        grouped = (select(archive.c.story_id, func.count(), func.min(archive.c.published), last)
+                   .where(archive.c.story_id.is_not(None)).group_by(archive.c.story_id)
+                   .order_by(last.desc(), archive.c.story_id.desc()))
+        rows = list(conn.execute(grouped))
+        self._groups = (stamp, time.monotonic(), rows)
+        return rows
 
     def active_stories(self, window_days: float, limit: int = 50, offset: int = 0) -> tuple[list[StoryRow], int]:
         """Stories whose last development is within ``window_days`` of the archive's newest article,
         newest development first; and how many there are."""
-        newest = self.newest_published()
-        if newest is None:
-            return [], 0
-        try:
-            cutoff = (datetime.fromisoformat(newest.replace("Z", "+00:00")) - timedelta(days=window_days)).isoformat()
-        except ValueError:
-            cutoff = ""
-        last = func.max(archive.c.published)
-        grouped = (select(archive.c.story_id, func.count().label("n"), func.min(archive.c.published).label("first"),
-                          last.label("last"))
-                   .where(archive.c.story_id.is_not(None)).group_by(archive.c.story_id)
-                   .having(last >= cutoff[:19]))
-        page = grouped.order_by(last.desc(), archive.c.story_id.desc())
         with self.engine.connect() as conn:
-            every = list(conn.execute(page))  # one pass over the index; the page is cut here
-            total, rows = len(every), every[offset:offset + limit]
+            every = self._story_groups(conn)
+            newest = next((r[3] for r in every if r[3]), None)
+            try:
+                cutoff = (datetime.fromisoformat(newest.replace("Z", "+00:00")) - timedelta(days=window_days)
+                          ).isoformat()[:19] if newest else ""
+            except ValueError:
+                cutoff = ""
+            active = [r for r in every if (r[3] or "") >= cutoff]
+            total, rows = len(active), active[offset:offset + limit]
             ids = [int(r[0]) for r in rows]
             titles = {r[0]: r[1] for r in conn.execute(select(stories.c.id, stories.c.title)
                                                        .where(stories.c.id.in_(ids)))} if ids else {}
@@ -202,9 +208,8 @@ class Reads:
         cols = (archive.c.article_id, archive.c.title, archive.c.text, archive.c.source, archive.c.published,
                 archive.c.url)
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(select(*cols).order_by(archive.c.archived_at.desc(),
-                                                                         archive.c.article_id).limit(limit))
-                    .mappings()]
+            return [dict(r) for r in conn.execute(select(*cols).order_by(archive.c.archived_at.desc())
+                                                  .limit(limit)).mappings()]
 
     # -- subscriptions ---------------------------------------------------------------------------
     def subscriptions_of(self, email: str) -> tuple[str | None, list[dict[str, Any]]]:

@@ -6,7 +6,8 @@ Revises: 0002
 - ``users``: who may log in, with a role (analyst, editor, admin) and an argon2 password hash;
 - ``web_sessions``: one row per logged-in browser (the hash of the cookie's token, its CSRF token and expiry);
 - ``rule_versions``: each rule file an editor saved, so that a version can be looked at and restored;
-- an index of the archive by story and publication, for the list of stories.
+- indexes of the archive by story and publication (the list of stories) and by archiving time (the
+  rule preview's recent articles).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_index("ix_archive_story_published", "archive", ["story_id", "published"])
+    op.create_index("ix_archive_archived_at", "archive", ["archived_at"])
     op.create_table(
         "users",
         sa.Column("email", sa.String(320), primary_key=True),
@@ -53,3 +55,4 @@ def downgrade() -> None:
     op.drop_table("web_sessions")
     op.drop_table("users")
     op.drop_index("ix_archive_story_published", "archive")
+    op.drop_index("ix_archive_archived_at", "archive")
