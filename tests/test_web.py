@@ -267,3 +267,23 @@ def test_ops_pages_and_adding_feeds(rig: Rig) -> None:
     assert "1 feeds added" in r.text
     assert [f.url for f in rig.store.list_feeds()] == ["https://feeds.example/rss", "https://b.example/feed"]
     assert "no broker is configured" in c.get("/ops/deadletters").text
+
+
+def test_the_pages_queries_on_sqlite_and_postgresql(db_url: str) -> None:
+    from wirewatch.storage import Store
+    from wirewatch.web.reads import Reads
+
+    store = Store(db_url)
+    art = next(a for a in CORPUS.articles if a["kind"] == "doha_report")
+    t = tagged(art)
+    store.archive_article(t.article_id, t.article.entry.url, t.article.title, "Harbour Wire", t.article.published,
+                          t.article.text, t.model_dump_json())
+    story = store.new_story(t.article.title)
+    store.set_story(t.article_id, story)
+    reads = Reads(store.engine)
+    [row], total = reads.active_stories(120)
+    assert (total, row.id, row.languages, row.outlets) == (1, story, ("en",), ("Harbour Wire",))
+    title, [article] = reads.story(story)
+    assert article["topics"] == {"ceasefire_talks", "energy_strikes"} and article["language"] == "en"
+    assert reads.texts([t.article_id]) == {t.article_id: t.article.text}
+    store.close()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Engine, cast, func, select, type_coerce
+from sqlalchemy import JSON, Engine, String, cast, func, select, type_coerce
 
 from wirewatch.tables import alerts, archive, feedback, rule_versions, stories, story_members, subscriptions, watches
 
@@ -35,15 +35,21 @@ def _json_path(engine: Engine, column: Any, *path: str) -> Any:
     return doc[path].as_string()
 
 
+def _json_text(engine: Engine, column: Any, key: str) -> Any:
+    """A part of a JSON text column as JSON text, in SQLite and PostgreSQL alike."""
+    if engine.dialect.name == "sqlite":
+        return func.json_extract(column, f"$.{key}")
+    return cast(cast(column, JSON)[key], String)
+
+
 def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 def _with_topics(row: dict[str, Any]) -> dict[str, Any]:
-    """The row with ``topics`` (the fired ones) and ``language`` in place of its tagged JSON."""
-    tagged = json.loads(row.pop("tagged_json") or "{}")
-    row["topics"] = {t["topic"] for t in tagged.get("topics", []) if t.get("fired")}
-    row["language"] = tagged.get("article", {}).get("language", "")
+    """The row with ``topics`` (the fired ones) in place of the JSON of its topics."""
+    row["topics"] = {t["topic"] for t in json.loads(row.pop("topics_json") or "[]") if t.get("fired")}
+    row["language"] = row["language"] or ""
     return row
 
 
@@ -102,10 +108,20 @@ class Reads:
         return [StoryRow(int(r[0]), titles.get(int(r[0])) or "(untitled story)", int(r[1]), r[2] or "", r[3] or "",
                          tuple(sorted(langs[int(r[0])])), tuple(sorted(outlets[int(r[0])]))) for r in rows], total
 
+    def _columns(self) -> tuple[Any, ...]:
+        """An article's columns for the pages: not its text, and of its tagged JSON only topics and language."""
+        return (archive.c.article_id, archive.c.url, archive.c.title, archive.c.source, archive.c.published,
+                _json_path(self.engine, archive.c.tagged_json, "article", "language").label("language"),
+                _json_text(self.engine, archive.c.tagged_json, "topics").label("topics_json"))
+
+    def texts(self, article_ids: list[str]) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            return {r[0]: r[1] for r in conn.execute(select(archive.c.article_id, archive.c.text)
+                                                     .where(archive.c.article_id.in_(article_ids)))}
+
     def story(self, story_id: int) -> tuple[str, list[dict[str, Any]]]:
         """A story's title and its articles, oldest first (with ``topics``: the fired ones, and ``language``)."""
-        cols = (archive.c.article_id, archive.c.url, archive.c.title, archive.c.source, archive.c.published,
-                archive.c.text, archive.c.tagged_json)
+        cols = self._columns()
         with self.engine.connect() as conn:
             title = conn.execute(select(stories.c.title).where(stories.c.id == story_id)).scalar()
             rows = [dict(r) for r in conn.execute(select(*cols).where(archive.c.story_id == story_id)
@@ -116,8 +132,7 @@ class Reads:
 
     def articles(self, article_ids: list[str]) -> list[dict[str, Any]]:
         """Archived articles by id, as :meth:`story` gives them."""
-        cols = (archive.c.article_id, archive.c.url, archive.c.title, archive.c.source, archive.c.published,
-                archive.c.text, archive.c.tagged_json)
+        cols = self._columns()
         with self.engine.connect() as conn:
             rows = [dict(r) for r in conn.execute(select(*cols).where(archive.c.article_id.in_(article_ids)))
                     .mappings()]
@@ -212,6 +227,13 @@ class Reads:
                                                   .limit(limit)).mappings()]
 
     # -- subscriptions ---------------------------------------------------------------------------
+    def subscriber_origin(self, email: str) -> str | None:
+        """Where the subscriber was defined: config, cli, web; None when not a subscriber."""
+        from wirewatch.tables import subscribers
+
+        with self.engine.connect() as conn:
+            return conn.execute(select(subscribers.c.origin).where(subscribers.c.email == email)).scalar()
+
     def subscriptions_of(self, email: str) -> tuple[str | None, list[dict[str, Any]]]:
         from wirewatch.tables import subscribers
 

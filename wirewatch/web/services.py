@@ -16,7 +16,7 @@ dataclasses for the view models. No other module of :mod:`wirewatch.web` imports
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -234,8 +234,10 @@ class Stages:
         return result
 
     # -- stories ---------------------------------------------------------------------------------
-    def timeline(self, rows: Sequence[dict[str, Any]], topics: dict[str, set[str]]) -> list[TimelineEntry]:
-        """Relate each article (oldest first) to the story begun by the first one, as the alert stage does."""
+    def timeline(self, rows: Sequence[dict[str, Any]], topics: dict[str, set[str]],
+                 texts: Callable[[list[str]], dict[str, str]]) -> list[TimelineEntry]:
+        """Relate each article (oldest first) to the story begun by the first one, as the alert stage does;
+        ``texts`` gives the articles' texts, read only when these articles were not related before."""
         from alerts.stories import StoryProfile, TermStats, relate
 
         if self._stats is None:
@@ -247,6 +249,8 @@ class Stages:
             return self._timelines[key]
         if len(self._timelines) > 2000:
             self._timelines.clear()
+        body_of = texts([r["article_id"] for r in rows])
+        rows = [{**r, "text": body_of.get(r["article_id"], "")} for r in rows]
         first = rows[0]
         profile = StoryProfile(str(first["article_id"]), first["title"])
         body = f"{first['title']}\n{first['text']}"

@@ -119,7 +119,8 @@ def story_view(ctx: WebContext, story_id: int, email: str, noted: bool = False) 
             ids += extra
         relations.update({a: r for a, r in members.items() if r in ("same_report", "follow_up")})
     rows.sort(key=lambda r: (r["published"] or "", r["article_id"]))
-    timeline = {t.article_id: t for t in ctx.stages.timeline(rows, {r["article_id"]: r["topics"] for r in rows})}
+    timeline = {t.article_id: t for t in ctx.stages.timeline(rows, {r["article_id"]: r["topics"] for r in rows},
+                                                             ctx.reads.texts)}
     refs = ctx.reads.refs_for(email, ids)
     cards: dict[str, list[ArticleCard]] = {"first_report": [], "same_report": [], "follow_up": [], "grouped": []}
     for row in rows:

@@ -43,6 +43,7 @@ class SubscriptionsView:
     watches: list[WatchChoice]
     saved: bool
     watching: str
+    from_config: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,8 @@ async def subscriptions_page(request: Request, session: Session) -> Response:
     choices = [TopicChoice(t, topic_name(t), t in topics, topics.get(t, 0.6)) for t in ctx.stages.topics()]
     watches = [WatchChoice(r["target"], r["name"] or r["target"]) for r in rows if r["kind"] == "watch"]
     view = SubscriptionsView(mode or "immediate", MODES, choices, watches, bool(request.query_params.get("saved")),
-                             request.query_params.get("watching", "")[:200])
+                             request.query_params.get("watching", "")[:200],
+                             ctx.reads.subscriber_origin(session.user.email) == "config")
     return render(request, "subscriptions/subscriptions.html", view, session, title="My subscriptions")
 
 
