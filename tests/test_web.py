@@ -284,6 +284,7 @@ def test_the_pages_queries_on_sqlite_and_postgresql(db_url: str) -> None:
     [row], total = reads.active_stories(120)
     assert (total, row.id, row.languages, row.outlets) == (1, story, ("en",), ("Harbour Wire",))
     title, [article] = reads.story(story)
+    assert title == t.article.title
     assert article["topics"] == {"ceasefire_talks", "energy_strikes"} and article["language"] == "en"
     assert reads.texts([t.article_id]) == {t.article_id: t.article.text}
     store.close()
