@@ -288,3 +288,54 @@ def test_the_pages_queries_on_sqlite_and_postgresql(db_url: str) -> None:
     assert article["topics"] == {"ceasefire_talks", "energy_strikes"} and article["language"] == "en"
     assert reads.texts([t.article_id]) == {t.article_id: t.article.text}
     store.close()
+
+
+def test_wirewatch_run_serves_the_app_when_web_port_is_set(rig: Rig) -> None:
+    import socket
+
+    import httpx
+
+    from wirewatch.cli import _web_beside
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = rig.settings.model_copy(update={"web": rig.settings.web.model_copy(update={"port": port})})
+    with _web_beside(settings, once=False):
+        r = httpx.get(f"http://127.0.0.1:{port}/login")
+        assert r.status_code == 200 and "Log in" in r.text
+    with _web_beside(settings, once=True), pytest.raises(httpx.ConnectError):  # a one-off run serves nothing
+        httpx.get(f"http://127.0.0.1:{port}/login")
+
+
+@pytest.mark.integration
+def test_dead_letters_listed_and_replayed_by_an_admin(broker: str, tmp_path: Path) -> None:
+    import uuid
+
+    from tests.test_stage_runner import read_all
+    from wirewatch.config import KafkaSettings
+    from wirewatch.kafka import DEADLETTER, ENTRIES, KafkaWiring
+    from wirewatch.schema import DeadLetter
+
+    prefix = f"webdl{uuid.uuid4().hex[:6]}-"
+    wiring = KafkaWiring(KafkaSettings(topic_prefix=prefix), broker)
+    wiring.ensure_topics()
+    producer = wiring.producer()
+    for i in range(2):
+        letter = DeadLetter(stage="extract", reason="processing_error", error=f"<b>boom {i}</b>",
+                            source_topic=wiring.topic(ENTRIES), partition=0, offset=i, payload=f'{{"n": {i}}}')
+        producer.send(wiring.topic(DEADLETTER), key=b"k", value=letter.to_bytes())
+    producer.flush()
+    producer.close()
+    rig = make_rig(tmp_path)
+    rig.settings = rig.settings.model_copy(update={"kafka": KafkaSettings(topic_prefix=prefix,
+                                                                          bootstrap_servers=broker)})
+    c = client(rig)
+    csrf = login(c, ADMIN)
+    page = c.get("/ops/deadletters").text
+    assert "&lt;b&gt;boom 1&lt;/b&gt;" in page and "processing error" in page
+    keys = re.findall(r'name="letter" value="(\d+:\d+)"', page)
+    assert len(keys) == 2
+    r = c.post("/ops/deadletters/replay", data={"csrf": csrf, "letter": keys[0]})
+    assert r.status_code == 303 and r.headers["location"] == "/ops/deadletters?replayed=1"
+    assert len(read_all(wiring, ENTRIES, 1)) == 1

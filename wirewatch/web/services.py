@@ -274,7 +274,7 @@ class Stages:
 
         return read_opml(data, source)
 
-    def dead_letters(self, timeout: float = 3.0) -> list[tuple[int, int, Any]]:
+    def dead_letters(self, timeout: float = 5.0) -> list[tuple[int, int, Any]]:
         """(partition, offset, DeadLetter) of the broker the workers use; ValueError when none is configured."""
         from wirewatch.kafka import DEADLETTER, KafkaWiring
         from wirewatch.schema import BadMessage, DeadLetter, decode
