@@ -49,7 +49,8 @@ class Live:
     def login(self, email: str) -> None:
         page = self.page
         page.goto(self.base + "/stories")  # sent to the login form, and back after it
-        page.keyboard.type(email)  # the email field has the focus
+        page.get_by_label("Email").focus()  # it has the focus when the page loads (autofocus); made sure here
+        page.keyboard.type(email)
         page.keyboard.press("Tab")
         page.keyboard.type(PASSWORD)
         page.keyboard.press("Enter")
