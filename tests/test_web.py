@@ -339,3 +339,17 @@ def test_dead_letters_listed_and_replayed_by_an_admin(broker: str, tmp_path: Pat
     r = c.post("/ops/deadletters/replay", data={"csrf": csrf, "letter": keys[0]})
     assert r.status_code == 303 and r.headers["location"] == "/ops/deadletters?replayed=1"
     assert len(read_all(wiring, ENTRIES, 1)) == 1
+
+
+def test_an_analyst_sets_their_subscriptions(rig: Rig) -> None:
+    c = client(rig)
+    csrf = login(c, ANALYST)
+    form = {"csrf": csrf, "mode": "daily", "topic": ["ceasefire_talks"], "min_ceasefire_talks": "0.7"}
+    assert c.post("/subscriptions", data=form).status_code == 303
+    mine = next(s for s in rig.store.list_subscribers() if s["email"] == ANALYST)
+    assert (mine["mode"], mine["topics"]) == ("daily", {"ceasefire_talks": 0.7})
+    for bad in ({"min_ceasefire_talks": "2"}, {"min_ceasefire_talks": "lots"}, {"topic": ["no_such_topic"]},
+                {"mode": "weekly"}):
+        r = c.post("/subscriptions", data={**form, **bad})
+        assert r.status_code == 400 and "Nothing was changed" in r.text
+    assert next(s for s in rig.store.list_subscribers() if s["email"] == ANALYST) == mine
