@@ -31,7 +31,7 @@ from wirewatch.config import load_settings
 from wirewatch.storage import Store, alert_ref
 from wirewatch.tables import alerts, archive, stories
 from wirewatch.web.app import build_app
-from wirewatch.web.rules_editor import PREVIEW_ARTICLES
+from wirewatch.web.context import PREVIEW_ARTICLES
 from wirewatch.web.users import UserBook
 
 LANGS = ("en", "fr", "de", "ru", "uk")

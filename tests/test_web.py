@@ -353,3 +353,28 @@ def test_an_analyst_sets_their_subscriptions(rig: Rig) -> None:
         r = c.post("/subscriptions", data={**form, **bad})
         assert r.status_code == 400 and "Nothing was changed" in r.text
     assert next(s for s in rig.store.list_subscribers() if s["email"] == ANALYST) == mine
+
+
+def test_the_preview_articles_are_read_again_in_the_background() -> None:
+    import threading
+
+    from wirewatch.web.recent import RecentArticles
+
+    reads: list[int] = []
+    gate = threading.Event()
+
+    def read() -> list[dict[str, object]]:
+        if reads:
+            gate.wait(5)  # a slow second read
+        reads.append(1)
+        return [{"n": len(reads)}]
+
+    recent = RecentArticles(read, lambda rows: None, max_age=0.0)
+    assert recent.rows() == [{"n": 1}]  # the first call waits for the read
+    assert recent.rows() == [{"n": 1}]  # stale: a new read starts, the old rows are given meanwhile
+    gate.set()
+    for _ in range(100):
+        if recent._refreshing is None:
+            break
+        time.sleep(0.02)
+    assert recent._rows == [{"n": 2}]

@@ -22,11 +22,13 @@ from wirewatch.links import LinkSigner
 from wirewatch.schema import parse_time
 from wirewatch.storage import Store
 from wirewatch.web.reads import Reads
+from wirewatch.web.recent import RecentArticles
 from wirewatch.web.security import RateLimit, Session, Sessions
 from wirewatch.web.services import Stages
 from wirewatch.web.users import UserBook
 
 TEMPLATES = Path(__file__).parent / "templates"
+PREVIEW_ARTICLES = 10_000  # the rule preview's window: the newest archived articles
 LANGUAGES = {"en": "English", "fr": "French", "de": "German", "ru": "Russian", "uk": "Ukrainian", "ar": "Arabic",
              "es": "Spanish", "it": "Italian", "pl": "Polish", "bg": "Bulgarian", "pt": "Portuguese", "tr": "Turkish"}
 
@@ -67,6 +69,7 @@ class WebContext:
     logins: RateLimit
     links: LinkSigner
     env: Environment
+    recent: RecentArticles
 
     @classmethod
     def build(cls, settings: Settings, store: Store | None = None) -> WebContext:
@@ -75,9 +78,11 @@ class WebContext:
         env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
                           trim_blocks=True, lstrip_blocks=True)
         env.filters.update(when=human_time, topic=topic_name, language=language_name)
-        return cls(settings, store, Reads(store.engine), Stages(settings), UserBook(store.engine),
+        reads, stages = Reads(store.engine), Stages(settings)
+        recent = RecentArticles(lambda: reads.recent_articles(PREVIEW_ARTICLES), stages.prepare_preview)
+        return cls(settings, store, reads, stages, UserBook(store.engine),
                    Sessions(store.engine, settings.web.session_hours),
-                   RateLimit(settings.web.login_attempts_per_minute), LinkSigner.from_settings(settings), env)
+                   RateLimit(settings.web.login_attempts_per_minute), LinkSigner.from_settings(settings), env, recent)
 
 
 def web(request: Request) -> WebContext:

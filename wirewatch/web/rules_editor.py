@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,9 +28,7 @@ from wirewatch.web.security import Refused, Session, action, page
 from wirewatch.web.services import Preview, PreviewItem, RuleProblem
 
 TOPIC = re.compile(r"^[a-z][a-z0-9_]{1,60}$")
-PREVIEW_ARTICLES = 10_000
 SHOWN = 40
-CACHE_SECONDS = 300.0
 WORD = re.compile(r"\w+")
 
 
@@ -123,15 +120,6 @@ def preview_view(result: Preview) -> PreviewView:
                        _percent(result.recall_now))
 
 
-def _recent(ctx: WebContext) -> list[dict[str, Any]]:
-    """The recent archive, read again at most every 5 minutes (typing asks for a preview at every pause)."""
-    cache = getattr(ctx, "_recent_cache", None)
-    if cache is None or time.monotonic() - cache[0] > CACHE_SECONDS:
-        cache = (time.monotonic(), ctx.reads.recent_articles(PREVIEW_ARTICLES))
-        ctx._recent_cache = cache  # type: ignore[attr-defined]
-    return cache[1]
-
-
 def _topic(request: Request, must_exist: bool = True) -> str:
     topic = str(request.path_params["topic"])
     if not TOPIC.match(topic) or (must_exist and topic not in web(request).stages.topics()):
@@ -192,6 +180,7 @@ async def topics_page(request: Request, session: Session) -> Response:
 @page("editor")
 async def editor_page(request: Request, session: Session) -> Response:
     topic = _topic(request)
+    web(request).recent.warm()  # the preview's articles, read while the page loads
     return _editor(request, session, topic, _path(web(request), topic).read_text(encoding="utf-8"), [])
 
 
@@ -200,7 +189,7 @@ async def preview(request: Request, session: Session, form: Any) -> Response:
     ctx = web(request)
     topic = _topic(request)
     text = str(form.get("text", ""))
-    articles = _recent(ctx)
+    articles = ctx.recent.rows()
     result = ctx.stages.preview(topic, text, _path(ctx, topic).read_text(encoding="utf-8"), articles,
                                 ctx.reads.verdicts())
     return render(request, "rules/_preview.html", preview_view(result), session)

@@ -190,6 +190,16 @@ class Stages:
                            else RuleProblem(1, 1, problem))
             return None, out
 
+    def prepare_preview(self, articles: Sequence[dict[str, Any]]) -> None:
+        """Index these articles and evaluate every saved rule file on them (in a thread, ahead of the
+        previews); the previews on them then evaluate only the lines an editor changed."""
+        corpus = _Corpus(articles)
+        for topic in self.topics():
+            parsed, _ = self._parse(topic, (self.rules_folder() / f"{topic}.rules").read_text(encoding="utf-8"))
+            if parsed is not None:
+                corpus.score(parsed)
+        self._corpus = corpus
+
     def preview(self, topic: str, text: str, saved_text: str, articles: Sequence[dict[str, Any]],
                 verdicts: dict[str, str]) -> Preview:
         """``articles``: rows with article_id, title, text, source, published, url (newest first). The same
