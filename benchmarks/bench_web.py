@@ -145,16 +145,6 @@ def main() -> None:
         ("/ops (status)", "/ops", bare(select(func.count()).select_from(archive))),
         ("/ops/feeds (50)", "/ops/feeds", bare(select(func.count()).select_from(archive))),
     ]
-    print(f"{'page':<34} {'cold':>9} {'app p50':>9} {'app p95':>9} {'bare p95':>9} {'ratio':>7}")
-    for name, path, baseline in pages:
-        cold_client = logged_in()
-        t = time.perf_counter()
-        assert cold_client.get(path).status_code == 200, name
-        first = (time.perf_counter() - t) * 1000  # a new app: its caches (story groups, facets, timelines) empty
-        page = lambda p=path: client.get(p)  # noqa: E731
-        app_ms, bare_ms = timed(page, args.requests), timed(baseline, args.requests)
-        print(f"{name:<34} {first:>7.1f}ms {statistics.median(app_ms):>7.1f}ms {p95(app_ms):>7.1f}ms "
-              f"{p95(bare_ms):>7.1f}ms {p95(app_ms) / p95(bare_ms):>6.1f}x")
     rule = (Path(settings.classify.rules_dir or "") if settings.classify.rules_dir else None)
     from wirewatch.web.services import Stages
 
@@ -164,14 +154,30 @@ def main() -> None:
     t = time.perf_counter()
     assert "would fire" in preview().text and rule is None
     first = (time.perf_counter() - t) * 1000  # reads the 10,000 articles, indexes them, evaluates every line
-    print(f"(the first preview of an app, as the editor opens: {first:.0f} ms; then each keystroke's:)")
     edits = [text + f"\n2  moratorium NEAR/{n} energy\n" for n in range(3, 3 + max(5, args.requests // 3))]
     typed = iter(edits)  # each request a new line, as an editor types: only that line is evaluated again
     app_ms = timed(lambda: client.post("/rules/energy_strikes/preview", data={"csrf": csrf, "text": next(typed)}),
                    len(edits))
     bare_ms = timed(bare(recent), len(edits))
-    print(f"{f'rule preview, last {PREVIEW_ARTICLES:,}':<34} {first:>7.1f}ms {statistics.median(app_ms):>7.1f}ms "
-          f"{p95(app_ms):>7.1f}ms {p95(bare_ms):>7.1f}ms {p95(app_ms) / p95(bare_ms):>6.1f}x")
+    preview_line = (f"{f'rule preview, last {PREVIEW_ARTICLES:,}':<34} {first:>7.1f}ms "
+                    f"{statistics.median(app_ms):>7.1f}ms {p95(app_ms):>7.1f}ms {p95(bare_ms):>7.1f}ms "
+                    f"{p95(app_ms) / p95(bare_ms):>6.1f}x")
+
+    print(f"{'page':<34} {'cold':>9} {'app p50':>9} {'app p95':>9} {'bare p95':>9} {'ratio':>7}")
+    for name, path, baseline in pages:
+        cold_client = logged_in()
+        t = time.perf_counter()
+        assert cold_client.get(path).status_code == 200, name
+        first = (time.perf_counter() - t) * 1000  # a new app: its caches (story groups, facets, timelines) empty
+        cold_client.app.state.web.recent.rows()  # the editor page starts reading the preview's articles: let it end
+        page = lambda p=path: client.get(p)  # noqa: E731
+        app_ms, bare_ms = timed(page, args.requests), timed(baseline, args.requests)
+        print(f"{name:<34} {first:>7.1f}ms {statistics.median(app_ms):>7.1f}ms {p95(app_ms):>7.1f}ms "
+              f"{p95(bare_ms):>7.1f}ms {p95(app_ms) / p95(bare_ms):>6.1f}x")
+
+    print(preview_line)
+    print("(cold: the first preview of a new app, which reads the articles, indexes them and evaluates the"
+          " saved rules first)")
 
 
 if __name__ == "__main__":

@@ -79,7 +79,7 @@ class WebContext:
                           trim_blocks=True, lstrip_blocks=True)
         env.filters.update(when=human_time, topic=topic_name, language=language_name)
         reads, stages = Reads(store.engine), Stages(settings)
-        recent = RecentArticles(lambda: reads.recent_articles(PREVIEW_ARTICLES), stages.prepare_preview)
+        recent = RecentArticles(lambda: reads.recent_articles(PREVIEW_ARTICLES), stages.prepare_preview, 1800.0)
         return cls(settings, store, reads, stages, UserBook(store.engine),
                    Sessions(store.engine, settings.web.session_hours),
                    RateLimit(settings.web.login_attempts_per_minute), LinkSigner.from_settings(settings), env, recent)
