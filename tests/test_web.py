@@ -378,3 +378,17 @@ def test_the_preview_articles_are_read_again_in_the_background() -> None:
             break
         time.sleep(0.02)
     assert recent._rows == [{"n": 2}]
+
+
+def test_the_link_secret_is_made_once_and_shared(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from wirewatch.config import load_settings
+    from wirewatch.links import link_secret
+
+    settings = load_settings(None, env={}, overrides={"data_dir": str(tmp_path / "d")})
+    with ThreadPoolExecutor(8) as pool:
+        secrets_seen = set(pool.map(lambda _: link_secret(settings), range(16)))
+    assert len(secrets_seen) == 1 and len(secrets_seen.pop()) >= 40
+    assert (tmp_path / "d" / "web.secret").stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in (tmp_path / "d").iterdir()] == ["web.secret"]

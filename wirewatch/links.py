@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -46,14 +45,17 @@ def link_secret(settings: Settings) -> str:
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(32)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first: use theirs
-        return Path(path).read_text(encoding="ascii").strip()
+    tmp = path.with_name(f".web.secret.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as out:
-        out.write(value + "\n")
-    return value
+        out.write(secrets.token_urlsafe(32) + "\n")
+    try:
+        os.link(tmp, path)  # whole or not at all: a worker starting at the same time reads a complete secret
+    except FileExistsError:
+        pass  # another process made it first: theirs is used
+    finally:
+        tmp.unlink()
+    return path.read_text(encoding="ascii").strip()
 
 
 class LinkSigner:
