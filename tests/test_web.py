@@ -154,6 +154,7 @@ def test_feedback_from_the_alerts_page_becomes_training_data(rig: Rig, tmp_path:
     c = client(rig)
     csrf = login(c, ANALYST)
     page = c.get("/alerts").text
+    assert "On Energy strikes, a topic you follow." in page and "energy_strikes" not in page.split("<main")[1]
     ref = re.search(r'name="ref" value="(\w+)"', page).group(1)  # type: ignore[union-attr]
     r = c.post("/feedback", data={"csrf": csrf, "ref": ref, "verdict": "relevant", "back": "/alerts"})
     assert r.status_code == 303 and r.headers["location"].startswith("/alerts?noted=1")

@@ -175,8 +175,8 @@ class Reads:
     # -- alerts and feedback ---------------------------------------------------------------------
     def alerts_of(self, email: str, limit: int = 100) -> list[dict[str, Any]]:
         query = (select(alerts.c.ref, alerts.c.subject, alerts.c.kind, alerts.c.status, alerts.c.story,
-                        alerts.c.article_id, alerts.c.created_at, alerts.c.sent_at, feedback.c.verdict,
-                        archive.c.url, archive.c.title, archive.c.source, archive.c.story_id)
+                        alerts.c.facts_json, alerts.c.article_id, alerts.c.created_at, alerts.c.sent_at,
+                        feedback.c.verdict, archive.c.url, archive.c.title, archive.c.source, archive.c.story_id)
                  .join(feedback, feedback.c.ref == alerts.c.ref, isouter=True)
                  .join(archive, archive.c.article_id == alerts.c.article_id, isouter=True)
                  .where((alerts.c.subscriber == email) & (alerts.c.status != "feedback"))

@@ -8,6 +8,7 @@ subscription changes nothing of theirs).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -50,6 +51,7 @@ class SubscriptionsView:
 class AlertItem:
     ref: str
     subject: str
+    why: str
     when: str
     status: str
     story_id: int | None
@@ -122,10 +124,23 @@ async def unwatch(request: Request, session: Session, form: object) -> Response:
     return RedirectResponse("/subscriptions?saved=1", status_code=303)
 
 
+def _why(kind: str, facts_json: str) -> str:
+    """One plain sentence on why it was sent: the story it develops, or its topics by name."""
+    try:
+        facts = json.loads(facts_json or "{}")
+    except ValueError:
+        facts = {}
+    if kind == "followup" and facts.get("story_name"):
+        return f"A development of “{facts['story_name']}”, a story you watch."
+    topics = [topic_name(t["topic"]) for t in facts.get("topics", []) if isinstance(t, dict) and "topic" in t]
+    return f"On {' and '.join(topics)}, a topic you follow." if topics else "Sent to you by wirewatch."
+
+
 @page("analyst")
 async def alerts_page(request: Request, session: Session) -> Response:
     ctx = web(request)
-    items = [AlertItem(r["ref"], r["subject"], human_time(r["sent_at"] or r["created_at"]),
+    items = [AlertItem(r["ref"], r["title"] or r["subject"], _why(r["kind"], r["facts_json"]),
+                       human_time(r["sent_at"] or r["created_at"]),
                        {"sent": "sent", "pending": "waiting to be sent", "sending": "being sent",
                         "failed": "could not be sent"}.get(r["status"], r["status"]),
                        r["story_id"], r["url"] or "", r["source"] or "", r["verdict"] or "", r["article_id"])
