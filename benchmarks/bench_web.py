@@ -13,9 +13,11 @@ same rows; the rule preview over the last 10,000 articles beside a bare read of 
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import random
 import re
+import shutil
 import statistics
 import tempfile
 import time
@@ -100,6 +102,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=30)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="wirewatch-bench-web-"))
+    atexit.register(shutil.rmtree, root, True)  # a few hundred MB
     settings = load_settings(None, env={}, overrides={"data_dir": str(root), "web.secret": "bench"})
     store = Store(settings.database_url)
     t = time.perf_counter()

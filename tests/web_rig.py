@@ -7,6 +7,7 @@ and users of each role. ``feed(kinds)`` runs more of the corpus through the aler
 
 from __future__ import annotations
 
+import atexit
 import re
 import shutil
 import tempfile
@@ -95,6 +96,7 @@ def _settings(root: Path, base_url: str, web: dict[str, object]) -> Settings:
 def _template(base_url: str) -> Path:
     if not _TEMPLATE:
         root = Path(tempfile.mkdtemp(prefix="wirewatch-web-rig-"))
+        atexit.register(shutil.rmtree, root, True)
         shutil.copytree(bundled_rules_dir(), root / "rules")
         settings = _settings(root, base_url, {})
         settings.data_path.mkdir(parents=True)
