@@ -232,8 +232,13 @@ def test_save_check_and_revert_a_rule(rig: Rig) -> None:
     original = rule_file.read_text()
     r = c.post("/rules/energy_strikes", data={"csrf": csrf, "text": "threshold = 2\n2  (drone OR\n"})
     assert r.status_code == 400 and "line 2, column" in r.text and rule_file.read_text() == original
+    from process.classifier import RuleSource
+
+    running = RuleSource(rule_file.parent)  # a classifier's live rules, as a running worker holds them
     r = c.post("/rules/energy_strikes", data={"csrf": csrf, "text": "threshold = 2\n2  drone*\n", "note": "test"})
     assert r.status_code == 303 and rule_file.read_text() == "threshold = 2\n2  drone*\n"
+    running.reload_now()  # instead of waiting for its next check (every 2 s)
+    assert [p.text for p in running.current().topics["energy_strikes"].patterns] == ["drone*"]
     page = c.get("/rules/energy_strikes").text
     first = re.findall(r'name="version" value="(\d+)"', page)[-1]  # the oldest: as found before the first save
     assert c.post("/rules/energy_strikes/revert", data={"csrf": csrf, "version": first}).status_code == 303
