@@ -75,7 +75,10 @@ def build_alerter(settings: Settings, store: Store, progress: Progress | None = 
 
     smtp = settings.smtp
     mailer = make_mailer(smtp, settings.outbox_path)
-    return Alerter(settings.alert, store, Composer(smtp.sender), mailer, progress=progress, worker=worker,
+    from wirewatch.links import LinkSigner
+
+    composer = Composer(smtp.sender, LinkSigner.from_settings(settings))
+    return Alerter(settings.alert, store, composer, mailer, progress=progress, worker=worker,
                    retry=RetryPolicy(smtp.retry_first_seconds, smtp.retry_max_seconds),
                    claim_timeout=smtp.claim_timeout_seconds)
 
