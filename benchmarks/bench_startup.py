@@ -5,19 +5,22 @@ an empty feed, beside the interpreter and CLI alone (``wirewatch --help``), in a
 in one that already holds the trained model, and with a 2 s Kafka session timeout; then each step of
 the start-up timed in one process: CLI imports, broker, topics, schema, trafilatura and scikit-learn
 imports, model training and loading, the alert stage, consumer-group joins under each session
-timeout beside a manual partition assignment, and the extraction pool's first result. Run:
+timeout beside a manual partition assignment, and the extraction pool's first result three ways
+(each in a fresh interpreter). Each `run --once` also prints its own log lines, timed from its start. Run:
 
     .venv/bin/python benchmarks/bench_startup.py
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +32,23 @@ WIREWATCH = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "wire
 
 
 def timed(command: list[str], cwd: Path) -> float:
-    start = time.perf_counter()
-    subprocess.run(command, cwd=cwd, capture_output=True, check=True, timeout=300)
-    return time.perf_counter() - start
+    return timeline(command, cwd)[0]
+
+
+def timeline(command: list[str], cwd: Path) -> tuple[float, list[tuple[float, str]]]:
+    """Wall seconds of the command, and its JSON log lines as (seconds since its start, message)."""
+    start_wall, start = time.time(), time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, capture_output=True, check=True, timeout=300, text=True)
+    seconds = time.perf_counter() - start
+    events = []
+    for line in done.stderr.splitlines():
+        try:
+            record = json.loads(line)
+            when = datetime.fromisoformat(record["time"]).timestamp() - start_wall
+            events.append((when, f"{record.get('stage', '')}: {record['message'][:90]}"))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return seconds, events
 
 
 def cli_startup(tmp: Path, feed_url: str) -> None:
@@ -43,8 +60,11 @@ def cli_startup(tmp: Path, feed_url: str) -> None:
         config = tmp / "wirewatch.toml"
         config.write_text(f'data_dir = "{tmp / "data"}"\n{extra}[http]\nallow_networks = ["127.0.0.0/8"]\n'
                           f'[[feeds]]\nurl = "{feed_url}"\n', encoding="utf-8")
-        seconds = timed([*WIREWATCH, "--config", str(config), "run", "--once"], tmp)
+        seconds, events = timeline([*WIREWATCH, "--config", str(config), "run", "--once"], tmp)
         print(f"run --once, empty feed, {name:42s} {seconds:6.2f} s")
+        for when, message in events:
+            print(f"    {when:6.2f} s  {message}")
+        print(f"    {seconds:6.2f} s  (exit)")
 
 
 def steps(tmp: Path) -> list[tuple[str, float]]:
@@ -84,7 +104,6 @@ def steps(tmp: Path) -> list[tuple[str, float]]:
                  lambda w=wired, s=session: joins(w, f"s{s}"))
         step("manual assignment of every partition, no group join (kafka-python)",
              lambda: assigned(broker.bootstrap, wiring.topic(ENTRIES), settings.kafka.partitions))
-        step("extraction pool (forkserver, 2 workers) to its first result", pool_first_result)
         store.close()
     finally:
         broker.stop()
@@ -116,14 +135,39 @@ def assigned(bootstrap: str, topic: str, partitions: int) -> None:
     consumer.close(autocommit=False)
 
 
-def pool_first_result() -> None:
+POOL_VARIANTS = {
+    "extract_html": "process.extractor.extract_html submitted (as the stage does)",
+    "extract_page": "process.page_text.extract_page submitted",
+    "preload": "extract_page, forkserver preloading process.page_text",
+}
+
+
+def pool_first_result(variant: str = "extract_html") -> None:
+    """Start a forkserver pool of 2 and wait for its first two results (run in a fresh process)."""
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from process.extractor import _pool_context, extract_html
+    from process.extractor import extract_html
+    from process.page_text import extract_page
 
-    with ProcessPoolExecutor(2, mp_context=_pool_context()) as pool:
+    context = multiprocessing.get_context("forkserver")
+    if variant == "preload":
+        context.set_forkserver_preload(["process.page_text"])
+    fn = extract_html if variant == "extract_html" else extract_page
+    with ProcessPoolExecutor(2, mp_context=context) as pool:
         page = b"<html><body><article><p>" + b"Words of a warm-up page. " * 20 + b"</p></article></body></html>"
-        list(pool.map(extract_html, [page, page], ["https://warm.test/1", "https://warm.test/2"]))
+        list(pool.map(fn, [page, page], ["https://warm.test/1", "https://warm.test/2"]))
+
+
+def pool_variants(tmp: Path) -> None:
+    print("extraction pool (forkserver, 2 workers) to its first results, each in a fresh interpreter:")
+    for variant, name in POOL_VARIANTS.items():
+        code = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import bench_startup as b; " \
+               f"import time; t = time.perf_counter(); b.pool_first_result({variant!r}); " \
+               f"print(time.perf_counter() - t)"
+        out = subprocess.run([sys.executable, "-c", code], cwd=tmp, capture_output=True, text=True, check=True,
+                             timeout=120)
+        print(f"  {float(out.stdout.split()[-1]):6.2f} s  {name}")
 
 
 def main() -> None:
@@ -134,6 +178,7 @@ def main() -> None:
         print("steps, in this process:")
         for name, seconds in steps(tmp):
             print(f"  {seconds:6.2f} s  {name}")
+        pool_variants(tmp)
 
 
 if __name__ == "__main__":
