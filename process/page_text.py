@@ -48,6 +48,9 @@ def extract_page(content: bytes, url: str, need_date: bool = True) -> dict[str, 
         return {}
     found: dict[str, Any] = {k: getattr(doc, k, None) for k in FIELDS}
     text = (found["text"] or "").strip()
-    language = detect_language(f"{found['title'] or ''}\n{text}") if text else ""
+    try:
+        language = detect_language(f"{found['title'] or ''}\n{text}") if text else ""
+    except Exception:  # py3langid on odd text: no language is an answer, the stage detects it again
+        language = ""
     found.update(language=language, language_source="detected" if language else "")
     return found
