@@ -30,9 +30,9 @@ import gzip
 import json
 import os
 import pstats
+import shutil
 import subprocess
 import sys
-import shutil
 import tempfile
 import threading
 import time
