@@ -1,10 +1,12 @@
 """The extract stage: fetch an entry's page and extract the article with trafilatura.
 
 In: :class:`Entry`. Out: :class:`Article`. The page is fetched with limits (``wirewatch.http``),
-then trafilatura extracts text, title, author, date and site name; the language is identified
-with py3langid. When the page cannot be fetched, is not HTML, or yields less than
-``min_text_chars`` of text, the feed's summary is used instead and the article says so
-(``text_source = "feed_summary"``, ``fetch_error``). ``provenance`` names the source of each field.
+then trafilatura extracts text, title, author, date and site name and py3langid identifies the
+language, in one pass over one parsed tree (``process.page_text``, imported only when a page is
+extracted, so that commands that do not extract never load trafilatura). When the page cannot be
+fetched, is not HTML, or yields less than ``min_text_chars`` of text, the feed's summary is used
+instead and the article says so (``text_source = "feed_summary"``, ``fetch_error``). ``provenance``
+names the source of each field.
 """
 
 from __future__ import annotations
@@ -23,10 +25,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-import htmldate
 import httpx
-import py3langid
-import trafilatura
 from lxml import html as lxml_html
 
 from process.robots import RobotsRules
@@ -39,7 +38,6 @@ log = logging.getLogger(__name__)
 
 MAX_CRAWL_DELAY = 30.0  # a robots.txt Crawl-delay above this is capped, not obeyed to the letter
 HTML_TYPES = ("text/html", "application/xhtml+xml", "text/xml", "application/xml")
-MAX_LANGID_CHARS = 2000
 
 
 def strip_html(fragment: str) -> str:
@@ -53,10 +51,9 @@ def strip_html(fragment: str) -> str:
 
 
 def detect_language(text: str) -> str:
-    if len(text.strip()) < 20:
-        return ""
-    lang, _score = py3langid.classify(text[:MAX_LANGID_CHARS])
-    return str(lang)
+    from process.page_text import detect_language as identify
+
+    return identify(text)
 
 
 def page_problem(page: Fetched) -> str:
@@ -74,33 +71,21 @@ def page_problem(page: Fetched) -> str:
     return ""
 
 
-def extract_html(content: bytes, url: str) -> dict[str, Any] | str:
+def extract_html(content: bytes, url: str, need_date: bool = True) -> dict[str, Any] | str:
     """trafilatura on one page: the fields it found, or a string saying why it failed.
 
-    A plain function of bytes, so that it can run in a worker process; it never raises.
+    A plain function of bytes, so that it can run in a worker process; it never raises. With
+    ``need_date=False`` (the feed gave the date) the page's date is not searched for at length.
     """
-    try:
-        doc = trafilatura.bare_extraction(content, url=url, with_metadata=True, include_comments=False,
-                                          include_tables=False)
-    except Exception as exc:  # trafilatura/lxml can raise on hostile markup; fall back, keep the reason
-        return f"extraction failed: {type(exc).__name__}: {exc}"
-    if doc is None:
-        return {}
-    data = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
-    found = {k: data.get(k) for k in ("title", "author", "date", "text", "sitename", "description", "language")}
-    if not found["date"]:
-        try:
-            found["date"] = htmldate.find_date(content, extensive_search=True, original_date=True)
-        except Exception:  # htmldate on hostile markup: no date is an answer
-            found["date"] = None
-        found["date_source"] = "htmldate" if found["date"] else ""
-    return found
+    from process.page_text import extract_page
+
+    return extract_page(content, url, need_date)
 
 
 def build_article(entry: Entry, page: Fetched | None, fetch_error: str, settings: ExtractSettings) -> Article:
     """Combine the page's extraction (if usable) with the feed entry into an :class:`Article`."""
     problem = fetch_error or (page_problem(page) if page is not None else "no page fetched")
-    result = extract_html(page.content, page.url) if not problem and page is not None else {}
+    result = extract_html(page.content, page.url, not entry.published) if not problem and page is not None else {}
     return assemble(entry, result, problem, settings)
 
 
@@ -133,11 +118,10 @@ def assemble(entry: Entry, result: dict[str, Any] | str, problem: str, settings:
     title = pick("title", extracted.get("title"), entry.title)
     author = pick("author", extracted.get("author"), entry.author)
     published = entry.published or extracted.get("date") or None
-    page_date = "page (htmldate)" if extracted.get("date_source") == "htmldate" else "page"
-    provenance["published"] = "feed" if entry.published else (page_date if published else "none")
-    language = extracted.get("language") or ""
-    if language:
-        provenance["language"] = "page"
+    provenance["published"] = "feed" if entry.published else ("page" if published else "none")
+    language = "" if problem else extracted.get("language") or ""
+    if language:  # identified from the page's text by the extraction itself
+        provenance["language"] = "detected" if extracted.get("language_source") == "detected" else "page"
     else:
         language = detect_language(f"{title}\n{text}")
         provenance["language"] = "detected" if language else "none"

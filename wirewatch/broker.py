@@ -86,13 +86,18 @@ class EmbeddedBroker:
         log.info("embedded broker started on %s (pid %s, memory storage)", self.bootstrap, self._proc.pid)
         return self.bootstrap
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 0.5) -> None:
+        """Stop the broker: SIGTERM, then SIGKILL after ``grace`` seconds.
+
+        Its storage is memory only, so there is nothing to flush; and at the end of ``wirewatch run
+        --once`` Tansu did not exit within 5 s of SIGTERM, so every such run waited 5 s for the kill.
+        """
         if self._proc is None:
             return
         if self._proc.poll() is None:
             self._proc.terminate()
             try:
-                self._proc.wait(timeout=5)
+                self._proc.wait(timeout=grace)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait(timeout=5)

@@ -1,0 +1,185 @@
+"""Benchmark: where the start-up of ``wirewatch run --once`` goes.
+
+In: nothing but the bundled code (an empty loopback feed). Out: the wall time of ``run --once`` over
+an empty feed, beside the interpreter and CLI alone (``wirewatch --help``), in a fresh data directory,
+in one that already holds the trained model, and with a 2 s Kafka session timeout; then each step of
+the start-up timed in one process: CLI imports, broker, topics, schema, trafilatura and scikit-learn
+imports, model training and loading, the alert stage, consumer-group joins under each session
+timeout beside a manual partition assignment, and the extraction pool's first result three ways
+(each in a fresh interpreter). Each `run --once` also prints its own log lines, timed from its start. Run:
+
+    .venv/bin/python benchmarks/bench_startup.py
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from wirewatch.demo.render import rss_feed
+from wirewatch.demo.site import LoopbackSite, Resource
+
+_SCRIPT = Path(sys.executable).with_name("wirewatch")
+WIREWATCH = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "wirewatch.cli"]
+
+
+def timed(command: list[str], cwd: Path) -> float:
+    return timeline(command, cwd)[0]
+
+
+def timeline(command: list[str], cwd: Path) -> tuple[float, list[tuple[float, str]]]:
+    """Wall seconds of the command, and its JSON log lines as (seconds since its start, message)."""
+    start_wall, start = time.time(), time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, capture_output=True, check=True, timeout=300, text=True)
+    seconds = time.perf_counter() - start
+    events = []
+    for line in done.stderr.splitlines():
+        try:
+            record = json.loads(line)
+            when = datetime.fromisoformat(record["time"]).timestamp() - start_wall
+            events.append((when, f"{record.get('stage', '')}: {record['message'][:90]}"))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return seconds, events
+
+
+def cli_startup(tmp: Path, feed_url: str) -> None:
+    print(f"interpreter and CLI alone (wirewatch --help):          {timed([*WIREWATCH, '--help'], tmp):6.2f} s")
+    for name, extra in (("fresh data dir (the model is trained)", ""),
+                        ("same data dir again (the model is loaded)", ""),
+                        ("same, [kafka] session_timeout_ms = 2000", "[kafka]\nsession_timeout_ms = 2000\n"
+                                                                    "heartbeat_interval_ms = 600\n")):
+        config = tmp / "wirewatch.toml"
+        config.write_text(f'data_dir = "{tmp / "data"}"\n{extra}[http]\nallow_networks = ["127.0.0.0/8"]\n'
+                          f'[[feeds]]\nurl = "{feed_url}"\n', encoding="utf-8")
+        seconds, events = timeline([*WIREWATCH, "--config", str(config), "run", "--once"], tmp)
+        print(f"run --once, empty feed, {name:42s} {seconds:6.2f} s")
+        for when, message in events:
+            print(f"    {when:6.2f} s  {message}")
+        print(f"    {seconds:6.2f} s  (exit)")
+
+
+def steps(tmp: Path) -> list[tuple[str, float]]:
+    marks: list[tuple[str, float]] = []
+
+    def step(name: str, fn: Callable[[], Any]) -> Any:
+        start = time.perf_counter()
+        out = fn()
+        marks.append((name, time.perf_counter() - start))
+        return out
+
+    step("import wirewatch.cli (click, pydantic, SQLAlchemy, Alembic, kafka)", lambda: __import__("wirewatch.cli"))
+    from wirewatch.broker import EmbeddedBroker
+    from wirewatch.config import Settings
+    from wirewatch.kafka import ENTRIES, KafkaWiring
+    from wirewatch.pipeline import build_alerter, build_classifier
+    from wirewatch.storage import Store
+
+    settings = Settings.model_validate({"data_dir": str(tmp / "steps")})
+    settings.data_path.mkdir(parents=True)
+    broker = EmbeddedBroker()
+    step("embedded broker listening", broker.start)
+    try:
+        wiring = KafkaWiring(settings.kafka, broker.bootstrap)
+        step("topics created", wiring.ensure_topics)
+        store = step("database schema from nothing (SQLite)", lambda: Store(settings.database_url))
+        step("import trafilatura, htmldate, py3langid (process.page_text)", lambda: __import__("process.page_text"))
+        step("import scikit-learn", lambda: __import__("sklearn.linear_model"))
+        step("classify: train the model (no model in the data dir)", lambda: build_classifier(settings))
+        step("classify: load the saved model", lambda: build_classifier(settings))
+        step("alert: build the stage", lambda: build_alerter(settings, store))
+        for session, heartbeat in ((6000, 2000), (2000, 600)):
+            kafka = settings.kafka.model_copy(
+                update={"session_timeout_ms": session, "heartbeat_interval_ms": heartbeat})
+            wired = KafkaWiring(kafka, broker.bootstrap)
+            step(f"consumer-group join, 3 groups at once, session timeout {session} ms",
+                 lambda w=wired, s=session: joins(w, f"s{s}"))
+        step("manual assignment of every partition, no group join (kafka-python)",
+             lambda: assigned(broker.bootstrap, wiring.topic(ENTRIES), settings.kafka.partitions))
+        store.close()
+    finally:
+        broker.stop()
+    return marks
+
+
+def joins(wiring: Any, tag: str) -> None:
+    from wirewatch.kafka import ARTICLES, ENTRIES, TAGGED
+
+    def join(topic: str) -> None:
+        consumer = wiring.consumer(f"bench-{tag}-{topic}", [topic])
+        while not consumer.assignment():
+            consumer.poll(timeout_ms=50)
+        consumer.close(autocommit=False)
+
+    threads = [threading.Thread(target=join, args=(t,)) for t in (ENTRIES, ARTICLES, TAGGED)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def assigned(bootstrap: str, topic: str, partitions: int) -> None:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id="bench-manual", enable_auto_commit=False)
+    consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
+    consumer.poll(timeout_ms=50)
+    consumer.close(autocommit=False)
+
+
+POOL_VARIANTS = {
+    "extract_html": "process.extractor.extract_html submitted (as the stage does)",
+    "extract_page": "process.page_text.extract_page submitted",
+    "preload": "extract_page, forkserver preloading process.page_text",
+}
+
+
+def pool_first_result(variant: str = "extract_html") -> None:
+    """Start a forkserver pool of 2 and wait for its first two results (run in a fresh process)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from process.extractor import extract_html
+    from process.page_text import extract_page
+
+    context = multiprocessing.get_context("forkserver")
+    if variant == "preload":
+        context.set_forkserver_preload(["process.page_text"])
+    fn = extract_html if variant == "extract_html" else extract_page
+    with ProcessPoolExecutor(2, mp_context=context) as pool:
+        page = b"<html><body><article><p>" + b"Words of a warm-up page. " * 20 + b"</p></article></body></html>"
+        list(pool.map(fn, [page, page], ["https://warm.test/1", "https://warm.test/2"]))
+
+
+def pool_variants(tmp: Path) -> None:
+    print("extraction pool (forkserver, 2 workers) to its first results, each in a fresh interpreter:")
+    for variant, name in POOL_VARIANTS.items():
+        code = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import bench_startup as b; " \
+               f"import time; t = time.perf_counter(); b.pool_first_result({variant!r}); " \
+               f"print(time.perf_counter() - t)"
+        out = subprocess.run([sys.executable, "-c", code], cwd=tmp, capture_output=True, text=True, check=True,
+                             timeout=120)
+        print(f"  {float(out.stdout.split()[-1]):6.2f} s  {name}")
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp_name, LoopbackSite(keep_requests=False) as site:
+        tmp = Path(tmp_name)
+        site.resources["/empty.xml"] = Resource(rss_feed("empty", site.url("/"), []), "application/rss+xml")
+        cli_startup(tmp, site.url("/empty.xml"))
+        print("steps, in this process:")
+        for name, seconds in steps(tmp):
+            print(f"  {seconds:6.2f} s  {name}")
+        pool_variants(tmp)
+
+
+if __name__ == "__main__":
+    main()
