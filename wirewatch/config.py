@@ -130,6 +130,8 @@ class ExtractSettings(_Section):
     workers: int = Field(0, ge=0, description="extraction processes; 0: one per core, 1: in the worker itself")
     fetch_concurrency: int = Field(16, ge=1, description="pages fetched at once per worker")
     extraction_timeout_seconds: float = Field(30.0, gt=0, description="a page taking longer falls back")
+    page_patience_seconds: float = Field(5.0, gt=0, description="a page still loading after this is fetched on in "
+                                         "the background and its entry queued again, so that others pass")
 
 
 class ClassifySettings(_Section):
