@@ -330,7 +330,7 @@ def run_poller(poll: PollSettings, http: HttpSettings, wiring: KafkaWiring, stor
                         if outage == 1:
                             log.error("poll: %s; retrying until it is back", str(exc).splitlines()[0][:300])
                         progress.event("poll_outage_retries")
-                        if isinstance(exc, TransientFailure) and outage % 3 == 0:
+                        if isinstance(exc, TransientFailure):  # a client can be stuck where a new one is not
                             producer = wiring.replace_producer(producer, "poll")
                         await asyncio.to_thread(stop.wait, min(30.0, 0.5 * 2 ** min(outage, 8)))
                         continue
