@@ -27,6 +27,7 @@ from alerts.stories import Relation, StoryProfile, TermStats, names, relate
 from alerts.story_index import StoryIndex
 from wirewatch.config import AlertSettings, WatchSettings
 from wirewatch.kafka import Output, Progress
+from wirewatch.links import one_line, web_link
 from wirewatch.schema import TaggedArticle, decode, parse_time
 from wirewatch.storage import QueuedAlert, Store
 
@@ -328,9 +329,9 @@ class Alerter:
         article = tagged.article
         key = f"{sub.email}|{tagged.article_id}|{kind}" + (f":{watch.settings.id}" if watch else "")
         facts = AlertFacts(
-            alert_id=key, kind=kind, subscriber=sub.email, headline=article.title or "(untitled)",
+            alert_id=key, kind=kind, subscriber=sub.email, headline=one_line(article.title) or "(untitled)",
             source=article.sitename or article.entry.feed_title or article.entry.feed_url,
-            published=article.published or "unknown", url=article.entry.url, snippet=_snippet(article.text),
+            published=article.published or "unknown", url=web_link(article.entry.url), snippet=_snippet(article.text),
             topics=[TopicLine(t.topic, t.score, t.explanation) for t in tagged.fired()],
             fallback=article.fetch_error if article.text_source == "feed_summary" else "",
             story_name=watch.settings.name if watch else "", relation=relation.kind if relation else "",

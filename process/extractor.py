@@ -38,6 +38,7 @@ from process.robots import RobotsRules
 from wirewatch.config import ExtractSettings, HttpSettings
 from wirewatch.http import Fetched, FetchError, fetch
 from wirewatch.kafka import ARTICLES, ENTRIES, Output
+from wirewatch.links import one_line
 from wirewatch.schema import Article, Entry
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ def assemble(entry: Entry, result: dict[str, Any] | str, problem: str, settings:
     else:
         language = detect_language(f"{title}\n{text}")
         provenance["language"] = "detected" if language else "none"
-    return Article(entry=entry, title=title or "", text=text, author=author or "", published=published,
+    return Article(entry=entry, title=one_line(title or ""), text=text, author=author or "", published=published,
                    language=language, sitename=extracted.get("sitename") or "",
                    description=extracted.get("description") or "", text_source=source, fetch_error=problem,
                    provenance=provenance)
