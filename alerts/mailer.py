@@ -107,6 +107,36 @@ def is_final_refusal(exc: Exception) -> bool:
     return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
 
 
+def dead_on_this_host(claimants: list[str], host: str | None = None) -> list[str]:
+    """The claimants (``host:pid``) that ran on this host in a process that no longer exists: a worker
+    killed while sending. Their claims need not wait for the claim timeout."""
+    host = host or socket.gethostname()
+    dead = []
+    for claimant in claimants:
+        where, _, pid = claimant.rpartition(":")
+        if where != host or not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            dead.append(claimant)
+        except PermissionError:  # a process of another user has that id now: not ours, alive
+            continue
+    return dead
+
+
+def release_claims(store: Store, claim_timeout: float | None, now: datetime) -> list[str]:
+    """Release the claims of workers that died while sending: at once for those known to be dead (a
+    process gone on this host), after ``claim_timeout`` for those not heard from."""
+    released = store.release_claims_of(dead_on_this_host(store.claimants()))
+    if claim_timeout is not None:
+        released += store.release_stale_claims(now - timedelta(seconds=claim_timeout))
+    if released:
+        log.warning("%d alert(s) were being sent by a worker that stopped; sending them again (same "
+                    "Message-ID, so a copy the server already took can be recognised)", len(released))
+    return released
+
+
 def _groups(due: list[QueuedAlert]) -> list[list[QueuedAlert]]:
     """Alerts that go out in one email: the same subscriber and group (a story in a storm window, or a
     digest period); an alert with no group goes alone."""
@@ -124,8 +154,9 @@ def deliver_pending(store: Store, mailer: Mailer, now: datetime | None = None, r
     """Send what the outbox holds and is due; returns (alerts sent, alerts failed this round).
 
     Alerts due together for one subscriber and one group go out as one email (``digest``). Each is
-    claimed first, so that two alert workers never send the same alert; a claim older than
-    ``claim_timeout`` seconds belongs to a worker that died while sending, and is released to be sent
+    claimed first, so that two alert workers never send the same alert; when ``claim_timeout`` is
+    given, the claims of workers known to be dead (their process is gone from this host) and claims
+    older than ``claim_timeout`` seconds (a worker not heard from) are released to be sent
     again (with the same Message-ID: the server may have taken it before the crash). A refusal of
     the recipient (5xx) is final; any other failure (server down, 4xx, timeout, dropped connection,
     refused login) keeps the alerts pending and schedules their next try with backoff. The round
@@ -145,10 +176,7 @@ def deliver_pending(store: Store, mailer: Mailer, now: datetime | None = None, r
             on_sent(unrecorded[0])
         unrecorded.pop(0)
     if claim_timeout is not None:
-        released = store.release_stale_claims(now - timedelta(seconds=claim_timeout))
-        if released:
-            log.warning("%d alert(s) were being sent by a worker that stopped; sending them again (same "
-                        "Message-ID, so a copy the server already took can be recognised)", len(released))
+        release_claims(store, claim_timeout, now)
     sent = failed = 0
     for group in _groups(store.pending_alerts(now=now)):
         if digest is None:  # without a digest composer, one alert per email: the rest wait for the next round

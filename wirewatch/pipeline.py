@@ -201,7 +201,7 @@ class Pipeline:
         elif stage == "alert":
             alerter = build_alerter(self.settings, self.store, self.progress, self.worker_id)
             self._on_reload.append(alerter.request_refresh)
-            handle, kind, on_idle = alerter.handle, TaggedArticle, alerter.flush
+            handle, kind, on_idle = alerter.handle, TaggedArticle, alerter.idle
         else:
             raise PipelineError(f"unknown stage {stage!r}; expected one of {', '.join(CONSUMING_STAGES)}")
         return StageRunner(stage, self.wiring, STAGE_INPUT[stage], kind, handle, self.progress, on_idle=on_idle,

@@ -327,6 +327,14 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(update(archive).where(archive.c.article_id == article_id).values(linked=True))
 
+    def unlinked_articles(self, archived_before: datetime, limit: int = 10_000) -> list[str]:
+        """The tagged JSON of articles archived before ``archived_before`` whose stories and alerts were
+        never done (their worker died in between), oldest first."""
+        query = (select(archive.c.tagged_json).where(~archive.c.linked & (archive.c.archived_at < archived_before))
+                 .order_by(archive.c.archived_at).limit(limit))
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(query)]
+
     def archived_by_url(self, url: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(archive).where(archive.c.url == url)).mappings().first()
@@ -541,6 +549,25 @@ class Store:
             keys = [r[0] for r in conn.execute(select(alerts.c.idem_key).where(stale))]
             if keys:
                 conn.execute(update(alerts).where(stale & alerts.c.idem_key.in_(keys))
+                             .values(status="pending", claimed_by="", claimed_at=None,
+                                     interrupted=alerts.c.interrupted + 1))
+        return keys
+
+    def claimants(self) -> list[str]:
+        """The workers holding alerts claimed for sending right now."""
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(select(alerts.c.claimed_by).where(alerts.c.status == "sending")
+                                               .distinct())]
+
+    def release_claims_of(self, dead: Sequence[str]) -> list[str]:
+        """The claims of workers known to be dead go back to pending at once (sent again, same Message-ID)."""
+        if not dead:
+            return []
+        mine = (alerts.c.status == "sending") & alerts.c.claimed_by.in_(list(dead))
+        with self.engine.begin() as conn:
+            keys = [r[0] for r in conn.execute(select(alerts.c.idem_key).where(mine))]
+            if keys:
+                conn.execute(update(alerts).where(mine & alerts.c.idem_key.in_(keys))
                              .values(status="pending", claimed_by="", claimed_at=None,
                                      interrupted=alerts.c.interrupted + 1))
         return keys
