@@ -110,10 +110,19 @@ class QueuedAlert:
 class Store:
     """All durable state, behind one SQLAlchemy engine."""
 
-    def __init__(self, url: str, auto_migrate: bool = True) -> None:
+    def __init__(self, url: str, auto_migrate: bool = True, read_only: bool = False) -> None:
+        """Open the database; a worker creates and migrates it as needed. ``read_only`` (commands that
+        only show what is there) neither creates nor migrates: a SQLite file that does not exist — a
+        mistyped path, say — is an error naming it."""
         self.url = url
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            path = Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+            if read_only and not path.is_file():
+                raise StorageError(f"no database at {path} (a mistyped path or data directory?); nothing was "
+                                   "created. A worker or `wirewatch db upgrade` creates it")
+            if not path.exists():
+                log.warning("no database at %s: creating a new, empty one", path)
+            path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.engine: Engine = create_engine(url, pool_pre_ping=True, future=True)
         except Exception as exc:
@@ -121,7 +130,7 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
-            if auto_migrate:
+            if auto_migrate and not read_only:
                 before, after = migrate.upgrade(self.engine)
                 if before != after:
                     log.info("database schema migrated from %s to %s", before or "nothing", after)
