@@ -139,10 +139,15 @@ def release_claims(store: Store, claim_timeout: float | None, now: datetime) -> 
 
 def _groups(due: list[QueuedAlert]) -> list[list[QueuedAlert]]:
     """Alerts that go out in one email: the same subscriber and group (a story in a storm window, or a
-    digest period); an alert with no group goes alone."""
-    groups: dict[tuple[str, str], list[QueuedAlert]] = {}
+    digest period); an alert with no group goes alone. Alerts whose send failed together (the server
+    may have taken that email) are sent again together, as that same email with its Message-ID, and
+    never merged with alerts that came since."""
+    groups: dict[tuple[str, str, str], list[QueuedAlert]] = {}
     for alert in due:
-        groups.setdefault((alert.subscriber, alert.story or alert.idem_key), []).append(alert)
+        # alerts held for one email share their due time; those of a failed or interrupted send, its time
+        when = str(alert.next_attempt) if alert.next_attempt is not None else ""
+        tried = bool(alert.attempts or alert.interrupted)  # one that came since never joins them
+        groups.setdefault((alert.subscriber, alert.story or alert.idem_key, f"{when}|{tried}"), []).append(alert)
     return list(groups.values())
 
 

@@ -105,6 +105,7 @@ class QueuedAlert:
     interrupted: int = 0
     published_at: datetime | None = None
     first_seen_at: datetime | None = None
+    next_attempt: datetime | None = None  # set when a send failed: the alerts of that send share it
 
 
 class Store:
@@ -559,7 +560,8 @@ class Store:
             if keys:
                 conn.execute(update(alerts).where(stale & alerts.c.idem_key.in_(keys))
                              .values(status="pending", claimed_by="", claimed_at=None,
-                                     interrupted=alerts.c.interrupted + 1))
+                                     # the alerts of one interrupted send keep together: one email again
+                                     next_attempt=alerts.c.claimed_at, interrupted=alerts.c.interrupted + 1))
         return keys
 
     def claimants(self) -> list[str]:
@@ -578,7 +580,8 @@ class Store:
             if keys:
                 conn.execute(update(alerts).where(mine & alerts.c.idem_key.in_(keys))
                              .values(status="pending", claimed_by="", claimed_at=None,
-                                     interrupted=alerts.c.interrupted + 1))
+                                     # the alerts of one interrupted send keep together: one email again
+                                     next_attempt=alerts.c.claimed_at, interrupted=alerts.c.interrupted + 1))
         return keys
 
     def mark_sent(self, idem_key: str) -> None:
