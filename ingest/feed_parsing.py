@@ -77,10 +77,10 @@ def parse_json_feed(content: bytes, feed_url: str) -> ParsedFeed:
         if not isinstance(item, dict):
             skipped.append(f"item {i}: not an object")
             continue
-        link = _text(item.get("url")) or _text(item.get("external_url"))
+        link = web_link(_text(item.get("url"))) or web_link(_text(item.get("external_url")))
         guid = str(item.get("id") or "")
         if not link and not guid:
-            skipped.append(f"item {i}: neither url nor id")
+            skipped.append(f"item {i}: neither an http(s) url nor an id")
             continue
         author = item.get("author") or (item.get("authors") or [{}])[0]
         entries.append(_make_entry(
@@ -112,10 +112,10 @@ def parse_feed(content: bytes, feed_url: str, headers: Mapping[str, str] | None 
     title = _text(parsed.feed.get("title"))
     entries, skipped = [], []
     for i, item in enumerate(parsed.entries):
-        link = _text(item.get("link"))
+        link = web_link(_text(item.get("link")))  # a javascript: or broken link is no link
         guid = _text(item.get("id"))
         if not link and not guid:
-            skipped.append(f"entry {i}: neither link nor id")
+            skipped.append(f"entry {i}: neither an http(s) link nor an id")
             continue
         summary = _text(item.get("summary"))
         if not summary and item.get("content"):

@@ -23,6 +23,7 @@ def web_link(url: str) -> str:
     try:
         parts = urlsplit(url)
         host = parts.hostname
+        parts.port  # noqa: B018 - a port that is not a number is no link
     except ValueError:
         return ""
     return url if parts.scheme.lower() in SCHEMES and host else ""
