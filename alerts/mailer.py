@@ -139,16 +139,20 @@ def release_claims(store: Store, claim_timeout: float | None, now: datetime) -> 
 
 def _groups(due: list[QueuedAlert]) -> list[list[QueuedAlert]]:
     """Alerts that go out in one email: the same subscriber and group (a story in a storm window, or a
-    digest period); an alert with no group goes alone. Alerts whose send failed together (the server
-    may have taken that email) are sent again together, as that same email with its Message-ID, and
-    never merged with alerts that came since."""
+    digest period); an alert with no group goes alone. Alerts of a send in doubt (the connection
+    dropped, or the worker died, after the server may have taken the email) are sent again together,
+    as that same email with its Message-ID, and never merged with alerts that came since."""
     groups: dict[tuple[str, str, str], list[QueuedAlert]] = {}
     for alert in due:
-        # alerts held for one email share their due time; those of a failed or interrupted send, its time
-        when = str(alert.next_attempt) if alert.next_attempt is not None else ""
-        tried = bool(alert.attempts or alert.interrupted)  # one that came since never joins them
-        groups.setdefault((alert.subscriber, alert.story or alert.idem_key, f"{when}|{tried}"), []).append(alert)
+        doubt = f"in doubt since {alert.next_attempt}" if alert.interrupted else ""
+        groups.setdefault((alert.subscriber, alert.story or alert.idem_key, doubt), []).append(alert)
     return list(groups.values())
+
+
+def in_doubt(exc: Exception) -> bool:
+    """A failure after which the server may have taken the email: no SMTP reply came (a dropped
+    connection, a timeout). A reply (4xx, 5xx) or a refused connection means it was not taken."""
+    return not isinstance(exc, smtplib.SMTPResponseException | ConnectionRefusedError)
 
 
 def deliver_pending(store: Store, mailer: Mailer, now: datetime | None = None, rng: random.Random | None = None,
@@ -200,8 +204,9 @@ def deliver_pending(store: Store, mailer: Mailer, now: datetime | None = None, r
             permanent = is_final_refusal(exc)
             attempt = max(a.attempts for a in group) + 1
             retry_at = None if permanent else now + timedelta(seconds=retry.delay(attempt, rng))
+            doubt = in_doubt(exc)
             for alert in group:
-                store.mark_failed(alert.idem_key, f"{type(exc).__name__}: {exc}", permanent, retry_at)
+                store.mark_failed(alert.idem_key, f"{type(exc).__name__}: {exc}", permanent, retry_at, doubt)
             failed += len(group)
             if permanent:
                 log.error("alert to %s refused for good: %s", group[0].subscriber, exc)

@@ -589,12 +589,14 @@ class Store:
             conn.execute(update(alerts).where(alerts.c.idem_key == idem_key)
                          .values(status="sent", sent_at=_now(), attempts=alerts.c.attempts + 1, claimed_by=""))
 
-    def mark_failed(self, idem_key: str, error: str, give_up: bool, retry_at: datetime | None = None) -> None:
+    def mark_failed(self, idem_key: str, error: str, give_up: bool, retry_at: datetime | None = None,
+                    in_doubt: bool = False) -> None:
+        """A send that failed; ``in_doubt`` when the server may have taken it (counted in ``interrupted``)."""
         with self.engine.begin() as conn:
             conn.execute(update(alerts).where(alerts.c.idem_key == idem_key)
                          .values(status="failed" if give_up else "pending", last_error=error[:2000],
                                  attempts=alerts.c.attempts + 1, next_attempt=retry_at, claimed_by="",
-                                 claimed_at=None))
+                                 claimed_at=None, interrupted=alerts.c.interrupted + int(in_doubt)))
 
     def alert_counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
