@@ -43,10 +43,10 @@ from tests.test_crash import (
 from wirewatch.cluster import STAGES, LocalCluster, RunProcess
 from wirewatch.demo.smtpsink import SmtpSink
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]
-
 KILLS = int(os.environ.get("WIREWATCH_CHAOS_KILLS", "20"))
 ARTICLES = int(os.environ.get("WIREWATCH_CHAOS_ARTICLES", "2000"))
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200 + 15 * KILLS)]
 
 
 @pytest.fixture()
