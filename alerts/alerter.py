@@ -8,8 +8,10 @@ twice → drain the outbox.
 
 For a watched story, a *follow-up* (a new development) is emailed with what is new and who else
 reported it; the *same report* retold by another outlet is not emailed on its own — it is folded
-into the story as "also reported by", shown in the next email. A subscriber who gets a follow-up
-email for an article does not get a second, topic email for it.
+into the story, and named as "also reported by" in the email of the member it retells. A
+subscriber who gets a follow-up email for an article does not get a second, topic email for it.
+What the email says is worded by :mod:`alerts.story_wording` and :mod:`alerts.wording` from the
+article's own text; the linker's keys, reason and scores go to the log and ``X-`` headers.
 """
 
 from __future__ import annotations
@@ -17,23 +19,24 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
-from alerts.compose import AlertFacts, Composer, TopicLine
+from alerts.alert_facts import alert_facts, name_key, source_of
+from alerts.compose import AlertFacts, Composer
 from alerts.mailer import Mailer, RetryPolicy, dead_on_this_host, deliver_pending
 from alerts.stories import Relation, StoryProfile, TermStats, names, relate
 from alerts.story_index import StoryIndex
+from alerts.story_wording import FollowUpWording, also_reported_by, follow_up_wording
 from wirewatch.config import AlertSettings, WatchSettings
 from wirewatch.kafka import Output, Progress
-from wirewatch.links import one_line, web_link
 from wirewatch.schema import TaggedArticle, decode, parse_time
 from wirewatch.storage import QueuedAlert, Store
 
 log = logging.getLogger(__name__)
 
-SNIPPET_CHARS = 600
 SWEEP_SECONDS = 300.0  # how often the archive is searched for articles a dead worker left unlinked
 SWEEP_MIN_AGE = timedelta(minutes=2)  # younger ones may be in the hands of a live worker
 SYNC_MARGIN = timedelta(seconds=5)  # articles archived this recently may still be getting their story
@@ -65,11 +68,6 @@ def next_digest(mode: str, now: datetime, daily_hour: int) -> datetime:
 
 def _canonical(url: str) -> str:
     return url.strip().lower().rstrip("/").split("#", 1)[0]
-
-
-def _snippet(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS].rsplit(" ", 1)[0] + " …"
 
 
 def _body(tagged: TaggedArticle) -> str:
@@ -256,11 +254,25 @@ class Alerter:
         look = time.monotonic() - self._claims_checked >= self.claim_timeout / 4
         if look:
             self._claims_checked = time.monotonic()
-        _, failed = deliver_pending(self.store, self.mailer, digest=self.composer.compose_digest,
+        _, failed = deliver_pending(self.store, self.mailer, digest=self.compose_digest,
                                     worker=self.worker, retry=self.retry,
                                     claim_timeout=self.claim_timeout if look else None,
                                     on_sent=self._sent, unrecorded=self._unrecorded)
         self.progress.event("alerts_failed", failed)
+
+    def compose_digest(self, queued: list[QueuedAlert]) -> EmailMessage:
+        """The email for alerts that go out together, each follow-up naming who retold it meanwhile."""
+        return self.composer.compose_digest(queued, refresh=self._refresh)
+
+    def _refresh(self, facts: AlertFacts) -> AlertFacts:
+        watch = next((w for w in self.watches if w.settings.id == facts.watch_id), None)
+        if facts.kind != "followup" or watch is None or not facts.article_id:
+            return facts
+        members = self.store.story_texts(watch.settings.id)
+        text = next((str(m["text"]) for m in members if m["article_id"] == facts.article_id), facts.snippet)
+        outlets = also_reported_by(facts.headline, text, facts.source, facts.article_id, members,
+                                   self._seed_text(watch.settings), names)
+        return replace(facts, also_reported_by=outlets or facts.also_reported_by)
 
     def _sent(self, alert: QueuedAlert) -> None:
         self.progress.event("alerts_sent")
@@ -272,11 +284,26 @@ class Alerter:
 
     def _queue_followups(self, watch: Watch, tagged: TaggedArticle, relation: Relation) -> set[str]:
         emails = set()
+        wording: FollowUpWording | None = None
         for sub in self.subscribers:
             if watch.settings.id in sub.watches:
-                self._queue(sub, tagged, "followup", watch, relation)
+                wording = wording or self._follow_up_wording(watch, tagged, relation)
+                self._queue(sub, tagged, "followup", watch, relation, wording)
                 emails.add(sub.email)
         return emails
+
+    def _follow_up_wording(self, watch: Watch, tagged: TaggedArticle, relation: Relation) -> FollowUpWording:
+        article = tagged.article
+        first = watch.profile.first_seen if watch.profile is not None else None
+        return follow_up_wording(
+            watch.settings.name, article.title, article.text, source_of(tagged), tagged.article_id,
+            relation.shared_names, relation.reason, self.store.story_texts(watch.settings.id),
+            self._seed_text(watch.settings), first.date() if first else None, name_key, names)
+
+    def _seed_text(self, watch: WatchSettings) -> str:
+        if watch.seed_file:
+            return Path(watch.seed_file).read_text(encoding="utf-8", errors="replace")
+        return watch.seed_text  # a seed URL's article is a member of the story
 
     def _link(self, watch: Watch, tagged: TaggedArticle) -> Relation | None:
         entry = tagged.article.entry
@@ -330,11 +357,6 @@ class Alerter:
                 if relation.kind == "follow_up":
                     self._queue_followups(watch, tagged, relation)
 
-    def _also_reported_by(self, watch: Watch, exclude: str) -> str:
-        sources = [m["source"] for m in self.store.story_texts(watch.settings.id)
-                   if m["relation"] in ("seed", "same_report") and m["article_id"] != exclude and m["source"]]
-        return ", ".join(dict.fromkeys(sources))
-
     def _due(self, sub: Subscriber, story: str) -> tuple[datetime | None, str]:
         """When this subscriber's alert may go out, and the group it is sent in.
 
@@ -356,22 +378,10 @@ class Alerter:
         return None, story
 
     def _queue(self, sub: Subscriber, tagged: TaggedArticle, kind: str, watch: Watch | None,
-               relation: Relation | None) -> None:
+               relation: Relation | None, wording: FollowUpWording | None = None) -> None:
         article = tagged.article
         key = f"{sub.email}|{tagged.article_id}|{kind}" + (f":{watch.settings.id}" if watch else "")
-        facts = AlertFacts(
-            alert_id=key, kind=kind, subscriber=sub.email, headline=one_line(article.title) or "(untitled)",
-            source=article.sitename or article.entry.feed_title or article.entry.feed_url,
-            published=article.published or "unknown", url=web_link(article.entry.url), snippet=_snippet(article.text),
-            topics=[TopicLine(t.topic, t.score, t.explanation) for t in tagged.fired()],
-            fallback=article.fetch_error if article.text_source == "feed_summary" else "",
-            story_name=watch.settings.name if watch else "", relation=relation.kind if relation else "",
-            similarity=relation.similarity if relation else 0.0,
-            shared_terms=", ".join(relation.shared_names) if relation else "",
-            new_terms=", ".join(relation.new_facts) if relation else "",
-            new_sentences=list(relation.new_sentences) if relation else [],
-            reason=relation.reason if relation else "",
-            also_reported_by=self._also_reported_by(watch, tagged.article_id) if watch else "")
+        facts = alert_facts(key, kind, sub.email, tagged, watch.settings if watch else None, relation, wording)
         message = self.composer.compose(facts)
         due, group = self._due(sub, watch.settings.id if watch else "")
         if self.store.queue_alert(key, sub.email, tagged.article_id, kind, facts.subject, message.as_string(),
@@ -379,5 +389,7 @@ class Alerter:
                                   published_at=parse_time(article.published),
                                   first_seen_at=parse_time(article.entry.seen_at)):
             self.progress.event("alerts_queued")
-            log.info("queued %s alert for %s%s: %s", kind, sub.email,
-                     f" (due {due.isoformat(timespec='minutes')})" if due else "", facts.subject)
+            log.info("queued %s alert for %s%s: %s [%s]", kind, sub.email,
+                     f" (due {due.isoformat(timespec='minutes')})" if due else "", facts.subject,
+                     facts.machine_summary)
+            log.debug("alert %s: %s", key, "; ".join(f"{t.topic}: {t.explanation}" for t in facts.topics))

@@ -45,6 +45,18 @@ def test_entries_keys_hashes_archive_and_unfinished(db_url: str) -> None:
     store.close()
 
 
+def test_an_entry_archived_before_the_poller_recorded_it_is_archived(db_url: str) -> None:
+    """The database was down between the broker's acknowledgement and the poller's record of the entry,
+    while the other stages carried the article to the archive: recording it must not make it "accepted"."""
+    store = Store(db_url)
+    assert store.archive_article("id-a", "https://n.test/a", "A", "Wire", None, "text", "{}") == "new"
+    store.accept_entries([(["url:https://n.test/a"], "id-a", "h-a", 0, '{"e": 1}'),
+                          (["url:https://n.test/b"], "id-b", "h-b", 0, '{"e": 2}')])
+    assert store.entry_counts() == {"archived": 1, "accepted": 1}
+    assert store.unfinished_entries() == ['{"e": 2}']
+    store.close()
+
+
 def test_entries_that_never_reach_the_archive_are_due_again_then_abandoned(db_url: str) -> None:
     store = Store(db_url)
     store.accept_entries([(["url:https://n.test/a"], "id-a", "", 0, '{"e": 1}'),

@@ -256,6 +256,14 @@ class Store:
                         redrive_at=now + timedelta(seconds=redrive_after)))
                 for key in keys:
                     conn.execute(self._insert_new(seen_keys).values(dedup_key=key, article_id=article_id))
+            # the alert stage may have archived an entry before the poller got to record it (the database
+            # was down between the broker's acknowledgement and this call): it is archived, not accepted
+            ids = [item[1] for item in items]
+            if ids:
+                conn.execute(update(entries).where(
+                    entries.c.article_id.in_(ids) & (entries.c.state == "accepted")
+                    & select(archive.c.article_id).where(archive.c.article_id == entries.c.article_id).exists()
+                ).values(state="archived"))
         self.save_feeds(feed_rows)
 
     def remember_keys(self, keys: Iterable[str], article_id: str) -> None:

@@ -61,12 +61,13 @@ def run_demo(base_settings: Settings, out: TextIO, keep_data: bool = False) -> d
             members = store.story_texts(WATCH_ID)
             first_round = {a["idem_key"] for a in store.sent_alerts()}
             # what the storm window and the hourly digest hold goes out as it would an hour later
-            from alerts.compose import Composer
             from alerts.mailer import deliver_pending, make_mailer
+            from wirewatch.pipeline import build_alerter
 
+            # composed as the alert stage composes them: each follow-up names who retold it meanwhile
             deliver_pending(store, make_mailer(settings.smtp, settings.outbox_path),
                             now=datetime.now(UTC) + timedelta(hours=1, minutes=1),
-                            digest=Composer(settings.smtp.sender).compose_digest)
+                            digest=build_alerter(settings, store).compose_digest)
             sent = store.sent_alerts()
             pending = store.pending_alerts(limit=10_000, now=datetime.max.replace(tzinfo=UTC))  # none left
             emails = sorted(settings.outbox_path.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns) \
