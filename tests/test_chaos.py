@@ -52,7 +52,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200 + 15 * KILLS)]
 @pytest.fixture()
 def run_rig(tmp_path: Path) -> Iterator[tuple[Rig, RunProcess]]:
     smtp = SmtpSink().start()
-    wire = newswire(ARTICLES, rate=12.0)  # about three minutes of flow: the kills fall while articles flow
+    wire = newswire(ARTICLES, rate=8.0)  # about four minutes of flow: the kills fall while articles flow
     config = rig_config(tmp_path, wire, {"claim_timeout_seconds": 300})
     env = {"WIREWATCH_CONFIG": str(config), "WIREWATCH_DATA_DIR": str(tmp_path / "data"),
            "WIREWATCH_SMTP_HOST": "127.0.0.1", "WIREWATCH_SMTP_PORT": str(smtp.port)}
@@ -69,6 +69,14 @@ def run_rig(tmp_path: Path) -> Iterator[tuple[Rig, RunProcess]]:
         stop_rig(rig)
 
 
+def archived(rig: Rig) -> int:
+    store = rig.store()
+    try:
+        return store.archive_count()
+    finally:
+        store.close()
+
+
 def log_tail(path: Path, lines: int = 30) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
@@ -79,22 +87,29 @@ def test_kill_9_the_whole_run_process_group_at_random_moments(run_rig: tuple[Rig
     started = time.monotonic()
     archived_at_kill = []
     while run.kills < KILLS:
-        time.sleep(rng.uniform(3.0, 10.0))  # from the end of start-up to full flow: any moment
+        before, up = archived(rig), time.monotonic()
+        if rng.random() < 0.75:  # mostly while articles flow: once this run has archived one, a moment later
+            while archived(rig) == before < rig.wire.total and time.monotonic() - up < 60:
+                time.sleep(0.3)
+            time.sleep(rng.uniform(0.0, 4.0))
+        else:  # or during start-up
+            time.sleep(rng.uniform(0.5, 6.0))
         assert run.running, f"`wirewatch run` exited on its own:\n{log_tail(run.log_path)}"
         run.kill_group()
-        store = rig.store()
-        archived_at_kill.append(store.archive_count())
-        store.close()
+        archived_at_kill.append(archived(rig))
         run.start()
     last_kill = time.monotonic()
     wait_settled(rig, 600)
     settle = time.monotonic() - last_kill
     figures = check_end_state(rig)
     assert run.survivors == 0, f"{run.survivors} processes of killed groups outlived them (the broker?)"
-    print(f"\nkill -9 of the whole `run` group: {run.kills} kills over {last_kill - started:.0f} s while "
+    mid_flow = sum(1 for a, b in zip([0, *archived_at_kill], archived_at_kill, strict=False) if b > a)
+    print(f"\nkill -9 of the whole `run` group: {run.kills} kills ({mid_flow} while articles were being archived) "
+          f"over {last_kill - started:.0f} s while "
           f"{rig.wire.total} articles were published (archived at each kill: {archived_at_kill}); settled "
           f"{settle:.0f} s after the last kill; {figures}; processes left behind by killed groups: "
           f"{run.survivors}")
+    assert mid_flow >= KILLS // 2, "too few kills fell while articles flowed to say anything"
 
 
 @pytest.fixture()
