@@ -6,8 +6,9 @@ In: records from one topic. Out: the stage's output messages on other topics, an
 A stage is a plain function ``handle(message) -> list[Output]``; :class:`StageRunner` does the rest,
 once for all stages: consume in a consumer group, decode, call the stage, produce, and commit the
 offsets only after the outputs are flushed (at-least-once; the stages' sinks are idempotent). A
-record that is not valid JSON or not of the expected schema, or whose processing keeps failing,
-goes to ``deadletter`` with the reason, and processing goes on.
+record that is no message — a tombstone, empty, larger than ``[kafka] max_message_bytes``, not
+valid JSON, not of the expected schema — or whose processing keeps failing, goes to ``deadletter``
+with its own topic, partition, offset and reason, and processing goes on.
 """
 
 from __future__ import annotations
