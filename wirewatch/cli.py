@@ -791,6 +791,13 @@ def deadletter_replay(ctx: Context, stage: str | None, reason: str | None) -> No
         settings = ctx.settings
         letters = [x[2] for x in _dead_letters(settings)
                    if (stage is None or x[2].stage == stage) and (reason is None or x[2].reason == reason)]
+        # a tombstone, or a payload kept only in part (a record too large): nothing whole to send again
+        whole = [d for d in letters if (d.payload_bytes < 0 and d.reason != "tombstone" and d.payload)
+                 or d.payload_bytes == len(d.payload.encode("utf-8"))]
+        if len(whole) < len(letters):
+            click.echo(f"not replayed: {len(letters) - len(whole)} dead letters without their whole message "
+                       "(a tombstone, or a record too large, kept in part)", err=True)
+        letters = whole
         wiring = KafkaWiring(settings.kafka, settings.kafka.bootstrap_servers)
         producer = wiring.producer()
         for letter in letters:
