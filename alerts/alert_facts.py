@@ -13,7 +13,7 @@ from alerts.stories import Relation, names
 from alerts.story_wording import READ_CHARS, FollowUpWording
 from alerts.wording import article_words, why_topics
 from wirewatch.config import WatchSettings
-from wirewatch.links import one_line, web_link
+from wirewatch.safe_display import one_line, web_link
 from wirewatch.schema import TaggedArticle, TopicTag
 
 SNIPPET_CHARS = 600

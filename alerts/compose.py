@@ -22,6 +22,7 @@ from email.utils import format_datetime
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from alerts.dates import human_date
+from wirewatch.links import LinkSigner
 from wirewatch.storage import QueuedAlert, alert_ref
 from wirewatch.topic_names import topic_name
 
@@ -56,15 +57,23 @@ class TopicLine:
 
 @dataclass(frozen=True)
 class ReaderLinks:
-    """Where a reader's answers go: "relevant", "not relevant" and "unsubscribe"."""
+    """Where a reader's answers go: "relevant", "not relevant", "unsubscribe" and, with the web app,
+    the story's page. ``web`` says they are one-click links to the app (else ``mailto:`` links)."""
 
     relevant: str
     not_relevant: str
     unsubscribe: str
+    story: str = ""
+    web: bool = False
 
 
-def reader_links(domain: str, ref: str) -> ReaderLinks:
-    """The links an email offers its reader for an alert reference (mailto: today)."""
+def reader_links(domain: str, ref: str, to: str = "", signer: LinkSigner | None = None) -> ReaderLinks:
+    """The links an email offers its reader for an alert reference: signed, expiring links to the web
+    app when ``[web]`` is set up (``signer``), ``mailto:`` links otherwise."""
+    if signer is not None:
+        url = signer.for_email(to, ref)
+        return ReaderLinks(relevant=url["relevant"], not_relevant=url["not-relevant"],
+                           unsubscribe=url["unsubscribe"], story=url["story"], web=True)
     return ReaderLinks(relevant=f"mailto:feedback@{domain}?subject=relevant%20{ref}",
                        not_relevant=f"mailto:feedback@{domain}?subject=not-relevant%20{ref}",
                        unsubscribe=f"mailto:unsubscribe@{domain}?subject=unsubscribe%20{ref}")
@@ -135,8 +144,9 @@ class DigestFacts:
 
 
 class Composer:
-    def __init__(self, sender: str) -> None:
+    def __init__(self, sender: str, links: LinkSigner | None = None) -> None:
         self.sender = sender
+        self.links = links  # signed links to the web app; without: mailto: links
         self.env = Environment(loader=PackageLoader("alerts", "templates"), undefined=StrictUndefined,
                                autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
                                keep_trailing_newline=True)
@@ -175,8 +185,10 @@ class Composer:
         msg["X-Wirewatch-Refs"] = " ".join(refs)  # the alerts this email carries, one reference each
         for name, value in machine:
             msg[name] = value
-        links = reader_links(domain, digest)
+        links = reader_links(domain, digest, to, self.links)
         msg["List-Unsubscribe"] = f"<{links.unsubscribe}>"
+        if links.web:
+            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058: the client POSTs the link
         msg.set_content(self.env.get_template(f"{template}.txt.j2").render(alert=data, ref=digest, links=links))
         msg.add_alternative(self.env.get_template(f"{template}.html.j2").render(alert=data, ref=digest, links=links),
                             subtype="html")

@@ -18,7 +18,7 @@ from typing import Any
 import feedparser
 
 from ingest.canonical import article_id, canonical_url
-from wirewatch.links import one_line, web_link
+from wirewatch.safe_display import one_line, web_link
 from wirewatch.schema import Entry
 
 

@@ -38,7 +38,7 @@ from process.robots import RobotsRules
 from wirewatch.config import ExtractSettings, HttpSettings
 from wirewatch.http import Fetched, FetchError, fetch
 from wirewatch.kafka import ARTICLES, ENTRIES, Output
-from wirewatch.links import one_line
+from wirewatch.safe_display import one_line
 from wirewatch.schema import Article, Entry
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,9 @@ In: examples (``text``, optional ``title``, ``labels`` as {topic: bool}). Out: a
 records the scikit-learn version, the training data hash and the topics. Loading a model saved by
 another scikit-learn version fails with a :class:`ModelError` naming both versions.
 
-Pipeline: word 1–2-gram and character 3–5-gram TF-IDF on case- and accent-folded text, into one
-balanced logistic regression per topic.
+Pipeline: word 1–2-gram and character 3–5-gram TF-IDF on case- and accent-folded text (words keep
+their vowel signs in the Indic scripts, :mod:`process.scripts`), into one balanced logistic
+regression per topic.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from process.jsonl import JsonlError, read_objects
+from process.scripts import MARKS
 from wirewatch.textnorm import fold
 
 TOPICS = ("ceasefire_talks", "energy_strikes")
 MAX_MODEL_CHARS = 3_000  # the lead carries the topic; the rest costs time and adds noise
+TOKEN = rf"[\w{MARKS}][\w{MARKS}'-]*[\w{MARKS}]"  # two characters or more, vowel signs inside
 
 
 class ModelError(RuntimeError):
@@ -70,10 +73,10 @@ def bundled_training_file() -> Path:
     return Path(__file__).parent / "training" / "bootstrap.jsonl"
 
 
-def _pipeline() -> Pipeline:
+def features_and_classifier() -> Pipeline:
     features = FeatureUnion([
-        ("words", TfidfVectorizer(preprocessor=fold, ngram_range=(1, 2), sublinear_tf=True, min_df=1,
-                                  token_pattern=r"(?u)\b\w[\w'-]+\b")),
+        ("words", TfidfVectorizer(preprocessor=fold, ngram_range=(1, 2), sublinear_tf=True, min_df=2,
+                                  token_pattern=TOKEN)),
         ("chars", TfidfVectorizer(preprocessor=fold, analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
                                   min_df=2, max_features=200_000)),
     ])
@@ -81,15 +84,23 @@ def _pipeline() -> Pipeline:
     return Pipeline([("features", features), ("classify", classifier)])
 
 
-def train(examples: Iterable[dict[str, Any]], topics: Sequence[str] = TOPICS) -> TopicModel:
+def training_digest(examples: Iterable[dict[str, Any]]) -> str:
+    """A short hash of the examples' documents, as recorded in a model's ``data_sha256``."""
+    docs = [document(str(e.get("title", "")), e["text"]) for e in examples]
+    return hashlib.sha256("\n".join(sorted(docs)).encode()).hexdigest()[:12]
+
+
+def train(examples: Iterable[dict[str, Any]], topics: Sequence[str] = TOPICS,
+          pipeline: Pipeline | None = None) -> TopicModel:
+    """Fit the pipeline (:func:`features_and_classifier` unless given) on the examples."""
     examples = list(examples)
     docs = [document(str(e.get("title", "")), e["text"]) for e in examples]
     labels = np.array([[int(bool(e["labels"].get(t, False))) for t in topics] for e in examples])
     for i, topic in enumerate(topics):
         if labels[:, i].min() == labels[:, i].max():
             raise ValueError(f"topic {topic!r} needs both positive and negative examples to train")
-    pipeline = _pipeline().fit(docs, labels)
-    digest = hashlib.sha256("\n".join(sorted(docs)).encode()).hexdigest()[:12]
+    pipeline = (pipeline or features_and_classifier()).fit(docs, labels)
+    digest = training_digest(examples)
     meta = {"version": f"m-{digest}", "data_sha256": digest, "examples": len(examples),
             "sklearn": sklearn.__version__, "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "topics": list(topics), "positives": {t: int(labels[:, i].sum()) for i, t in enumerate(topics)}}

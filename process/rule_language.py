@@ -16,8 +16,10 @@ Grammar (operators are upper-case; lower-case ``and``/``or``/``not`` are ordinar
     field    := title | text
 
 Matching is case- and accent-insensitive (``trêve`` = ``TREVE``) on Unicode word boundaries, so
-Latin, Cyrillic, Greek and Arabic scripts work alike. A word with inner hyphens or apostrophes
-(``cessez-le-feu``, ``перемир'я``) is a phrase of its parts.
+Latin, Cyrillic, Greek, Arabic, Armenian and the Indic scripts work alike (words keep their vowel
+signs, :mod:`process.scripts`). A word with inner hyphens or apostrophes (``cessez-le-feu``,
+``перемир'я``) is a phrase of its parts. A rule word in a script written without spaces (Thai, Lao,
+Khmer, Myanmar, Chinese, Japanese) matches anywhere inside the article's runs of that script.
 """
 
 from __future__ import annotations
@@ -26,10 +28,12 @@ import re
 from bisect import bisect_left
 from dataclasses import dataclass
 
+from process.scripts import PATTERN_WORD, unspaced
+from process.scripts import words as split_words
 from wirewatch.textnorm import fold
 
-PIECE = re.compile(r"\w+")
 MIN_WILDCARD_STEM = 3
+UNSPACED_KEY = "\x00"  # among a document's keys when it has words of a script without spaces
 MAX_NEAR = 100
 FIELDS = ("title", "text")
 
@@ -53,8 +57,11 @@ class Field:
         for pos, word in enumerate(self.words):
             self.index.setdefault(word, []).append(pos)
         self.sorted_words = sorted(self.index)
+        self.unspaced_words = [w for w in self.sorted_words if unspaced(w)]
 
     def positions(self, token: str, prefix: bool) -> list[int]:
+        if self.unspaced_words and unspaced(token):  # Thai and the like: look inside the runs
+            return sorted(p for w in self.unspaced_words if token in w for p in self.index[w])
         if not prefix:
             return self.index.get(token, [])
         found: list[int] = []
@@ -69,8 +76,12 @@ class Document:
     """An article prepared once for every pattern of every topic: title, text, and both together."""
 
     def __init__(self, title: str, text: str) -> None:
-        title_words, text_words = PIECE.findall(fold(title)), PIECE.findall(fold(text))
+        title_words, text_words = split_words(fold(title)), split_words(fold(text))
         self.fields = {"title": Field(title_words), "text": Field(text_words), "any": Field(title_words + text_words)}
+        # the beginnings of its words, for the cheap test of process.rule_anchors
+        anywhere = self.fields["any"]
+        self.keys = frozenset([w[:MIN_WILDCARD_STEM] for w in anywhere.index] + ["=" + w for w in anywhere.index]
+                              + ([UNSPACED_KEY] if anywhere.unspaced_words else []))
 
 
 # -- the expression tree ---------------------------------------------------------------------------
@@ -249,10 +260,10 @@ def _phrase(text: str, col: int) -> Phrase:
         stem = word[:-1] if prefix else word
         if "*" in stem or "?" in stem:
             raise PatternError(f"{word!r}: a wildcard may only end a word (e.g. negotiat*)", col)
-        if not re.fullmatch(r"[\w'’.-]+", stem):
+        if not PATTERN_WORD.fullmatch(stem):
             raise PatternError(f"unexpected characters in {word!r}: expected letters, digits, - or ' "
                                "and an optional * at the end", col)
-        pieces = PIECE.findall(fold(stem))
+        pieces = split_words(fold(stem))
         if not pieces:
             raise PatternError(f"{word!r} has no letters or digits", col)
         if prefix and len(pieces[-1]) < MIN_WILDCARD_STEM:

@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from process.rule_anchors import Anchors, anchors, may_match
 from process.rule_language import Document, Node, PatternError, matched_words, parse_pattern
 
 RULES_SUFFIX = ".rules"
@@ -45,6 +46,7 @@ class Pattern:
     weight: float
     node: Node
     line: int
+    anchors: Anchors = ()  # word beginnings the pattern needs; checked before it is evaluated
 
 
 @dataclass
@@ -108,7 +110,7 @@ def parse_rules(text: str, path: str, topic: str) -> TopicRules:
         if weight == 0:
             problems.append(f"{path}:{lineno}:{col}: weight 0 does nothing; remove the line or give it a weight")
             continue
-        patterns.append(Pattern(pattern, weight, node, lineno))
+        patterns.append(Pattern(pattern, weight, node, lineno, anchors(node)))
     if threshold is None:
         problems.append(f"{path}:1:1: missing 'threshold = NUMBER'")
     elif threshold <= 0:
@@ -134,6 +136,8 @@ class RulePack:
         doc = doc or Document(title, text)
         hits = []
         for pat in self.topics[topic].patterns:
+            if not may_match(pat.anchors, doc):
+                continue
             found = pat.node.match(doc)
             if found.ok:
                 hits.append(Hit(pat, matched_words(doc, found)))

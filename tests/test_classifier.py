@@ -26,7 +26,8 @@ def article(title: str, text: str) -> Article:
 def test_the_bundled_training_set_is_large_and_multilingual() -> None:
     examples = read_examples(bundled_training_file())
     assert len(examples) >= 400
-    assert {"en", "ru", "uk", "de", "fr"} <= {e["lang"] for e in examples}
+    assert {"en", "ru", "uk", "de", "fr", "es", "it", "pl", "ar", "tr", "az", "ur", "hi", "gu", "ta", "th", "hy"} <= {
+        e["lang"] for e in examples}
 
 
 def test_demo_corpus_labels_are_recovered(model) -> None:  # type: ignore[no-untyped-def]
@@ -77,3 +78,20 @@ def test_model_files_record_versions_and_refuse_another_sklearn(model, tmp_path:
     joblib.dump(blob, path)
     with pytest.raises(ModelError, match=r"scikit-learn 0\.24\.2.*" + sklearn.__version__.replace(".", r"\.")):
         load(path)
+
+
+def test_a_model_trained_here_on_older_bundled_examples_is_retrained(model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from wirewatch.config import load_settings
+    from wirewatch.pipeline import build_classifier
+
+    settings = load_settings(None, env={}, overrides={"data_dir": str(tmp_path)})
+    stale = train([{"text": "a truce was agreed in the talks", "labels": {"ceasefire_talks": True}},
+                   {"text": "a drone hit the refinery", "labels": {"energy_strikes": True}},
+                   {"text": "the match ended in a draw", "labels": {}}])
+    stale.meta["auto_trained"] = True
+    save(stale, settings.model_file)
+    assert build_classifier(settings).model.meta["examples"] == len(read_examples(bundled_training_file()))
+    # a model the user trained (`wirewatch train`) is theirs: it is kept whatever its examples
+    stale.meta.pop("auto_trained")
+    save(stale, settings.model_file)
+    assert build_classifier(settings).model.meta["examples"] == 3

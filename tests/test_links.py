@@ -10,7 +10,7 @@ from alerts.compose import Composer
 from alerts.mailer import OutboxMailer
 from ingest.feed_parsing import parse_feed
 from wirewatch.config import AlertSettings
-from wirewatch.links import one_line, web_link
+from wirewatch.safe_display import one_line, web_link
 from wirewatch.schema import Article, TaggedArticle, TopicTag
 from wirewatch.storage import Store
 

@@ -72,8 +72,8 @@ def test_without_auto_migrate_an_old_schema_is_one_clear_error(db_url: str) -> N
     engine = create_engine(db_url)
     migrate.upgrade(engine, "0001")
     engine.dispose()
-    with pytest.raises(StorageError, match=r"schema is at revision 0001, this version of wirewatch needs 0002: "
-                                           r"run `wirewatch db upgrade`"):
+    with pytest.raises(StorageError, match=r"schema is at revision 0001, this version of wirewatch needs "
+                                           rf"{migrate.head()}: run `wirewatch db upgrade`"):
         Store(db_url, auto_migrate=False)
 
 

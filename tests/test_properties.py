@@ -32,7 +32,7 @@ from wirewatch.http import (
     make_client,
 )
 from wirewatch.kafka import DEADLETTER, KafkaWiring, StageRunner
-from wirewatch.links import one_line, web_link
+from wirewatch.safe_display import one_line, web_link
 from wirewatch.schema import Article, BadMessage, DeadLetter, Entry, Message, TaggedArticle, decode
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,48 +1,56 @@
 """Quality gate: the classify stage on real labeled news must not drop below its pinned floors.
 
-Floors (raise them when quality rises; never lower them to make a change pass): F1 ≥ 0.90 for each
-topic on ../shared/data/news-dev.jsonl, and a false-positive rate under 0.5 % per topic on the
-2,225 BBC articles of ../shared/data/bbc, none of which is about these topics.
+Floors (raise them when quality rises; never lower them to make a change pass), from
+benchmarks/eval_classifier.py: F1 per topic on ../shared/data/news-dev.jsonl and on the topic labels of
+../shared/data/stories-dev (six stories of other conflicts, 17 languages), also with each story scored
+by a model trained without the bundled examples about its conflict (leave one story out); and the
+share of the 2,225 BBC articles of ../shared/data/bbc (none about these topics) that fire.
 """
 
+import json
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
-
-from process.backtest import InputArticle, metrics, read_articles, run
-from process.classifier import RuleSource, TopicClassifier
-from process.model import bundled_training_file, read_examples, train
-from process.rules import bundled_rules_dir
 
 pytestmark = pytest.mark.integration
 
 TOPICS = ("ceasefire_talks", "energy_strikes")
-F1_FLOOR = 0.90
-BBC_FP_CEILING = 0.005
+NEWS_DEV_F1 = {"ceasefire_talks": 0.96, "energy_strikes": 0.96}  # reached 0.966 and 0.967
+STORIES_DEV_F1 = {"ceasefire_talks": 0.97, "energy_strikes": 0.95}  # reached 0.972 and 0.951
+STORIES_DEV_LOSO_F1 = {"ceasefire_talks": 0.95, "energy_strikes": 0.91}  # reached 0.953 and 0.915
+BBC_FP_CEILING = {"ceasefire_talks": 0.003, "energy_strikes": 0.001}  # reached 0.27 % and 0.09 % (goal 0.5 %)
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "eval_classifier.py"
 
 
 @pytest.fixture(scope="module")
-def classifier() -> TopicClassifier:
-    return TopicClassifier(RuleSource(bundled_rules_dir()), train(read_examples(bundled_training_file())))
+def figures(shared: Path) -> dict[str, Any]:
+    out = subprocess.run([sys.executable, str(SCRIPT), "--shared", str(shared), "--json", "--loso", "--no-speed"],
+                         capture_output=True, text=True, check=True, timeout=600)
+    return json.loads(out.stdout)
 
 
-def test_f1_on_the_labeled_dev_set(classifier: TopicClassifier, shared: Path) -> None:
-    verdicts = run(classifier, read_articles(shared / "data" / "news-dev.jsonl"))
-    scores = metrics(verdicts, TOPICS)
-    for topic, s in scores.items():
-        assert s.f1 >= F1_FLOOR, f"{topic}: F1 {s.f1:.3f} < {F1_FLOOR} ({s.as_json()})"
-
-
-def test_false_positive_rate_on_bbc(classifier: TopicClassifier, shared: Path) -> None:
-    items = []
-    for path in sorted((shared / "data" / "bbc" / "bbc").glob("*/*.txt")):
-        lines = path.read_bytes().decode("utf-8", errors="replace").strip().splitlines()
-        items.append(InputArticle(path.stem, lines[0], "\n".join(lines[1:])))
-    assert len(items) > 2000
-    verdicts = run(classifier, items)
+@pytest.mark.parametrize(("corpus", "floors"), [("news_dev", NEWS_DEV_F1), ("stories_dev", STORIES_DEV_F1),
+                                                 ("stories_dev_loso", STORIES_DEV_LOSO_F1)])
+def test_f1_on_the_labeled_dev_sets(figures: dict[str, Any], corpus: str, floors: dict[str, float]) -> None:
+    errors = figures.get(f"{corpus}_errors", figures.get("stories_dev_errors"))
     for topic in TOPICS:
-        rate = sum(topic in v.fired() for v in verdicts) / len(items)
-        assert rate < BBC_FP_CEILING, f"{topic}: {rate:.2%} of BBC articles fired"
+        s = figures[corpus][topic]
+        assert s["f1"] >= floors[topic], f"{corpus} {topic}: F1 {s['f1']:.3f} < {floors[topic]} ({s}; {errors[topic]})"
+
+
+def test_false_positive_rate_on_bbc(figures: dict[str, Any]) -> None:
+    for topic in TOPICS:
+        rate = figures["bbc_fp_rate"][topic]
+        assert rate <= BBC_FP_CEILING[topic], f"{topic}: {rate:.2%} of BBC articles fired: {figures['bbc_fp'][topic]}"
+
+
+def test_the_figures_cover_every_bbc_article_and_story_row(figures: dict[str, Any]) -> None:
+    stories = figures["stories_dev"]["ceasefire_talks"]
+    assert stories["tp"] + stories["fp"] + stories["fn"] + stories["tn"] > 150
+    assert figures["bbc_articles"] > 2000
 
 
 DOHA_RECALL_FLOOR = 0.90
@@ -53,10 +61,6 @@ def test_the_doha_story_on_the_labeled_dev_set(shared: Path) -> None:
     """Watching the first seed: the other seeds are the same report; on news-dev, recall on the Doha
     story's excerpts ≥ 0.90 with at most 2 % of the other excerpts (Gaza talks in Doha, Qatar gas,
     strike reports, other mediations) linked. The figures come from the story benchmark itself."""
-    import json
-    import subprocess
-    import sys
-
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "eval_stories.py"
     out = subprocess.run([sys.executable, str(script), "--shared", str(shared), "--json"], capture_output=True,
                          text=True, check=True, timeout=240)

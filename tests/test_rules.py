@@ -123,3 +123,64 @@ def test_five_megabytes_of_text_and_unusual_scripts(tmp_path: Path) -> None:
     assert pack.score("t", "", "ᚠᚢᚦᚨᚱᚲ 𓂀𓃰 ꦧꦱꦗꦮ " * 1000)[0] == 0
     big = ("lorem ipsum dolor sit amet " * 200_000)[:5_000_000]
     assert pack.score("t", "", big)[0] == 0
+
+
+def test_words_keep_their_vowel_signs_in_indic_scripts(tmp_path: Path) -> None:
+    pack = pack_of('threshold = 1\n1 युद्धविराम\n1 "போர் நிறுத்த*"\n1 યુદ્ધવિરામ\n1 "جنگ بندی"\n', tmp_path)
+    w, hits = pack.score("t", "", "दोनों देशों ने युद्धविराम पर सहमति जताई। போர் நிறுத்தத்திற்கு ஒப்புக்கொண்டன. "
+                                  "યુદ્ધવિરામ પર સહમતિ. فوری جنگ بندی پر اتفاق")
+    assert w == 4, [h.pattern.text for h in hits]
+    # a word is not found inside a longer one of another meaning: विराम alone is not युद्धविराम
+    assert pack_of("threshold = 1\n1 विराम\n", tmp_path).score("t", "", "युद्धविराम")[0] == 0
+
+
+def test_thai_words_are_found_inside_the_unspaced_runs(tmp_path: Path) -> None:
+    pack = pack_of("threshold = 1\n1 หยุดยิง\n1 เจรจา NEAR/3 สันติภาพ\n", tmp_path)
+    w, hits = pack.score("t", "", "ทั้งสองฝ่ายเห็นชอบข้อตกลงหยุดยิงทันที และจะเจรจาสันติภาพต่อไป")
+    assert w == 2, [h.pattern.text for h in hits]
+    assert pack.score("t", "", "ทหารสองฝ่ายปะทะกันที่ชายแดน")[0] == 0
+
+
+def test_the_bundled_pack_reads_the_languages_of_other_conflicts() -> None:
+    pack = load_rules(bundled_rules_dir())
+    cases = {  # written for this test: (language, title, text)
+        "tr": ("Ateşkes anlaşması", "Taraflar arabulucuların önerisiyle ateşkes konusunda anlaştı."),
+        "az": ("Sülh sazişi", "Nazirlər sülh sazişinin mətnini paraf etdilər və danışıqlar davam edir."),
+        "hi": ("", "दोनों देशों की बातचीत के बाद युद्धविराम पर सहमति बनी।"),
+        "hy": ("", "Կողմերը նախաստորագրեցին խաղաղության պայմանագիրը բանակցություններից հետո։"),
+        "th": ("", "ทั้งสองประเทศเห็นชอบข้อตกลงหยุดยิงหลังการเจรจา"),
+        "ur": ("", "دونوں ملکوں نے مذاکرات کے بعد جنگ بندی پر اتفاق کیا۔"),
+    }
+    for lang, (title, text) in cases.items():
+        assert pack.score("ceasefire_talks", title, text)[0] >= pack.topics["ceasefire_talks"].threshold, lang
+    nuclear = "The IAEA said shelling near the nuclear power plant cut its last external power line."
+    assert pack.score("energy_strikes", "", nuclear)[0] >= pack.topics["energy_strikes"].threshold
+    # the atomic agency at a plant in peacetime is not an attack
+    calm = "The nuclear power plant restarted its second reactor after planned maintenance."
+    assert pack.score("energy_strikes", "", calm)[0] < pack.topics["energy_strikes"].threshold
+
+
+def test_the_cheap_pre_check_never_skips_a_pattern_that_matches() -> None:
+    from process.model import bundled_training_file, read_examples
+    from process.rule_anchors import may_match
+    from process.rule_language import Document
+
+    pack = load_rules(bundled_rules_dir())
+    skipped = 0
+    for example in read_examples(bundled_training_file()):
+        doc = Document(str(example.get("title", "")), example["text"])
+        for rules in pack.topics.values():
+            for pat in rules.patterns:
+                if not may_match(pat.anchors, doc):
+                    skipped += 1
+                    assert not pat.node.match(doc).ok, (pat.text, example["id"])
+    assert skipped > 0  # the test is worth running: many patterns are skipped
+
+
+def test_anchors_of_or_and_near(tmp_path: Path) -> None:
+    pack = pack_of('threshold = 1\n1 (talks OR negotiat*) NEAR/5 truce\n1 ab OR truce\n1 ceasefire AND NOT joke\n',
+                   tmp_path)
+    near, short, neg = pack.topics["t"].patterns
+    assert near.anchors == (frozenset({"=talks", "neg"}), frozenset({"=truce"}))
+    assert short.anchors == (frozenset({"=ab", "=truce"}),)
+    assert neg.anchors == (frozenset({"=ceasefire"}),)

@@ -123,9 +123,22 @@ def _run(ctx: Context, stages: tuple[str, ...], embedded: bool, once: bool = Fal
         reload_requested = threading.Event()  # a SIGHUP during start-up is kept for when the workers run
         signal.signal(signal.SIGHUP, lambda _signum, _frame: reload_requested.set())
         with Pipeline(settings, allow_embedded=embedded, load_config=ctx.reload_settings,
-                      reload_requested=reload_requested) as pipeline:
+                      reload_requested=reload_requested) as pipeline, _web_beside(settings, once):
             pipeline.run(stages, stop, poll_once=once, until_idle=once)
             click.echo(json.dumps(pipeline.progress.snapshot()), err=True)
+
+
+@contextmanager
+def _web_beside(settings: Settings, once: bool) -> Iterator[None]:
+    """The web app in this process too, when ``[web] port`` is set (not for a one-off --once run)."""
+    if not settings.web.port or once:
+        yield
+        return
+    from wirewatch.web.server import BackgroundServer
+
+    with BackgroundServer(settings, settings.web.host, settings.web.port):
+        log.info("web app on http://%s:%s/", settings.web.host, settings.web.port)
+        yield
 
 
 @main.command()
@@ -170,8 +183,10 @@ def broker(port: int) -> None:
 
 
 @main.command()
+@click.option("--serve", is_flag=True, help="then keep the web app up on the demo's data (Ctrl-C ends it)")
+@click.option("--port", type=int, default=8080, show_default=True, help="the web app's port, with --serve")
 @click.pass_obj
-def demo(ctx: Context) -> None:
+def demo(ctx: Context, serve: bool, port: int) -> None:
     """Serve the bundled demo corpus on loopback and run the whole pipeline over it."""
     from wirewatch.demo.run import DEMO_DIR, run_demo
 
@@ -184,6 +199,10 @@ def demo(ctx: Context) -> None:
         if settings.kafka.bootstrap_servers or settings.database.url or settings.smtp.host:
             click.echo("note: using the configured broker/database/SMTP instead of the embedded defaults", err=True)
         run_demo(settings, sys.stdout)
+        if serve:
+            from wirewatch.web.demo import serve_demo
+
+            serve_demo(settings, port, sys.stdout)
 
 
 @main.command()
@@ -833,6 +852,15 @@ def rules_check(ctx: Context, folder: str | None) -> None:
         click.echo(f"{rules_.path}: topic {topic}: {len(rules_.patterns)} patterns, threshold {rules_.threshold:g}")
     click.echo(f"ok (rules version {pack.version})")
 
+
+def _web_commands() -> None:
+    from wirewatch.web.commands import users, web
+
+    main.add_command(web)
+    main.add_command(users)
+
+
+_web_commands()
 
 if __name__ == "__main__":
     main()

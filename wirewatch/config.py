@@ -192,6 +192,29 @@ class ObservabilitySettings(_Section):
     json_logs: Literal["auto", "always", "never"] = Field("auto", description="auto: JSON when not on a terminal")
 
 
+class WebSettings(_Section):
+    """The web app (``wirewatch web``) and the links in emails that lead to it."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(0, ge=0, le=65535, description="`wirewatch run` also serves the app on it; 0: off "
+                      "(`wirewatch web` defaults to 8080)")
+    base_url: str = Field("http://127.0.0.1:8080", description="the address analysts reach the app at; links in "
+                          "emails start with it")
+    secret: str = Field("", description="signs links in emails; empty: a random one kept in DATA_DIR/web.secret "
+                        "(every alert worker and the app must share it)")
+    link_days: float = Field(30.0, gt=0, description="how long a link in an email works")
+    session_hours: float = Field(12.0, gt=0, description="a login lasts this long")
+    login_attempts_per_minute: int = Field(5, ge=1, description="per address and per email, then refused a while")
+    secure_cookies: bool = Field(False, description="send the session cookie over HTTPS only (behind TLS)")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"base_url must be http(s)://host[:port][/path]: {value!r}")
+        return value.rstrip("/")
+
+
 class Settings(_Section):
     data_dir: str = "./wirewatch-data"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -204,6 +227,7 @@ class Settings(_Section):
     classify: ClassifySettings = ClassifySettings()
     alert: AlertSettings = AlertSettings()
     observability: ObservabilitySettings = ObservabilitySettings()
+    web: WebSettings = WebSettings()
     feeds: list[FeedSettings] = Field(default_factory=list)
     watches: list[WatchSettings] = Field(default_factory=list)
     subscribers: list[SubscriberSettings] = Field(default_factory=list)
@@ -234,6 +258,8 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "WIREWATCH_SMTP_PASSWORD": ("smtp", "password"),
     "WIREWATCH_DATA_DIR": ("data_dir",),
     "WIREWATCH_METRICS_PORT": ("observability", "port"),
+    "WIREWATCH_WEB_SECRET": ("web", "secret"),
+    "WIREWATCH_WEB_BASE_URL": ("web", "base_url"),
 }
 
 

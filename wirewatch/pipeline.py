@@ -45,7 +45,7 @@ class PipelineError(RuntimeError):
 
 def build_classifier(settings: Settings) -> Any:
     from process.classifier import RuleSource, TopicClassifier
-    from process.model import ModelError, bundled_training_file, load, read_examples, save, train
+    from process.model import ModelError, bundled_training_file, load, read_examples, save, train, training_digest
     from process.rules import RuleError, bundled_rules_dir
 
     folder = settings.classify.rules_dir or bundled_rules_dir()
@@ -56,16 +56,20 @@ def build_classifier(settings: Settings) -> Any:
         more = f" (and {len(problems) - 1} more: `wirewatch rules check {folder}`)" if len(problems) > 1 else ""
         raise PipelineError(f"rules: {problems[0]}{more}") from None
     path = settings.model_file
+    examples = read_examples(bundled_training_file())
+    for extra in settings.classify.training_data:
+        examples += read_examples(extra)
     try:
         model = load(path)
+        if model.meta.get("auto_trained") and model.meta.get("data_sha256") != training_digest(examples):
+            # trained here on the bundled examples of another version: theirs, not today's
+            raise ModelError(f"{path}: trained on the bundled examples of another version")
     except ModelError as exc:
         if settings.classify.model_path:
             raise PipelineError(str(exc)) from None
         log.info("no usable model at %s (%s); training one on the bundled examples", path, exc)
-        examples = read_examples(bundled_training_file())
-        for extra in settings.classify.training_data:
-            examples += read_examples(extra)
         model = train(examples)
+        model.meta["auto_trained"] = True  # retrained when the bundled examples change
         save(model, path)
     return TopicClassifier(rules, model, settings.classify.fire_score, settings.classify.model_alone_probability)
 
@@ -77,7 +81,10 @@ def build_alerter(settings: Settings, store: Store, progress: Progress | None = 
 
     smtp = settings.smtp
     mailer = make_mailer(smtp, settings.outbox_path)
-    return Alerter(settings.alert, store, Composer(smtp.sender), mailer, progress=progress, worker=worker,
+    from wirewatch.links import LinkSigner
+
+    composer = Composer(smtp.sender, LinkSigner.from_settings(settings))
+    return Alerter(settings.alert, store, composer, mailer, progress=progress, worker=worker,
                    retry=RetryPolicy(smtp.retry_first_seconds, smtp.retry_max_seconds),
                    claim_timeout=smtp.claim_timeout_seconds)
 

@@ -163,3 +163,36 @@ workers = Table(
     Column("state", String(16), nullable=False),  # running, stopping, stopped
     Column("stats_json", Text, nullable=False, default="{}"),
 )
+
+# -- the web app's own state (revision 0003) ------------------------------------------------------
+
+# the stories page groups the archive by story and orders by the latest publication: from this index alone
+Index("ix_archive_story_published", archive.c.story_id, archive.c.published)
+Index("ix_archive_archived_at", archive.c.archived_at)  # the rule preview reads the newest 10,000
+
+users = Table(  # people who log in to the web app; an analyst's email is also their subscriber address
+    "users", metadata,
+    Column("email", String(320), primary_key=True),
+    Column("role", String(16), nullable=False),  # analyst, editor or admin
+    Column("password_hash", String(256), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+web_sessions = Table(  # server-side sessions: the cookie carries a random token, the row its hash
+    "web_sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("email", String(320), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+rule_versions = Table(  # every rule file saved from the web app, for its history and revert
+    "rule_versions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("topic", String(128), nullable=False, index=True),
+    Column("text", Text, nullable=False),
+    Column("saved_by", String(320), nullable=False),
+    Column("saved_at", DateTime(timezone=True), nullable=False),
+    Column("note", Text, nullable=False, default=""),
+)
