@@ -13,6 +13,7 @@ from alerts.stories import Relation, names
 from alerts.story_wording import READ_CHARS, FollowUpWording
 from alerts.wording import article_words, why_topics
 from wirewatch.config import WatchSettings
+from wirewatch.safe_display import one_line, web_link
 from wirewatch.schema import TaggedArticle, TopicTag
 
 SNIPPET_CHARS = 600
@@ -51,8 +52,8 @@ def alert_facts(key: str, kind: str, subscriber: str, tagged: TaggedArticle, wat
     body = f"{article.title}\n{article.text[:READ_CHARS]}"
     topics = [topic_line(t, body) for t in tagged.fired()]
     return AlertFacts(
-        alert_id=key, kind=kind, subscriber=subscriber, headline=article.title or "(untitled)",
-        source=source_of(tagged), published=article.published or "unknown", url=article.entry.url,
+        alert_id=key, kind=kind, subscriber=subscriber, headline=one_line(article.title) or "(untitled)",
+        source=source_of(tagged), published=article.published or "unknown", url=web_link(article.entry.url),
         snippet=snippet(article.text, article.title), topics=topics,
         fallback=article.fetch_error if article.text_source == "feed_summary" else "",
         story_name=watch.name if watch else "", relation=relation.kind if relation else "",

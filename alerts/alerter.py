@@ -26,7 +26,7 @@ from pathlib import Path
 
 from alerts.alert_facts import alert_facts, name_key, source_of
 from alerts.compose import AlertFacts, Composer
-from alerts.mailer import Mailer, RetryPolicy, deliver_pending
+from alerts.mailer import Mailer, RetryPolicy, dead_on_this_host, deliver_pending
 from alerts.stories import Relation, StoryProfile, TermStats, names, relate
 from alerts.story_index import StoryIndex
 from alerts.story_wording import FollowUpWording, also_reported_by, follow_up_wording
@@ -37,6 +37,8 @@ from wirewatch.storage import QueuedAlert, Store
 
 log = logging.getLogger(__name__)
 
+SWEEP_SECONDS = 300.0  # how often the archive is searched for articles a dead worker left unlinked
+SWEEP_MIN_AGE = timedelta(minutes=2)  # younger ones may be in the hands of a live worker
 SYNC_MARGIN = timedelta(seconds=5)  # articles archived this recently may still be getting their story
 BACKFILL_LIMIT = 2000
 
@@ -99,6 +101,8 @@ class Alerter:
         self.subscribers: list[Subscriber] = []
         self._refreshed = 0.0
         self.refresh()
+        self._swept = time.monotonic()
+        self.complete_unlinked(first=True)
 
     def _restore_stories(self) -> None:
         until = datetime.now(UTC) - SYNC_MARGIN  # the rest comes with the first refresh
@@ -216,6 +220,33 @@ class Alerter:
             self.store.mark_linked(tagged.article_id)
         self.flush()
         return []
+
+    def complete_unlinked(self, first: bool = False) -> int:
+        """Finish, from the archive itself, the articles a worker archived and died before linking:
+        whatever the broker kept, their stories are linked and their alerts queued. At start every one
+        of them is taken when no other alert worker is alive (they were all left by dead ones); later,
+        and beside live workers, only those archived more than two minutes ago."""
+        now = datetime.now(UTC)
+        others: list[str] = []
+        if first:
+            heard = [f"{w['host']}:{w['pid']}" for w in self.store.list_workers(now - timedelta(seconds=30))
+                     if w["stage"] == "alert" and w["state"] == "running"]
+            gone = set(dead_on_this_host(heard))
+            others = [w for w in heard if w != self.worker and w not in gone]
+        rows = self.store.unlinked_articles(now if first and not others else now - SWEEP_MIN_AGE)
+        for raw in rows:
+            self.handle(decode(raw, TaggedArticle))
+        if rows:
+            log.warning("completed %d archived article(s) a stopped worker had not linked", len(rows))
+            self.progress.event("alert_unlinked_completed", len(rows))
+        return len(rows)
+
+    def idle(self) -> None:
+        """Between records: now and then complete what dead workers left unlinked; send what is due."""
+        if time.monotonic() - self._swept >= SWEEP_SECONDS:
+            self._swept = time.monotonic()
+            self.complete_unlinked()
+        self.flush()
 
     def flush(self) -> None:
         """Send what the outbox holds and is due."""

@@ -107,13 +107,52 @@ def is_final_refusal(exc: Exception) -> bool:
     return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
 
 
+def dead_on_this_host(claimants: list[str], host: str | None = None) -> list[str]:
+    """The claimants (``host:pid``) that ran on this host in a process that no longer exists: a worker
+    killed while sending. Their claims need not wait for the claim timeout."""
+    host = host or socket.gethostname()
+    dead = []
+    for claimant in claimants:
+        where, _, pid = claimant.rpartition(":")
+        if where != host or not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            dead.append(claimant)
+        except PermissionError:  # a process of another user has that id now: not ours, alive
+            continue
+    return dead
+
+
+def release_claims(store: Store, claim_timeout: float | None, now: datetime) -> list[str]:
+    """Release the claims of workers that died while sending: at once for those known to be dead (a
+    process gone on this host), after ``claim_timeout`` for those not heard from."""
+    released = store.release_claims_of(dead_on_this_host(store.claimants()))
+    if claim_timeout is not None:
+        released += store.release_stale_claims(now - timedelta(seconds=claim_timeout))
+    if released:
+        log.warning("%d alert(s) were being sent by a worker that stopped; sending them again (same "
+                    "Message-ID, so a copy the server already took can be recognised)", len(released))
+    return released
+
+
 def _groups(due: list[QueuedAlert]) -> list[list[QueuedAlert]]:
     """Alerts that go out in one email: the same subscriber and group (a story in a storm window, or a
-    digest period); an alert with no group goes alone."""
-    groups: dict[tuple[str, str], list[QueuedAlert]] = {}
+    digest period); an alert with no group goes alone. Alerts of a send in doubt (the connection
+    dropped, or the worker died, after the server may have taken the email) are sent again together,
+    as that same email with its Message-ID, and never merged with alerts that came since."""
+    groups: dict[tuple[str, str, str], list[QueuedAlert]] = {}
     for alert in due:
-        groups.setdefault((alert.subscriber, alert.story or alert.idem_key), []).append(alert)
+        doubt = f"in doubt since {alert.next_attempt}" if alert.interrupted else ""
+        groups.setdefault((alert.subscriber, alert.story or alert.idem_key, doubt), []).append(alert)
     return list(groups.values())
+
+
+def in_doubt(exc: Exception) -> bool:
+    """A failure after which the server may have taken the email: no SMTP reply came (a dropped
+    connection, a timeout). A reply (4xx, 5xx) or a refused connection means it was not taken."""
+    return not isinstance(exc, smtplib.SMTPResponseException | ConnectionRefusedError)
 
 
 def deliver_pending(store: Store, mailer: Mailer, now: datetime | None = None, rng: random.Random | None = None,
@@ -124,8 +163,9 @@ def deliver_pending(store: Store, mailer: Mailer, now: datetime | None = None, r
     """Send what the outbox holds and is due; returns (alerts sent, alerts failed this round).
 
     Alerts due together for one subscriber and one group go out as one email (``digest``). Each is
-    claimed first, so that two alert workers never send the same alert; a claim older than
-    ``claim_timeout`` seconds belongs to a worker that died while sending, and is released to be sent
+    claimed first, so that two alert workers never send the same alert; when ``claim_timeout`` is
+    given, the claims of workers known to be dead (their process is gone from this host) and claims
+    older than ``claim_timeout`` seconds (a worker not heard from) are released to be sent
     again (with the same Message-ID: the server may have taken it before the crash). A refusal of
     the recipient (5xx) is final; any other failure (server down, 4xx, timeout, dropped connection,
     refused login) keeps the alerts pending and schedules their next try with backoff. The round
@@ -145,10 +185,7 @@ def deliver_pending(store: Store, mailer: Mailer, now: datetime | None = None, r
             on_sent(unrecorded[0])
         unrecorded.pop(0)
     if claim_timeout is not None:
-        released = store.release_stale_claims(now - timedelta(seconds=claim_timeout))
-        if released:
-            log.warning("%d alert(s) were being sent by a worker that stopped; sending them again (same "
-                        "Message-ID, so a copy the server already took can be recognised)", len(released))
+        release_claims(store, claim_timeout, now)
     sent = failed = 0
     for group in _groups(store.pending_alerts(now=now)):
         if digest is None:  # without a digest composer, one alert per email: the rest wait for the next round
@@ -167,8 +204,9 @@ def deliver_pending(store: Store, mailer: Mailer, now: datetime | None = None, r
             permanent = is_final_refusal(exc)
             attempt = max(a.attempts for a in group) + 1
             retry_at = None if permanent else now + timedelta(seconds=retry.delay(attempt, rng))
+            doubt = in_doubt(exc)
             for alert in group:
-                store.mark_failed(alert.idem_key, f"{type(exc).__name__}: {exc}", permanent, retry_at)
+                store.mark_failed(alert.idem_key, f"{type(exc).__name__}: {exc}", permanent, retry_at, doubt)
             failed += len(group)
             if permanent:
                 log.error("alert to %s refused for good: %s", group[0].subscriber, exc)

@@ -7,10 +7,10 @@ examples. An hourly subscriber watches the story and both topics at 0.5, so ther
 and topic alerts. Out, printed: how many alerts were queued, and the size in bytes of one digest
 of the first ``--items`` of them — the whole message, its plain-text part and its HTML part.
 ``--eml FILE...`` measures emails already written instead (the ``.eml`` files ``wirewatch demo``
-leaves in ``wirewatch-data/outbox/``). Run:
+leaves in ``wirewatch-demo/outbox/``). Run:
 
     .venv/bin/python benchmarks/email_size.py [--items 20] [--shared ../shared] [--show]
-    .venv/bin/python benchmarks/email_size.py --eml wirewatch-data/outbox/*.eml
+    .venv/bin/python benchmarks/email_size.py --eml wirewatch-demo/outbox/*.eml
 """
 
 from __future__ import annotations

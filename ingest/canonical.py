@@ -22,7 +22,11 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 def canonical_url(url: str) -> str:
     """The canonical form of ``url`` (see module doc). A non-URL is returned stripped, unchanged."""
     url = url.strip()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # "http://[::1/", "http://host:port/": not a URL one can canonicalise
+        return url
     if not parts.scheme or not parts.netloc:
         return url
     scheme = parts.scheme.lower()
@@ -30,8 +34,8 @@ def canonical_url(url: str) -> str:
     if host.startswith("www."):
         host = host[4:]
     netloc = host
-    if parts.port and parts.port != DEFAULT_PORTS.get(scheme):
-        netloc = f"{host}:{parts.port}"
+    if port and port != DEFAULT_PORTS.get(scheme):
+        netloc = f"{host}:{port}"
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
              if not (k.lower() in TRACKING_PARAMS or k.lower().startswith(TRACKING_PREFIXES))]
     query.sort()

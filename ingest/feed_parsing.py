@@ -18,6 +18,7 @@ from typing import Any
 import feedparser
 
 from ingest.canonical import article_id, canonical_url
+from wirewatch.safe_display import one_line, web_link
 from wirewatch.schema import Entry
 
 
@@ -48,11 +49,14 @@ def _text(value: Any) -> str:
 
 def _make_entry(feed_url: str, feed_title: str, link: str, guid: str, title: str, summary: str, author: str,
                 published: str | None, warning: str) -> Entry:
+    """One entry; only an http(s) link becomes its URL (a ``javascript:`` link is dropped, the GUID
+    still identifies the entry), and its title is put on one line."""
+    link = web_link(link)
     canonical = canonical_url(link) if link else ""
     key = canonical or f"guid:{guid}"
-    return Entry(article_id=article_id(key), url=link or guid, canonical_url=canonical, guid=guid, feed_url=feed_url,
-                 feed_title=feed_title, title=title, summary=summary, author=author, published=published,
-                 feed_warning=warning)
+    return Entry(article_id=article_id(key), url=link or web_link(guid), canonical_url=canonical, guid=guid,
+                 feed_url=feed_url, feed_title=one_line(feed_title), title=one_line(title), summary=summary,
+                 author=one_line(author), published=published, feed_warning=warning)
 
 
 def _looks_like_json_feed(content: bytes, headers: Mapping[str, str]) -> bool:
@@ -73,10 +77,10 @@ def parse_json_feed(content: bytes, feed_url: str) -> ParsedFeed:
         if not isinstance(item, dict):
             skipped.append(f"item {i}: not an object")
             continue
-        link = _text(item.get("url")) or _text(item.get("external_url"))
+        link = web_link(_text(item.get("url"))) or web_link(_text(item.get("external_url")))
         guid = str(item.get("id") or "")
         if not link and not guid:
-            skipped.append(f"item {i}: neither url nor id")
+            skipped.append(f"item {i}: neither an http(s) url nor an id")
             continue
         author = item.get("author") or (item.get("authors") or [{}])[0]
         entries.append(_make_entry(
@@ -108,10 +112,10 @@ def parse_feed(content: bytes, feed_url: str, headers: Mapping[str, str] | None 
     title = _text(parsed.feed.get("title"))
     entries, skipped = [], []
     for i, item in enumerate(parsed.entries):
-        link = _text(item.get("link"))
+        link = web_link(_text(item.get("link")))  # a javascript: or broken link is no link
         guid = _text(item.get("id"))
         if not link and not guid:
-            skipped.append(f"entry {i}: neither link nor id")
+            skipped.append(f"entry {i}: neither an http(s) link nor an id")
             continue
         summary = _text(item.get("summary"))
         if not summary and item.get("content"):

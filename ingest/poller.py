@@ -51,7 +51,8 @@ from wirewatch.storage import UNAVAILABLE, FeedRow, Store
 log = logging.getLogger(__name__)
 
 MIN_HASHED_CHARS = 80  # shorter title+summary texts are too generic to call two entries the same
-BATCH = 500  # poll results published and recorded together
+BATCH = 500  # poll results published and recorded together ...
+FLUSH_SECONDS = 1.0  # ... or as soon as the oldest waiting result is this old: a slow feed holds back no other
 TAG = re.compile(r"<[^>]+>")
 
 
@@ -125,7 +126,18 @@ class FeedPoller:
         self.gate = asyncio.Semaphore(poll.concurrency)
 
     async def poll(self, feed: FeedRow, memory: CycleMemory | None = None) -> PollResult:
-        memory = memory or CycleMemory()
+        """Poll one feed. Whatever the feed does, the answer is a result (with ``error`` set when it
+        failed): one feed never stops the others. Only an outage (database, broker) is raised."""
+        try:
+            return await self._poll(feed, memory or CycleMemory())
+        except (TransientFailure, *UNAVAILABLE, SQLAlchemyError):
+            raise
+        except Exception as exc:  # a bug met by one feed's answer: logged with its trace, the feed marked failed
+            log.exception("feed %s: unexpected failure", feed.url)
+            return PollResult(feed, etag=feed.etag, last_modified=feed.last_modified,
+                              error=f"{feed.url}: unexpected failure: {type(exc).__name__}: {exc}")
+
+    async def _poll(self, feed: FeedRow, memory: CycleMemory) -> PollResult:
         result = PollResult(feed, etag=feed.etag, last_modified=feed.last_modified)
         headers = {}
         if feed.etag:
@@ -263,14 +275,23 @@ async def poll_due(poller: FeedPoller, store: Store, wiring: KafkaWiring, produc
         progress.event("feeds_failed", sum(1 for r in batch if r.error))
         progress.event("feeds_not_modified", sum(1 for r in batch if r.not_modified))
 
-    for next_done in asyncio.as_completed([poller.poll(feed, memory) for feed in due]):
-        result = await next_done
-        pending.append(result)
-        everything.append(result)
-        if len(pending) >= BATCH:
+    running = {asyncio.ensure_future(poller.poll(feed, memory)) for feed in due}
+    waiting_since = 0.0
+    try:
+        while running:
+            done, running = await asyncio.wait(running, timeout=FLUSH_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if not pending:
+                    waiting_since = time.monotonic()
+                pending.append(task.result())
+                everything.append(pending[-1])
+            if len(pending) >= BATCH or (pending and time.monotonic() - waiting_since >= FLUSH_SECONDS):
+                await flush()
+        if pending:
             await flush()
-    if pending:
-        await flush()
+    finally:
+        for task in running:  # an outage stopped the cycle: the feeds still in flight are polled again later
+            task.cancel()
     if due:
         failed = sum(1 for r in everything if r.error)
         log.info("poll cycle: %d feeds, %d new entries, %d not modified, %d failed", len(everything),
@@ -309,7 +330,7 @@ def run_poller(poll: PollSettings, http: HttpSettings, wiring: KafkaWiring, stor
                         if outage == 1:
                             log.error("poll: %s; retrying until it is back", str(exc).splitlines()[0][:300])
                         progress.event("poll_outage_retries")
-                        if isinstance(exc, TransientFailure) and outage % 3 == 0:
+                        if isinstance(exc, TransientFailure):  # a client can be stuck where a new one is not
                             producer = wiring.replace_producer(producer, "poll")
                         await asyncio.to_thread(stop.wait, min(30.0, 0.5 * 2 ** min(outage, 8)))
                         continue

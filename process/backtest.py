@@ -33,20 +33,31 @@ class InputArticle:
     labels: dict[str, bool] | None = None
 
 
-def read_articles(path: str | Path) -> Iterator[InputArticle]:
-    """Articles of a JSONL file; a bad line raises :class:`BacktestInputError` with its place."""
-    for lineno, item in read_objects(path):
-        missing = [k for k in ("id", "text") if not isinstance(item.get(k), str | int)]
-        if missing:
-            raise BacktestInputError(f"{path}:{lineno}: missing {', '.join(missing)}")
-        labels = item.get("labels")
-        if isinstance(labels, list):
-            labels = {str(name): True for name in labels}
-        elif labels is not None and not isinstance(labels, dict):
-            raise BacktestInputError(f"{path}:{lineno}: 'labels' must be an object or a list of topics")
-        yield InputArticle(str(item["id"]), str(item.get("title") or ""), str(item["text"]),
-                           str(item.get("url") or ""), item.get("published") or item.get("date"),
-                           str(item.get("lang") or ""), labels)
+def read_articles(path: str | Path, errors: list[str] | None = None) -> Iterator[InputArticle]:
+    """Articles of a JSONL file; a bad line raises :class:`BacktestInputError` with its place — or,
+    with an ``errors`` list, is recorded there and skipped (the rest goes on)."""
+    def bad(problem: str) -> None:
+        if errors is None:
+            raise BacktestInputError(problem)
+        errors.append(problem)
+
+    try:
+        for lineno, item in read_objects(path, errors):
+            missing = [k for k in ("id", "text") if not isinstance(item.get(k), str | int)]
+            if missing:
+                bad(f"{path}:{lineno}: missing {', '.join(missing)}")
+                continue
+            labels = item.get("labels")
+            if isinstance(labels, list):
+                labels = {str(name): True for name in labels}
+            elif labels is not None and not isinstance(labels, dict):
+                bad(f"{path}:{lineno}: 'labels' must be an object or a list of topics")
+                continue
+            yield InputArticle(str(item["id"]), str(item.get("title") or ""), str(item["text"]),
+                               str(item.get("url") or ""), item.get("published") or item.get("date"),
+                               str(item.get("lang") or ""), labels)
+    except JsonlError as exc:
+        raise BacktestInputError(str(exc)) from None
 
 
 def as_article(item: InputArticle) -> Article:

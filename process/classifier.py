@@ -37,6 +37,7 @@ class RuleSource:
         self.check_every = check_every
         self._stamp = self._fingerprint()
         self.pack = load_rules(self.folder)  # the first load must succeed
+        log.info("rules loaded from %s: %d topics (version %s)", self.folder, len(self.pack.topics), self.pack.version)
         self._checked = time.monotonic()
 
     def _fingerprint(self) -> tuple[tuple[str, float, int], ...]:

@@ -7,6 +7,11 @@ extracted, so that commands that do not extract never load trafilatura). When th
 fetched, is not HTML, or yields less than ``min_text_chars`` of text, the feed's summary is used
 instead and the article says so (``text_source = "feed_summary"``, ``fetch_error``). ``provenance``
 names the source of each field.
+
+A page still loading after ``page_patience_seconds`` (a slow server) does not hold back its batch:
+its fetch goes on in the background, bounded by its own deadline, and its entry goes back to the
+end of ``entries`` (an output, published before the batch is committed, so nothing is lost); when
+it comes again, the page fetched meanwhile is used.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FuturesTimeout
 from contextlib import contextmanager
 from typing import Any
@@ -31,13 +36,15 @@ from lxml import html as lxml_html
 from process.robots import RobotsRules
 from wirewatch.config import ExtractSettings, HttpSettings
 from wirewatch.http import Fetched, FetchError, fetch
-from wirewatch.kafka import ARTICLES, Output
+from wirewatch.kafka import ARTICLES, ENTRIES, Output
+from wirewatch.safe_display import one_line
 from wirewatch.schema import Article, Entry
 
 log = logging.getLogger(__name__)
 
 MAX_CRAWL_DELAY = 30.0  # a robots.txt Crawl-delay above this is capped, not obeyed to the letter
 HTML_TYPES = ("text/html", "application/xhtml+xml", "text/xml", "application/xml")
+FORGET_FETCH_SECONDS = 600.0  # a background fetch whose entry never came back (another worker took it)
 
 
 def strip_html(fragment: str) -> str:
@@ -125,7 +132,7 @@ def assemble(entry: Entry, result: dict[str, Any] | str, problem: str, settings:
     else:
         language = detect_language(f"{title}\n{text}")
         provenance["language"] = "detected" if language else "none"
-    return Article(entry=entry, title=title or "", text=text, author=author or "", published=published,
+    return Article(entry=entry, title=one_line(title or ""), text=text, author=author or "", published=published,
                    language=language, sitename=extracted.get("sitename") or "",
                    description=extracted.get("description") or "", text_source=source, fetch_error=problem,
                    provenance=provenance)
@@ -178,6 +185,8 @@ class Extractor:
         self._fetchers = ThreadPoolExecutor(settings.fetch_concurrency, thread_name_prefix="fetch")
         self.robots = RobotsRules(client, deadline=settings.deadline_seconds) if settings.respect_robots_txt else None
         self.hosts = HostGate(http.per_host_concurrency, http.per_host_delay_seconds)
+        # fetches of pages that outlasted the patience: (article id, url) -> (fetch, when it was started)
+        self._slow: dict[tuple[str, str], tuple[Future[tuple[Fetched | None, str]], float]] = {}
 
     def close(self) -> None:
         self._fetchers.shutdown(wait=False, cancel_futures=True)
@@ -186,6 +195,13 @@ class Extractor:
             self._pool = None
 
     def _fetch(self, entry: Entry) -> tuple[Fetched | None, str]:
+        try:
+            return self._fetch_page(entry)
+        except Exception as exc:  # a bug met by one hostile link: this entry falls back, the batch goes on
+            log.exception("extract %s: fetching %r failed unexpectedly", entry.article_id, entry.url[:300])
+            return None, f"{entry.url}: unexpected failure: {type(exc).__name__}: {exc}"
+
+    def _fetch_page(self, entry: Entry) -> tuple[Fetched | None, str]:
         if not entry.url.lower().startswith(("http://", "https://")):
             return None, f"entry has no http(s) link: {entry.url!r}"
         try:
@@ -235,12 +251,47 @@ class Extractor:
             pool.shutdown(wait=False, cancel_futures=True)
         log.warning("extraction pool replaced after a timeout or a dead worker")
 
+    def _fetch_all(self, entries: list[Entry]) -> list[tuple[Fetched | None, str] | None]:
+        """Each entry's page, or None for a page still loading after the patience (fetched on meanwhile).
+
+        The patience runs for the pages of new entries; a batch made only of entries that came back
+        waits for them up to the patience too, so that a slow page is asked for at that pace."""
+        now = time.monotonic()
+        self._slow = {k: v for k, v in self._slow.items() if not v[0].done() or now - v[1] < FORGET_FETCH_SECONDS}
+        futures, fresh = [], []
+        for entry in entries:
+            slow = self._slow.get((entry.article_id, entry.url))
+            futures.append(slow[0] if slow else self._fetchers.submit(self._fetch, entry))
+            if slow is None:
+                fresh.append(futures[-1])
+        patience = now + self.settings.page_patience_seconds
+        waited_for = fresh or futures
+        while time.monotonic() < patience and not all(f.done() for f in waited_for):
+            wait([f for f in waited_for if not f.done()], timeout=patience - time.monotonic(),
+                 return_when=FIRST_COMPLETED)
+        pages: list[tuple[Fetched | None, str] | None] = []
+        for entry, future in zip(entries, futures, strict=True):
+            key = (entry.article_id, entry.url)
+            if future.done():
+                self._slow.pop(key, None)
+                pages.append(future.result())
+            else:
+                self._slow.setdefault(key, (future, now))
+                pages.append(None)
+        return pages
+
     def handle_batch(self, entries: list[Entry]) -> list[list[Output]]:
-        fetched = list(self._fetchers.map(self._fetch, entries))
+        pages = self._fetch_all(entries)
+        fetched = [p if p is not None else (None, "") for p in pages]
         usable = [page if page is not None and not problem else None for page, problem in fetched]
         results = self._extract_all(usable)
-        outputs = []
-        for entry, (_page, problem), result in zip(entries, fetched, results, strict=True):
+        outputs: list[list[Output]] = []
+        for entry, loaded, (_page, problem), result in zip(entries, pages, fetched, results, strict=True):
+            if loaded is None:
+                log.info("extract %s: %s is slow to load; its entry goes back to the queue meanwhile",
+                         entry.article_id, entry.url[:300], extra={"article_id": entry.article_id})
+                outputs.append([Output(ENTRIES, entry.article_id, entry)])
+                continue
             article = assemble(entry, result, problem, self.settings)
             if article.fetch_error:
                 log.warning("extract %s: using the feed summary: %s", entry.article_id, article.fetch_error,

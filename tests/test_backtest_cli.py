@@ -60,9 +60,13 @@ def test_a_candidate_rule_folder_is_compared_with_the_live_one(tmp_path: Path) -
 
 def test_backtest_reports_bad_input_and_bad_rules_with_their_place(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"id": "1", "text": "ok"}\n{"id": "2"}\n')
-    code, out = cli(tmp_path, "backtest", str(bad))
-    assert code == 2 and f"{bad}:2: missing text" in out
+    bad.write_text('{"id": "1", "text": "ok"}\n{"id": "2"}\nnot json at all\n{"id": "4", "text": "ceasefire"}\n')
+    result = CliRunner().invoke(main, ["--data-dir", str(tmp_path / "data"), "backtest", str(bad), "--json"])
+    assert result.exit_code == 0, result.output  # each bad line said with its place; the rest goes on
+    assert f"skipped {bad}:2: missing text" in result.stderr
+    assert f"skipped {bad}:3: not valid JSON" in result.stderr and "Traceback" not in result.output
+    lines = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert [x["id"] for x in lines[:-1]] == ["1", "4"] and lines[-1]["summary"]["skipped_lines"] == 2
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "x.rules").write_text("threshold = 1\n1 (truce OR\n")

@@ -50,7 +50,7 @@ THREAD_EVERY = 20  # one article in twenty is the next installment of that story
 @dataclass
 class Rig:
     folder: Path
-    broker: EmbeddedBroker
+    broker: EmbeddedBroker | None  # None: the embedded broker of `wirewatch run`
     smtp: SmtpSink
     wire: Newswire
     database_url: str
@@ -60,19 +60,29 @@ class Rig:
         return Store(self.database_url)
 
 
+def rig_config(folder: Path, wire: Newswire, smtp: dict[str, object] | None = None) -> Path:
+    """The rigs' configuration: the newswire's feeds, the desk's topic, the analyst's watched story."""
+    watch = {"id": "doha", "name": "Doha energy talks", "seed_url": wire.site.url("/a/0.html")}  # installment 0
+    sections = {**QUICK, "alert": {"storm_window_minutes": 0},  # every follow-up mailed at once
+                "smtp": {**QUICK["smtp"], **(smtp or {})}}
+    return write_config(folder / "wirewatch.toml", wire.feed_urls,
+                        [{"email": SUBSCRIBER, "topics": {"ceasefire_talks": MIN_SCORE}, "mode": "immediate"},
+                         {"email": ANALYST, "watches": ["doha"], "mode": "immediate"}],
+                        sections, watches=[watch])
+
+
+def newswire(articles: int, rate: float, feeds: int = 20) -> Newswire:
+    # feeds long enough that no item scrolls off while a poller is down: what is tested is the pipeline
+    return Newswire(feeds=feeds, articles=articles, rate=rate, window=400, thread_every=THREAD_EVERY)
+
+
 def start_rig(folder: Path, database_url: str, articles: int, rate: float, feeds: int = 20,
-              copies: dict[str, int] | None = None) -> Rig:
+              copies: dict[str, int] | None = None, smtp_settings: dict[str, object] | None = None) -> Rig:
     broker = EmbeddedBroker(port=free_port(), log_path=folder / "broker.log")
     broker.start()
     smtp = SmtpSink().start()
-    # feeds long enough that no item scrolls off while a poller is down: what is tested is the pipeline
-    wire = Newswire(feeds=feeds, articles=articles, rate=rate, window=400, thread_every=THREAD_EVERY)
-    watch = {"id": "doha", "name": "Doha energy talks", "seed_url": wire.site.url("/a/0.html")}  # installment 0
-    sections = {**QUICK, "alert": {"storm_window_minutes": 0}}  # every follow-up mailed at once
-    config = write_config(folder / "wirewatch.toml", wire.feed_urls,
-                          [{"email": SUBSCRIBER, "topics": {"ceasefire_talks": MIN_SCORE}, "mode": "immediate"},
-                           {"email": ANALYST, "watches": ["doha"], "mode": "immediate"}],
-                          sections, watches=[watch])
+    wire = newswire(articles, rate, feeds)
+    config = rig_config(folder, wire, smtp_settings)
     wire.start()
     env = {"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "WIREWATCH_CONFIG": str(config),
            "WIREWATCH_DATA_DIR": str(folder / "data"), "WIREWATCH_DATABASE_URL": database_url,
@@ -88,7 +98,8 @@ def stop_rig(rig: Rig) -> None:
     rig.cluster.stop(timeout=60)
     rig.wire.stop()
     rig.smtp.stop()
-    rig.broker.stop()
+    if rig.broker is not None:
+        rig.broker.stop()
 
 
 def _cli() -> list[str]:
@@ -228,6 +239,7 @@ def test_broker_restarted_mid_stream_loses_its_memory_and_nothing_else(pg_url: s
                                                                        rig_factory: Callable[..., Rig]) -> None:
     rig = rig_factory(pg_url, articles=600, rate=20.0)
     time.sleep(12)  # mid-stream: some articles through, some on their way
+    assert rig.broker is not None
     rig.broker.stop()
     time.sleep(5)
     rig.broker.start()  # same port, empty: every topic and committed offset is gone

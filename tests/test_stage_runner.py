@@ -96,7 +96,10 @@ def test_a_database_outage_holds_the_records_instead_of_dead_lettering_them(brok
     b'{"schema": "entry", "v": 99}',  # a version from the future
     b"null",
     b'{"schema": "entry", "v": 1, "article_id": {"$where": "1"}, "url": ["x"]}',  # types that do not fit
-], ids=["deep", "huge", "bytes", "future", "null", "types"])
+    None,  # a tombstone
+    b"",
+    b'{"schema": "entry", "v": 1, "n": 1' + b"9" * 5000 + b"}",  # more digits than Python converts
+], ids=["deep", "huge", "bytes", "future", "null", "types", "tombstone", "empty", "digits"])
 def test_hostile_records_become_dead_letters_without_raising(raw: bytes) -> None:
     wiring = KafkaWiring(KafkaSettings(), "127.0.0.1:1")  # not contacted: process() only decides
 
@@ -106,4 +109,5 @@ def test_hostile_records_become_dead_letters_without_raising(raw: bytes) -> None
     runner = StageRunner("extract", wiring, ENTRIES, Entry, handle)
     [out] = runner.process(raw, 0, 7)
     assert out.topic == DEADLETTER and isinstance(out.message, DeadLetter)
-    assert out.message.reason in ("bad_json", "bad_schema") and out.message.offset == 7
+    assert out.message.reason in ("bad_json", "bad_schema", "too_large", "tombstone", "empty")
+    assert out.message.offset == 7 and out.message.partition == 0 and out.message.source_topic == "entries"

@@ -61,6 +61,15 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
+def topic_names(rules_dir: str) -> set[str] | None:
+    """The topics a rules folder defines ('' = the bundled pack): one per ``*.rules`` file; None when
+    there is no such folder (that is reported when the classifier starts)."""
+    from process.rules import RULES_SUFFIX, bundled_rules_dir
+
+    folder = Path(rules_dir) if rules_dir else bundled_rules_dir()
+    return {p.stem for p in folder.glob(f"*{RULES_SUFFIX}")} if folder.is_dir() else None
+
+
 class Context:
     def __init__(self, config: str | None, data_dir: str | None) -> None:
         self.config = config
@@ -69,7 +78,8 @@ class Context:
 
     def reload_settings(self) -> Settings:
         """The configuration read again from the same file and environment (for SIGHUP)."""
-        return load_settings(self.config, overrides={"data_dir": self.data_dir} if self.data_dir else {})
+        return load_settings(self.config, overrides={"data_dir": self.data_dir} if self.data_dir else {},
+                             topics=topic_names)
 
     @property
     def settings(self) -> Settings:
@@ -178,10 +188,12 @@ def broker(port: int) -> None:
 @click.pass_obj
 def demo(ctx: Context, serve: bool, port: int) -> None:
     """Serve the bundled demo corpus on loopback and run the whole pipeline over it."""
-    from wirewatch.demo.run import run_demo
+    from wirewatch.demo.run import DEMO_DIR, run_demo
 
     with _reported():
         settings = ctx.settings
+        if ctx.data_dir is None and settings.data_dir == Settings.model_fields["data_dir"].default:
+            settings = settings.model_copy(update={"data_dir": DEMO_DIR})  # never the real ./wirewatch-data
         if settings.log_level == "INFO":  # the demo's report is the output; log only what went wrong
             logging.getLogger().setLevel(logging.WARNING)
         if settings.kafka.bootstrap_servers or settings.database.url or settings.smtp.host:
@@ -212,8 +224,11 @@ def train(ctx: Context, data: tuple[str, ...], no_bootstrap: bool) -> None:
     click.echo(f"saved {settings.model_file}: {json.dumps(model.meta)}")
 
 
-def _store(ctx: Context) -> Store:
+def _store(ctx: Context, read_only: bool = False) -> Store:
+    """The database; ``read_only`` for commands that only show it (they never create or migrate one)."""
     settings = ctx.settings
+    if read_only:
+        return Store(settings.database_url, read_only=True)
     settings.data_path.mkdir(parents=True, exist_ok=True)
     return Store(settings.database_url, auto_migrate=settings.database.auto_migrate)
 
@@ -235,7 +250,7 @@ def status(ctx: Context, as_json: bool) -> None:
     from wirewatch.status import collect, render
 
     with _reported(*UNAVAILABLE):
-        report = collect(_store(ctx))
+        report = collect(_store(ctx, read_only=True))
     click.echo(json.dumps(report) if as_json else render(report))
 
 
@@ -244,12 +259,16 @@ def db() -> None:
     """The database schema: `current`, `upgrade` (run once per release when auto_migrate is off)."""
 
 
-def _engine(ctx: Context) -> Any:
+def _engine(ctx: Context, read_only: bool = False) -> Any:
     from sqlalchemy import create_engine
 
     settings = ctx.settings
+    url = settings.database_url
+    if read_only and url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise StorageError(f"no database at {url.removeprefix('sqlite:///')} (a mistyped path or data directory?); "
+                           "nothing was created")
     settings.data_path.mkdir(parents=True, exist_ok=True)
-    return create_engine(settings.database_url)
+    return create_engine(url)
 
 
 @db.command("current")
@@ -258,7 +277,7 @@ def db_current(ctx: Context) -> None:
     """The database's schema revision and the one this version of wirewatch needs."""
     from wirewatch import migrate
 
-    with _reported(*UNAVAILABLE), _engine(ctx).connect() as conn:
+    with _reported(*UNAVAILABLE), _engine(ctx, read_only=True).connect() as conn:
         revision = migrate.current(conn)
     click.echo(f"database at {revision or 'none (empty)'}; this version needs {migrate.head()}")
 
@@ -316,7 +335,7 @@ def feeds_remove(ctx: Context, url: str) -> None:
 def feeds_list(ctx: Context) -> None:
     """One line per feed: health, URL, name."""
     with _reported():
-        rows = _store(ctx).list_feeds()
+        rows = _store(ctx, read_only=True).list_feeds()
     for row in rows:
         click.echo(f"{row.health:<9} {row.url}" + (f"  ({row.name})" if row.name else ""))
     click.echo(f"{len(rows)} feeds")
@@ -329,7 +348,7 @@ def feeds_list(ctx: Context) -> None:
 def feeds_status(ctx: Context, url: str | None, as_json: bool) -> None:
     """Last poll, HTTP status, entries, errors, next poll and health of each feed (or of URL)."""
     with _reported():
-        rows = [r for r in _store(ctx).list_feeds() if url is None or r.url == url]
+        rows = [r for r in _store(ctx, read_only=True).list_feeds() if url is None or r.url == url]
     if url and not rows:
         _fail(ValueError(f"no feed {url}"))
     for row in rows:
@@ -378,7 +397,7 @@ def feeds_export(ctx: Context, opml_file: str | None) -> None:
     from ingest.opml import write_opml
 
     with _reported():
-        data = write_opml((r.url, r.name) for r in _store(ctx).list_feeds())
+        data = write_opml((r.url, r.name) for r in _store(ctx, read_only=True).list_feeds())
     if opml_file:
         Path(opml_file).write_bytes(data)
     else:
@@ -442,6 +461,12 @@ def subscribers_add(ctx: Context, email: str, name: str, mode: str, topics: tupl
         _fail(ValueError(f"{email!r} is not a valid email address: {exc.errors()[0]['msg']}"))
     parsed = [_topic_option(t) for t in topics]
     with _reported():
+        known_topics = topic_names(ctx.settings.classify.rules_dir)
+        problems = [f"minimum score of {t} is {m:g}; it is between 0 and 1" for t, m in parsed if not 0 <= m <= 1]
+        problems += [f"unknown topic {t!r} (the topics are: {', '.join(sorted(known_topics))})"
+                     for t, _ in parsed if known_topics is not None and t not in known_topics]
+        if problems:
+            _fail(ValueError("; ".join(problems)))
         store = _store(ctx)
         known = {w["id"] for w in store.list_watches()}
         unknown = [w for w in watch_ids if w not in known]
@@ -459,7 +484,7 @@ def subscribers_add(ctx: Context, email: str, name: str, mode: str, topics: tupl
 @click.pass_obj
 def subscribers_list(ctx: Context) -> None:
     with _reported():
-        rows = _store(ctx).list_subscribers()
+        rows = _store(ctx, read_only=True).list_subscribers()
     for sub in rows:
         topics = ", ".join(f"{t}≥{m:g}" for t, m in sorted(sub["topics"].items())) or "-"
         click.echo(f"{sub['email']}  {sub['mode']}  topics: {topics}  watches: {', '.join(sub['watches']) or '-'}")
@@ -498,7 +523,7 @@ def feedback(ctx: Context, ref: str, verdict: str) -> None:
 def export_feedback(ctx: Context, output: str) -> None:
     """Write the verdicts as labeled examples (JSONL) for `wirewatch train`."""
     with _reported():
-        rows = _store(ctx).feedback_examples()
+        rows = _store(ctx, read_only=True).feedback_examples()
     with open(output, "w", encoding="utf-8") as fh:
         for row in rows:
             topics = [t["topic"] for t in json.loads(row["facts_json"]).get("topics", [])]
@@ -551,7 +576,7 @@ def watch_add(ctx: Context, watch_id: str, name: str, url: str, text: str, text_
 @click.pass_obj
 def watch_list(ctx: Context) -> None:
     with _reported():
-        store = _store(ctx)
+        store = _store(ctx, read_only=True)
         rows = store.list_watches()
     for row in rows:
         members = store.story_texts(row["id"])
@@ -595,7 +620,12 @@ def backtest(ctx: Context, articles: str, candidate: str | None, as_json: bool, 
     try:
         settings = ctx.settings
         live = build_classifier(settings)
-        items = list(read_articles(articles))
+        skipped: list[str] = []  # bad lines: each said with its place, and the rest goes on
+        items = list(read_articles(articles, skipped))
+        for problem in skipped:
+            click.echo(f"wirewatch: skipped {problem}", err=True)
+        if skipped:
+            click.echo(f"wirewatch: {len(skipped)} line(s) skipped; back-testing the other {len(items)}", err=True)
         verdicts = run(live, items)
         other = None
         if candidate:
@@ -629,7 +659,7 @@ def backtest(ctx: Context, articles: str, candidate: str | None, as_json: bool, 
         if change:
             click.echo(f"    with {candidate}: " + ", ".join(
                 [f"+{t}" for t in change.newly] + [f"-{t}" for t in change.stopped]))
-    summary: dict[str, Any] = {"articles": len(verdicts)}
+    summary: dict[str, Any] = {"articles": len(verdicts), "skipped_lines": len(skipped)}
     if any(v.labels is not None for v in verdicts):
         summary["live"] = {t: s.as_json() for t, s in metrics(verdicts, topics).items()}
         if other is not None:
@@ -780,6 +810,13 @@ def deadletter_replay(ctx: Context, stage: str | None, reason: str | None) -> No
         settings = ctx.settings
         letters = [x[2] for x in _dead_letters(settings)
                    if (stage is None or x[2].stage == stage) and (reason is None or x[2].reason == reason)]
+        # a tombstone, or a payload kept only in part (a record too large): nothing whole to send again
+        whole = [d for d in letters if (d.payload_bytes < 0 and d.reason != "tombstone" and d.payload)
+                 or d.payload_bytes == len(d.payload.encode("utf-8"))]
+        if len(whole) < len(letters):
+            click.echo(f"not replayed: {len(letters) - len(whole)} dead letters without their whole message "
+                       "(a tombstone, or a record too large, kept in part)", err=True)
+        letters = whole
         wiring = KafkaWiring(settings.kafka, settings.kafka.bootstrap_servers)
         producer = wiring.producer()
         for letter in letters:

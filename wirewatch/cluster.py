@@ -6,11 +6,14 @@ server, configuration file) and how many copies of each stage to run. Out: runni
 each logging to its own file, and their CPU and memory as the operating system reports them.
 
 Used by the crash tests and the soak benchmark; it is also the quickest way to watch consumer groups
-spread partitions over several workers without a container engine.
+spread partitions over several workers without a container engine. :class:`RunProcess` is the
+all-in-one ``wirewatch run`` (embedded broker) in a process group of its own, for the chaos tests
+that kill the whole group at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -194,3 +197,69 @@ def _proc_usage(pid: int) -> tuple[float, int]:
     except (OSError, IndexError, ValueError):
         return 0.0, 0
     return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK"), rss_pages * os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass
+class RunProcess:
+    """``wirewatch run`` in its own process group: its embedded broker and extraction pool die with it
+    when :meth:`kill_group` sends SIGKILL to the whole group (a machine losing power, an OOM kill)."""
+
+    log_path: Path
+    env: Mapping[str, str]
+    proc: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+    kills: int = 0
+    survivors: int = 0  # processes of a killed group found alive after it (there should be none)
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self) -> None:
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "WIREWATCH_"))}
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps it
+        try:
+            self.proc = subprocess.Popen([sys.executable, "-m", "wirewatch.cli", "run"], env={**base, **self.env},
+                                         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         start_new_session=True)
+        finally:
+            log.close()
+        self.starts += 1
+
+    def kill_group(self) -> None:
+        """SIGKILL to every process of the group, then count what is still alive a moment later."""
+        if self.proc is None:
+            return
+        group = self.proc.pid
+        with contextlib.suppress(ProcessLookupError):  # gone already
+            os.killpg(group, signal.SIGKILL)
+        self.proc.wait(timeout=60)
+        self.kills += 1
+        time.sleep(0.2)
+        self.survivors += len(_in_group(group))
+
+    def stop(self, timeout: float = 60.0) -> int | None:
+        """SIGTERM (drain and exit), SIGKILL to the group after ``timeout``; returns the exit code."""
+        if not self.running:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+        try:
+            return self.proc.wait(timeout=timeout)  # type: ignore[union-attr]
+        except subprocess.TimeoutExpired:
+            self.kill_group()
+            return None
+
+
+def _in_group(group: int) -> list[int]:
+    """Live processes whose process group is ``group`` (Linux /proc; zombies not counted)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[2]) == group:
+            found.append(int(entry.name))
+    return found

@@ -14,11 +14,11 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
 
 
 class ConfigError(ValueError):
@@ -120,6 +120,13 @@ class PollSettings(_Section):
     max_bytes: int = Field(10_000_000, gt=0)
     concurrency: int = Field(200, ge=1, description="requests in flight at once")
 
+    @model_validator(mode="after")
+    def _ordered(self) -> PollSettings:
+        if self.min_interval_seconds > self.max_interval_seconds:
+            raise ValueError(f"min_interval_seconds ({self.min_interval_seconds:g}) is above max_interval_seconds "
+                             f"({self.max_interval_seconds:g})")
+        return self
+
 
 class ExtractSettings(_Section):
     timeout_seconds: float = Field(20.0, gt=0)
@@ -130,6 +137,8 @@ class ExtractSettings(_Section):
     workers: int = Field(0, ge=0, description="extraction processes; 0: one per core, 1: in the worker itself")
     fetch_concurrency: int = Field(16, ge=1, description="pages fetched at once per worker")
     extraction_timeout_seconds: float = Field(30.0, gt=0, description="a page taking longer falls back")
+    page_patience_seconds: float = Field(5.0, gt=0, description="a page still loading after this is fetched on in "
+                                         "the background and its entry queued again, so that others pass")
 
 
 class ClassifySettings(_Section):
@@ -157,6 +166,15 @@ class SubscriberSettings(_Section):
     mode: Literal["immediate", "hourly", "daily"] = "immediate"
     topics: dict[str, float] = Field(default_factory=dict, description="topic -> minimum score")
     watches: list[str] = Field(default_factory=list)
+
+    @field_validator("topics")
+    @classmethod
+    def _scores(cls, value: dict[str, float]) -> dict[str, float]:
+        wrong = [f"{t} = {v:g}" for t, v in value.items() if not 0.0 <= v <= 1.0]
+        if wrong:
+            raise ValueError(f"a minimum score is between 0 and 1 (a topic's score never leaves that range): "
+                             f"{', '.join(wrong)}")
+        return value
 
 
 class AlertSettings(_Section):
@@ -251,23 +269,37 @@ def _line_of(text: str, key: str) -> int | None:
     return text.count("\n", 0, match.start()) + 1 if match else None
 
 
-def _describe(exc: ValidationError, source: str, text: str) -> str:
+TopicNames = Callable[[str], "set[str] | None"]  # the topic names of a rules folder ('' = the bundled one)
+
+
+def _describe(exc: ValidationError, source: str, text: str, from_env: Mapping[tuple[str, ...], str],
+              env: Mapping[str, str]) -> list[str]:
     lines = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
+        path = tuple(str(p) for p in err["loc"])
+        loc = ".".join(path)
+        var = next((v for keys, v in from_env.items() if path[:len(keys)] == keys), "")
+        if var:  # the environment set it: name the variable, not the key
+            shown = "(hidden)" if var.endswith("PASSWORD") else repr(env.get(var, ""))
+            lines.append(f"environment variable {var}={shown}: {err['msg']}")
+            continue
         last = next((str(p) for p in reversed(err["loc"]) if isinstance(p, str)), "")
         line = _line_of(text, last) if last and text else None
         where = f"{source}:{line}" if line else source
         if err["type"] == "extra_forbidden":
             lines.append(f"{where}: unknown key '{loc}' (check its spelling; see README 'Configuration')")
         else:
-            lines.append(f"{where}: '{loc}': {err['msg']}")
-    return "\n".join(lines)
+            lines.append(f"{where}: '{loc}': {err['msg'].removeprefix('Value error, ')}")
+    return lines
 
 
 def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None,
-                  overrides: Mapping[str, Any] | None = None) -> Settings:
-    """Build the settings from a TOML file (optional), then the environment, then explicit overrides."""
+                  overrides: Mapping[str, Any] | None = None, topics: TopicNames | None = None) -> Settings:
+    """Build the settings from a TOML file (optional), then the environment, then explicit overrides.
+
+    Every problem is reported at once, in one :class:`ConfigError`: keys, values (a value from the
+    environment names its variable), and references — watches a subscriber follows, and, when
+    ``topics`` can name them, the topics it subscribes to."""
     env = os.environ if env is None else env
     data: dict[str, Any] = {}
     text, source = "", "(defaults)"
@@ -280,35 +312,64 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
             raise ConfigError(f"{source}: config file not found") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    from_env: dict[tuple[str, ...], str] = {}
     for var, keys in ENV_OVERRIDES.items():
         if env.get(var):
             node = data
             for key in keys[:-1]:
                 node = node.setdefault(key, {})
             node[keys[-1]] = env[var]
+            from_env[keys] = var
     for dotted, value in (overrides or {}).items():
         node = data
         *parents, leaf = dotted.split(".")
         for key in parents:
             node = node.setdefault(key, {})
         node[leaf] = value
+    problems: list[str] = []
+    settings = None
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, source, text)) from None
-    _check_references(settings, source)
+        problems += _describe(exc, source, text, from_env, env)
+    problems += _reference_problems(data, source, text, topics)
+    if problems or settings is None:
+        raise ConfigError("\n".join(problems))
     return settings
 
 
-def _check_references(settings: Settings, source: str) -> None:
-    watch_ids = [w.id for w in settings.watches]
-    dupes = {w for w in watch_ids if watch_ids.count(w) > 1}
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _reference_problems(data: dict[str, Any], source: str, text: str, topics: TopicNames | None) -> list[str]:
+    """What refers to something that does not exist, read from the raw data (so that it is reported
+    together with every other error)."""
+    problems = []
+    watches = _dicts(data.get("watches"))
+    watch_ids = [str(w.get("id")) for w in watches]
+    dupes = sorted({w for w in watch_ids if watch_ids.count(w) > 1})
     if dupes:
-        raise ConfigError(f"{source}: watch id(s) defined twice: {', '.join(sorted(dupes))}")
-    for watch in settings.watches:
-        if not (watch.seed_url or watch.seed_text or watch.seed_file):
-            raise ConfigError(f"{source}: watch '{watch.id}' needs seed_url, seed_text or seed_file")
-    for sub in settings.subscribers:
-        unknown = [w for w in sub.watches if w not in watch_ids]
+        problems.append(f"{source}: watch id(s) defined twice: {', '.join(dupes)}")
+    for watch in watches:
+        if not (watch.get("seed_url") or watch.get("seed_text") or watch.get("seed_file")):
+            problems.append(f"{source}: watch '{watch.get('id')}' needs seed_url, seed_text or seed_file")
+    known: set[str] | None = None
+    if topics is not None:
+        classify = data.get("classify") if isinstance(data.get("classify"), dict) else {}
+        try:
+            known = topics(str(classify.get("rules_dir") or ""))
+        except (OSError, ValueError):
+            known = None  # the rules folder itself is reported when the classifier starts
+    for sub in _dicts(data.get("subscribers")):
+        followed = sub.get("watches") if isinstance(sub.get("watches"), list) else []
+        unknown = [str(w) for w in followed if str(w) not in watch_ids]
         if unknown:
-            raise ConfigError(f"{source}: subscriber {sub.email} follows unknown watch(es): {', '.join(unknown)}")
+            problems.append(f"{source}: subscriber {sub.get('email')} follows unknown watch(es): {', '.join(unknown)}")
+        wanted = sub.get("topics") if isinstance(sub.get("topics"), dict) else {}
+        strange = [str(t) for t in wanted if known is not None and str(t) not in known]
+        if strange:
+            line = _line_of(text, strange[0]) if text else None
+            problems.append(f"{source}{f':{line}' if line else ''}: subscriber {sub.get('email')} subscribes to "
+                            f"unknown topic(s) {', '.join(strange)} (the topics are: {', '.join(sorted(known or ()))})")
+    return problems

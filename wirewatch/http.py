@@ -10,7 +10,10 @@ most ``max_redirects`` redirects; the body, counted after decompression (so a gz
 too), at most ``max_bytes``.
 Address policy: a host that resolves to a loopback, private, link-local, multicast, reserved or
 cloud-metadata address is refused, on every hop of a redirect, unless an allow-listed network
-contains it (the tests allow 127.0.0.0/8 for their loopback servers).
+contains it (the tests allow 127.0.0.0/8 for their loopback servers). Both clients apply it where
+the connection is made, to the very addresses they connect to (one resolution, checked and used),
+so a DNS answer that changes between a check and the connection (rebinding) cannot slip through.
+A URL that cannot even be parsed (``http://[::1/``) is a :class:`FetchError` like any other.
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ import asyncio
 import ipaddress
 import socket
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 import aiohttp.abc
+import httpcore
 import httpx
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -68,21 +72,49 @@ def _refusal(ip: IPAddress) -> str:
     return ""
 
 
+def system_resolve(host: str) -> list[str]:
+    """The addresses the system resolver gives for ``host`` (raises ``OSError`` when there are none)."""
+    return list(dict.fromkeys(str(i[4][0]) for i in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)))
+
+
 @dataclass
 class AddressPolicy:
-    """Which hosts may be fetched: public addresses, plus the allow-listed networks."""
+    """Which hosts may be fetched: public addresses, plus the allow-listed networks.
+
+    ``resolve`` turns a host name into addresses (the system resolver unless a test gives another);
+    :meth:`addresses` is what the clients call when they connect: resolve once, check, connect there.
+    """
 
     allow: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    resolve: Callable[[str], list[str]] = system_resolve
     _cache: dict[str, tuple[float, str]] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_strings(cls, networks: Iterable[str]) -> AddressPolicy:
-        return cls(tuple(ipaddress.ip_network(n, strict=False) for n in networks))
+    def from_strings(cls, networks: Iterable[str],
+                     resolve: Callable[[str], list[str]] = system_resolve) -> AddressPolicy:
+        return cls(tuple(ipaddress.ip_network(n, strict=False) for n in networks), resolve)
+
+    def addresses(self, host: str) -> list[str]:
+        """The addresses to connect to for ``host``, all allowed, or :class:`AddressRefused` (never cached:
+        the answer checked is the answer used)."""
+        try:
+            found = self.resolve(host)
+        except (OSError, UnicodeError) as exc:
+            raise FetchError(f"cannot resolve {host}: {exc}") from None
+        if not found:
+            raise FetchError(f"cannot resolve {host}: no address")
+        verdict = self.verdict(host, found)
+        if verdict:
+            raise AddressRefused(verdict)
+        return found
 
     def verdict(self, host: str, addresses: Iterable[str]) -> str:
         """'' when every address of the host may be fetched, else the reason it may not."""
         for raw in addresses:
-            ip = ipaddress.ip_address(raw.split("%", 1)[0])
+            try:
+                ip = ipaddress.ip_address(raw.split("%", 1)[0])
+            except ValueError:
+                return f"{host} resolves to {raw!r}, not an IP address; refused"
             if any(ip in net for net in self.allow):
                 continue
             reason = _refusal(ip)
@@ -102,36 +134,37 @@ class AddressPolicy:
 
     @staticmethod
     def _check_url(url: str) -> str:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname
+        except ValueError as exc:
+            raise FetchError(f"{url}: not a valid URL: {exc}") from None
         if parts.scheme not in ("http", "https"):
             raise FetchError(f"{url}: only http and https URLs are fetched")
-        if not parts.hostname:
+        if not host:
             raise FetchError(f"{url}: no host in URL")
-        return parts.hostname
+        return host
 
     def check(self, url: str) -> None:
+        """Refuse early (before any connection) a URL whose host is not allowed; the verdict is cached
+        briefly. It is a courtesy: the check that counts is :meth:`addresses`, at connect time."""
         host = self._check_url(url)
         verdict = self._cached(host)
         if verdict is None:
             try:
-                infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-            except (socket.gaierror, UnicodeError) as exc:
+                found = self.resolve(host)
+            except (OSError, UnicodeError) as exc:
                 raise FetchError(f"{url}: cannot resolve {host}: {exc}") from None
-            verdict = self._remember(host, self.verdict(host, {str(i[4][0]) for i in infos}))
+            verdict = self._remember(host, self.verdict(host, found))
         if verdict:
             raise AddressRefused(f"{url}: {verdict}")
 
     async def acheck(self, url: str) -> None:
-        host = self._check_url(url)
-        verdict = self._cached(host)
-        if verdict is None:
-            try:
-                infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-            except (socket.gaierror, UnicodeError) as exc:
-                raise FetchError(f"{url}: cannot resolve {host}: {exc}") from None
-            verdict = self._remember(host, self.verdict(host, {str(i[4][0]) for i in infos}))
-        if verdict:
-            raise AddressRefused(f"{url}: {verdict}")
+        """:meth:`check` without blocking the event loop (resolution runs in a thread)."""
+        if self._cached(self._check_url(url)) is None:
+            await asyncio.to_thread(self.check, url)
+        else:
+            self.check(url)
 
 
 @dataclass(frozen=True)
@@ -142,11 +175,40 @@ class FetchLimits:
     max_redirects: int = 5
 
 
+class PolicyBackend(httpcore.SyncBackend):
+    """httpcore's network backend, connecting only to addresses the policy allowed, resolved once."""
+
+    def __init__(self, policy: AddressPolicy) -> None:
+        self.policy = policy
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        last: Exception | None = None
+        for address in self.policy.addresses(host):
+            try:
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+
+class PolicyTransport(httpx.HTTPTransport):
+    """httpx's transport with :class:`PolicyBackend` (TLS still checks the certificate against the host name)."""
+
+    def __init__(self, policy: AddressPolicy) -> None:
+        super().__init__()
+        self._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(), max_connections=100,
+                                             max_keepalive_connections=20, keepalive_expiry=5.0,
+                                             network_backend=PolicyBackend(policy))
+
+
 def make_client(timeout: float, user_agent: str, max_redirects: int = 5,
                 policy: AddressPolicy | None = None) -> httpx.Client:
-    hooks = {"request": [lambda request: policy.check(str(request.url))]} if policy else {}
+    """A synchronous client; with a policy, every connection (redirect hops included) goes through it."""
+    transport = PolicyTransport(policy) if policy is not None else None
     return httpx.Client(timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)), follow_redirects=True,
-                        max_redirects=max_redirects, headers={"User-Agent": user_agent}, event_hooks=hooks)
+                        max_redirects=max_redirects, headers={"User-Agent": user_agent}, transport=transport)
 
 
 def _too_big(url: str, declared: str, max_bytes: int) -> None:
@@ -187,8 +249,10 @@ def fetch(client: httpx.Client, url: str, max_bytes: int, headers: dict[str, str
                 if time.monotonic() > end:
                     raise FetchError(f"{url}: still sending after the {deadline:g}s deadline; cut off")
             return Fetched(str(response.url), response.status_code, response.headers, bytes(body), _history(response))
-    except (httpx.HTTPError, FetchError) as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, FetchError) as exc:
         raise _translate(url, exc) from None
+    except (ValueError, UnicodeError, OSError) as exc:  # a URL or header even httpx cannot represent
+        raise FetchError(f"{url}: {type(exc).__name__}: {exc}") from None
 
 
 class PolicyResolver(aiohttp.abc.AbstractResolver):
@@ -203,12 +267,20 @@ class PolicyResolver(aiohttp.abc.AbstractResolver):
         self.inner = aiohttp.ThreadedResolver()
 
     async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[dict[str, Any]]:
-        answers = await self.inner.resolve(host, port, family)
-        if self.policy is not None:
+        if self.policy is None:
+            return await self.inner.resolve(host, port, family)
+        if self.policy.resolve is system_resolve:
+            answers = await self.inner.resolve(host, port, family)
             verdict = self.policy.verdict(host, [a["host"] for a in answers])
             if verdict:
                 raise OSError(verdict)
-        return answers
+            return answers
+        try:
+            found = await asyncio.to_thread(self.policy.addresses, host)
+        except FetchError as exc:
+            raise OSError(str(exc)) from None
+        return [{"hostname": host, "host": a, "port": port, "proto": 0, "flags": socket.AI_NUMERICHOST,
+                 "family": socket.AF_INET6 if ":" in a else socket.AF_INET} for a in found]
 
     async def close(self) -> None:
         await self.inner.close()
@@ -247,7 +319,11 @@ async def afetch(session: aiohttp.ClientSession, url: str, limits: FetchLimits,
                     if len(hops) >= limits.max_redirects:
                         raise FetchError(f"{url}: too many redirects")
                     hops.append((response.status, current))
-                    current = urljoin(current, response.headers["Location"])
+                    try:
+                        current = urljoin(current, response.headers["Location"])
+                    except ValueError as exc:  # e.g. "http://[::1/": this feed's problem, no one else's
+                        raise FetchError(f"{url}: redirected to an invalid URL "
+                                         f"{response.headers['Location'][:200]!r}: {exc}") from None
                     continue
                 _too_big(url, response.headers.get("Content-Length", ""), limits.max_bytes)
                 body = bytearray()
@@ -267,5 +343,5 @@ async def afetch(session: aiohttp.ClientSession, url: str, limits: FetchLimits,
         raise
     except aiohttp.ClientConnectorError as exc:
         raise FetchError(f"{url}: ConnectError: {exc.os_error or exc}") from None
-    except (aiohttp.ClientError, OSError) as exc:
+    except (aiohttp.ClientError, OSError, ValueError, UnicodeError) as exc:
         raise FetchError(f"{url}: {type(exc).__name__}: {exc}") from None

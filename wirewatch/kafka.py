@@ -6,8 +6,9 @@ In: records from one topic. Out: the stage's output messages on other topics, an
 A stage is a plain function ``handle(message) -> list[Output]``; :class:`StageRunner` does the rest,
 once for all stages: consume in a consumer group, decode, call the stage, produce, and commit the
 offsets only after the outputs are flushed (at-least-once; the stages' sinks are idempotent). A
-record that is not valid JSON or not of the expected schema, or whose processing keeps failing,
-goes to ``deadletter`` with the reason, and processing goes on.
+record that is no message — a tombstone, empty, larger than ``[kafka] max_message_bytes``, not
+valid JSON, not of the expected schema — or whose processing keeps failing, goes to ``deadletter``
+with its own topic, partition, offset and reason, and processing goes on.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from kafka.errors import (
 )
 
 from wirewatch.config import KafkaSettings
-from wirewatch.schema import BadMessage, DeadLetter, Message, decode
+from wirewatch.log_reset import LogResetWatch
+from wirewatch.schema import BadMessage, DeadLetter, Message, decode, payload_of
 
 log = logging.getLogger(__name__)
 
@@ -187,33 +189,45 @@ class KafkaWiring:
         except KafkaTimeoutError:
             raise BrokerUnavailable(f"no Kafka broker answers at {self.bootstrap}") from None
 
-    def publish(self, producer: KafkaProducer, outputs: Iterable[Output], stage: str = "") -> list[Any]:
+    def publish(self, producer: KafkaProducer, outputs: Iterable[Output], stage: str = "",
+                source: Any = None) -> list[Any]:
         """Send the outputs; returns their futures (see :func:`delivered`).
 
         A message larger than ``[kafka] max_message_bytes`` (what a real broker accepts by default) is
-        not sent: a dead letter with its beginning takes its place, so that one huge article never
-        stalls a partition. A broker that does not answer in time is a :class:`TransientFailure`.
+        not sent: a dead letter takes its place, so that one huge article never stalls a partition. It
+        names the input record (``source``: the consumed record, with topic, partition, offset and
+        value) that led to it, and keeps that input as its payload; a dead letter that is itself too
+        large keeps its own reason and source and only its payload is cut. A broker that does not
+        answer in time is a :class:`TransientFailure`.
         """
         futures = []
         for out in outputs:
             value = out.message.to_bytes()
-            message: Message = out.message
+            topic = out.topic
             if len(value) > self.settings.max_message_bytes:
-                log.error("%s message %s is %d bytes, over [kafka] max_message_bytes (%d): dead-lettered",
-                          out.topic, out.key, len(value), self.settings.max_message_bytes)
-                message = DeadLetter(stage=stage or out.topic, reason="too_large", error=f"{len(value)} bytes",
-                                     source_topic=self.topic(out.topic), partition=-1, offset=-1,
-                                     payload=value[:20_000].decode("utf-8", errors="replace"))
-                value = message.to_bytes()
-                topic = DEADLETTER
-            else:
-                topic = out.topic
+                message = self._too_large(out, len(value), stage, source)
+                value, topic = message.to_bytes(), DEADLETTER
             try:
                 futures.append(producer.send(self.topic(topic), key=out.key.encode("utf-8"), value=value))
             except KafkaTimeoutError as exc:
                 raise TransientFailure(f"the broker did not answer: {exc}") from None
         return futures
 
+    def _too_large(self, out: Output, size: int, stage: str, source: Any) -> DeadLetter:
+        limit = self.settings.max_message_bytes
+        log.error("%s message %s is %d bytes, over [kafka] max_message_bytes (%d): dead-lettered",
+                  out.topic, out.key, size, limit)
+        if isinstance(out.message, DeadLetter):  # a record already dead: keep why, cut what it carries
+            letter = out.message
+            return letter.model_copy(update={"payload": letter.payload[:limit // 8]})
+        payload, payload_bytes = payload_of(getattr(source, "value", None) if source is not None
+                                            else out.message.to_bytes())
+        return DeadLetter(stage=stage or out.topic, reason="too_large",
+                          error=f"its {out.topic} message for {out.key} is {size} bytes, over [kafka] "
+                                f"max_message_bytes ({limit})",
+                          source_topic=getattr(source, "topic", "") or self.topic(out.topic),
+                          partition=getattr(source, "partition", -1), offset=getattr(source, "offset", -1),
+                          payload=payload, payload_bytes=payload_bytes)
 
     def read_topic(self, topic: str, expected: int | None = None, quiet: float = 5.0,
                    timeout: float = 60.0) -> list[Any]:
@@ -251,7 +265,7 @@ class KafkaWiring:
 def delivered(producer: KafkaProducer, futures: Sequence[Any]) -> None:
     """Flush, then raise :class:`TransientFailure` unless the broker acknowledged every record."""
     try:
-        producer.flush(timeout=60)
+        producer.flush(timeout=30)
     except KafkaTimeoutError as exc:
         raise TransientFailure(f"the broker did not acknowledge {len(futures)} records in time: {exc}") from None
     failed = [f for f in futures if not f.succeeded()]
@@ -289,8 +303,10 @@ class StageRunner(Generic[M]):
         self.transient = (TransientFailure, *transient)
         self.max_outage_wait = max_outage_wait
         self.outage: str = ""  # what is down, while it is
+        self.resets = LogResetWatch(stage, wiring.topic(source))
 
-    def process(self, raw: bytes, partition: int = -1, offset: int = -1, key: bytes | None = None) -> list[Output]:
+    def process(self, raw: bytes | None, partition: int = -1, offset: int = -1,
+                key: bytes | None = None) -> list[Output]:
         """Decode and handle one record; failures become a dead letter instead of an exception
         (except a transient failure, which is raised for :meth:`run` to wait out)."""
         token = CURRENT_ARTICLE.set(key.decode("utf-8", "replace") if key else "")
@@ -299,12 +315,11 @@ class StageRunner(Generic[M]):
         finally:
             CURRENT_ARTICLE.reset(token)
 
-    def _process(self, raw: bytes, partition: int, offset: int) -> list[Output]:
+    def _process(self, raw: bytes | None, partition: int, offset: int) -> list[Output]:
         try:
-            message = decode(raw, self.message_type)
+            message = decode(raw, self.message_type, self.wiring.settings.max_message_bytes)
         except BadMessage as exc:
-            reason = "bad_json" if str(exc).startswith("not valid JSON") else "bad_schema"
-            return [self._dead(raw, reason, str(exc), partition, offset)]
+            return [self._dead(raw, exc.reason, str(exc), partition, offset)]
         attempt = 0
         while True:
             try:
@@ -331,7 +346,7 @@ class StageRunner(Generic[M]):
         good: list[tuple[int, M]] = []
         for i, r in enumerate(records):
             try:
-                good.append((i, decode(r.value, self.message_type)))
+                good.append((i, decode(r.value, self.message_type, self.wiring.settings.max_message_bytes)))
             except BadMessage:
                 results[i] = self.process(r.value, r.partition, r.offset, r.key)
         try:
@@ -346,19 +361,20 @@ class StageRunner(Generic[M]):
                                           records[i].key)
         return [r or [] for r in results]
 
-    def _dead(self, raw: bytes, reason: str, error: str, partition: int, offset: int) -> Output:
+    def _dead(self, raw: bytes | None, reason: str, error: str, partition: int, offset: int) -> Output:
         log.warning("%s: %s at %s[%s]@%s: %s", self.stage, reason, self.source, partition, offset, error)
         self.progress.add("deadlettered", self.stage)
+        payload, size = payload_of(raw)
         letter = DeadLetter(stage=self.stage, reason=reason, error=error, source_topic=self.wiring.topic(self.source),
-                            partition=partition, offset=offset, payload=raw.decode("utf-8", errors="replace"))
+                            partition=partition, offset=offset, payload=payload, payload_bytes=size)
         return Output(DEADLETTER, f"{self.stage}:{partition}:{offset}", letter)
 
     def _complete(self, producer: KafkaProducer, records: list[Any]) -> None:
         """Process a batch and publish its outputs, acknowledged by the broker (or raise transient)."""
         futures: list[Any] = []
         produced: Counter[str] = Counter()
-        for outputs in self.process_batch(records):
-            futures += self.wiring.publish(producer, outputs, self.stage)
+        for record, outputs in zip(records, self.process_batch(records), strict=True):
+            futures += self.wiring.publish(producer, outputs, self.stage, source=record)
             produced.update(out.topic for out in outputs)
         delivered(producer, futures)
         for topic, n in produced.items():
@@ -406,6 +422,7 @@ class StageRunner(Generic[M]):
         log.info("%s: consuming %s", self.stage, self.wiring.topic(self.source))
         try:
             while not stop.is_set():
+                self.resets.check(consumer)
                 try:
                     batch: dict[Any, list[Any]] = consumer.poll(timeout_ms=300)
                 except KafkaError as exc:
@@ -428,7 +445,7 @@ class StageRunner(Generic[M]):
                     except self.transient as exc:
                         attempt += 1
                         self._wait_out(consumer, exc, attempt, stop)
-                        if isinstance(exc, TransientFailure) and attempt % 3 == 0:
+                        if isinstance(exc, TransientFailure):  # a client can be stuck where a new one is not
                             producer = self._fresh_producer(producer)
                 else:
                     break  # stopped during an outage: nothing committed, the records come again
@@ -437,6 +454,7 @@ class StageRunner(Generic[M]):
                     self.outage = ""
                 try:
                     consumer.commit()
+                    self.resets.committed(records)
                 except KafkaError as exc:
                     if isinstance(exc, GroupAuthorizationFailedError | TopicAuthorizationFailedError):
                         raise  # a configuration to fix: the worker stops and says so

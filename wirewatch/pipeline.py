@@ -46,9 +46,15 @@ class PipelineError(RuntimeError):
 def build_classifier(settings: Settings) -> Any:
     from process.classifier import RuleSource, TopicClassifier
     from process.model import ModelError, bundled_training_file, load, read_examples, save, train, training_digest
-    from process.rules import bundled_rules_dir
+    from process.rules import RuleError, bundled_rules_dir
 
-    rules = RuleSource(settings.classify.rules_dir or bundled_rules_dir())
+    folder = settings.classify.rules_dir or bundled_rules_dir()
+    try:
+        rules = RuleSource(folder)
+    except (RuleError, OSError) as exc:
+        problems = exc.problems if isinstance(exc, RuleError) else [str(exc)]
+        more = f" (and {len(problems) - 1} more: `wirewatch rules check {folder}`)" if len(problems) > 1 else ""
+        raise PipelineError(f"rules: {problems[0]}{more}") from None
     path = settings.model_file
     examples = read_examples(bundled_training_file())
     for extra in settings.classify.training_data:
@@ -150,6 +156,13 @@ class Pipeline:
     _started: datetime = field(init=False, default_factory=lambda: datetime.now(UTC))
 
     def __enter__(self) -> Pipeline:
+        try:
+            return self._start()
+        except BaseException:  # nothing started may outlive a failed start (the bundled broker above all)
+            self._stack.close()
+            raise
+
+    def _start(self) -> Pipeline:
         self.settings.data_path.mkdir(parents=True, exist_ok=True)
         bootstrap = self.settings.kafka.bootstrap_servers
         if not bootstrap:
@@ -204,11 +217,12 @@ class Pipeline:
         elif stage == "classify":
             classifier = build_classifier(self.settings)
             self._on_reload.append(classifier.rules.reload_now)
-            handle, kind, batch = classifier.handle, Article, classifier.handle_batch
+            # between records too: a rule edit is loaded (or its error reported) when the file changes
+            handle, kind, batch, on_idle = classifier.handle, Article, classifier.handle_batch, classifier.rules.current
         elif stage == "alert":
             alerter = build_alerter(self.settings, self.store, self.progress, self.worker_id)
             self._on_reload.append(alerter.request_refresh)
-            handle, kind, on_idle = alerter.handle, TaggedArticle, alerter.flush
+            handle, kind, on_idle = alerter.handle, TaggedArticle, alerter.idle
         else:
             raise PipelineError(f"unknown stage {stage!r}; expected one of {', '.join(CONSUMING_STAGES)}")
         return StageRunner(stage, self.wiring, STAGE_INPUT[stage], kind, handle, self.progress, on_idle=on_idle,

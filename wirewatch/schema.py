@@ -37,7 +37,12 @@ def parse_time(value: str | None) -> datetime | None:
 
 
 class BadMessage(ValueError):
-    """A message that cannot be read: not JSON, wrong kind or version, or a field missing or mistyped."""
+    """A message that cannot be read: no value (a tombstone), empty, too large, not JSON, wrong kind or
+    version, or a field missing or mistyped. ``reason`` is the dead letter's short code."""
+
+    def __init__(self, message: str, reason: str = "bad_schema") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class Message(BaseModel):
@@ -150,20 +155,47 @@ class DeadLetter(Message):
     source_topic: str = ""
     partition: int = -1
     offset: int = -1
-    payload: str = Field(description="the original message, decoded as UTF-8 with replacement")
+    payload: str = Field(description="the original message, decoded as UTF-8 with replacement (its beginning "
+                         "only when it was larger than MAX_PAYLOAD_CHARS)")
+    payload_bytes: int = Field(default=-1, description="the original message's size; -1: no value (a tombstone)")
     failed_at: str = Field(default_factory=utcnow)
 
 
+MAX_PAYLOAD_CHARS = 20_000  # what a dead letter keeps of a record it could not read
+
 M = TypeVar("M", bound=Message)
 
-def decode(raw: bytes | str, expected: type[M]) -> M:
-    """Read one message of the expected kind, or raise :class:`BadMessage` saying what is wrong."""
+
+def payload_of(raw: bytes | str | None) -> tuple[str, int]:
+    """A record's value as a dead letter keeps it: its (beginning, as text) and its size in bytes."""
+    if raw is None:
+        return "", -1
+    data = raw.encode("utf-8", errors="replace") if isinstance(raw, str) else bytes(raw)
+    return data[:MAX_PAYLOAD_CHARS * 4].decode("utf-8", errors="replace")[:MAX_PAYLOAD_CHARS], len(data)
+
+
+def decode(raw: bytes | str | None, expected: type[M], max_bytes: int | None = None) -> M:
+    """Read one message of the expected kind, or raise :class:`BadMessage` saying what is wrong.
+
+    Any record value gives one or the other: none (a tombstone), empty, larger than ``max_bytes``,
+    binary, not JSON, JSON of the wrong shape."""
+    if raw is None:
+        raise BadMessage("the record has no value (a tombstone)", "tombstone")
+    if not isinstance(raw, bytes | bytearray | memoryview | str):
+        raise BadMessage(f"the record's value is a {type(raw).__name__}, not bytes", "bad_json")
+    if len(raw) == 0:
+        raise BadMessage("the record's value is empty", "empty")
+    if max_bytes is not None and len(raw) > max_bytes:
+        raise BadMessage(f"the record is {len(raw)} bytes, over the {max_bytes} bytes a message may have "
+                         "([kafka] max_message_bytes)", "too_large")
     try:
-        data: Any = json.loads(raw)
+        data: Any = json.loads(bytes(raw) if isinstance(raw, memoryview | bytearray) else raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadMessage(f"not valid JSON: {exc}") from None
+        raise BadMessage(f"not valid JSON: {exc}", "bad_json") from None
     except RecursionError:  # nested deeper than any message of ours: hostile or broken
-        raise BadMessage("not valid JSON: nested too deeply") from None
+        raise BadMessage("not valid JSON: nested too deeply", "bad_json") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise BadMessage(f"not valid JSON: {exc}", "bad_json") from None
     if not isinstance(data, dict):
         raise BadMessage(f"expected a JSON object, got {type(data).__name__}")
     kind = data.pop("schema", None)
@@ -174,6 +206,8 @@ def decode(raw: bytes | str, expected: type[M]) -> M:
         raise BadMessage(f"{kind} message version {version!r} is not supported (this reader knows {SCHEMA_VERSION})")
     try:
         return expected.model_validate(data)
+    except RecursionError:
+        raise BadMessage(f"invalid {kind} message: nested too deeply") from None
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '(message)'}: {err['msg']}" for err in exc.errors()[:5]

@@ -105,15 +105,25 @@ class QueuedAlert:
     interrupted: int = 0
     published_at: datetime | None = None
     first_seen_at: datetime | None = None
+    next_attempt: datetime | None = None  # set when a send failed: the alerts of that send share it
 
 
 class Store:
     """All durable state, behind one SQLAlchemy engine."""
 
-    def __init__(self, url: str, auto_migrate: bool = True) -> None:
+    def __init__(self, url: str, auto_migrate: bool = True, read_only: bool = False) -> None:
+        """Open the database; a worker creates and migrates it as needed. ``read_only`` (commands that
+        only show what is there) neither creates nor migrates: a SQLite file that does not exist — a
+        mistyped path, say — is an error naming it."""
         self.url = url
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            path = Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+            if read_only and not path.is_file():
+                raise StorageError(f"no database at {path} (a mistyped path or data directory?); nothing was "
+                                   "created. A worker or `wirewatch db upgrade` creates it")
+            if not path.exists():
+                log.warning("no database at %s: creating a new, empty one", path)
+            path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.engine: Engine = create_engine(url, pool_pre_ping=True, future=True)
         except Exception as exc:
@@ -121,7 +131,7 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
-            if auto_migrate:
+            if auto_migrate and not read_only:
                 before, after = migrate.upgrade(self.engine)
                 if before != after:
                     log.info("database schema migrated from %s to %s", before or "nothing", after)
@@ -334,6 +344,14 @@ class Store:
         """The article's stories are linked and its alerts queued: a redelivery has nothing left to do."""
         with self.engine.begin() as conn:
             conn.execute(update(archive).where(archive.c.article_id == article_id).values(linked=True))
+
+    def unlinked_articles(self, archived_before: datetime, limit: int = 10_000) -> list[str]:
+        """The tagged JSON of articles archived before ``archived_before`` whose stories and alerts were
+        never done (their worker died in between), oldest first."""
+        query = (select(archive.c.tagged_json).where(~archive.c.linked & (archive.c.archived_at < archived_before))
+                 .order_by(archive.c.archived_at).limit(limit))
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(query)]
 
     def archived_by_url(self, url: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
@@ -550,7 +568,28 @@ class Store:
             if keys:
                 conn.execute(update(alerts).where(stale & alerts.c.idem_key.in_(keys))
                              .values(status="pending", claimed_by="", claimed_at=None,
-                                     interrupted=alerts.c.interrupted + 1))
+                                     # the alerts of one interrupted send keep together: one email again
+                                     next_attempt=alerts.c.claimed_at, interrupted=alerts.c.interrupted + 1))
+        return keys
+
+    def claimants(self) -> list[str]:
+        """The workers holding alerts claimed for sending right now."""
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(select(alerts.c.claimed_by).where(alerts.c.status == "sending")
+                                               .distinct())]
+
+    def release_claims_of(self, dead: Sequence[str]) -> list[str]:
+        """The claims of workers known to be dead go back to pending at once (sent again, same Message-ID)."""
+        if not dead:
+            return []
+        mine = (alerts.c.status == "sending") & alerts.c.claimed_by.in_(list(dead))
+        with self.engine.begin() as conn:
+            keys = [r[0] for r in conn.execute(select(alerts.c.idem_key).where(mine))]
+            if keys:
+                conn.execute(update(alerts).where(mine & alerts.c.idem_key.in_(keys))
+                             .values(status="pending", claimed_by="", claimed_at=None,
+                                     # the alerts of one interrupted send keep together: one email again
+                                     next_attempt=alerts.c.claimed_at, interrupted=alerts.c.interrupted + 1))
         return keys
 
     def mark_sent(self, idem_key: str) -> None:
@@ -558,12 +597,14 @@ class Store:
             conn.execute(update(alerts).where(alerts.c.idem_key == idem_key)
                          .values(status="sent", sent_at=_now(), attempts=alerts.c.attempts + 1, claimed_by=""))
 
-    def mark_failed(self, idem_key: str, error: str, give_up: bool, retry_at: datetime | None = None) -> None:
+    def mark_failed(self, idem_key: str, error: str, give_up: bool, retry_at: datetime | None = None,
+                    in_doubt: bool = False) -> None:
+        """A send that failed; ``in_doubt`` when the server may have taken it (counted in ``interrupted``)."""
         with self.engine.begin() as conn:
             conn.execute(update(alerts).where(alerts.c.idem_key == idem_key)
                          .values(status="failed" if give_up else "pending", last_error=error[:2000],
                                  attempts=alerts.c.attempts + 1, next_attempt=retry_at, claimed_by="",
-                                 claimed_at=None))
+                                 claimed_at=None, interrupted=alerts.c.interrupted + int(in_doubt)))
 
     def alert_counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:

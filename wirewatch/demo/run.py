@@ -1,7 +1,9 @@
 """``wirewatch demo``: serve the demo corpus on loopback, run the whole pipeline until idle, report.
 
 In: the bundled corpus and the embedded defaults (bundled broker, SQLite, ``.eml`` outbox) under a
-fresh data directory. Out: a printed summary — feeds polled, articles extracted, tagged, linked to
+data directory of its own (``./wirewatch-demo`` unless one is given), marked as the demo's: it is
+reset at each run; a folder holding anything else (a real ``wirewatch-data``, say) is refused with
+a message, never deleted. Out: a printed summary — feeds polled, articles extracted, tagged, linked to
 the watched story, alerts sent — and the emails left in the outbox.
 """
 
@@ -19,15 +21,28 @@ from wirewatch.config import Settings
 from wirewatch.demo.corpus import ANALYST, DESK, WATCH_ID, DemoCorpus
 from wirewatch.demo.site import LoopbackSite
 from wirewatch.kafka import ARTICLES, ENTRIES, TAGGED
-from wirewatch.pipeline import Pipeline
+from wirewatch.pipeline import Pipeline, PipelineError
+
+DEMO_DIR = "./wirewatch-demo"  # the demo's folder when no data directory is given
+MARKER = ".wirewatch-demo"  # in a folder the demo made: it may reset it
+
+
+def prepare_folder(data_dir: Path, keep_data: bool = False) -> None:
+    """Make ``data_dir`` the demo's, fresh; refuse (PipelineError) a folder that holds other data."""
+    if data_dir.exists() and any(data_dir.iterdir()) and not (data_dir / MARKER).exists():
+        raise PipelineError(f"demo: {data_dir} holds data that is not the demo's (it would lose its feeds, "
+                            "subscribers and outbox), so it was left as it is; run the demo with another "
+                            "--data-dir, or remove that folder yourself")
+    if not keep_data:
+        shutil.rmtree(data_dir / "outbox", ignore_errors=True)
+        (data_dir / "wirewatch.db").unlink(missing_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / MARKER).write_text("made by `wirewatch demo`, which resets this folder at each run\n")
 
 
 def run_demo(base_settings: Settings, out: TextIO, keep_data: bool = False) -> dict[str, int]:
     corpus = DemoCorpus.load()
-    data_dir = Path(base_settings.data_dir)
-    if data_dir.exists() and not keep_data:
-        shutil.rmtree(data_dir / "outbox", ignore_errors=True)
-        (data_dir / "wirewatch.db").unlink(missing_ok=True)
+    prepare_folder(Path(base_settings.data_dir), keep_data)
     with LoopbackSite() as site:
         site.resources.update(corpus.resources(site.base))
         overrides = corpus.settings_overrides(site.base)

@@ -26,7 +26,7 @@ class LoopbackSite:
     """``with LoopbackSite(resources) as site: site.url('/feed.xml')``; resources may change while serving."""
 
     def __init__(self, resources: dict[str, Resource] | None = None, host: str = "127.0.0.1",
-                 keep_requests: bool = True) -> None:
+                 keep_requests: bool = True, port: int = 0) -> None:
         self.resources: dict[str, Resource] = dict(resources or {})
         self.requests: list[tuple[str, dict[str, str]]] = []  # each request's path and headers, if kept
         self.served = 0
@@ -65,7 +65,7 @@ class LoopbackSite:
             def log_message(self, format: str, *args: object) -> None:
                 return
 
-        self.server = ThreadingHTTPServer((host, 0), Handler)
+        self.server = ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, name="loopback-site", daemon=True)
 

@@ -1,7 +1,8 @@
 """An SMTP server on loopback that keeps what it receives (aiosmtpd; a development dependency).
 
 In: a port (or a free one). Out: every accepted message, parsed, in :attr:`SmtpSink.messages`. It can
-be stopped and started again on the same port (an SMTP outage), or told to answer 451 for a while.
+be stopped and started again on the same port (an SMTP outage), told to answer 451 for a while, or
+to take a message and cut the connection before its reply.
 Used by the tests and the benchmarks: a real SMTP conversation over TCP, never a mock of smtplib.
 """
 
@@ -18,6 +19,7 @@ class SmtpSink:
     def __init__(self, port: int = 0) -> None:
         self.messages: list[EmailMessage] = []
         self.refuse = False
+        self.drop_before_reply = 0  # this many messages are taken, then the connection is cut before the reply
         self._lock = threading.Lock()
         if not port:
             with socket.socket() as s:
@@ -35,6 +37,10 @@ class SmtpSink:
                     return "451 try again later"
                 with sink._lock:
                     sink.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+                    drop = sink.drop_before_reply > 0
+                    sink.drop_before_reply -= drop
+                if drop:  # taken, and the client never hears so: it cannot know whether it was
+                    server.transport.close()
                 return "250 OK"
 
         return Handler()

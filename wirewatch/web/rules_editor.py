@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from wirewatch.safe_display import web_link
 from wirewatch.tables import rule_versions
 from wirewatch.textnorm import fold
 from wirewatch.web.context import WebContext, human_time, render, topic_name, web
@@ -108,7 +109,8 @@ def _percent(value: float | None) -> str:
 
 
 def _line(item: PreviewItem) -> PreviewLine:
-    return PreviewLine(marked(item.title, item.matched), marked(item.snippet, item.matched), item.url, item.source,
+    return PreviewLine(marked(item.title, item.matched), marked(item.snippet, item.matched), web_link(item.url),
+                       item.source,
                        human_time(item.published) if item.published else "date unknown", item.score, item.verdict)
 
 

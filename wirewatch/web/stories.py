@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from wirewatch.safe_display import web_link
 from wirewatch.web.context import WebContext, human_time, language_name, render, web
 from wirewatch.web.security import Refused, Session, action, page
 
@@ -129,7 +130,8 @@ def story_view(ctx: WebContext, story_id: int, email: str, noted: bool = False) 
         ref, verdict = refs.get(row["article_id"], ("", ""))
         reason = entry.reason if kind == entry.relation else {"follow_up": "a follow-up, as linked for the watch",
                                                               "same_report": "the same report retold"}[kind]
-        cards[kind].append(ArticleCard(row["article_id"], row["title"], row["url"], row["source"] or "unknown outlet",
+        cards[kind].append(ArticleCard(row["article_id"], row["title"], web_link(row["url"]),
+                                       row["source"] or "unknown outlet",
                                        human_time(row["published"]), language_name(row["language"]), reason, kind,
                                        entry.new_sentences, entry.new_facts, ref, verdict))
     outlets = sorted({r["source"] for r in rows if r["source"]})

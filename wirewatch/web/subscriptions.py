@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from wirewatch.safe_display import web_link
 from wirewatch.web.context import WebContext, human_time, render, topic_name, web
 from wirewatch.web.security import Refused, Session, action, page
 
@@ -143,7 +144,7 @@ async def alerts_page(request: Request, session: Session) -> Response:
                        human_time(r["sent_at"] or r["created_at"]),
                        {"sent": "sent", "pending": "waiting to be sent", "sending": "being sent",
                         "failed": "could not be sent"}.get(r["status"], r["status"]),
-                       r["story_id"], r["url"] or "", r["source"] or "", r["verdict"] or "", r["article_id"])
+                       r["story_id"], web_link(r["url"] or ""), r["source"] or "", r["verdict"] or "", r["article_id"])
              for r in ctx.reads.alerts_of(session.user.email)]
     view = AlertsView(items, bool(request.query_params.get("noted")))
     return render(request, "subscriptions/alerts.html", view, session, title="My alerts")
