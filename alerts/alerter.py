@@ -171,7 +171,7 @@ class Alerter:
             profile.seed(seed_text, topics)
         self.stats.add(seed_text)
         for member in self.store.story_texts(watch.id):
-            if member["relation"] == "follow_up":
+            if member["relation"] in ("follow_up", "same_report"):
                 profile.learn(f"{member['title']}\n{member['text']}", parse_time(member.get("published")))
         return profile
 
@@ -271,8 +271,7 @@ class Alerter:
         if relation.related and self.store.link_member(watch.settings.id, tagged.article_id, relation.kind,
                                                        relation.similarity):
             watch.members += 1
-            if relation.kind == "follow_up":
-                watch.profile.learn(_body(tagged), parse_time(tagged.article.published))
+            watch.profile.learn(_body(tagged), parse_time(tagged.article.published))
             log.info("watch %s: %s is %s (%s; names %.2f)", watch.settings.id, tagged.article_id,
                      relation.kind.replace("_", " "), relation.reason, relation.similarity)
         return relation
