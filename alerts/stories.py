@@ -31,7 +31,8 @@ from alerts.linker import LinkModel, StoryKeys, kind_features, pair_features
 from alerts.linker import TermStats as KeyStats
 from alerts.textkeys import Analyser, Analysis
 
-NEW_SENTENCE_SHARE = 0.5  # a lead sentence is news when more than half of its terms are new to the story
+NEW_SENTENCE_SHARE = 0.5
+NOTHING_NEW = 0.05  # an article whose terms are this little new, with no new fact, retells what was sent  # a lead sentence is news when more than half of its terms are new to the story
 
 
 @cache
@@ -185,7 +186,8 @@ def relate(text: str, story: StoryProfile, stats: KeyStats, related_threshold: f
     develops = model.develops(kinds)
     inputs += tuple((f"kind_{k}", round(v, 4)) for k, v in kinds.items())
     common = ", ".join(names_[:4] + dates_[:2]) or "its words"
-    if develops >= 0.5:
+    nothing_new = kinds["new_terms"] < NOTHING_NEW and not new_facts  # a member retold word for word
+    if develops >= 0.5 and not nothing_new:
         when = f"{(published - story.first_seen).days} days after the first report, " \
             if published is not None and story.first_seen is not None else ""
         reason = f"follow-up (p={p:.2f}, new {develops:.2f}): shares {common}; {when}" \

@@ -149,7 +149,8 @@ def watch_pairs(out: Pairs, seed: str, seed_date: datetime | None, seed_topics: 
         out.label.append(int(member))
         out.weight.append(weight * (3.0 if member else 1.0))
         if not member:
-            out.negatives_watch.append(out.link[-1])
+            if source != "demo":  # the threshold is set on real news only
+                out.negatives_watch.append(out.link[-1])
             continue
         if row.relation not in ("same_report", "follow_up"):
             profile.learn(row.text, row.published, analysis)
