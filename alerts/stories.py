@@ -31,8 +31,8 @@ from alerts.linker import LinkModel, StoryKeys, kind_features, pair_features
 from alerts.linker import TermStats as KeyStats
 from alerts.textkeys import Analyser, Analysis
 
-NEW_SENTENCE_SHARE = 0.5
-NOTHING_NEW = 0.05  # an article whose terms are this little new, with no new fact, retells what was sent  # a lead sentence is news when more than half of its terms are new to the story
+NEW_SENTENCE_SHARE = 0.5  # a lead sentence is news when more than half of its terms are new to the story
+NOTHING_NEW = 0.05  # an article whose terms are this little new, with no new fact, retells what was sent
 
 
 @cache
