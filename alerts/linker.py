@@ -28,10 +28,15 @@ from alerts.textkeys import Analysis
 
 WEIGHTS_FILE = Path(__file__).parent / "data" / "linker_weights.json"
 FORMAT = "wirewatch-linker/1"
-LINK_FEATURES = ("cos_seed", "cos_story", "cos_member", "anchors", "own_anchors", "places", "seed_places", "own_places",
+LINK_FEATURES = ("cos_seed", "cos_story", "cos_member", "anchors", "own_anchors", "both_anchors", "places", "seed_places",
+                 "own_places", "both_places",
                  "skeletons", "facts", "topics",
                  "days_seed", "days_last", "before_seed")
 KIND_FEATURES = ("days_seed", "new_terms", "new_facts", "new_places", "cos_seed")
+# the sign each weight may take (+1: never below zero, -1: never above, 0: free): more in common never makes an
+# article less likely to belong, more time never more likely; more new facts never makes it less of a development
+LINK_SIGNS = {"days_seed": -1, "days_last": -1, "before_seed": -1}
+KIND_SIGNS = {"days_seed": 1, "new_terms": 0, "new_facts": 1, "new_places": 1, "cos_seed": -1}
 ANCHORS = 10
 PLACES = 4
 FACT = "#%"
@@ -122,6 +127,8 @@ def pair_features(article: Counter[str], story: StoryKeys, stats: TermStats, pub
     out["own_anchors"] = _covered(article, story.grown, stats, ("", "@"), ANCHORS)
     out["seed_places"] = _covered(story.seed, article, stats, ("@",), PLACES)
     out["own_places"] = _covered(article, story.seed, stats, ("@",), PLACES)
+    out["both_anchors"] = math.sqrt(out["anchors"] * out["own_anchors"])  # the story's heaviest keys, and its own
+    out["both_places"] = math.sqrt(out["seed_places"] * out["own_places"])
     for name, kind in (("places", "@"), ("skeletons", "~")):
         out[name] = cosine(stats.vector(article, kind), stats.vector(story.grown, kind))
     facts_a = {t: c for t, c in article.items() if t[0] in FACT}
@@ -130,8 +137,8 @@ def pair_features(article: Counter[str], story: StoryKeys, stats: TermStats, pub
     wanted = set(story.topics)
     out["topics"] = len(wanted & set(topics)) / len(wanted) if wanted else 0.5
     since_seed = _days(published, story.first_seen)
-    out["days_seed"] = _log_days(since_seed)
-    out["days_last"] = _log_days(_days(published, story.last_seen))
+    out["days_seed"] = min(1.0, abs(since_seed) / 365.0)  # linear: weeks later is still the story, years is not
+    out["days_last"] = min(1.0, abs(_days(published, story.last_seen)) / 365.0)
     out["before_seed"] = 1.0 if since_seed < -2 else 0.0
     return out
 
@@ -206,10 +213,20 @@ class LinkModel:
                 "kind": {"weights": dict(self.kind_weights), "bias": self.kind_bias}, **extra}
 
     def belongs(self, features: Mapping[str, float]) -> float:
-        return _sigmoid(self.link_bias + sum(w * features[k] for k, w in self.link_weights.items()))
+        inputs = link_inputs(features)
+        return _sigmoid(self.link_bias + sum(w * inputs[k] for k, w in self.link_weights.items()))
+
+    def score(self, inputs: Mapping[str, float]) -> float:
+        """P(belongs) from inputs already transformed by :func:`link_inputs`."""
+        return _sigmoid(self.link_bias + sum(w * inputs[k] for k, w in self.link_weights.items()))
 
     def develops(self, features: Mapping[str, float]) -> float:
         return _sigmoid(self.kind_bias + sum(w * features[k] for k, w in self.kind_weights.items()))
+
+
+def link_inputs(features: Mapping[str, float]) -> dict[str, float]:
+    """The pair's features as the link model takes them (as they are: a hook for transformed inputs)."""
+    return dict(features)
 
 
 def _sigmoid(x: float) -> float:

@@ -23,9 +23,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sklearn.linear_model import LogisticRegression
+import numpy as np
+from scipy.optimize import minimize
 
-from alerts.linker import KIND_FEATURES, LINK_FEATURES, WEIGHTS_FILE, LinkModel, kind_features, pair_features
+from alerts.linker import (KIND_FEATURES, KIND_SIGNS, LINK_FEATURES, LINK_SIGNS, WEIGHTS_FILE, LinkModel, cosine,
+                           kind_features, link_inputs, pair_features)
 from alerts.stories import StoryProfile, TermStats
 from alerts.textkeys import Analyser, Analysis
 
@@ -145,7 +147,8 @@ def watch_pairs(out: Pairs, seed: str, seed_date: datetime | None, seed_topics: 
         analysis = analyses[row.id]
         features = pair_features(analysis.keys, profile.keys, stats, row.published, topics.get(row.id, ()))
         member = row.story == story
-        out.link.append([features[k] for k in LINK_FEATURES])
+        inputs = link_inputs(features)
+        out.link.append([inputs[k] for k in LINK_FEATURES])
         out.label.append(int(member))
         out.weight.append(weight * (3.0 if member else 1.0))
         if not member:
@@ -166,14 +169,17 @@ def wikiref_pairs(out: Pairs, docs: dict[str, tuple[str, str]], analyses: dict[s
                   rng: random.Random) -> None:
     """Each article as a one-article story against its event's other articles and sampled others."""
     names = sorted(docs)
+    vectors = {n: stats.vector(analyses[n].keys) for n in names}
     for seed in names:
         profile = StoryProfile(seed, seed)
         profile.seed(docs[seed][0])
         others = [n for n in names if n != seed]
         same = [n for n in others if docs[n][1] == docs[seed][1]]
-        rest = rng.sample([n for n in others if docs[n][1] != docs[seed][1]], 20)
+        different = [n for n in others if docs[n][1] != docs[seed][1]]
+        closest = sorted(different, key=lambda n: -cosine(vectors[n], vectors[seed]))[:10]  # same words, other event
+        rest = closest + rng.sample([n for n in different if n not in closest], 10)
         for name in same[:10] + rest:
-            f = pair_features(analyses[name].keys, profile.keys, stats)
+            f = link_inputs(pair_features(analyses[name].keys, profile.keys, stats))
             out.link.append([f[k] for k in LINK_FEATURES])
             out.label.append(int(docs[name][1] == docs[seed][1]))
             out.weight.append(SOURCE_WEIGHT["wikiref"] / len(names) / 5)
@@ -204,22 +210,34 @@ def fit(shared: Path, exclude: str = "", use_wikiref: bool = True, seed: int = 7
                 topics, stats, "demo")
     if use_wikiref:
         wikiref_pairs(out, data["wikiref"], analyses, stats, random.Random(seed))  # type: ignore[arg-type]
-    link = LogisticRegression(C=1.0, max_iter=5000).fit(out.link, out.label, sample_weight=_mean_one(out.weight))
-    topics = LINK_FEATURES.index("topics")
-    if link.coef_[0][topics] < 0:  # the classifier misses topics of unseen conflicts: no evidence against a story
-        for x in out.link:
-            x[topics] = 0.0
-        link = LogisticRegression(C=1.0, max_iter=5000).fit(out.link, out.label, sample_weight=_mean_one(out.weight))
-    kind = LogisticRegression(C=1.0, max_iter=5000).fit(out.kind, out.kind_label,
-                                                        sample_weight=_mean_one(out.kind_weight))
-    model = LinkModel(dict(zip(LINK_FEATURES, map(float, link.coef_[0]), strict=True)), float(link.intercept_[0]),
-                      dict(zip(KIND_FEATURES, map(float, kind.coef_[0]), strict=True)), float(kind.intercept_[0]),
-                      0.5, 0.5)
-    scores = sorted((model.belongs(dict(zip(LINK_FEATURES, x, strict=True))) for x in out.negatives_watch),
+    link_w, link_b = logistic(out.link, out.label, out.weight, [LINK_SIGNS.get(f, 1) for f in LINK_FEATURES])
+    kind_w, kind_b = logistic(out.kind, out.kind_label, out.kind_weight, [KIND_SIGNS[f] for f in KIND_FEATURES])
+    model = LinkModel(dict(zip(LINK_FEATURES, link_w, strict=True)), link_b,
+                      dict(zip(KIND_FEATURES, kind_w, strict=True)), kind_b, 0.5, 0.5)
+    scores = sorted((model.score(dict(zip(LINK_FEATURES, x, strict=True))) for x in out.negatives_watch),
                     reverse=True)
     threshold = scores[int(len(scores) * WATCH_FP_TARGET)] + 1e-4
     threshold = round(max(0.5, threshold), 4)  # the every-article stories take the same calibrated threshold
     return LinkModel(model.link_weights, model.link_bias, model.kind_weights, model.kind_bias, threshold, threshold)
+
+
+def logistic(x: list[list[float]], y: list[int], weight: list[float], signs: list[int],
+             l2: float = 1.0) -> tuple[list[float], float]:
+    """Weighted logistic regression with an L2 penalty whose weights keep the given signs (L-BFGS-B bounds)."""
+    xs, ys, ws = np.asarray(x, dtype=float), np.asarray(y, dtype=float), np.asarray(_mean_one(weight))
+    n = xs.shape[1]
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        z = xs @ theta[:n] + theta[n]
+        p = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+        eps = 1e-12
+        value = -np.sum(ws * (ys * np.log(p + eps) + (1 - ys) * np.log(1 - p + eps))) + 0.5 * l2 * theta[:n] @ theta[:n]
+        grad = np.append(xs.T @ (ws * (p - ys)) + l2 * theta[:n], np.sum(ws * (p - ys)))
+        return float(value), grad
+
+    bounds = [(0.0, None) if s > 0 else (None, 0.0) if s < 0 else (None, None) for s in signs] + [(None, None)]
+    theta = minimize(loss, np.zeros(n + 1), jac=True, method="L-BFGS-B", bounds=bounds).x
+    return [round(float(v), 4) for v in theta[:n]], round(float(theta[n]), 4)
 
 
 def _mean_one(weights: list[float]) -> list[float]:
