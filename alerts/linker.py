@@ -28,9 +28,8 @@ from alerts.textkeys import Analysis
 
 WEIGHTS_FILE = Path(__file__).parent / "data" / "linker_weights.json"
 FORMAT = "wirewatch-linker/1"
-LINK_FEATURES = ("cos_seed", "cos_story", "cos_member", "anchors", "own_anchors", "both_anchors", "places", "seed_places",
-                 "own_places", "both_places",
-                 "skeletons", "facts", "topics",
+LINK_FEATURES = ("cos_seed", "cos_story", "cos_member", "anchors", "own_anchors", "both_anchors", "places",
+                 "seed_places", "own_places", "both_places", "skeletons", "facts", "topics",
                  "days_seed", "days_last", "before_seed")
 KIND_FEATURES = ("days_seed", "new_terms", "new_facts", "new_places", "cos_seed")
 # the sign each weight may take (+1: never below zero, -1: never above, 0: free): more in common never makes an

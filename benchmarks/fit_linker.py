@@ -26,8 +26,18 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
-from alerts.linker import (KIND_FEATURES, KIND_SIGNS, LINK_FEATURES, LINK_SIGNS, WEIGHTS_FILE, LinkModel, cosine,
-                           kind_features, link_inputs, pair_features)
+from alerts.linker import (
+    KIND_FEATURES,
+    KIND_SIGNS,
+    LINK_FEATURES,
+    LINK_SIGNS,
+    WEIGHTS_FILE,
+    LinkModel,
+    cosine,
+    kind_features,
+    link_inputs,
+    pair_features,
+)
 from alerts.stories import StoryProfile, TermStats
 from alerts.textkeys import Analyser, Analysis
 
@@ -44,6 +54,7 @@ class Row:
     published: datetime | None
     lang: str = ""
     about: str = ""  # the stories-dev story it was collected for (a member, or a hard negative)
+    labels: frozenset[str] | None = None  # the topics a labeller gave it
 
 
 def day(value: str | None) -> datetime | None:
@@ -59,7 +70,7 @@ def stories_dev(shared: Path) -> tuple[list[Row], dict[str, str]]:
             r = json.loads(line)
             rows.append(Row(r["id"], r["story"] if r["relation"] != "unrelated" else "", r["relation"],
                             f"{r.get('title') or ''}\n{r.get('text') or ''}", day(r.get("date")), r.get("lang", ""),
-                            r["story"]))
+                            r["story"], _labels(r)))
     seeds = {p.stem.removeprefix("seed-"): p.read_text(encoding="utf-8") for p in sorted(base.glob("seed-*.txt"))}
     return rows, seeds
 
@@ -72,8 +83,13 @@ def news_dev(shared: Path) -> list[Row]:
             r = json.loads(line)
             doha = bool(r["labels"].get("doha_story"))
             rows.append(Row(r["id"], "doha" if doha else "", "member" if doha else "unrelated",
-                            f"{r.get('title') or ''}\n{r.get('text') or ''}", day(r.get("date")), r.get("lang", "")))
+                            f"{r.get('title') or ''}\n{r.get('text') or ''}", day(r.get("date")), r.get("lang", ""),
+                            labels=_labels(r)))
     return rows
+
+
+def _labels(record: dict) -> frozenset[str]:  # type: ignore[type-arg]
+    return frozenset(k for k in ("ceasefire_talks", "energy_strikes") if (record.get("labels") or {}).get(k))
 
 
 def demo() -> tuple[Row, list[Row]]:
@@ -82,8 +98,8 @@ def demo() -> tuple[Row, list[Row]]:
 
     kinds = {"doha_rewrite": "same_report", "doha_followup": "follow_up"}
     rows = [Row(f"demo:{a['id']}", "demo" if a["kind"] in kinds else "", kinds.get(a["kind"], a["kind"]),
-                a["title"] + "\n" + "\n".join(a["body"]), datetime.fromisoformat(a["published"].replace("Z", "+00:00")))
-            for a in DemoCorpus.load().articles]
+                a["title"] + "\n" + "\n".join(a["body"]), datetime.fromisoformat(a["published"].replace("Z", "+00:00")),
+                labels=_labels(a)) for a in DemoCorpus.load().articles]
     seed = next(r for r in rows if r.relation == "doha_report")
     return seed, [r for r in rows if r is not seed]
 
@@ -186,10 +202,14 @@ def wikiref_pairs(out: Pairs, docs: dict[str, tuple[str, str]], analyses: dict[s
 
 
 def fit(shared: Path, exclude: str = "", use_wikiref: bool = True, seed: int = 7,
-        cache: dict[str, object] | None = None, hold_out: frozenset[str] = frozenset()) -> LinkModel:
-    """Fit on every source but the stories-dev story ``exclude`` and the news-dev rows ``hold_out``."""
+        cache: dict[str, object] | None = None, hold_out: frozenset[str] = frozenset(),
+        labelled_topics: bool = False) -> LinkModel:
+    """Fit on every source but the stories-dev story ``exclude`` and the news-dev rows ``hold_out``; with
+    ``labelled_topics``, the topic signal is the labellers' topics (what it is worth when the classify stage is
+    right) instead of the bundled classifier's."""
     data = _load(shared, cache if cache is not None else {})
-    rows, seeds, analyses, topics, stats = (data[k] for k in ("rows", "seeds", "analyses", "topics", "stats"))
+    topic_source = "fit_topics" if labelled_topics else "topics"
+    rows, seeds, analyses, topics, stats = (data[k] for k in ("rows", "seeds", "analyses", topic_source, "stats"))
     out = Pairs.empty()
     for story, text in seeds.items():  # type: ignore[attr-defined]
         if story == exclude:
@@ -265,6 +285,11 @@ def _load(shared: Path, cache: dict[str, object]) -> dict[str, object]:
     cache.update(rows=rows, seeds=seeds, doha=doha, news_dev=dev, demo=(demo_seed, demo_rows), wikiref=docs,
                  analyses=analyses, stats=stats,
                  topics=classifier_topics(topic_texts))
+    # fitting takes the labellers' topics where there are some: what the topic signal is worth when the classify
+    # stage is right (the eval replays the stage's own topics)
+    labelled = {r.id: r.labels for r in [*rows, *dev, demo_seed, *demo_rows] if r.labels is not None}
+    cache["fit_topics"] = cache["topics"] | labelled | {  # type: ignore[operator]
+        f"seed:{r.story}": r.labels for r in rows if r.relation == "seed" and r.labels is not None}
     return cache
 
 
@@ -273,8 +298,10 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
     parser.add_argument("--out", type=Path, default=WEIGHTS_FILE)
     parser.add_argument("--exclude", default="", help="leave this stories-dev story out")
+    parser.add_argument("--labelled-topics", action="store_true",
+                        help="fit the topic signal on the labellers' topics, not the bundled classifier's")
     args = parser.parse_args()
-    model = fit(args.shared, args.exclude)
+    model = fit(args.shared, args.exclude, labelled_topics=args.labelled_topics)
     args.out.write_text(json.dumps(model.as_json(fitted_by="benchmarks/fit_linker.py", excluded=args.exclude),
                                    indent=1) + "\n", encoding="utf-8")
     print(f"wrote {args.out}: threshold {model.threshold}")
