@@ -34,8 +34,8 @@ DOHA_DAY = datetime(2024, 8, 17, tzinfo=UTC)
 FOLDS = 5
 
 
-def watch_story(story: str, data: dict, model: LinkModel) -> dict[str, object]:  # type: ignore[type-arg]
-    rows, topics = data["rows"], data["topics"]
+def watch_story(story: str, data: dict, model: LinkModel, labelled: bool = False) -> dict[str, object]:  # type: ignore[type-arg]
+    rows, topics = data["rows"], data["fit_topics" if labelled else "topics"]
     seed_row = next(r for r in rows if r.story == story and r.relation == "seed")
     others = [r for r in rows if r is not seed_row]
     stats = term_stats([data["seeds"][story], *(r.text for r in others)])
@@ -56,10 +56,11 @@ def watch_story(story: str, data: dict, model: LinkModel) -> dict[str, object]: 
                                 for r in wrong]}
 
 
-def doha(shared: Path, data: dict, shipped: bool, cache: dict[str, object]) -> dict[str, object]:  # type: ignore[type-arg]
+def doha(shared: Path, data: dict, shipped: bool, cache: dict[str, object],  # type: ignore[type-arg]
+         labelled: bool = False) -> dict[str, object]:
     """The Doha watch on news-dev and the four other seeds. Unless ``shipped``, news-dev is cut in five
     (by id): each fifth is scored by a replay whose weights were fitted without it."""
-    seeds, dev, topics = data["doha"], data["news_dev"], data["topics"]
+    seeds, dev, topics = data["doha"], data["news_dev"], data["fit_topics" if labelled else "topics"]
     seed_topics = topics["doha0"]
     model = LinkModel.load()
     retold = replay_story(seeds[0], seed_topics, DOHA_DAY,
@@ -70,7 +71,7 @@ def doha(shared: Path, data: dict, shipped: bool, cache: dict[str, object]) -> d
     folds = [frozenset()] if shipped else [frozenset(r.id for r in dev[k::FOLDS]) for k in range(FOLDS)]
     relations = {}
     for fold in folds:
-        fitted = model if shipped else fit(shared, cache=cache, hold_out=fold)
+        fitted = model if shipped else fit(shared, cache=cache, hold_out=fold, labelled_topics=labelled)
         replayed = replay_story(seeds[0], seed_topics, DOHA_DAY, past, stats, model=fitted)
         relations.update({i: r for i, r in replayed.items() if shipped or i in fold})
     truth = {r.id: r.story == "doha" for r in dev}
@@ -83,14 +84,14 @@ def doha(shared: Path, data: dict, shipped: bool, cache: dict[str, object]) -> d
             "missed": [i for i, t in truth.items() if t and not relations[i].related], "flagged_wrongly": wrong}
 
 
-def evaluate(shared: Path, shipped: bool) -> dict[str, object]:
+def evaluate(shared: Path, shipped: bool, labelled: bool = False) -> dict[str, object]:
     cache: dict[str, object] = {}
     data = _load(shared, cache)
     stories = sorted(data["seeds"])  # type: ignore[call-overload]
     per_story = {}
     for story in stories:
-        model = LinkModel.load() if shipped else fit(shared, exclude=story, cache=cache)
-        per_story[story] = watch_story(story, data, model)  # type: ignore[arg-type]
+        model = LinkModel.load() if shipped else fit(shared, exclude=story, cache=cache, labelled_topics=labelled)
+        per_story[story] = watch_story(story, data, model, labelled)  # type: ignore[arg-type]
     pooled_members = sum(s["members"] for s in per_story.values())  # type: ignore[misc]
     pooled_found = sum(s["found"] for s in per_story.values())  # type: ignore[misc]
     pooled_neg = sum(s["negatives"] for s in per_story.values())  # type: ignore[misc]
@@ -101,22 +102,24 @@ def evaluate(shared: Path, shipped: bool) -> dict[str, object]:
                 s["recall"] for s in per_story.values()),  # type: ignore[type-var]
                 "false_flag_share": pooled_wrong / pooled_neg, "false_flags": pooled_wrong,
                 "right_kind_share": pooled_right / max(1, pooled_found)},
-            "doha": doha(shared, data, shipped, cache)}
+            "topics": "labelled" if labelled else "classifier", "doha": doha(shared, data, shipped, cache, labelled)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
     parser.add_argument("--shipped", action="store_true", help="score the shipped weights (not held out)")
+    parser.add_argument("--labelled-topics", action="store_true",
+                        help="fit and replay with the labellers' topics: a classify stage that agrees with the labels")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     if not (args.shared / "data" / "stories-dev" / "stories-dev.jsonl").exists():
         sys.exit(f"skipped: no {args.shared / 'data' / 'stories-dev'} (pass --shared)")
-    result = evaluate(args.shared, args.shipped)
+    result = evaluate(args.shared, args.shipped, args.labelled_topics)
     if args.json:
         print(json.dumps(result))
         return
-    print(f"stories-dev, weights {result['weights']}:")
+    print(f"stories-dev, weights {result['weights']}, topics of the {result['topics']}:")
     print(f"  {'story':10s} {'recall':>12s} {'false flags':>14s} {'right kind':>12s}")
     for name, s in result["stories"].items():  # type: ignore[attr-defined]
         print(f"  {name:10s} {s['found']:3d}/{s['members']:<3d} {s['recall']:.2f} {s['false_flags']:4d}/"
