@@ -29,7 +29,7 @@ from alerts.textkeys import Analysis
 WEIGHTS_FILE = Path(__file__).parent / "data" / "linker_weights.json"
 FORMAT = "wirewatch-linker/1"
 LINK_FEATURES = ("cos_seed", "cos_story", "cos_member", "anchors", "own_anchors", "both_anchors", "places",
-                 "seed_places", "own_places", "both_places", "skeletons", "facts", "topics",
+                 "seed_places", "own_places", "both_places", "skeletons", "names", "facts", "topics",
                  "days_seed", "days_last", "before_seed")
 KIND_FEATURES = ("days_seed", "new_terms", "new_facts", "new_places", "cos_seed")
 # the sign each weight may take (+1: never below zero, -1: never above, 0: free): more in common never makes an
@@ -68,7 +68,7 @@ class TermStats:
 
 def _kind(key: str) -> str:
     first = key[0]
-    return first if first in "@~#%" else ""
+    return first if first in "@~#%^" else ""
 
 
 def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
@@ -86,8 +86,9 @@ class StoryKeys:
     members: list[Counter[str]] = field(default_factory=list)  # the latest members' keys
     known: set[str] = field(default_factory=set)  # every key the analyst has been sent
     topics: set[str] = field(default_factory=set)
-    first_seen: datetime | None = None
+    first_seen: datetime | None = None  # the seed's date, when known
     last_seen: datetime | None = None
+    earliest: datetime | None = None  # the earliest date of the seed or a member: the start of a dateless seed's story
     max_members: int = 30
     max_keys: int = 400
 
@@ -103,6 +104,7 @@ class StoryKeys:
         self.known.update(keys)
         if when is not None:
             self.last_seen = max(self.last_seen or when, when)
+            self.earliest = min(self.earliest or when, when)
 
 
 def _days(a: datetime | None, b: datetime | None) -> float:
@@ -128,7 +130,7 @@ def pair_features(article: Counter[str], story: StoryKeys, stats: TermStats, pub
     out["own_places"] = _covered(article, story.seed, stats, ("@",), PLACES)
     out["both_anchors"] = math.sqrt(out["anchors"] * out["own_anchors"])  # the story's heaviest keys, and its own
     out["both_places"] = math.sqrt(out["seed_places"] * out["own_places"])
-    for name, kind in (("places", "@"), ("skeletons", "~")):
+    for name, kind in (("places", "@"), ("skeletons", "~"), ("names", "^")):
         out[name] = cosine(stats.vector(article, kind), stats.vector(story.grown, kind))
     facts_a = {t: c for t, c in article.items() if t[0] in FACT}
     facts_s = {t: c for t, c in story.grown.items() if t[0] in FACT}
@@ -169,7 +171,8 @@ def kind_features(analysis: Analysis, story: StoryKeys, stats: TermStats, publis
         weight = sum(stats.idf(t) for t in found) or 1.0
         return sum(stats.idf(t) for t in found if t not in story.known) / weight
 
-    return {"days_seed": _log_days(_days(published, story.first_seen)), "new_terms": share(plain),
+    start = story.first_seen or story.earliest
+    return {"days_seed": _log_days(_days(published, start)), "new_terms": share(plain),
             "new_facts": share(facts - places), "new_places": share(places), "cos_seed": cos_seed}
 
 

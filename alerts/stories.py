@@ -133,7 +133,7 @@ class Relation:
 
 def _shared(analysis: Analysis, story: StoryProfile, stats: KeyStats) -> tuple[list[str], list[str]]:
     """Keys the article shares with the story: names and places (heaviest first), then figures and dates."""
-    common = [k for k in analysis.keys if k in story.keys.grown and k[0] != "~"]
+    common = [k for k in analysis.keys if k in story.keys.grown and k[0] not in "~^"]
     common.sort(key=lambda k: -stats.idf(k) * (1.0 + math.log(analysis.keys[k])))
     names_ = [k for k in common if k[0] not in "#%" and stats.idf(k) >= 3.0 and _name_like(analysis.surface[k])]
     places = [k for k in names_ if k[0] == "@"]
@@ -151,7 +151,7 @@ def novelty(analysis: Analysis, story: StoryProfile) -> tuple[list[str], list[st
     known = story.keys.known
     fresh = []
     for sent in analysis.sentences[1:12]:
-        words = {k for k in Analyser.default().analyse(sent, 80).keys if k[0] not in "~@"}
+        words = {k for k in Analyser.default().analyse(sent, 80).keys if k[0] not in "~@^"}
         if len(words) >= 4 and len(words - known) / len(words) > NEW_SENTENCE_SHARE:
             fresh.append(sent)
     new = [k for k in analysis.keys if k not in known and (k[0] in "@#%")]

@@ -44,7 +44,7 @@ class Story:
         return self.keys.grown
 
     def key_names(self, n: int = 10) -> list[str]:
-        return [t for t, _ in self.keys.grown.most_common(n) if t[0] not in "~#%"][:n]
+        return [t for t, _ in self.keys.grown.most_common(n) if t[0] not in "~#%^"][:n]
 
 
 class StoryIndex:
@@ -74,8 +74,14 @@ class StoryIndex:
             self._next = story_id + 1
 
     def _heaviest(self, counts: Counter[str], n: int) -> list[str]:
-        return sorted((t for t in counts if t[0] not in "~#%"),
-                      key=lambda t: -(1.0 + math.log(counts[t])) * self.stats.idf(t))[:n]
+        """The ``n`` heaviest names and places (count × IDF), then terms where a script has no capitals."""
+        def weight(t: str) -> float:
+            return -(1.0 + math.log(counts[t])) * self.stats.idf(t)
+
+        named = sorted((t for t in counts if t[0] in "^@"), key=weight)[:n]
+        if len(named) >= n:
+            return named
+        return named + sorted((t for t in counts if t[0] not in "~#%^@"), key=weight)[:n - len(named)]
 
     def candidates(self, names: Counter[str]) -> dict[int, float]:
         """Stories sharing one of the article's heaviest keys, with the IDF weight of the keys they share."""

@@ -13,6 +13,8 @@ Keys meet across languages and scripts without relying on capital letters:
   are left out. Rare terms are the names: the linker weighs keys by IDF, not by case.
 - ``@`` **places**: a country or city named in any of the gazetteer's languages takes the key of its
   English name (*Moskau*, *Москве*, *موسكو* → ``@moscov``), see :mod:`alerts.gazetteer`.
+- ``^`` **names**: words written with a capital that do not open a sentence (where the script has capitals),
+  cut to five letters.
 - ``~`` **skeletons**: the consonants of a long word (``pashinyan``, Arabic ``bshynyn`` → ``~bsnn``), so
   that names written without vowels (Arabic, Hebrew) meet their Latin spelling.
 - ``#`` **figures** (two digits or more) and ``%`` **dates** (a month named in any CLDR language, with
@@ -133,15 +135,15 @@ class Analyser:
         for n, sent in enumerate(out.sentences):
             weight = 2 if n == 0 else 1
             previous = ""
-            for word in TOKEN.findall(sent):
+            for i, word in enumerate(TOKEN.findall(sent)):
                 out.words += 1
                 if out.words > limit * 2:
                     break
-                self._word(word, weight, previous, out)
+                self._word(word, weight, previous, out, name=i > 0 and word[0].isupper())
                 previous = word
         return out
 
-    def _word(self, word: str, weight: int, previous: str, out: Analysis) -> None:
+    def _word(self, word: str, weight: int, previous: str, out: Analysis, name: bool = False) -> None:
         if word.isdigit():
             if len(word) >= 2:
                 self._add(out, f"#{word.lstrip('0') or '0'}", word, weight)
@@ -163,6 +165,8 @@ class Analyser:
         if place is not None:
             self._add(out, f"@{place}", word, weight)
         self._add(out, latin[:KEY_CHARS], word, weight)
+        if name and len(latin) >= 4:
+            self._add(out, f"^{latin[:5]}", word, weight)
         bones = skeleton(latin)
         if len(latin) >= 5 and len(bones) >= 3:
             self._add(out, f"~{bones[:5]}", word, weight)

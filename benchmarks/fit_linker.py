@@ -228,6 +228,7 @@ def fit(shared: Path, exclude: str = "", use_wikiref: bool = True, seed: int = 7
     demo_seed, demo_rows = data["demo"]  # type: ignore[misc]
     watch_pairs(out, demo_seed.text, demo_seed.published, topics[demo_seed.id], "demo", demo_rows, analyses,
                 topics, stats, "demo")
+    first_wikiref = len(out.link)
     if use_wikiref:
         wikiref_pairs(out, data["wikiref"], analyses, stats, random.Random(seed))  # type: ignore[arg-type]
     link_w, link_b = logistic(out.link, out.label, out.weight, [LINK_SIGNS.get(f, 1) for f in LINK_FEATURES])
@@ -237,8 +238,27 @@ def fit(shared: Path, exclude: str = "", use_wikiref: bool = True, seed: int = 7
     scores = sorted((model.score(dict(zip(LINK_FEATURES, x, strict=True))) for x in out.negatives_watch),
                     reverse=True)
     threshold = scores[int(len(scores) * WATCH_FP_TARGET)] + 1e-4
-    threshold = round(max(0.5, threshold), 4)  # the every-article stories take the same calibrated threshold
-    return LinkModel(model.link_weights, model.link_bias, model.kind_weights, model.kind_bias, threshold, threshold)
+    threshold = round(max(0.5, threshold), 4)
+    pairs = [(model.score(dict(zip(LINK_FEATURES, x, strict=True))), y)
+             for x, y in zip(out.link[first_wikiref:], out.label[first_wikiref:], strict=True)]
+    index_threshold = _best_f1(pairs) if pairs else threshold
+    return LinkModel(model.link_weights, model.link_bias, model.kind_weights, model.kind_bias, threshold,
+                     index_threshold)
+
+
+def _best_f1(pairs: list[tuple[float, int]]) -> float:
+    """The probability that best separates same-event pairs from the others (F1 over the event-cluster pairs):
+    every-article stories follow events as an archive groups them, not one analyst's watch."""
+    best, best_f1 = 0.5, -1.0
+    for step in range(1, 20):
+        t = step / 20
+        tp = sum(1 for p, y in pairs if p >= t and y)
+        fp = sum(1 for p, y in pairs if p >= t and not y)
+        fn = sum(1 for p, y in pairs if p < t and y)
+        f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+        if f1 > best_f1:
+            best, best_f1 = t, f1
+    return best
 
 
 def logistic(x: list[list[float]], y: list[int], weight: list[float], signs: list[int],
