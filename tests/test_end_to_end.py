@@ -76,8 +76,8 @@ def run_once(settings: Settings, stages=("poll", "extract", "classify", "alert")
 
 
 @pytest.mark.xfail(strict=True, reason="known regression of the learned story linker (issue #10): "
-                   "on the demo corpus it takes a Kursk battle report into the Doha story and one rewrite for a "
-                   "follow-up; see docs/benchmarks.md")
+                   "on the demo corpus it takes some Kursk battle and energy-strike reports into the Doha story and "
+                   "one rewrite for a follow-up; see docs/benchmarks.md")
 def test_follow_ups_reach_the_analyst_once_and_noise_does_not(site, broker, smtp, tmp_path) -> None:  # type: ignore[no-untyped-def]
     settings = settings_for(site, broker, smtp.port, tmp_path, f"e2e{uuid.uuid4().hex[:6]}-")
     first = run_once(settings)
