@@ -69,11 +69,11 @@ def test_the_doha_story_on_the_labeled_dev_set(shared: Path) -> None:
 
 # benchmarks/eval_watch.py, leave one story out (issue #10 asks for 0.90 per story, 1 % false flags, 90 % right kind)
 WATCH_STORY_RECALL_FLOOR = 0.80
-WATCH_POOLED_RECALL_FLOOR = 0.88
+WATCH_POOLED_RECALL_FLOOR = 0.87
 WATCH_FALSE_FLAG_CEILING = 0.03
 WATCH_RIGHT_KIND_FLOOR = 0.91
-WATCH_DOHA_RECALL_FLOOR = 0.80  # five folds of news-dev, each scored with weights fitted without it
-WATCH_DOHA_FALSE_FLAG_CEILING = 0.02
+WATCH_DOHA_RECALL_FLOOR = 0.95  # five folds of news-dev, each scored with weights fitted without it
+WATCH_DOHA_FALSE_FLAG_CEILING = 0.025
 
 
 def test_watching_six_real_stories_leave_one_story_out(shared: Path) -> None:
