@@ -174,7 +174,7 @@ class Alerter:
             profile.seed(seed_text, topics)
         self.stats.add(seed_text)
         for member in self.store.story_texts(watch.id):
-            if member["relation"] in ("follow_up", "same_report"):
+            if member["relation"] == "follow_up":
                 profile.learn(f"{member['title']}\n{member['text']}", parse_time(member.get("published")))
         return profile
 
@@ -297,7 +297,7 @@ class Alerter:
         first = watch.profile.first_seen if watch.profile is not None else None
         return follow_up_wording(
             watch.settings.name, article.title, article.text, source_of(tagged), tagged.article_id,
-            relation.shared_keys, relation.reason, self.store.story_texts(watch.settings.id),
+            relation.shared_names, relation.reason, self.store.story_texts(watch.settings.id),
             self._seed_text(watch.settings), first.date() if first else None, name_key, names)
 
     def _seed_text(self, watch: WatchSettings) -> str:
@@ -330,7 +330,8 @@ class Alerter:
         if relation.related and self.store.link_member(watch.settings.id, tagged.article_id, relation.kind,
                                                        relation.similarity):
             watch.members += 1
-            watch.profile.learn(_body(tagged), parse_time(tagged.article.published))
+            if relation.kind == "follow_up":
+                watch.profile.learn(_body(tagged), parse_time(tagged.article.published))
             log.info("watch %s: %s is %s (%s; names %.2f)", watch.settings.id, tagged.article_id,
                      relation.kind.replace("_", " "), relation.reason, relation.similarity)
         return relation

@@ -2,9 +2,8 @@
 
 In: the story's seed (text, topics, start) and past articles with their fired topics and dates.
 Out: each article's :class:`~alerts.stories.Relation` to the story — the same report, a follow-up
-or unrelated — decided in publication order, each linked article becoming part of what the analyst
-"was sent" (and of what the story is known by) before the next article is judged. Used by
-``wirewatch backtest --watch`` and by the
+or unrelated — decided in publication order, each follow-up becoming part of what the analyst
+"was sent" before the next article is judged. Used by ``wirewatch backtest --watch`` and by the
 story evaluation (benchmark and quality gate); the alert stage itself links articles online.
 """
 
@@ -14,7 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from alerts.linker import LinkModel
 from alerts.stories import Relation, StoryProfile, TermStats, relate
 
 
@@ -27,7 +25,7 @@ class PastArticle:
 
 
 def term_stats(texts: Iterable[str]) -> TermStats:
-    """Key frequencies of the bundled background plus the replayed archive."""
+    """Name frequencies of the bundled background plus the replayed archive."""
     stats = TermStats.with_background()
     for text in texts:
         stats.add(text)
@@ -35,16 +33,14 @@ def term_stats(texts: Iterable[str]) -> TermStats:
 
 
 def replay_story(seed_text: str, seed_topics: Iterable[str], start: datetime | None, articles: Iterable[PastArticle],
-                 stats: TermStats, related_threshold: float | None = None, window_days: float = 120.0,
-                 model: LinkModel | None = None) -> dict[str, Relation]:
-    """Every article's relation to the story seeded by ``seed_text``, oldest first (``related_threshold``:
-    the probability that links, by default the model's)."""
+                 stats: TermStats, related_threshold: float, window_days: float = 120.0) -> dict[str, Relation]:
+    """Every article's relation to the story seeded by ``seed_text``, oldest first."""
     story = StoryProfile("replay", "replay")
     story.seed(seed_text, seed_topics, start)
     out: dict[str, Relation] = {}
     for art in sorted(articles, key=lambda a: a.published.timestamp() if a.published else float("inf")):
-        relation = relate(art.text, story, stats, related_threshold, art.published, art.topics, window_days, model)
-        if relation.related:
+        relation = relate(art.text, story, stats, related_threshold, art.published, art.topics, window_days)
+        if relation.kind == "follow_up":
             story.learn(art.text, art.published)
         out[art.id] = relation
     return out

@@ -1,198 +1,260 @@
 """Story relation: is an article part of a watched story, and is it the same report or a new development?
 
 In: an article (title and text, publication time, fired topics) and a :class:`StoryProfile` (what the
-story is about, and what the analyst was already sent). Out: a :class:`Relation` — its kind, the
-probability behind it, the names, places and dates the article shares with the story (as the
-article writes them), what it adds, and one reason for logs and JSON.
+story is about, and what the analyst was already sent). Out: a :class:`Relation`.
 
-- **About the same story?** The article's keys (:mod:`alerts.textkeys`: terms in any script,
-  places across languages, name skeletons, figures and dates) are compared with the story's: its seed,
-  what its members added, its closest member; with its topics and the days from its start as two
-  more signals, not gates. A learned model (:mod:`alerts.linker`) turns them into the probability that
-  the article belongs; it joins at the model's calibrated threshold. The seed stays a feature of its
-  own, so that a story that grows with its members stays anchored to what was watched: the same actors
-  in another event, months apart, share the names but not the seed's facts and time.
-- **Same report or new development?** From what the article adds: the share of its terms, figures,
-  dates and places the analyst was not sent, and the time since the first report — again weighed by
-  the learned model, in any language, with no word list. What is new (the lead sentences whose words
-  are mostly new, the facts not sent before) goes with the relation for the email.
+- **About the same story?** Stories are told through their names — places, people, organisations.
+  The names of the article's lead (capitalised words not opening a sentence, first 400 words) are
+  transliterated to Latin and cut to five letters, so that *Doha*, *Доха* and *Dohа*, *Kursk*,
+  *Курской* and *Koursk*, *Qatar* and *Katar* meet across languages. Their TF-IDF cosine with the
+  story's seed, against document frequencies of the archive, must reach ``related_threshold``; the
+  article must be about the story's topics — all of them, or one of them when its names are very
+  close (a battlefield report naming the same places is not a development of a negotiation) — and
+  fall within ``window_days`` of the story's last member.
+  At least three of the six names that weigh most in the seed (frequent in it, rare elsewhere) must
+  appear; a country or city counts under its English name whatever the language (:mod:`alerts.gazetteer`).
+- **Same report or new development?** A retelling comes within two days of the first report and
+  announces nothing the analyst has not seen; a development either comes later or carries a word
+  of development that is new to the story (denied, postponed, by video, resumed, revived... in seven
+  languages). For the email, the lead sentences whose words are mostly new and the names, figures
+  and dates not sent before are listed as *what is new*.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cache
+from pathlib import Path
 
-from alerts.linker import LinkModel, StoryKeys, kind_features, pair_features
-from alerts.linker import TermStats as KeyStats
-from alerts.textkeys import Analyser, Analysis
+from alerts.gazetteer import place_names
+from wirewatch.textnorm import WORD, fold
 
-NEW_SENTENCE_SHARE = 0.5  # a lead sentence is news when more than half of its terms are new to the story
-NOTHING_NEW = 0.05  # an article whose terms are this little new, with no new fact, retells what was sent
+TOKEN = re.compile(r"\w+")
+SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+")
+NUMBER = re.compile(r"\b\d[\d.,]*\b")
+LEAD_WORDS = 400  # news puts its facts first; comments and background further down only dilute
+NAME_CHARS = 5
+ANCHORS, MIN_ANCHORS = 6, 3  # a related article names half of the six names that weigh most in the seed
+CLOSE = 0.5  # an article this close in names needs only one of the story's topics, not all
+SAME_REPORT_DAYS = 2  # a retelling comes within days; later coverage is a development
+# words that announce a development of a reported event — a denial, a postponement, a move to video,
+# a resumption — in English, Russian, Ukrainian, German, French, Spanish and Italian, as folded prefixes;
+# they count when they open the article (title and first two sentences) and are new to the story
+DEVELOPMENTS = ("deni", "deny", "refut", "dismiss", "postpon", "resched", "video", "online", "resum", "reviv",
+                "restart", "опроверг", "отрица", "отлож", "перенес", "видео", "возобнов", "спростув", "заперечу",
+                "відклад", "відео", "відновл", "dementi", "verschob", "verschieb", "dement", "visio", "repris",
+                "relanc", "desment", "aplaz", "reanud", "smenti", "rinvi", "ripres")
+
+STOPWORDS = frozenset("""
+a about above after again against all also am an and any are as at be because been before being below between both
+but by can could did do does doing down during each few for from further had has have having he her here hers him
+his how i if in into is it its itself just may me might more most must my no nor not now of off on once only or
+other our ours out over own said same says she should so some such than that the their theirs them then there
+these they this those through to too under until up very was we were what when where which while who whom why will
+with would you your yours according reported report reports told say saying week month year today yesterday new
+one two three per cent percent mr ms its it's however also including amid since among around still monday tuesday
+wednesday thursday friday saturday sunday
+и в во не что он на я с со как а то все она так его но да ты к у же вы за бы по только ее мне было вот от меня
+еще нет о из ему теперь когда даже ну вдруг ли если уже или ни быть был него до вас нибудь опять уж вам ведь там
+потом себя ничего ей может они тут где есть надо ней для мы тебя их чем была сам чтоб без будто чего раз тоже себе
+под будет ж тогда кто этот того потому этого какой совсем ним здесь этом один почти мой тем чтобы нее сейчас были
+куда зачем всех никогда можно при наконец два об другой хоть после над больше тот через эти нас про всего них
+какая много разве три эту моя впрочем хорошо свою этой перед иногда лучше чуть том нельзя такой им более всегда
+конечно всю между это также як та що це не на до за від про для із але він вона вони ми ви його її їх був була
+були буде є при після через також який яка які
+der die das und in zu den von mit sich des auf für ist im dem nicht ein eine als auch es an werden aus er hat dass
+sie nach wird bei einer um am sind noch wie einem über einen so zum war haben nur oder aber vor zur bis mehr durch
+man sein wurde sei hatte kann gegen vom können schon wenn habe seine ihre dann unter wir soll ich eines jahr
+le la les de des du un une et en à au aux que qui dans pour par sur pas plus ne se ce il elle ils est sont été
+avec son sa ses leur leurs mais ou où comme aussi cette ces lui être avoir fait selon après avant entre
+el los las del al por con para una uno su sus que como pero más il lo gli della delle dei per con che non una
+""".split())
+
+CYRILLIC = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюяіїєґ",
+                    ["a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "i", "k", "l", "m", "n", "o", "p", "r", "s",
+                     "t", "u", "f", "h", "c", "ch", "sh", "sh", "", "y", "", "e", "yu", "ya", "i", "i", "e", "g"],
+                    strict=True))
+SPELLINGS = (("ou", "u"), ("q", "k"), ("w", "v"), ("ph", "f"), ("th", "t"), ("kh", "h"), ("j", "i"), ("y", "i"))
 
 
-@cache
-def default_model() -> LinkModel:
-    """The shipped weights, read once per process."""
-    return LinkModel.load()
+def latin_spelling(word: str) -> str:
+    """A folded word in a rough Latin spelling: Курской → kurskoi, Koursk → kursk, Qatar → katar."""
+    out = "".join(CYRILLIC.get(c, c) for c in fold(word))
+    for a, b in SPELLINGS:
+        out = out.replace(a, b)
+    return out
 
 
-class TermStats(KeyStats):
-    """Document frequencies of keys over the bundled background and the archive, updated as articles arrive.
+def latin_key(word: str) -> str:
+    """A word's Latin spelling cut to five letters, so that inflections meet: Курской, Koursk → kursk."""
+    return latin_spelling(word)[:NAME_CHARS]
 
-    :meth:`with_background` starts from the keys of the classifier's bootstrap snippets (written for
-    wirewatch), so that a young archive already knows that *Ukraine* and *ceasefire* are everywhere.
+
+def sentences(text: str, limit: int = LEAD_WORDS) -> list[str]:
+    out, count = [], 0
+    for sent in SENTENCE.split(text):
+        if not sent.strip():
+            continue
+        out.append(sent.strip())
+        count += len(sent.split())
+        if count >= limit:
+            break
+    return out
+
+
+def names(text: str, limit: int = LEAD_WORDS) -> list[str]:
+    """Name keys of the lead: capitalised words that do not open a sentence (see the module doc); a
+    country or city named in another language takes the key of its English name (*Moskau* → *mosco*)."""
+    places = place_names(latin_spelling, NAME_CHARS)
+    out: list[str] = []
+    count = 0
+    for sent in sentences(text, limit):
+        for i, word in enumerate(TOKEN.findall(sent)):
+            count += 1
+            if i == 0 or len(word) < 4 or not word[0].isupper() or fold(word) in STOPWORDS:
+                continue
+            spelling = latin_spelling(word)
+            out.append(places.key(spelling) or spelling[:NAME_CHARS])
+        if count >= limit:
+            break
+    return out
+
+
+def terms(text: str, limit: int = LEAD_WORDS) -> list[str]:
+    """Content words of the lead: folded, three letters or more, not a stop word, not a number."""
+    words = WORD.findall(fold(text))[:limit]
+    return [w for w in words if len(w) >= 3 and w not in STOPWORDS and not w.isdigit()]
+
+
+@dataclass
+class TermStats:
+    """Document frequencies of name keys over the archive, updated as articles arrive.
+
+    :meth:`with_background` starts from the name frequencies of a bundled background corpus (the
+    classifier's bootstrap snippets, written for wirewatch), so that a young archive already knows
+    that *Ukraine* and *Russia* are everywhere and *Doha* is not.
     """
+
+    docs: int = 0
+    df: Counter[str] = field(default_factory=Counter)
 
     @classmethod
     def with_background(cls) -> TermStats:
-        return _background().copy()
-
-    def copy(self) -> TermStats:
-        return TermStats(self.docs, Counter(self.df))
+        data = json.loads((Path(__file__).parent / "data" / "background_names.json").read_text(encoding="utf-8"))
+        return cls(int(data["docs"]), Counter({k: int(v) for k, v in data["df"].items()}))
 
     def add(self, text: str) -> None:
-        self.add_keys(Analyser.default().analyse(text).keys)
+        self.docs += 1
+        self.df.update(set(names(text)))
 
+    def idf(self, term: str) -> float:
+        return math.log((self.docs + 1) / (self.df.get(term, 0) + 1)) + 1.0
 
-@cache
-def _background() -> TermStats:
-    from process.model import bundled_training_file, read_examples
-
-    stats = TermStats()
-    for example in read_examples(bundled_training_file()):
-        stats.add(example["text"])
-    return stats
-
-
-def names(text: str) -> list[str]:
-    """The keys of an article's title and lead, each as often as it counts (the story index's input)."""
-    return list(Analyser.default().analyse(text).keys.elements())
+    def vector(self, counts: Counter[str]) -> dict[str, float]:
+        vec = {t: (1.0 + math.log(c)) * self.idf(t) for t, c in counts.items()}
+        norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+        return {t: v / norm for t, v in vec.items()}
 
 
 @dataclass
 class StoryProfile:
-    """A watched story: its seed's keys and topics, and everything the analyst has been sent."""
+    """A watched story: its seed's names and topics, and everything the analyst has been sent."""
 
     story_id: str
     name: str
-    keys: StoryKeys = field(default_factory=StoryKeys)
-    surface: dict[str, str] = field(default_factory=dict)
+    seed_names: Counter[str] = field(default_factory=Counter)
+    topics: set[str] = field(default_factory=set)
+    known_terms: set[str] = field(default_factory=set)
+    known_facts: set[str] = field(default_factory=set)
     first_seen: datetime | None = None  # the seed's date: set by seed() only
+    last_seen: datetime | None = None
     members: int = 0
-
-    @property
-    def topics(self) -> set[str]:
-        return self.keys.topics
-
-    @property
-    def last_seen(self) -> datetime | None:
-        return self.keys.last_seen
 
     def seed(self, text: str, topics: Iterable[str] = (), when: datetime | None = None) -> None:
         """The report the story starts from. Without its date (a pasted text), the story has no start:
-        developments are then told by what they add only, never by their distance in time."""
-        analysis = Analyser.default().analyse(text)
-        self.keys.topics.update(topics)
-        self.first_seen = self.keys.first_seen = when
-        self.keys.add(analysis.keys, when, seed=True)
-        self._remember(analysis)
+        developments are then recognised by their words only, never by their distance in time."""
+        self.seed_names.update(names(text))
+        self.topics.update(topics)
+        self.first_seen = when
+        self.learn(text, when)
 
-    def learn(self, text: str, when: datetime | None = None, analysis: Analysis | None = None) -> None:
-        """Take in an accepted member: what the analyst now knows (in whatever order articles arrive)."""
-        analysis = analysis or Analyser.default().analyse(text)
-        self.keys.add(analysis.keys, when)
-        self._remember(analysis)
-
-    def _remember(self, analysis: Analysis) -> None:
-        for key, word in analysis.surface.items():
-            self.surface.setdefault(key, word)
+    def learn(self, text: str, when: datetime | None = None) -> None:
+        """Remember what the analyst now knows of the story (in whatever order articles arrive)."""
+        self.known_terms.update(terms(text))
+        self.known_facts.update(facts(text))
         self.members += 1
+        if when is not None:
+            self.last_seen = max(self.last_seen or when, when)
+
+
+def facts(text: str) -> set[str]:
+    """Names and figures of the lead, as comparable keys."""
+    found = set(names(text))
+    found.update(n.strip(".,") for n in NUMBER.findall(" ".join(sentences(text))) if len(n.strip(".,")) >= 2)
+    return found
 
 
 @dataclass(frozen=True)
 class Relation:
     kind: str  # "same_report", "follow_up" or "unrelated"
-    similarity: float  # the probability that the article belongs to the story
-    reason: str = ""  # one line for logs and JSON
-    shared_names: tuple[str, ...] = ()  # names and places in common, as the article writes them
-    new_sentences: tuple[str, ...] = ()  # the article's lead sentences that are news to the story
-    new_facts: tuple[str, ...] = ()  # names, figures and dates the analyst was not sent, as written
-    shared_dates: tuple[str, ...] = ()  # dates and figures in common, as the article writes them
-    shared_keys: tuple[str, ...] = ()  # the keys behind shared_names (internal: JSON and logs only)
-    features: tuple[tuple[str, float], ...] = ()  # the model's inputs (internal)
+    similarity: float
+    reason: str = ""
+    shared_names: tuple[str, ...] = ()
+    new_sentences: tuple[str, ...] = ()
+    new_facts: tuple[str, ...] = ()
 
     @property
     def related(self) -> bool:
         return self.kind != "unrelated"
 
 
-def _shared(analysis: Analysis, story: StoryProfile, stats: KeyStats) -> tuple[list[str], list[str]]:
-    """Keys the article shares with the story: names and places (heaviest first), then figures and dates."""
-    common = [k for k in analysis.keys if k in story.keys.grown and k[0] not in "~^"]
-    common.sort(key=lambda k: -stats.idf(k) * (1.0 + math.log(analysis.keys[k])))
-    names_ = [k for k in common if k[0] not in "#%" and stats.idf(k) >= 3.0 and _name_like(analysis.surface[k])]
-    places = [k for k in names_ if k[0] == "@"]
-    plain = [k for k in names_ if k[0] != "@" and not any(analysis.surface[k] == analysis.surface[p] for p in places)]
-    return (places + plain)[:8], [k for k in common if k[0] in "#%"][:6]
+def novelty(text: str, story: StoryProfile) -> tuple[list[str], list[str]]:
+    """The lead sentences and the facts (names, figures, dates) the analyst has not been sent."""
+    fresh_sentences = []
+    for sent in sentences(text)[:12]:
+        words = set(terms(sent))
+        if len(words) >= 4 and len(words - story.known_terms) / len(words) > 0.5:
+            fresh_sentences.append(sent)
+    new_facts = sorted(facts(text) - story.known_facts)
+    return fresh_sentences, new_facts
 
 
-def _name_like(word: str) -> bool:
-    """A word written as a name: capitalised, or in a script without capitals (where IDF alone decides)."""
-    return word[:1].isupper() or word[:1].lower() == word[:1].upper()
-
-
-def novelty(analysis: Analysis, story: StoryProfile) -> tuple[list[str], list[str]]:
-    """The lead sentences (after the title) and the facts (names, figures, dates) the analyst has not been sent."""
-    known = story.keys.known
-    fresh = []
-    for sent in analysis.sentences[1:12]:
-        words = {k for k in Analyser.default().analyse(sent, 80).keys if k[0] not in "~@^"}
-        if len(words) >= 4 and len(words - known) / len(words) > NEW_SENTENCE_SHARE:
-            fresh.append(sent)
-    new = [k for k in analysis.keys if k not in known and (k[0] in "@#%")]
-    return fresh, list(dict.fromkeys(analysis.surface[k] for k in new))
-
-
-def relate(text: str, story: StoryProfile, stats: KeyStats, related_threshold: float | None = None,
-           published: datetime | None = None, topics: Iterable[str] = (), window_days: float = 120.0,
-           model: LinkModel | None = None, analysis: Analysis | None = None) -> Relation:
-    """How ``text`` relates to ``story``: ``related_threshold`` (a probability) defaults to the model's."""
-    model = model or default_model()
-    threshold = model.threshold if related_threshold is None else related_threshold
-    analysis = analysis or Analyser.default().analyse(text)
-    if not analysis.keys:
-        return Relation("unrelated", 0.0, "no words to compare (empty, or a script the linker cannot read)")
-    if not story.keys.seed:
-        return Relation("unrelated", 0.0, "the story's seed has no words to compare")
-    if published is not None and story.last_seen is not None and \
-            published - story.last_seen > timedelta(days=window_days):
-        return Relation("unrelated", 0.0, f"more than {window_days:g} days after the story's last news")
-    features = pair_features(analysis.keys, story.keys, stats, published, topics)
-    p = round(model.belongs(features), 4)
-    shared, dates = _shared(analysis, story, stats)
-    inputs = tuple((k, round(v, 4)) for k, v in features.items())
-    names_ = tuple(analysis.surface[k] for k in shared)
-    dates_ = tuple(analysis.surface[k] for k in dates)
-    if p < threshold:
-        return Relation("unrelated", p, f"too little in common with the story (p={p:.2f} < {threshold:.2f})",
-                        names_, shared_dates=dates_, shared_keys=tuple(shared), features=inputs)
-    fresh, new_facts = novelty(analysis, story)
-    kinds = kind_features(analysis, story.keys, stats, published, features["cos_seed"])
-    develops = model.develops(kinds)
-    inputs += tuple((f"kind_{k}", round(v, 4)) for k, v in kinds.items())
-    common = ", ".join(names_[:4] + dates_[:2]) or "its words"
-    nothing_new = kinds["new_terms"] < NOTHING_NEW and not new_facts  # a member retold word for word
-    if develops >= 0.5 and not nothing_new:
-        when = f"{(published - story.first_seen).days} days after the first report, " \
-            if published is not None and story.first_seen is not None else ""
-        reason = f"follow-up (p={p:.2f}, new {develops:.2f}): shares {common}; {when}" \
-                 f"adds {len(new_facts)} new names, figures or dates"
-        return Relation("follow_up", p, reason, names_, tuple(fresh[:3]), tuple(new_facts[:10]), dates_,
-                        tuple(shared), inputs)
-    return Relation("same_report", p, f"the same report retold (p={p:.2f}, new {develops:.2f}): shares {common}",
-                    names_, tuple(fresh[:3]), tuple(new_facts[:10]), dates_, tuple(shared), inputs)
+def relate(text: str, story: StoryProfile, stats: TermStats, related_threshold: float,
+           published: datetime | None = None, topics: Iterable[str] = (), window_days: float = 120.0) -> Relation:
+    """How ``text`` relates to ``story`` (see the module doc for the rules)."""
+    counts = Counter(names(text))
+    if not counts or not story.seed_names:
+        return Relation("unrelated", 0.0, "no names to compare")
+    a, s = stats.vector(counts), stats.vector(story.seed_names)
+    similarity = round(sum(v * s.get(t, 0.0) for t, v in a.items()), 4)
+    shared = tuple(sorted((t for t in a if t in s), key=lambda t: -a[t] * s[t])[:8])
+    if similarity < related_threshold:
+        return Relation("unrelated", similarity, "names differ", shared)
+    topics = set(topics)
+    if story.topics and not story.topics <= topics and not (story.topics & topics and similarity >= CLOSE):
+        return Relation("unrelated", similarity, "not about all of the story's topics", shared)
+    if published is not None and story.last_seen is not None:
+        if published - story.last_seen > timedelta(days=window_days):
+            return Relation("unrelated", similarity, f"more than {window_days:g} days after the story's last news",
+                            shared)
+        if story.first_seen is not None and story.first_seen - published > timedelta(days=30):
+            return Relation("unrelated", similarity, "published long before the story began", shared)
+    anchors = sorted(s, key=lambda t: -s[t])[:ANCHORS]
+    if sum(1 for t in anchors if t in a) < MIN_ANCHORS:
+        return Relation("unrelated", similarity, "shares too few of the story's key names", shared)
+    fresh, new_facts = novelty(text, story)
+    opening = " ".join(sentences(text)[:3])  # the title line and the first two sentences
+    cues = sorted({t for t in terms(opening) if t.startswith(DEVELOPMENTS) and t not in story.known_terms})
+    late = published is not None and story.first_seen is not None and \
+        published - story.first_seen > timedelta(days=SAME_REPORT_DAYS)
+    if late or cues:
+        reason = f"new development: {', '.join(cues[:3])}" if cues else \
+            f"{(published - story.first_seen).days} days after the first report"  # type: ignore[operator]
+        return Relation("follow_up", similarity, reason, shared, tuple(fresh[:3]), tuple(new_facts[:10]))
+    return Relation("same_report", similarity, "the same report retold", shared, tuple(fresh[:3]),
+                    tuple(new_facts[:10]))

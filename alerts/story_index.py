@@ -1,33 +1,29 @@
-"""Stories for every article: online clustering with a sub-linear candidate search and the story linker.
+"""Stories for every article: online clustering with a sub-linear candidate search.
 
-In: an article's keys (:func:`alerts.stories.names`) and publication time. Out: the id of the story
-it joins — an existing one, or a new one — and the story's first and last sighting, size and key
-names.
+In: an article's name keys (see :mod:`alerts.stories`) and publication time. Out: the id of the
+story it joins — an existing one, or a new one — and the story's first and last sighting, size and
+key names.
 
-The decision is the watches' own (:mod:`alerts.linker`): the probability that the article belongs to
-a story, from the same features, with the story's first article as its seed. To keep the cost
-bounded however large the archive grows, an inverted index maps each story's heaviest keys to the
-stories that carry them, most recent last; a new article looks up the postings of its own
-:data:`QUERY_NAMES` heaviest keys (count × IDF; the latest :data:`POSTING_DEPTH` stories each),
-ranks those candidates by the IDF weight of the keys they share, and scores only the best
-:data:`RESCORED` with the model; it joins the most probable at or above ``threshold`` whose last
-article is within ``window_days``.
+Each story keeps a centroid of name counts (its 40 heaviest names). An inverted index maps each
+story's key names to the stories that carry them, most recent last; a new article looks up only the
+postings of its own 8 heaviest names (count × IDF; the latest 200 stories each), scores those candidates by TF-IDF
+cosine against their centroids, and joins the best one at or above ``threshold`` whose last article
+is within ``window_days``. The work per article is bounded by 8 × 200 candidates, however large the
+archive grows, instead of a scan of every story.
 """
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from alerts.linker import LinkModel, StoryKeys, TermStats, pair_features
+from alerts.stories import TermStats
 
 CENTROID_NAMES = 40
 QUERY_NAMES = 8
 POSTING_DEPTH = 200
-RESCORED = 5
 
 
 @dataclass
@@ -36,29 +32,22 @@ class Story:
     first_seen: datetime | None
     last_seen: datetime | None
     size: int = 0
-    keys: StoryKeys = field(default_factory=lambda: StoryKeys(max_members=5, max_keys=CENTROID_NAMES * 3))
+    centroid: Counter[str] = field(default_factory=Counter)
     title: str = ""
-
-    @property
-    def centroid(self) -> Counter[str]:
-        return self.keys.grown
+    vector: dict[str, float] | None = None  # the centroid's TF-IDF vector, recomputed after a change
 
     def key_names(self, n: int = 10) -> list[str]:
-        return [t for t, _ in self.keys.grown.most_common(n) if t[0] not in "~#%^"][:n]
+        return [t for t, _ in self.centroid.most_common(n)]
 
 
 class StoryIndex:
-    def __init__(self, stats: TermStats, threshold: float | None = None, window_days: float = 7.0,
-                 new_id: Callable[[str], int] | None = None, model: LinkModel | None = None) -> None:
+    def __init__(self, stats: TermStats, threshold: float = 0.3, window_days: float = 7.0,
+                 new_id: Callable[[str], int] | None = None) -> None:
         """``new_id(title)`` hands out the id of a new story (the database's, where several alert workers
-        share stories); without it, ids count up from the highest id seen. ``threshold`` defaults to the
-        model's ``index_threshold``."""
-        from alerts.stories import default_model
-
+        share stories); without it, ids count up from the highest id seen."""
         self.stats = stats
-        self.model = model or default_model()
         self.new_id = new_id
-        self.threshold = self.model.index_threshold if threshold is None else threshold
+        self.threshold = threshold
         self.window = timedelta(days=window_days)
         self.stories: dict[int, Story] = {}
         self.postings: dict[str, list[int]] = defaultdict(list)
@@ -73,23 +62,15 @@ class StoryIndex:
         if story_id >= self._next:
             self._next = story_id + 1
 
-    def _heaviest(self, counts: Counter[str], n: int) -> list[str]:
-        """The ``n`` heaviest names and places (count × IDF), then terms where a script has no capitals."""
-        def weight(t: str) -> float:
-            return -(1.0 + math.log(counts[t])) * self.stats.idf(t)
+    def _vector(self, counts: Counter[str]) -> dict[str, float]:
+        return self.stats.vector(counts)
 
-        named = sorted((t for t in counts if t[0] in "^@"), key=weight)[:n]
-        if len(named) >= n:
-            return named
-        return named + sorted((t for t in counts if t[0] not in "~#%^@"), key=weight)[:n - len(named)]
-
-    def candidates(self, names: Counter[str]) -> dict[int, float]:
-        """Stories sharing one of the article's heaviest keys, with the IDF weight of the keys they share."""
-        found: dict[int, float] = defaultdict(float)
-        for name in self._heaviest(names, QUERY_NAMES):
-            idf = self.stats.idf(name)
-            for story_id in self.postings.get(name, ())[-POSTING_DEPTH:]:
-                found[story_id] += idf
+    def candidates(self, names: Counter[str]) -> set[int]:
+        """Stories sharing one of the article's heaviest names (the latest ``POSTING_DEPTH`` per name)."""
+        heaviest = sorted(names, key=lambda t: -names[t] * self.stats.idf(t))[:QUERY_NAMES]
+        found: set[int] = set()
+        for name in heaviest:
+            found.update(self.postings.get(name, ())[-POSTING_DEPTH:])
         return found
 
     def link(self, names: list[str], when: datetime | None = None, title: str = "") -> tuple[int, bool]:
@@ -97,18 +78,17 @@ class StoryIndex:
         counts = Counter(names)
         best, best_score = None, 0.0
         if counts:
-            shortlist = sorted(self.candidates(counts).items(), key=lambda kv: -kv[1])
-            tried = 0
-            for story_id, _ in shortlist:
+            vec = self._vector(counts)
+            for story_id in self.candidates(counts):
                 story = self.stories[story_id]
                 if when is not None and story.last_seen is not None and abs(when - story.last_seen) > self.window:
                     continue
-                score = self.model.belongs(pair_features(counts, story.keys, self.stats, when))
+                if story.vector is None:
+                    story.vector = self._vector(story.centroid)
+                centroid = story.vector
+                score = sum(v * centroid.get(t, 0.0) for t, v in vec.items())
                 if score > best_score:
                     best, best_score = story, score
-                tried += 1
-                if tried >= RESCORED:
-                    break
         if best is not None and best_score >= self.threshold:
             self._add(best, counts, when)
             return best.story_id, False
@@ -122,16 +102,16 @@ class StoryIndex:
         return story.story_id, True
 
     def _add(self, story: Story, counts: Counter[str], when: datetime | None) -> None:
-        before = set(self._heaviest(story.keys.grown, CENTROID_NAMES))
-        first = story.size == 0
-        if first:
-            story.keys.first_seen = when
-        story.keys.add(counts, when, seed=first)
+        before = set(story.key_names(CENTROID_NAMES))
+        story.centroid.update(counts)
+        if len(story.centroid) > CENTROID_NAMES * 2:  # keep the heaviest names only: bounded memory
+            story.centroid = Counter(dict(story.centroid.most_common(CENTROID_NAMES)))
         story.size += 1
+        story.vector = None
         if when is not None:
             story.first_seen = min(story.first_seen or when, when)
             story.last_seen = max(story.last_seen or when, when)
-        for name in set(self._heaviest(story.keys.grown, CENTROID_NAMES)) - before:
+        for name in set(story.key_names(CENTROID_NAMES)) - before:
             self.postings[name].append(story.story_id)
 
 
@@ -153,3 +133,5 @@ def bcubed(assigned: dict[str, int], truth: dict[str, str]) -> tuple[float, floa
     n = len(items) or 1
     p, r = precision / n, recall / n
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+

@@ -82,9 +82,6 @@ def test_evaluate_cross_validates_and_draws_the_curve(tmp_path: Path) -> None:
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.xfail(strict=True, reason="known regression of the learned story linker (issue #10): "
-                   "on the demo corpus it takes some Kursk battle and energy-strike reports into the Doha story and "
-                   "one rewrite for a follow-up; see docs/benchmarks.md")
 def test_backtest_replays_a_watched_story(tmp_path: Path) -> None:
     corpus = DemoCorpus.load()
     path = tmp_path / "articles.jsonl"

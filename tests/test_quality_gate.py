@@ -1,12 +1,10 @@
-"""Quality gate: the classify and alert stages on real labeled news must not drop below their pinned floors.
+"""Quality gate: the classify stage on real labeled news must not drop below its pinned floors.
 
 Floors (raise them when quality rises; never lower them to make a change pass), from
 benchmarks/eval_classifier.py: F1 per topic on ../shared/data/news-dev.jsonl and on the topic labels of
 ../shared/data/stories-dev (six stories of other conflicts, 17 languages), also with each story scored
 by a model trained without the bundled examples about its conflict (leave one story out); and the
-share of the 2,225 BBC articles of ../shared/data/bbc (none about these topics) that fire; the Doha watch
-on news-dev; and watching the six stories of ../shared/data/stories-dev leave one story out
-(benchmarks/eval_watch.py).
+share of the 2,225 BBC articles of ../shared/data/bbc (none about these topics) that fire.
 """
 
 import json
@@ -70,31 +68,3 @@ def test_the_doha_story_on_the_labeled_dev_set(shared: Path) -> None:
     assert {r["relation"] for r in result["seeds"].values()} == {"same_report"}, result["seeds"]
     assert result["recall"] >= DOHA_RECALL_FLOOR, result["missed"]
     assert result["others_linked_share"] <= DOHA_OTHERS_CEILING, result["wrongly_linked"]
-
-
-# benchmarks/eval_watch.py, leave one story out (issue #10 asks for 0.90 per story, 1 % false flags, 90 % right kind)
-WATCH_STORY_RECALL_FLOOR = 0.80
-WATCH_POOLED_RECALL_FLOOR = 0.87
-WATCH_FALSE_FLAG_CEILING = 0.03
-WATCH_RIGHT_KIND_FLOOR = 0.91
-WATCH_DOHA_RECALL_FLOOR = 0.95  # five folds of news-dev, each scored with weights fitted without it
-WATCH_DOHA_FALSE_FLAG_CEILING = 0.025
-
-
-def test_watching_six_real_stories_leave_one_story_out(shared: Path) -> None:
-    """Each stories-dev story watched from its seed, with linker weights fitted on the five others; the
-    figures come from the evaluation script itself."""
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "eval_watch.py"
-    out = subprocess.run([sys.executable, str(script), "--shared", str(shared), "--json"], capture_output=True,
-                         text=True, check=True, timeout=900)
-    result = json.loads(out.stdout)
-    for story, s in result["stories"].items():
-        assert s["recall"] >= WATCH_STORY_RECALL_FLOOR, (story, s["missed"])
-    pooled = result["pooled"]
-    assert pooled["recall"] >= WATCH_POOLED_RECALL_FLOOR, pooled
-    assert pooled["false_flag_share"] <= WATCH_FALSE_FLAG_CEILING, pooled
-    assert pooled["right_kind_share"] >= WATCH_RIGHT_KIND_FLOOR, pooled
-    doha = result["doha"]
-    assert doha["recall"] >= WATCH_DOHA_RECALL_FLOOR, doha["missed"]
-    assert doha["false_flag_share"] <= WATCH_DOHA_FALSE_FLAG_CEILING, doha["flagged_wrongly"]
-    assert set(doha["seeds"].values()) <= {"same_report", "follow_up"}, doha["seeds"]
