@@ -335,7 +335,7 @@ class _Parser:
             if after is not None and after.kind == "NOT":
                 raise PatternError("NOT cannot stand inside NEAR", after.col)
             right = self.parse_primary()
-            if any(isinstance(x, Not) for x in (node, right)) or _has_not(node) or _has_not(right):
+            if any(isinstance(x, Not) for x in (node, right)) or has_not(node) or has_not(right):
                 raise PatternError("NOT cannot stand inside NEAR", tok.col)
             node = Near(node, right, int(m.group(1)))
         return node
@@ -365,16 +365,16 @@ class _Parser:
         raise PatternError(f"expected a word, a \"phrase\" or '(' but got {what}", tok.col)
 
 
-def _has_not(node: Node) -> bool:
+def has_not(node: Node) -> bool:
     if isinstance(node, Not):
         return True
     children = {Or: "parts", And: "parts"}
     if isinstance(node, Or | And):
-        return any(_has_not(p) for p in getattr(node, children[type(node)]))
+        return any(has_not(p) for p in getattr(node, children[type(node)]))
     if isinstance(node, Scoped):
-        return _has_not(node.inner)
+        return has_not(node.inner)
     if isinstance(node, Near):
-        return _has_not(node.left) or _has_not(node.right)
+        return has_not(node.left) or has_not(node.right)
     return False
 
 

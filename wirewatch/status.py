@@ -61,16 +61,21 @@ def collect(store: Store, now: datetime | None = None) -> dict[str, Any]:
     }
 
 
-def _span(seconds: float | None) -> str:
+SHORT_UNITS = ("d", "h", "m", "s", "-")  # for a terminal's columns
+WORD_UNITS = (" days", " h", " min", " s", "–")  # for a page
+
+
+def span(seconds: float | None, units: tuple[str, str, str, str, str] = SHORT_UNITS) -> str:
+    """A duration for people: 1.5d, 3.0h, 12m, 40s (or in ``units``: days, hours, minutes, seconds, unknown)."""
     if seconds is None:
-        return "-"
+        return units[4]
     s = abs(seconds)
-    return f"{s / 86400:.1f}d" if s >= 86400 else f"{s / 3600:.1f}h" if s >= 3600 else \
-        f"{s / 60:.0f}m" if s >= 60 else f"{s:.0f}s"
+    return f"{s / 86400:.1f}{units[0]}" if s >= 86400 else f"{s / 3600:.1f}{units[1]}" if s >= 3600 else \
+        f"{s / 60:.0f}{units[2]}" if s >= 60 else f"{s:.0f}{units[3]}"
 
 
 def _since(iso: str | None, now: datetime) -> str:
-    return "never" if iso is None else f"{_span((now - datetime.fromisoformat(iso)).total_seconds())} ago"
+    return "never" if iso is None else f"{span((now - datetime.fromisoformat(iso)).total_seconds())} ago"
 
 
 def render(status: dict[str, Any]) -> str:
@@ -80,21 +85,21 @@ def render(status: dict[str, Any]) -> str:
         if not w["alive"] and w["state"] == "stopped":
             continue
         lag = w.get("lag_records")
-        lag_text = f"lag {lag if lag is not None else '?'} rec / {_span(w.get('lag_seconds'))}" \
+        lag_text = f"lag {lag if lag is not None else '?'} rec / {span(w.get('lag_seconds'))}" \
             if w["stage"] != "poll" else ""
         events = w.get("events") or {}
         extra = (f"feeds {events.get('feeds_polled', 0)} polled, {events.get('feeds_failed', 0)} failed"
                  if w["stage"] == "poll" else
                  f"{events.get('alerts_sent', 0)} sent, {events.get('alerts_failed', 0)} failed"
                  if w["stage"] == "alert" else "")
-        lines.append(f"  {w['stage']:<8} {w['host']}:{w['pid']:<7} {w['state']:<8} up {_span(w['up_seconds']):>5}  "
+        lines.append(f"  {w['stage']:<8} {w['host']}:{w['pid']:<7} {w['state']:<8} up {span(w['up_seconds']):>5}  "
                      f"in {w.get('consumed', 0)} out {w.get('produced', 0)} dead {w.get('deadlettered', 0)}  "
                      f"{lag_text}  {extra}".rstrip())
     for stage in status["stages_without_worker"]:
         lines.append(f"  {stage:<8} NO LIVE WORKER")
     f = status["feeds"]
     health = ", ".join(f"{n} {h}" for h, n in sorted(f["health"].items())) or "none"
-    nxt = f" ; next poll in {_span((datetime.fromisoformat(f['next_poll']) - now).total_seconds())}" \
+    nxt = f" ; next poll in {span((datetime.fromisoformat(f['next_poll']) - now).total_seconds())}" \
         if f["next_poll"] else ""
     lines.append(f"feeds:    {f['total']} ({health}){nxt}")
     e = status["entries"]
@@ -107,7 +112,7 @@ def render(status: dict[str, Any]) -> str:
                  f"last sent {_since(o['last_sent'], now)}")
     d = status["alert_delay_seconds"]
     lines.append(f"delay to alert (last {d['from_publication']['n']} sent): from publication "
-                 f"p50 {_span(d['from_publication']['p50'])} p95 {_span(d['from_publication']['p95'])}; "
-                 f"from first sighting p50 {_span(d['from_first_sighting']['p50'])} "
-                 f"p95 {_span(d['from_first_sighting']['p95'])}")
+                 f"p50 {span(d['from_publication']['p50'])} p95 {span(d['from_publication']['p95'])}; "
+                 f"from first sighting p50 {span(d['from_first_sighting']['p50'])} "
+                 f"p95 {span(d['from_first_sighting']['p95'])}")
     return "\n".join(lines)

@@ -565,11 +565,7 @@ class Store:
         stale = (alerts.c.status == "sending") & (alerts.c.claimed_at < older_than) & ~alive.exists()
         with self.engine.begin() as conn:
             keys = [r[0] for r in conn.execute(select(alerts.c.idem_key).where(stale))]
-            if keys:
-                conn.execute(update(alerts).where(stale & alerts.c.idem_key.in_(keys))
-                             .values(status="pending", claimed_by="", claimed_at=None,
-                                     # the alerts of one interrupted send keep together: one email again
-                                     next_attempt=alerts.c.claimed_at, interrupted=alerts.c.interrupted + 1))
+            _requeue_interrupted(conn, stale, keys)
         return keys
 
     def claimants(self) -> list[str]:
@@ -585,11 +581,7 @@ class Store:
         mine = (alerts.c.status == "sending") & alerts.c.claimed_by.in_(list(dead))
         with self.engine.begin() as conn:
             keys = [r[0] for r in conn.execute(select(alerts.c.idem_key).where(mine))]
-            if keys:
-                conn.execute(update(alerts).where(mine & alerts.c.idem_key.in_(keys))
-                             .values(status="pending", claimed_by="", claimed_at=None,
-                                     # the alerts of one interrupted send keep together: one email again
-                                     next_attempt=alerts.c.claimed_at, interrupted=alerts.c.interrupted + 1))
+            _requeue_interrupted(conn, mine, keys)
         return keys
 
     def mark_sent(self, idem_key: str) -> None:
@@ -658,6 +650,15 @@ class Store:
         return {"oldest_pending": _aware(oldest), "last_sent": _aware(last),
                 "from_publication": sorted(d[0] for d in delays),
                 "from_first_sighting": sorted(d[1] for d in delays if d[1] is not None)}
+
+
+def _requeue_interrupted(conn: Any, claimed: Any, keys: list[str]) -> None:
+    """Claimed alerts whose send was cut short go back to pending, counted as interrupted; the alerts of
+    one interrupted send keep together (their claim time becomes their due time), so they make one email again."""
+    if keys:
+        conn.execute(update(alerts).where(claimed & alerts.c.idem_key.in_(keys))
+                     .values(status="pending", claimed_by="", claimed_at=None, next_attempt=alerts.c.claimed_at,
+                             interrupted=alerts.c.interrupted + 1))
 
 
 def alert_ref(idem_key: str) -> str:

@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from wirewatch.config import FeedSettings
-from wirewatch.status import collect
+from wirewatch.status import WORD_UNITS, collect, span
 from wirewatch.web.context import human_time, render, web
 from wirewatch.web.security import Refused, Session, action, page
 
@@ -27,11 +27,7 @@ MAX_OPML = 2_000_000
 
 
 def _span(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    s = abs(seconds)
-    return f"{s / 86400:.1f} days" if s >= 86400 else f"{s / 3600:.1f} h" if s >= 3600 else \
-        f"{s / 60:.0f} min" if s >= 60 else f"{s:.0f} s"
+    return span(seconds, WORD_UNITS)
 
 
 @dataclass(frozen=True)

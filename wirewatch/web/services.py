@@ -105,9 +105,9 @@ class _Corpus:
     def _candidates(self, node: Any) -> Iterable[int]:
         from bisect import bisect_left
 
-        from process.rule_language import Phrase, _has_not
+        from process.rule_language import Phrase, has_not
 
-        if _has_not(node):
+        if has_not(node):
             return range(len(self.rows))
         found: set[int] = set()
         for leaf in node.leaves():
