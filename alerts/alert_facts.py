@@ -8,10 +8,11 @@ article's own matched words, and for a topic alert the sentence on why it was fl
 
 from __future__ import annotations
 
-from alerts.compose import AlertFacts, TopicLine
-from alerts.stories import Relation, names
-from alerts.story_wording import READ_CHARS, FollowUpWording
-from alerts.wording import article_words, why_topics
+from wirewatch.alerts.compose import AlertFacts, TopicLine
+from wirewatch.alerts.stories import Relation, names
+from wirewatch.alerts.story_wording import READ_CHARS, FollowUpWording
+from wirewatch.alerts.wording import article_words, why_topics
+
 from wirewatch.config import WatchSettings
 from wirewatch.safe_display import one_line, web_link
 from wirewatch.schema import TaggedArticle, TopicTag

@@ -24,12 +24,13 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
-from alerts.alert_facts import alert_facts, name_key, source_of
-from alerts.compose import AlertFacts, Composer
-from alerts.mailer import Mailer, RetryPolicy, dead_on_this_host, deliver_pending
-from alerts.stories import Relation, StoryProfile, TermStats, names, relate
-from alerts.story_index import StoryIndex
-from alerts.story_wording import FollowUpWording, also_reported_by, follow_up_wording
+from wirewatch.alerts.alert_facts import alert_facts, name_key, source_of
+from wirewatch.alerts.compose import AlertFacts, Composer
+from wirewatch.alerts.mailer import Mailer, RetryPolicy, dead_on_this_host, deliver_pending
+from wirewatch.alerts.stories import Relation, StoryProfile, TermStats, names, relate
+from wirewatch.alerts.story_index import StoryIndex
+from wirewatch.alerts.story_wording import FollowUpWording, also_reported_by, follow_up_wording
+
 from wirewatch.config import AlertSettings, WatchSettings
 from wirewatch.kafka import Output, Progress
 from wirewatch.schema import TaggedArticle, decode, parse_time

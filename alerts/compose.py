@@ -20,8 +20,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from wirewatch.alerts.dates import human_date
 
-from alerts.dates import human_date
 from wirewatch.links import LinkSigner
 from wirewatch.storage import QueuedAlert, alert_ref
 from wirewatch.topic_names import topic_name
@@ -147,7 +147,7 @@ class Composer:
     def __init__(self, sender: str, links: LinkSigner | None = None) -> None:
         self.sender = sender
         self.links = links  # signed links to the web app; without: mailto: links
-        self.env = Environment(loader=PackageLoader("alerts", "templates"), undefined=StrictUndefined,
+        self.env = Environment(loader=PackageLoader("wirewatch.alerts", "templates"), undefined=StrictUndefined,
                                autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
                                keep_trailing_newline=True)
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from alerts.stories import Relation, StoryProfile, TermStats, relate
+from wirewatch.alerts.stories import Relation, StoryProfile, TermStats, relate
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from alerts.gazetteer import place_names
+from wirewatch.alerts.gazetteer import place_names
+
 from wirewatch.textnorm import WORD, fold
 
 TOKEN = re.compile(r"\w+")

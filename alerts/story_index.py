@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from alerts.stories import TermStats
+from wirewatch.alerts.stories import TermStats
 
 CENTROID_NAMES = 40
 QUERY_NAMES = 8

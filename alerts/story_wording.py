@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from alerts.dates import dates_in
-from alerts.whats_new import Telling, content_words, known_words, nearest, news_sentences, retold_by
-from alerts.wording import article_names, development, join_words, shared_dates, why_follow_up
+from wirewatch.alerts.dates import dates_in
+from wirewatch.alerts.whats_new import Telling, content_words, known_words, nearest, news_sentences, retold_by
+from wirewatch.alerts.wording import article_names, development, join_words, shared_dates, why_follow_up
+
 from wirewatch.schema import parse_time
 
 NUMBER = re.compile(r"\b\d[\d.,]*\d\b")

@@ -16,7 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from alerts.dates import dates_in
+from wirewatch.alerts.dates import dates_in
+
 from wirewatch.textnorm import WORD, fold
 
 # a sentence ends at . ! ? or …, but not at a day's ordinal dot ("am 22. August")

@@ -14,7 +14,8 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 
-from alerts.dates import DateMention, month_of
+from wirewatch.alerts.dates import DateMention, month_of
+
 from wirewatch.textnorm import WORD, fold
 
 DEVELOPMENT = re.compile(r"new development:\s*(.+)", re.IGNORECASE)

@@ -26,9 +26,8 @@ import htmldate
 import py3langid
 import trafilatura
 from bench_pipeline import Page, load_pages
-
-from process.extraction_quality import token_f1
-from process.page_text import extract_page
+from wirewatch.process.extraction_quality import token_f1
+from wirewatch.process.page_text import extract_page
 
 Variant = Callable[[Page], dict[str, Any]]
 

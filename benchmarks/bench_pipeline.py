@@ -41,14 +41,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import trafilatura
+from wirewatch.process.extraction_quality import token_f1
 
-from process.extraction_quality import token_f1
-from wirewatch.demo.render import Item, rss_feed
-from wirewatch.demo.site import LoopbackSite, Resource
+from wirewatch.devtools.render import Item, rss_feed
+from wirewatch.devtools.site import LoopbackSite, Resource
 
 _SCRIPT = Path(sys.executable).with_name("wirewatch")  # the command a user runs
 BARE_CPU_MS = 0.0  # CPU per page of bare extract in one process, set by bare_extract
-WIREWATCH = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "wirewatch.cli"]
+WIREWATCH = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "wirewatch.app.cli"]
 SEED = ("Negotiators from Ukraine and Russia met in Doha under Qatari mediation to discuss a halt to strikes "
         "on energy infrastructure: power plants, substations and refineries.")
 
@@ -242,9 +242,10 @@ def archived(run: CliRun) -> dict[str, dict]:  # type: ignore[type-arg]
 
 def stage_profile(pages: list[Page], tmp: Path, top: int) -> tuple[dict[str, float], str, float]:
     """CPU ms per article of each stage in this process, the extract stage's hottest functions, model training s."""
-    from process.extractor import assemble, extract_html
+    from wirewatch.process.extractor import assemble, extract_html
+
+    from wirewatch.app.pipeline import build_alerter, build_classifier
     from wirewatch.config import Settings
-    from wirewatch.pipeline import build_alerter, build_classifier
     from wirewatch.schema import Entry
     from wirewatch.storage import Store
 

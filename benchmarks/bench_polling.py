@@ -29,8 +29,8 @@ from email.utils import format_datetime
 
 import aiohttp
 from sqlalchemy import update
+from wirewatch.ingest.poller import FeedPoller, poll_due
 
-from ingest.poller import FeedPoller, poll_due
 from wirewatch.broker import EmbeddedBroker
 from wirewatch.config import HttpSettings, KafkaSettings, PollSettings
 from wirewatch.http import FetchLimits, make_async_session

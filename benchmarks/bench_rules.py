@@ -19,9 +19,8 @@ import time
 from pathlib import Path
 
 from eval_classifier import bbc_articles  # the script's folder is on the path
-
-from process.rule_language import Document
-from process.rules import RulePack, bundled_rules_dir, load_rules
+from wirewatch.process.rule_language import Document
+from wirewatch.process.rules import RulePack, bundled_rules_dir, load_rules
 
 
 def pack_at(rev: str, folder: Path) -> RulePack:

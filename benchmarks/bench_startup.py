@@ -24,11 +24,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from wirewatch.demo.render import rss_feed
-from wirewatch.demo.site import LoopbackSite, Resource
+from wirewatch.devtools.render import rss_feed
+from wirewatch.devtools.site import LoopbackSite, Resource
 
 _SCRIPT = Path(sys.executable).with_name("wirewatch")
-WIREWATCH = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "wirewatch.cli"]
+WIREWATCH = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "wirewatch.app.cli"]
 
 
 def timed(command: list[str], cwd: Path) -> float:
@@ -76,11 +76,12 @@ def steps(tmp: Path) -> list[tuple[str, float]]:
         marks.append((name, time.perf_counter() - start))
         return out
 
-    step("import wirewatch.cli (click, pydantic, SQLAlchemy, Alembic, kafka)", lambda: __import__("wirewatch.cli"))
+    step("import wirewatch.app.cli (click, pydantic, SQLAlchemy, Alembic, kafka)",
+         lambda: __import__("wirewatch.app.cli"))
+    from wirewatch.app.pipeline import build_alerter, build_classifier
     from wirewatch.broker import EmbeddedBroker
     from wirewatch.config import Settings
     from wirewatch.kafka import ENTRIES, KafkaWiring
-    from wirewatch.pipeline import build_alerter, build_classifier
     from wirewatch.storage import Store
 
     settings = Settings.model_validate({"data_dir": str(tmp / "steps")})
@@ -91,7 +92,8 @@ def steps(tmp: Path) -> list[tuple[str, float]]:
         wiring = KafkaWiring(settings.kafka, broker.bootstrap)
         step("topics created", wiring.ensure_topics)
         store = step("database schema from nothing (SQLite)", lambda: Store(settings.database_url))
-        step("import trafilatura, htmldate, py3langid (process.page_text)", lambda: __import__("process.page_text"))
+        step("import trafilatura, htmldate, py3langid (wirewatch.process.page_text)",
+             lambda: __import__("wirewatch.process.page_text"))
         step("import scikit-learn", lambda: __import__("sklearn.linear_model"))
         step("classify: train the model (no model in the data dir)", lambda: build_classifier(settings))
         step("classify: load the saved model", lambda: build_classifier(settings))
@@ -147,12 +149,12 @@ def pool_first_result(variant: str = "extract_html") -> None:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from process.extractor import extract_html
-    from process.page_text import extract_page
+    from wirewatch.process.extractor import extract_html
+    from wirewatch.process.page_text import extract_page
 
     context = multiprocessing.get_context("forkserver")
     if variant == "preload":
-        context.set_forkserver_preload(["process.page_text"])
+        context.set_forkserver_preload(["wirewatch.process.page_text"])
     fn = extract_html if variant == "extract_html" else extract_page
     with ProcessPoolExecutor(2, mp_context=context) as pool:
         page = b"<html><body><article><p>" + b"Words of a warm-up page. " * 20 + b"</p></article></body></html>"

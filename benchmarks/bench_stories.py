@@ -18,8 +18,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from alerts.stories import TermStats, names
-from alerts.story_index import StoryIndex, bcubed
+from wirewatch.alerts.stories import TermStats, names
+from wirewatch.alerts.story_index import StoryIndex, bcubed
 
 
 def quality(shared: Path) -> None:

@@ -29,12 +29,12 @@ from argon2 import PasswordHasher
 from sqlalchemy import func, insert, select
 from starlette.testclient import TestClient
 
+from wirewatch.app.web.app import build_app
+from wirewatch.app.web.context import PREVIEW_ARTICLES
+from wirewatch.app.web.users import UserBook
 from wirewatch.config import load_settings
 from wirewatch.storage import Store, alert_ref
 from wirewatch.tables import alerts, archive, stories
-from wirewatch.web.app import build_app
-from wirewatch.web.context import PREVIEW_ARTICLES
-from wirewatch.web.users import UserBook
 
 LANGS = ("en", "fr", "de", "ru", "uk")
 SYLLABLES = ("ka", "lo", "mi", "ta", "ren", "vos", "dal", "ur", "sen", "pol", "gra", "tek", "mun", "bar", "zi")
@@ -149,7 +149,7 @@ def main() -> None:
         ("/ops/feeds (50)", "/ops/feeds", bare(select(func.count()).select_from(archive))),
     ]
     rule = (Path(settings.classify.rules_dir or "") if settings.classify.rules_dir else None)
-    from wirewatch.web.services import Stages
+    from wirewatch.app.web.services import Stages
 
     text = (Stages(settings).rules_folder() / "energy_strikes.rules").read_text(encoding="utf-8")
     edited = text + "\n2  moratorium NEAR/5 energy\n"

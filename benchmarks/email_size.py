@@ -21,15 +21,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from alerts.alerter import Alerter
-from alerts.compose import Composer
-from alerts.mailer import OutboxMailer
-from process.backtest import as_article, read_articles
-from process.classifier import RuleSource, TopicClassifier
-from process.model import bundled_training_file, read_examples, train
-from process.rules import bundled_rules_dir
+from wirewatch.alerts.alerter import Alerter
+from wirewatch.alerts.compose import Composer
+from wirewatch.alerts.mailer import OutboxMailer
+from wirewatch.process.backtest import as_article, read_articles
+from wirewatch.process.classifier import RuleSource, TopicClassifier
+from wirewatch.process.model import bundled_training_file, read_examples, train
+from wirewatch.process.rules import bundled_rules_dir
+
 from wirewatch.config import AlertSettings
-from wirewatch.demo.corpus import DemoCorpus
+from wirewatch.devtools.corpus import DemoCorpus
 from wirewatch.schema import Article, Entry
 from wirewatch.storage import Store
 

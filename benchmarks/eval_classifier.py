@@ -27,10 +27,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from process.backtest import InputArticle, Scores, Verdict, as_article, metrics, read_articles, run
-from process.classifier import RuleSource, TopicClassifier
-from process.model import TOPICS, bundled_training_file, features_and_classifier, read_examples, train
-from process.rules import bundled_rules_dir
+from wirewatch.process.backtest import InputArticle, Scores, Verdict, as_article, metrics, read_articles, run
+from wirewatch.process.classifier import RuleSource, TopicClassifier
+from wirewatch.process.model import TOPICS, bundled_training_file, features_and_classifier, read_examples, train
+from wirewatch.process.rules import bundled_rules_dir
+
 from wirewatch.schema import Article
 
 
@@ -130,7 +131,7 @@ def tag_cpu(clf: TopicClassifier, articles: list[Article]) -> float:
 def speed(clf: TopicClassifier, bbc: list[InputArticle], before: str) -> dict[str, float]:
     import trafilatura
 
-    from wirewatch.demo.render import Item, html_page
+    from wirewatch.devtools.render import Item, html_page
 
     pages = [html_page(Item(url="https://bbc.test/x", title=a.title, body=a.text.split("\n"),
                             published="2005-01-01T00:00:00Z", site="BBC")) for a in bbc]

@@ -18,11 +18,11 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from alerts.replay import PastArticle, replay_story, term_stats
-from process.backtest import InputArticle, as_article, read_articles, run
-from process.classifier import RuleSource, TopicClassifier
-from process.model import bundled_training_file, read_examples, train
-from process.rules import bundled_rules_dir
+from wirewatch.alerts.replay import PastArticle, replay_story, term_stats
+from wirewatch.process.backtest import InputArticle, as_article, read_articles, run
+from wirewatch.process.classifier import RuleSource, TopicClassifier
+from wirewatch.process.model import bundled_training_file, read_examples, train
+from wirewatch.process.rules import bundled_rules_dir
 
 SEED_DAY = datetime(2024, 8, 17, tzinfo=UTC)
 

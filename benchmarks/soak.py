@@ -29,11 +29,11 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, select, text
 
+from wirewatch.app.status import collect
 from wirewatch.broker import EmbeddedBroker, free_port
-from wirewatch.cluster import QUICK, LocalCluster, write_config
-from wirewatch.demo.newswire import Newswire
-from wirewatch.demo.smtpsink import SmtpSink
-from wirewatch.status import collect
+from wirewatch.devtools.cluster import QUICK, LocalCluster, write_config
+from wirewatch.devtools.newswire import Newswire
+from wirewatch.devtools.smtpsink import SmtpSink
 from wirewatch.storage import Store
 from wirewatch.tables import alerts
 
@@ -79,7 +79,7 @@ def soak(minutes: float, rate: float, copies: int, every: float, sqlite: bool) -
            "WIREWATCH_DATA_DIR": str(folder / "data"), "WIREWATCH_DATABASE_URL": url,
            "WIREWATCH_SMTP_HOST": "127.0.0.1", "WIREWATCH_SMTP_PORT": str(smtp.port)}
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "WIREWATCH_"))}
-    subprocess.run([sys.executable, "-m", "wirewatch.cli", "train"], env={**base_env, **env}, check=True,
+    subprocess.run([sys.executable, "-m", "wirewatch.app.cli", "train"], env={**base_env, **env}, check=True,
                    capture_output=True, timeout=600)
     # one poller whatever the copies: it is not partitioned (two would poll the same feeds)
     cluster = LocalCluster(folder / "workers", env, {s: copies for s in ("extract", "classify", "alert")})

@@ -12,8 +12,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 from lxml import html as lxml_html
+from wirewatch.ingest.feed_parsing import FeedError, parse_feed
 
-from ingest.feed_parsing import FeedError, parse_feed
 from wirewatch.http import FetchError, fetch
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/json",

@@ -38,10 +38,10 @@ import aiohttp
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from sqlalchemy.exc import SQLAlchemyError
+from wirewatch.ingest.feed_parsing import FeedError, dedup_keys, parse_feed
+from wirewatch.ingest.redrive import redrive_due
+from wirewatch.ingest.schedule import Outcome, next_schedule, retry_after_seconds
 
-from ingest.feed_parsing import FeedError, dedup_keys, parse_feed
-from ingest.redrive import redrive_due
-from ingest.schedule import Outcome, next_schedule, retry_after_seconds
 from wirewatch.config import HttpSettings, PollSettings
 from wirewatch.http import AddressPolicy, FetchError, FetchLimits, afetch, make_async_session
 from wirewatch.kafka import ENTRIES, KafkaWiring, Output, Progress, TransientFailure, delivered

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from process.classifier import TopicClassifier
-from process.jsonl import JsonlError, read_objects
+from wirewatch.process.classifier import TopicClassifier
+from wirewatch.process.jsonl import JsonlError, read_objects
+
 from wirewatch.schema import Article, Entry, TaggedArticle
 
 

@@ -17,9 +17,10 @@ import logging
 import time
 from pathlib import Path
 
-from process.model import TopicModel, document
-from process.rule_language import Document
-from process.rules import RuleError, RulePack, load_rules
+from wirewatch.process.model import TopicModel, document
+from wirewatch.process.rule_language import Document
+from wirewatch.process.rules import RuleError, RulePack, load_rules
+
 from wirewatch.kafka import TAGGED, Output
 from wirewatch.schema import Article, RuleHit, TaggedArticle, TopicTag
 

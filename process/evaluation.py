@@ -15,10 +15,9 @@ from typing import Any
 
 import numpy as np
 from sklearn.metrics import average_precision_score, precision_recall_curve
-
-from process.backtest import InputArticle, Scores, as_article
-from process.classifier import RuleSource, TopicClassifier
-from process.model import train
+from wirewatch.process.backtest import InputArticle, Scores, as_article
+from wirewatch.process.classifier import RuleSource, TopicClassifier
+from wirewatch.process.model import train
 
 
 @dataclass

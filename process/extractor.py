@@ -32,8 +32,8 @@ from urllib.parse import urlsplit
 
 import httpx
 from lxml import html as lxml_html
+from wirewatch.process.robots import RobotsRules
 
-from process.robots import RobotsRules
 from wirewatch.config import ExtractSettings, HttpSettings
 from wirewatch.http import Fetched, FetchError, fetch
 from wirewatch.kafka import ARTICLES, ENTRIES, Output
@@ -58,7 +58,7 @@ def strip_html(fragment: str) -> str:
 
 
 def detect_language(text: str) -> str:
-    from process.page_text import detect_language as identify
+    from wirewatch.process.page_text import detect_language as identify
 
     return identify(text)
 
@@ -84,7 +84,7 @@ def extract_html(content: bytes, url: str, need_date: bool = True) -> dict[str, 
     A plain function of bytes, so that it can run in a worker process; it never raises. With
     ``need_date=False`` (the feed gave the date) the page's date is not searched for at length.
     """
-    from process.page_text import extract_page
+    from wirewatch.process.page_text import extract_page
 
     return extract_page(content, url, need_date)
 

@@ -26,9 +26,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion, Pipeline
+from wirewatch.process.jsonl import JsonlError, read_objects
+from wirewatch.process.scripts import MARKS
 
-from process.jsonl import JsonlError, read_objects
-from process.scripts import MARKS
 from wirewatch.textnorm import fold
 
 TOPICS = ("ceasefire_talks", "energy_strikes")

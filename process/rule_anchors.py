@@ -16,8 +16,19 @@ needs only that the article has some text in such a script. An article's keys ar
 
 from __future__ import annotations
 
-from process.rule_language import MIN_WILDCARD_STEM, UNSPACED_KEY, And, Document, Near, Node, Not, Or, Phrase, Scoped
-from process.scripts import unspaced
+from wirewatch.process.rule_language import (
+    MIN_WILDCARD_STEM,
+    UNSPACED_KEY,
+    And,
+    Document,
+    Near,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Scoped,
+)
+from wirewatch.process.scripts import unspaced
 
 Anchors = tuple[frozenset[str], ...]
 

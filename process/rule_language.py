@@ -28,8 +28,9 @@ import re
 from bisect import bisect_left
 from dataclasses import dataclass
 
-from process.scripts import PATTERN_WORD, unspaced
-from process.scripts import words as split_words
+from wirewatch.process.scripts import PATTERN_WORD, unspaced
+from wirewatch.process.scripts import words as split_words
+
 from wirewatch.textnorm import fold
 
 MIN_WILDCARD_STEM = 3

@@ -23,8 +23,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from process.rule_anchors import Anchors, anchors, may_match
-from process.rule_language import Document, Node, PatternError, matched_words, parse_pattern
+from wirewatch.process.rule_anchors import Anchors, anchors, may_match
+from wirewatch.process.rule_language import Document, Node, PatternError, matched_words, parse_pattern
 
 RULES_SUFFIX = ".rules"
 MAX_PATTERNS_PER_TOPIC = 20_000

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from wirewatch.broker import EmbeddedBroker
-from wirewatch.demo.smtpsink import SmtpSink
+from wirewatch.devtools.smtpsink import SmtpSink
 
 SHARED = Path(os.environ.get("WIREWATCH_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 PG_ADMIN_URL = os.environ.get("WIREWATCH_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

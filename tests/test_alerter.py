@@ -4,11 +4,12 @@ from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
-from alerts.alerter import Alerter, next_digest
-from alerts.compose import Composer
-from alerts.mailer import OutboxMailer, deliver_pending
+from wirewatch.alerts.alerter import Alerter, next_digest
+from wirewatch.alerts.compose import Composer
+from wirewatch.alerts.mailer import OutboxMailer, deliver_pending
+
 from wirewatch.config import AlertSettings
-from wirewatch.demo.corpus import DemoCorpus
+from wirewatch.devtools.corpus import DemoCorpus
 from wirewatch.schema import Article, Entry, TaggedArticle, TopicTag
 from wirewatch.storage import Store
 
@@ -75,7 +76,7 @@ def test_feedback_on_an_alert_becomes_a_training_example(tmp_path: Path) -> None
 
     from click.testing import CliRunner
 
-    from wirewatch.cli import main
+    from wirewatch.app.cli import main
 
     data = tmp_path / "data"
     data.mkdir()
@@ -103,7 +104,7 @@ def test_feedback_on_an_alert_becomes_a_training_example(tmp_path: Path) -> None
 def test_two_alert_workers_share_the_story_through_the_database(tmp_path: Path) -> None:
     """Scale-out: what one alert worker links to a watched story, the other learns at its next refresh —
     the follow-ups it was sent, and the articles in the story index — so neither mails a development twice."""
-    import alerts.alerter as alerter_module
+    import wirewatch.alerts.alerter as alerter_module
 
     store, first, _outbox = setup(tmp_path, "immediate")
     second = Alerter(AlertSettings(), Store(store.url), Composer("w <w@wire.test>"), OutboxMailer(tmp_path / "o2"))

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from wirewatch.cli import main
-from wirewatch.demo.corpus import DemoCorpus
+from wirewatch.app.cli import main
+from wirewatch.devtools.corpus import DemoCorpus
 
 pytestmark = pytest.mark.integration
 

@@ -1,6 +1,5 @@
 import pytest
-
-from ingest.canonical import article_id, canonical_url
+from wirewatch.ingest.canonical import article_id, canonical_url
 
 
 @pytest.mark.parametrize(("raw", "expected"), [

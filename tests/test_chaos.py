@@ -40,8 +40,8 @@ from tests.test_crash import (
     stop_rig,
     wait_settled,
 )
-from wirewatch.cluster import STAGES, LocalCluster, RunProcess
-from wirewatch.demo.smtpsink import SmtpSink
+from wirewatch.devtools.cluster import STAGES, LocalCluster, RunProcess
+from wirewatch.devtools.smtpsink import SmtpSink
 
 KILLS = int(os.environ.get("WIREWATCH_CHAOS_KILLS", "20"))
 ARTICLES = int(os.environ.get("WIREWATCH_CHAOS_ARTICLES", "2000"))

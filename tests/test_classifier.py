@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 import sklearn
+from wirewatch.process.classifier import RuleSource, TopicClassifier
+from wirewatch.process.model import ModelError, bundled_training_file, load, read_examples, save, train
+from wirewatch.process.rules import bundled_rules_dir
 
-from process.classifier import RuleSource, TopicClassifier
-from process.model import ModelError, bundled_training_file, load, read_examples, save, train
-from process.rules import bundled_rules_dir
-from wirewatch.demo.corpus import DemoCorpus
+from wirewatch.devtools.corpus import DemoCorpus
 from wirewatch.schema import Article, Entry
 
 
@@ -81,8 +81,8 @@ def test_model_files_record_versions_and_refuse_another_sklearn(model, tmp_path:
 
 
 def test_a_model_trained_here_on_older_bundled_examples_is_retrained(model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from wirewatch.app.pipeline import build_classifier
     from wirewatch.config import load_settings
-    from wirewatch.pipeline import build_classifier
 
     settings = load_settings(None, env={}, overrides={"data_dir": str(tmp_path)})
     stale = train([{"text": "a truce was agreed in the talks", "labels": {"ceasefire_talks": True}},

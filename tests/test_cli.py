@@ -11,7 +11,7 @@ import pytest
 def wirewatch(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "WIREWATCH_"))}
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "wirewatch.cli", *args], cwd=cwd, env=full_env,
+    return subprocess.run([sys.executable, "-m", "wirewatch.app.cli", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=120)
 
 

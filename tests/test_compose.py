@@ -2,7 +2,7 @@
 
 import re
 
-from alerts.compose import AlertFacts, Composer, TopicLine, header_safe
+from wirewatch.alerts.compose import AlertFacts, Composer, TopicLine, header_safe
 
 
 def facts(**kw: object) -> AlertFacts:
@@ -57,7 +57,7 @@ def test_alerts_queued_by_an_older_version_still_compose() -> None:
     import json
     from dataclasses import asdict
 
-    from alerts.compose import facts_from_json
+    from wirewatch.alerts.compose import facts_from_json
 
     old = asdict(facts()) | {"retired_field": "x"}
     del old["why"], old["topics"][0]["words"]

@@ -32,9 +32,9 @@ import pytest
 from sqlalchemy import select
 
 from wirewatch.broker import EmbeddedBroker, free_port
-from wirewatch.cluster import QUICK, LocalCluster, write_config
-from wirewatch.demo.newswire import Newswire
-from wirewatch.demo.smtpsink import SmtpSink
+from wirewatch.devtools.cluster import QUICK, LocalCluster, write_config
+from wirewatch.devtools.newswire import Newswire
+from wirewatch.devtools.smtpsink import SmtpSink
 from wirewatch.schema import TaggedArticle, decode
 from wirewatch.storage import Store, alert_ref
 from wirewatch.tables import alerts, archive, story_members
@@ -105,7 +105,7 @@ def stop_rig(rig: Rig) -> None:
 def _cli() -> list[str]:
     import sys
 
-    return [sys.executable, "-m", "wirewatch.cli"]
+    return [sys.executable, "-m", "wirewatch.app.cli"]
 
 
 def _base_env() -> dict[str, str]:

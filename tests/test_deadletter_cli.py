@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.test_stage_runner import read_all
-from wirewatch.cli import main
+from wirewatch.app.cli import main
 from wirewatch.config import KafkaSettings
 from wirewatch.kafka import DEADLETTER, ENTRIES, KafkaWiring
 from wirewatch.schema import DeadLetter

@@ -58,5 +58,6 @@ def test_systemd_unit_and_the_example_config() -> None:
 def test_the_image_entrypoint_runs_the_cli() -> None:
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["wirewatch"]' in dockerfile
-    done = subprocess.run([sys.executable, "-m", "wirewatch.cli", "--help"], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-m", "wirewatch.app.cli", "--help"], capture_output=True, text=True,
+                          timeout=60)
     assert done.returncode == 0 and all(stage in done.stdout for stage in STAGES)

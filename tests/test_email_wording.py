@@ -8,16 +8,16 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from wirewatch.alerts.alerter import Alerter
+from wirewatch.alerts.compose import Composer
+from wirewatch.alerts.mailer import SmtpMailer, deliver_pending
+from wirewatch.alerts.stories import names
+from wirewatch.process.classifier import RuleSource, TopicClassifier
+from wirewatch.process.model import bundled_training_file, read_examples, train
+from wirewatch.process.rules import bundled_rules_dir
 
-from alerts.alerter import Alerter
-from alerts.compose import Composer
-from alerts.mailer import SmtpMailer, deliver_pending
-from alerts.stories import names
-from process.classifier import RuleSource, TopicClassifier
-from process.model import bundled_training_file, read_examples, train
-from process.rules import bundled_rules_dir
 from wirewatch.config import AlertSettings, SmtpSettings
-from wirewatch.demo.corpus import DemoCorpus
+from wirewatch.devtools.corpus import DemoCorpus
 from wirewatch.schema import Article, Entry, TaggedArticle
 from wirewatch.storage import Store
 

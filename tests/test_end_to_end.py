@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from wirewatch.app.pipeline import Pipeline
 from wirewatch.config import Settings
-from wirewatch.demo.corpus import DemoCorpus
-from wirewatch.demo.render import Item, html_page, rss_feed
-from wirewatch.demo.site import LoopbackSite, Resource
-from wirewatch.pipeline import Pipeline
+from wirewatch.devtools.corpus import DemoCorpus
+from wirewatch.devtools.render import Item, html_page, rss_feed
+from wirewatch.devtools.site import LoopbackSite, Resource
 
 pytestmark = pytest.mark.integration
 
@@ -91,8 +91,8 @@ def test_follow_ups_reach_the_analyst_once_and_noise_does_not(site, broker, smtp
     assert sum(m["relation"] == "follow_up" for m in members) == 4
     assert first.store.alert_counts() == {"sent": 1, "pending": 3}
     # half an hour later, the held ones go out together, in one email naming the story
-    from alerts.compose import Composer
-    from alerts.mailer import SmtpMailer, deliver_pending
+    from wirewatch.alerts.compose import Composer
+    from wirewatch.alerts.mailer import SmtpMailer, deliver_pending
 
     later = datetime.now(UTC) + timedelta(minutes=31)
     assert deliver_pending(first.store, SmtpMailer(settings.smtp), now=later,
@@ -136,8 +136,9 @@ def test_alerts_wait_in_the_outbox_while_smtp_refuses(site, broker, smtp, tmp_pa
     assert pending == 4  # the four follow-ups, none given up
     assert pipeline.store.sent_alerts() == []
     smtp.refuse = False
-    from alerts.compose import Composer
-    from alerts.mailer import SmtpMailer, deliver_pending
+    from wirewatch.alerts.compose import Composer
+    from wirewatch.alerts.mailer import SmtpMailer, deliver_pending
+
     from wirewatch.storage import Store
 
     store = Store(settings.database_url)

@@ -1,12 +1,12 @@
 """The extract stage's fetching against a loopback site: robots.txt, address policy, hostile pages."""
 
 import pytest
+from wirewatch.process.extractor import Extractor
 
-from process.extractor import Extractor
 from wirewatch.config import ExtractSettings, HttpSettings
-from wirewatch.demo.corpus import DemoCorpus
-from wirewatch.demo.render import Item, html_page
-from wirewatch.demo.site import LoopbackSite, Resource
+from wirewatch.devtools.corpus import DemoCorpus
+from wirewatch.devtools.render import Item, html_page
+from wirewatch.devtools.site import LoopbackSite, Resource
 from wirewatch.http import AddressPolicy, make_client
 from wirewatch.schema import Article, Entry
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from wirewatch.process.extraction_quality import token_f1
+from wirewatch.process.extractor import build_article
 
-from process.extraction_quality import token_f1
-from process.extractor import build_article
 from wirewatch.config import ExtractSettings
 from wirewatch.http import Fetched
 from wirewatch.schema import Entry

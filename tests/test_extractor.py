@@ -1,11 +1,11 @@
 """The extract stage's logic on fetched pages, without a network (Fetched values built by hand)."""
 
 import httpx
+from wirewatch.process.extractor import build_article, page_problem
 
-from process.extractor import build_article, page_problem
 from wirewatch.config import ExtractSettings
-from wirewatch.demo.corpus import DemoCorpus
-from wirewatch.demo.render import Item, html_page
+from wirewatch.devtools.corpus import DemoCorpus
+from wirewatch.devtools.render import Item, html_page
 from wirewatch.http import Fetched
 from wirewatch.schema import Entry
 

@@ -7,8 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-
-from ingest.feed_parsing import FeedError, parse_feed
+from wirewatch.ingest.feed_parsing import FeedError, parse_feed
 
 HEADER = re.compile(r"^Header:\s*([\w-]+):\s*(.*)$", re.MULTILINE)
 

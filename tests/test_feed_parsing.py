@@ -3,9 +3,9 @@
 from pathlib import Path
 
 import pytest
+from wirewatch.ingest.feed_parsing import FeedError, dedup_keys, parse_feed
 
-from ingest.feed_parsing import FeedError, dedup_keys, parse_feed
-from wirewatch.demo.render import Item, atom_feed, rss_feed
+from wirewatch.devtools.render import Item, atom_feed, rss_feed
 
 ITEMS = [
     Item(url="https://news.test/a?utm_source=rss", title="Talks in Doha", body=["x"], published="2024-08-17T09:30:00Z",

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from wirewatch.cli import main
-from wirewatch.demo.render import Item, atom_feed, rss_feed
-from wirewatch.demo.site import LoopbackSite, Resource
+from wirewatch.app.cli import main
+from wirewatch.devtools.render import Item, atom_feed, rss_feed
+from wirewatch.devtools.site import LoopbackSite, Resource
 
 pytestmark = pytest.mark.integration
 

@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
+from wirewatch.process.rules import bundled_rules_dir
 
-from process.rules import bundled_rules_dir
-from wirewatch.cli import topic_names
+from wirewatch.app.cli.root import topic_names
 from wirewatch.config import ConfigError, load_settings
 
 pytestmark = pytest.mark.integration
@@ -28,7 +28,7 @@ def wirewatch(*args: str, cwd: Path, env: dict[str, str] | None = None,
               timeout: float = 180) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "WIREWATCH_"))}
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "wirewatch.cli", *args], cwd=cwd, env=full_env,
+    return subprocess.run([sys.executable, "-m", "wirewatch.app.cli", *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -116,7 +116,7 @@ def test_read_only_commands_never_create_a_database(tmp_path: Path) -> None:
 
 def test_a_rule_edit_is_loaded_or_reported_when_the_file_changes(tmp_path: Path, broker: str,
                                                                    caplog: pytest.LogCaptureFixture) -> None:
-    from wirewatch.pipeline import Pipeline
+    from wirewatch.app.pipeline import Pipeline
 
     rules = tmp_path / "rules"
     shutil.copytree(bundled_rules_dir(), rules)
@@ -124,7 +124,7 @@ def test_a_rule_edit_is_loaded_or_reported_when_the_file_changes(tmp_path: Path,
         "data_dir": str(tmp_path / "d"), "kafka.bootstrap_servers": broker, "kafka.topic_prefix": "edit-",
         "classify.rules_dir": str(rules)})
     stop = threading.Event()
-    caplog.set_level(logging.INFO, logger="process.classifier")
+    caplog.set_level(logging.INFO, logger="wirewatch.process.classifier")
     with Pipeline(settings, allow_embedded=False) as pipeline:
         runner = pipeline.runner("classify")
         worker = threading.Thread(target=runner.run, args=(stop,))

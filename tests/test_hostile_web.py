@@ -12,12 +12,12 @@ import uuid
 from pathlib import Path
 
 import pytest
+from wirewatch.ingest.poller import FeedPoller, poll_due
+from wirewatch.process.extractor import Extractor
 
-from ingest.poller import FeedPoller, poll_due
-from process.extractor import Extractor
 from wirewatch.config import ExtractSettings, HttpSettings, KafkaSettings, PollSettings
-from wirewatch.demo.render import Item, html_page, rss_feed
-from wirewatch.demo.site import LoopbackSite, Resource
+from wirewatch.devtools.render import Item, html_page, rss_feed
+from wirewatch.devtools.site import LoopbackSite, Resource
 from wirewatch.http import AddressPolicy, FetchError, FetchLimits, afetch, fetch, make_async_session, make_client
 from wirewatch.kafka import ARTICLES, ENTRIES, KafkaWiring, Progress
 from wirewatch.schema import Entry

@@ -4,11 +4,11 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
+from wirewatch.alerts.alerter import Alerter
+from wirewatch.alerts.compose import Composer
+from wirewatch.alerts.mailer import OutboxMailer
+from wirewatch.ingest.feed_parsing import parse_feed
 
-from alerts.alerter import Alerter
-from alerts.compose import Composer
-from alerts.mailer import OutboxMailer
-from ingest.feed_parsing import parse_feed
 from wirewatch.config import AlertSettings
 from wirewatch.safe_display import one_line, web_link
 from wirewatch.schema import Article, TaggedArticle, TopicTag

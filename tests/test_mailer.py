@@ -7,8 +7,8 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from wirewatch.alerts.mailer import SmtpMailer, deliver_pending, retry_delay
 
-from alerts.mailer import SmtpMailer, deliver_pending, retry_delay
 from wirewatch.config import SmtpSettings
 from wirewatch.storage import Store
 

@@ -21,8 +21,8 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import select
+from wirewatch.alerts.mailer import SmtpMailer, deliver_pending
 
-from alerts.mailer import SmtpMailer, deliver_pending
 from wirewatch.config import SmtpSettings
 from wirewatch.storage import Store, alerts
 

@@ -5,8 +5,8 @@ import logging
 
 import httpx
 
+from wirewatch.app.observability import HealthServer, JsonLogFormatter
 from wirewatch.kafka import Progress
-from wirewatch.observability import HealthServer, JsonLogFormatter
 
 
 def test_health_readiness_and_metrics() -> None:
@@ -44,18 +44,18 @@ def test_health_readiness_and_metrics() -> None:
 
 
 def test_json_log_lines_carry_the_stage() -> None:
-    record = logging.LogRecord("process.extractor", logging.WARNING, __file__, 1, "extract %s: %s", ("a1", "404"),
-                               None)
+    record = logging.LogRecord("wirewatch.process.extractor", logging.WARNING, __file__, 1, "extract %s: %s",
+                               ("a1", "404"), None)
     record.threadName = "extract"
     line = json.loads(JsonLogFormatter().format(record))
     assert line["stage"] == "extract" and line["message"] == "extract a1: 404" and line["level"] == "WARNING"
 
 
 def test_log_lines_carry_the_article_being_processed() -> None:
+    from wirewatch.app.observability import ArticleContext
     from wirewatch.kafka import CURRENT_ARTICLE
-    from wirewatch.observability import ArticleContext
 
-    record = logging.LogRecord("alerts.alerter", logging.INFO, __file__, 1, "linked", (), None)
+    record = logging.LogRecord("wirewatch.alerts.alerter", logging.INFO, __file__, 1, "linked", (), None)
     token = CURRENT_ARTICLE.set("a1b2c3")
     try:
         ArticleContext().filter(record)

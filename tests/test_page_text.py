@@ -3,9 +3,10 @@
 import subprocess
 import sys
 
-from process.page_text import detect_language, extract_page
-from wirewatch.demo.corpus import DemoCorpus
-from wirewatch.demo.render import Item, html_page
+from wirewatch.process.page_text import detect_language, extract_page
+
+from wirewatch.devtools.corpus import DemoCorpus
+from wirewatch.devtools.render import Item, html_page
 
 ART = DemoCorpus.load().articles[0]
 PAGE = html_page(Item(url="https://news.test/a", title=ART["title"], body=ART["body"], published=ART["published"],
@@ -34,6 +35,7 @@ def test_bad_input_gives_a_reason_or_nothing_never_an_exception() -> None:
 
 
 def test_importing_the_stage_does_not_load_trafilatura() -> None:
-    code = "import sys, process.extractor, wirewatch.cli; print('trafilatura' in sys.modules, 'sklearn' in sys.modules)"
+    code = ("import sys, wirewatch.process.extractor, wirewatch.app.cli;"
+            " print('trafilatura' in sys.modules, 'sklearn' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.split() == ["False", "False"]

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from wirewatch.ingest.poller import FeedPoller, PollResult, record
 
-from ingest.poller import FeedPoller, PollResult, record
 from wirewatch.config import HttpSettings, PollSettings
-from wirewatch.demo.render import Item, rss_feed
-from wirewatch.demo.site import LoopbackSite, Resource
+from wirewatch.devtools.render import Item, rss_feed
+from wirewatch.devtools.site import LoopbackSite, Resource
 from wirewatch.http import FetchLimits, make_async_session
 from wirewatch.storage import Store
 

@@ -12,9 +12,10 @@ from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
-from alerts.alerter import Alerter
-from alerts.compose import Composer
-from alerts.mailer import OutboxMailer, dead_on_this_host, deliver_pending
+from wirewatch.alerts.alerter import Alerter
+from wirewatch.alerts.compose import Composer
+from wirewatch.alerts.mailer import OutboxMailer, dead_on_this_host, deliver_pending
+
 from wirewatch.config import AlertSettings
 from wirewatch.schema import Article, Entry, TaggedArticle, TopicTag
 from wirewatch.storage import Store

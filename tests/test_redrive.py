@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from wirewatch.ingest.redrive import redrive_due
 
-from ingest.redrive import redrive_due
 from wirewatch.config import KafkaSettings
 from wirewatch.kafka import ENTRIES, KafkaWiring, Progress
 from wirewatch.schema import Entry, decode

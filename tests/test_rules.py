@@ -1,8 +1,7 @@
 from pathlib import Path
 
 import pytest
-
-from process.rules import RuleError, bundled_rules_dir, load_rules, parse_rules
+from wirewatch.process.rules import RuleError, bundled_rules_dir, load_rules, parse_rules
 
 
 def pack_of(text: str, tmp_path: Path):  # type: ignore[no-untyped-def]
@@ -161,9 +160,9 @@ def test_the_bundled_pack_reads_the_languages_of_other_conflicts() -> None:
 
 
 def test_the_cheap_pre_check_never_skips_a_pattern_that_matches() -> None:
-    from process.model import bundled_training_file, read_examples
-    from process.rule_anchors import may_match
-    from process.rule_language import Document
+    from wirewatch.process.model import bundled_training_file, read_examples
+    from wirewatch.process.rule_anchors import may_match
+    from wirewatch.process.rule_language import Document
 
     pack = load_rules(bundled_rules_dir())
     skipped = 0

@@ -3,7 +3,8 @@
 import random
 from datetime import UTC, datetime, timedelta
 
-from ingest.schedule import Outcome, next_schedule, publishing_gap, retry_after_seconds
+from wirewatch.ingest.schedule import Outcome, next_schedule, publishing_gap, retry_after_seconds
+
 from wirewatch.config import PollSettings
 
 NOW = datetime(2024, 8, 17, 12, 0, tzinfo=UTC)

@@ -9,11 +9,12 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from alerts.alerter import Alerter, next_digest
-from alerts.compose import Composer
-from alerts.mailer import SmtpMailer, deliver_pending
+from wirewatch.alerts.alerter import Alerter, next_digest
+from wirewatch.alerts.compose import Composer
+from wirewatch.alerts.mailer import SmtpMailer, deliver_pending
+
 from wirewatch.config import AlertSettings, SmtpSettings
-from wirewatch.demo.smtpsink import SmtpSink
+from wirewatch.devtools.smtpsink import SmtpSink
 from wirewatch.schema import Article, Entry, TaggedArticle, TopicTag
 from wirewatch.storage import Store
 

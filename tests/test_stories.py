@@ -4,8 +4,9 @@ the noise around a story (Gaza talks in Doha, battlefield and strike reports) is
 from datetime import UTC, datetime
 from pathlib import Path
 
-from alerts.stories import StoryProfile, TermStats, latin_key, names, relate, terms
-from wirewatch.demo.corpus import DemoCorpus
+from wirewatch.alerts.stories import StoryProfile, TermStats, latin_key, names, relate, terms
+
+from wirewatch.devtools.corpus import DemoCorpus
 
 CORPUS = DemoCorpus.load()
 BOTH = {"ceasefire_talks", "energy_strikes"}

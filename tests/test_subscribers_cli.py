@@ -4,7 +4,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from wirewatch.cli import main
+from wirewatch.app.cli import main
 
 
 def run(tmp_path: Path, *args: str) -> tuple[int, str]:

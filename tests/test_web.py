@@ -15,10 +15,10 @@ from starlette.routing import Mount
 from starlette.testclient import TestClient
 
 from tests.web_rig import ADMIN, ANALYST, CORPUS, EDITOR, OTHER, PASSWORD, Rig, make_rig, tagged
-from wirewatch.cli import main
+from wirewatch.app.cli import main
+from wirewatch.app.web.app import build_app
+from wirewatch.app.web.security import guarded
 from wirewatch.links import LinkSigner
-from wirewatch.web.app import build_app
-from wirewatch.web.security import guarded
 
 
 @pytest.fixture()
@@ -232,7 +232,7 @@ def test_save_check_and_revert_a_rule(rig: Rig) -> None:
     original = rule_file.read_text()
     r = c.post("/rules/energy_strikes", data={"csrf": csrf, "text": "threshold = 2\n2  (drone OR\n"})
     assert r.status_code == 400 and "line 2, column" in r.text and rule_file.read_text() == original
-    from process.classifier import RuleSource
+    from wirewatch.process.classifier import RuleSource
 
     running = RuleSource(rule_file.parent)  # a classifier's live rules, as a running worker holds them
     r = c.post("/rules/energy_strikes", data={"csrf": csrf, "text": "threshold = 2\n2  drone*\n", "note": "test"})
@@ -276,8 +276,8 @@ def test_ops_pages_and_adding_feeds(rig: Rig) -> None:
 
 
 def test_the_pages_queries_on_sqlite_and_postgresql(db_url: str) -> None:
+    from wirewatch.app.web.reads import Reads
     from wirewatch.storage import Store
-    from wirewatch.web.reads import Reads
 
     store = Store(db_url)
     art = next(a for a in CORPUS.articles if a["kind"] == "doha_report")
@@ -301,16 +301,16 @@ def test_wirewatch_run_serves_the_app_when_web_port_is_set(rig: Rig) -> None:
 
     import httpx
 
-    from wirewatch.cli import _web_beside
+    from wirewatch.app.cli.workers import web_beside
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     settings = rig.settings.model_copy(update={"web": rig.settings.web.model_copy(update={"port": port})})
-    with _web_beside(settings, once=False):
+    with web_beside(settings, once=False):
         r = httpx.get(f"http://127.0.0.1:{port}/login")
         assert r.status_code == 200 and "Log in" in r.text
-    with _web_beside(settings, once=True), pytest.raises(httpx.ConnectError):  # a one-off run serves nothing
+    with web_beside(settings, once=True), pytest.raises(httpx.ConnectError):  # a one-off run serves nothing
         httpx.get(f"http://127.0.0.1:{port}/login")
 
 
@@ -364,7 +364,7 @@ def test_an_analyst_sets_their_subscriptions(rig: Rig) -> None:
 def test_the_preview_articles_are_read_again_in_the_background() -> None:
     import threading
 
-    from wirewatch.web.recent import RecentArticles
+    from wirewatch.app.web.recent import RecentArticles
 
     reads: list[int] = []
     gate = threading.Event()

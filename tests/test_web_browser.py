@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.web_rig import ADMIN, ANALYST, CORPUS, EDITOR, PASSWORD, Rig, make_rig
-from wirewatch.web.server import BackgroundServer
+from wirewatch.app.web.server import BackgroundServer
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

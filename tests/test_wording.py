@@ -2,10 +2,11 @@
 
 from datetime import UTC, date, datetime
 
-from alerts.dates import dates_in, human_date, month_of
-from alerts.story_wording import FollowUpWording, follow_up_wording
-from alerts.whats_new import Telling, lead_sentences, news_sentences, retold_by
-from alerts.wording import article_names, article_words, development, join_words, why_follow_up, why_topics
+from wirewatch.alerts.dates import dates_in, human_date, month_of
+from wirewatch.alerts.story_wording import FollowUpWording, follow_up_wording
+from wirewatch.alerts.whats_new import Telling, lead_sentences, news_sentences, retold_by
+from wirewatch.alerts.wording import article_names, article_words, development, join_words, why_follow_up, why_topics
+
 from wirewatch.topic_names import topic_name
 
 
@@ -129,7 +130,7 @@ def test_the_lead_tells_the_news_when_it_adds_anything() -> None:
 
 
 def test_inflections_are_given_once() -> None:
-    from alerts.wording import distinct_words, same_word
+    from wirewatch.alerts.wording import distinct_words, same_word
 
     assert same_word("drone", "drones") and same_word("negotiate", "negotiations") and same_word("propose", "proposal")
     assert not same_word("strike", "struck") and not same_word("energy", "energy infrastructure")

@@ -42,14 +42,14 @@ def test_sighup_reloads_feeds_and_sigterm_drains(broker: str, tmp_path: Path) ->
     cfg.write_text('[[feeds]]\nurl = "http://127.0.0.1:9/one.xml"\n')
     db = f"sqlite:///{tmp_path / 'data' / 'wirewatch.db'}"
     env = _env(KAFKA_BOOTSTRAP_SERVERS=broker, WIREWATCH_CONFIG=str(cfg), WIREWATCH_DATA_DIR=str(tmp_path / "data"))
-    proc = subprocess.Popen([sys.executable, "-m", "wirewatch.cli", "poll"], env=env, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "wirewatch.app.cli", "poll"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         assert _until(lambda: (tmp_path / "data" / "wirewatch.db").exists() and
                       any(w["stage"] == "poll" for w in Store(db).list_workers(since=_epoch())))
         store = Store(db)
         assert [f.url for f in store.list_feeds()] == ["http://127.0.0.1:9/one.xml"]
-        status = subprocess.run([sys.executable, "-m", "wirewatch.cli", "status", "--json"], env=env,
+        status = subprocess.run([sys.executable, "-m", "wirewatch.app.cli", "status", "--json"], env=env,
                                 capture_output=True, text=True, timeout=60)
         report = json.loads(status.stdout)
         assert [w["stage"] for w in report["workers"] if w["alive"]] == ["poll"]
@@ -81,7 +81,7 @@ def test_sighup_reloads_feeds_and_sigterm_drains(broker: str, tmp_path: Path) ->
 def test_an_unreachable_database_is_one_line(broker: str, tmp_path: Path) -> None:
     env = _env(KAFKA_BOOTSTRAP_SERVERS=broker, WIREWATCH_DATA_DIR=str(tmp_path),
                WIREWATCH_DATABASE_URL="postgresql+psycopg://wirewatch:wrong@127.0.0.1:1/nothing")
-    done = subprocess.run([sys.executable, "-m", "wirewatch.cli", "alert"], env=env, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "wirewatch.app.cli", "alert"], env=env, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 2
     assert done.stderr.startswith("wirewatch: database postgresql+psycopg://wirewatch:***@127.0.0.1:1/nothing "
@@ -92,7 +92,7 @@ def test_an_unreachable_database_is_one_line(broker: str, tmp_path: Path) -> Non
 def test_a_wrong_database_password_is_one_line(broker: str, pg_server: str, tmp_path: Path) -> None:
     env = _env(KAFKA_BOOTSTRAP_SERVERS=broker, WIREWATCH_DATA_DIR=str(tmp_path),
                WIREWATCH_DATABASE_URL="postgresql+psycopg://no_such_role:secret@127.0.0.1:5432/test")
-    done = subprocess.run([sys.executable, "-m", "wirewatch.cli", "alert"], env=env, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "wirewatch.app.cli", "alert"], env=env, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 2
     assert done.stderr.startswith("wirewatch: database postgresql+psycopg://no_such_role:***@127.0.0.1:5432/test")

@@ -17,17 +17,17 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from argon2 import PasswordHasher
+from wirewatch.alerts.alerter import Alerter
+from wirewatch.alerts.compose import Composer
+from wirewatch.alerts.mailer import OutboxMailer
+from wirewatch.process.rules import bundled_rules_dir
 
-from alerts.alerter import Alerter
-from alerts.compose import Composer
-from alerts.mailer import OutboxMailer
-from process.rules import bundled_rules_dir
+from wirewatch.app.web.users import UserBook
 from wirewatch.config import Settings, load_settings
-from wirewatch.demo.corpus import DemoCorpus
+from wirewatch.devtools.corpus import DemoCorpus
 from wirewatch.links import LinkSigner
 from wirewatch.schema import Article, Entry, TaggedArticle, TopicTag
 from wirewatch.storage import Store
-from wirewatch.web.users import UserBook
 
 CORPUS = DemoCorpus.load()
 PASSWORD = "a long enough password"

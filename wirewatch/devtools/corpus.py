@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wirewatch.demo.render import Item, atom_feed, html_page, rss_feed
-from wirewatch.demo.site import Resource
+from wirewatch.devtools.render import Item, atom_feed, html_page, rss_feed
+from wirewatch.devtools.site import Resource
 
 CORPUS = Path(__file__).parent / "corpus.json"
 ANALYST = "analyst@example.org"

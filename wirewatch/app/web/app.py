@@ -17,11 +17,11 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from wirewatch.app.web import auth, email_links, feedback, ops, rules_editor, stories, subscriptions
+from wirewatch.app.web.context import MessageView, WebContext, render
+from wirewatch.app.web.security import Refused, SecurityHeaders, current_session, public
 from wirewatch.config import Settings
 from wirewatch.storage import Store
-from wirewatch.web import auth, email_links, feedback, ops, rules_editor, stories, subscriptions
-from wirewatch.web.context import MessageView, WebContext, render
-from wirewatch.web.security import Refused, SecurityHeaders, current_session, public
 
 AREAS = (auth, stories, subscriptions, feedback, email_links, rules_editor, ops)
 MAX_BODY = 4_000_000

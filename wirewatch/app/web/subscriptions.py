@@ -15,9 +15,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from wirewatch.app.web.context import WebContext, human_time, render, topic_name, web
+from wirewatch.app.web.security import Refused, Session, action, page
 from wirewatch.safe_display import web_link
-from wirewatch.web.context import WebContext, human_time, render, topic_name, web
-from wirewatch.web.security import Refused, Session, action, page
 
 MODES = {"immediate": "Immediately, one email per development", "hourly": "An hourly digest",
          "daily": "A daily digest"}

@@ -1,6 +1,6 @@
 """What every page of one app instance shares: settings, database, stages, users, sessions, templates.
 
-In: the settings. Out: :class:`WebContext`, made once by :func:`~wirewatch.web.app.build_app` and
+In: the settings. Out: :class:`WebContext`, made once by :func:`~wirewatch.app.web.app.build_app` and
 kept in ``app.state.web`` (one per app, so tests run several side by side), and :func:`render`,
 which turns a view model into a page with the logged-in user's menu and CSRF token.
 """
@@ -17,15 +17,15 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from wirewatch.app.web.reads import Reads
+from wirewatch.app.web.recent import RecentArticles
+from wirewatch.app.web.security import RateLimit, Session, Sessions
+from wirewatch.app.web.services import Stages
+from wirewatch.app.web.users import UserBook
 from wirewatch.config import Settings
 from wirewatch.links import LinkSigner
 from wirewatch.schema import parse_time
 from wirewatch.storage import Store
-from wirewatch.web.reads import Reads
-from wirewatch.web.recent import RecentArticles
-from wirewatch.web.security import RateLimit, Session, Sessions
-from wirewatch.web.services import Stages
-from wirewatch.web.users import UserBook
 
 TEMPLATES = Path(__file__).parent / "templates"
 PREVIEW_ARTICLES = 10_000  # the rule preview's window: the newest archived articles

@@ -20,11 +20,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from wirewatch.app.web.context import WebContext, web
+from wirewatch.app.web.security import Refused, Session, action
+from wirewatch.app.web.users import User
 from wirewatch.storage import alert_ref
 from wirewatch.tables import alerts
-from wirewatch.web.context import WebContext, web
-from wirewatch.web.security import Refused, Session, action
-from wirewatch.web.users import User
 
 VERDICTS = {"relevant": "relevant", "not-relevant": "not_relevant", "not_relevant": "not_relevant"}
 

@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from wirewatch.web.context import render, web
-from wirewatch.web.security import (
+from wirewatch.app.web.context import render, web
+from wirewatch.app.web.security import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     Refused,
@@ -24,7 +24,7 @@ from wirewatch.web.security import (
     read_form,
     same_token,
 )
-from wirewatch.web.users import MAX_PASSWORD, UserError
+from wirewatch.app.web.users import MAX_PASSWORD, UserError
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ def _fail(message: str) -> None:
 
 
 def _book(obj: Any) -> Any:
+    from wirewatch.app.web.users import UserBook
     from wirewatch.storage import StorageError, Store
-    from wirewatch.web.users import UserBook
 
     settings = _settings(obj)
     settings.data_path.mkdir(parents=True, exist_ok=True)
@@ -44,8 +44,8 @@ def _book(obj: Any) -> Any:
 @click.pass_obj
 def web(obj: Any, host: str | None, port: int | None) -> None:
     """Serve the web app for analysts, editors and ops on the workers' data."""
+    from wirewatch.app.web.server import serve
     from wirewatch.storage import StorageError
-    from wirewatch.web.server import serve
 
     settings = _settings(obj)
     host = host or settings.web.host
@@ -71,7 +71,7 @@ def users() -> None:
 @click.pass_obj
 def users_add(obj: Any, email: str, role: str, password_stdin: bool) -> None:
     """Add a user, or give an existing one this role and password (which logs them out)."""
-    from wirewatch.web.users import UserError
+    from wirewatch.app.web.users import UserError
 
     password = sys.stdin.readline().rstrip("\r\n")
     try:

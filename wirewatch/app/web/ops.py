@@ -18,10 +18,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from wirewatch.app.status import WORD_UNITS, collect, span
+from wirewatch.app.web.context import human_time, render, web
+from wirewatch.app.web.security import Refused, Session, action, page
 from wirewatch.config import FeedSettings
-from wirewatch.status import WORD_UNITS, collect, span
-from wirewatch.web.context import human_time, render, web
-from wirewatch.web.security import Refused, Session, action, page
 
 MAX_OPML = 2_000_000
 

@@ -17,11 +17,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
+from wirewatch.app.pipeline import Pipeline, PipelineError
 from wirewatch.config import Settings
-from wirewatch.demo.corpus import ANALYST, DESK, WATCH_ID, DemoCorpus
-from wirewatch.demo.site import LoopbackSite
+from wirewatch.devtools.corpus import ANALYST, DESK, WATCH_ID, DemoCorpus
+from wirewatch.devtools.site import LoopbackSite
 from wirewatch.kafka import ARTICLES, ENTRIES, TAGGED
-from wirewatch.pipeline import Pipeline, PipelineError
 
 DEMO_DIR = "./wirewatch-demo"  # the demo's folder when no data directory is given
 MARKER = ".wirewatch-demo"  # in a folder the demo made: it may reset it
@@ -61,8 +61,8 @@ def run_demo(base_settings: Settings, out: TextIO, keep_data: bool = False) -> d
             members = store.story_texts(WATCH_ID)
             first_round = {a["idem_key"] for a in store.sent_alerts()}
             # what the storm window and the hourly digest hold goes out as it would an hour later
-            from alerts.mailer import deliver_pending, make_mailer
-            from wirewatch.pipeline import build_alerter
+            from wirewatch.alerts.mailer import deliver_pending, make_mailer
+            from wirewatch.app.pipeline import build_alerter
 
             # composed as the alert stage composes them: each follow-up names who retold it meanwhile
             deliver_pending(store, make_mailer(settings.smtp, settings.outbox_path),

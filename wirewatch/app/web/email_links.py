@@ -14,11 +14,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from wirewatch.app.web.context import MessageView, render, web
+from wirewatch.app.web.feedback import record
+from wirewatch.app.web.security import Refused, current_session, public
+from wirewatch.app.web.users import User
 from wirewatch.links import Link, LinkError
-from wirewatch.web.context import MessageView, render, web
-from wirewatch.web.feedback import record
-from wirewatch.web.security import Refused, current_session, public
-from wirewatch.web.users import User
 
 WHAT = {"relevant": "Mark this alert as relevant", "not-relevant": "Mark this alert as not relevant",
         "unsubscribe": "Stop all wirewatch emails to this address"}

@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from wirewatch.app.web.context import WebContext, human_time, language_name, render, web
+from wirewatch.app.web.security import Refused, Session, action, page
 from wirewatch.safe_display import web_link
-from wirewatch.web.context import WebContext, human_time, language_name, render, web
-from wirewatch.web.security import Refused, Session, action, page
 
 PAGE_SIZE = 50
 MAX_SEED_TEXT = 100_000

@@ -1,7 +1,7 @@
 """A synthetic newswire on loopback: feeds that publish invented articles at a steady rate.
 
 In: a number of feeds and articles, and a rate (articles per second; none: all at once). Out: a
-:class:`~wirewatch.demo.site.LoopbackSite` serving one RSS feed per desk (its newest items) and one
+:class:`~wirewatch.devtools.site.LoopbackSite` serving one RSS feed per desk (its newest items) and one
 HTML page per article, with articles appearing on the wire as time passes.
 
 Used where a real load is needed — the crash tests and the soak benchmark. Every text is put
@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from html import escape
 
-from wirewatch.demo.site import LoopbackSite, Resource
+from wirewatch.devtools.site import LoopbackSite, Resource
 
 PLACES = ("Doha", "Geneva", "Istanbul", "Riyadh", "Oslo", "Vienna", "Cairo", "Muscat", "Helsinki", "Baku")
 MEDIATORS = ("Qatar", "Turkey", "Switzerland", "Norway", "Egypt", "Oman", "Finland", "Saudi Arabia")

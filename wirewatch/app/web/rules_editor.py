@@ -21,12 +21,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from wirewatch.app.web.context import WebContext, human_time, render, topic_name, web
+from wirewatch.app.web.security import Refused, Session, action, page
+from wirewatch.app.web.services import Preview, PreviewItem, RuleProblem
 from wirewatch.safe_display import web_link
 from wirewatch.tables import rule_versions
 from wirewatch.textnorm import fold
-from wirewatch.web.context import WebContext, human_time, render, topic_name, web
-from wirewatch.web.security import Refused, Session, action, page
-from wirewatch.web.services import Preview, PreviewItem, RuleProblem
 
 TOPIC = re.compile(r"^[a-z][a-z0-9_]{1,60}$")
 SHOWN = 40

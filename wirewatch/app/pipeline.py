@@ -44,9 +44,17 @@ class PipelineError(RuntimeError):
 
 
 def build_classifier(settings: Settings) -> Any:
-    from process.classifier import RuleSource, TopicClassifier
-    from process.model import ModelError, bundled_training_file, load, read_examples, save, train, training_digest
-    from process.rules import RuleError, bundled_rules_dir
+    from wirewatch.process.classifier import RuleSource, TopicClassifier
+    from wirewatch.process.model import (
+        ModelError,
+        bundled_training_file,
+        load,
+        read_examples,
+        save,
+        train,
+        training_digest,
+    )
+    from wirewatch.process.rules import RuleError, bundled_rules_dir
 
     folder = settings.classify.rules_dir or bundled_rules_dir()
     try:
@@ -75,9 +83,9 @@ def build_classifier(settings: Settings) -> Any:
 
 
 def build_alerter(settings: Settings, store: Store, progress: Progress | None = None, worker: str = "") -> Any:
-    from alerts.alerter import Alerter
-    from alerts.compose import Composer
-    from alerts.mailer import RetryPolicy, make_mailer
+    from wirewatch.alerts.alerter import Alerter
+    from wirewatch.alerts.compose import Composer
+    from wirewatch.alerts.mailer import RetryPolicy, make_mailer
 
     smtp = settings.smtp
     mailer = make_mailer(smtp, settings.outbox_path)
@@ -204,8 +212,8 @@ class Pipeline:
         handle: Callable[[Any], list[Output]]
         on_idle, batch = None, None
         if stage == "extract":
-            from process.extractor import Extractor
             from wirewatch.http import AddressPolicy, make_client
+            from wirewatch.process.extractor import Extractor
 
             http = self.settings.http
             client = make_client(self.settings.extract.timeout_seconds, http.agent, http.max_redirects,
@@ -229,7 +237,7 @@ class Pipeline:
                            handle_batch=batch, transient=UNAVAILABLE)
 
     def poll(self, stop: threading.Event, once: bool) -> None:
-        from ingest.poller import run_poller
+        from wirewatch.ingest.poller import run_poller
 
         run_poller(self.settings.poll, self.settings.http, self.wiring, self.store, stop, self.progress, once=once)
 
@@ -319,7 +327,7 @@ class Pipeline:
             t.start()
         health = None
         if self.settings.observability.port:
-            from wirewatch.observability import HealthServer
+            from wirewatch.app.observability import HealthServer
 
             health = HealthServer(self.settings.observability.port, self.progress,
                                   ready=lambda: all(t.is_alive() for t in threads),

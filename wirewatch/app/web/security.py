@@ -28,8 +28,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from wirewatch.app.web.users import User
 from wirewatch.tables import users, web_sessions
-from wirewatch.web.users import User
 
 SESSION_COOKIE = "ww_session"
 LOGIN_CSRF_COOKIE = "ww_login_csrf"

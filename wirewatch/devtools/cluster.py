@@ -113,7 +113,7 @@ class LocalCluster:
                 continue
             log = open(w.log_path, "ab")  # noqa: SIM115 - the child keeps it
             try:
-                w.proc = subprocess.Popen([sys.executable, "-m", "wirewatch.cli", w.stage], env=self._environment(),
+                w.proc = subprocess.Popen([sys.executable, "-m", "wirewatch.app.cli", w.stage], env=self._environment(),
                                           stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             finally:
                 log.close()
@@ -219,7 +219,7 @@ class RunProcess:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "WIREWATCH_"))}
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps it
         try:
-            self.proc = subprocess.Popen([sys.executable, "-m", "wirewatch.cli", "run"], env={**base, **self.env},
+            self.proc = subprocess.Popen([sys.executable, "-m", "wirewatch.app.cli", "run"], env={**base, **self.env},
                                          stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          start_new_session=True)
         finally:

@@ -1,7 +1,7 @@
 """The web app's one door to the stages: the rule language, story relations, OPML, dead letters.
 
 In: plain values from the pages (a rule text, a story's articles as rows, OPML bytes). Out: plain
-dataclasses for the view models. No other module of :mod:`wirewatch.web` imports ``process``,
+dataclasses for the view models. No other module of :mod:`wirewatch.app.web` imports ``process``,
 ``alerts`` or ``ingest``; when the stages move (issue #12) only this module follows them.
 
 - :meth:`Stages.check_rules` — every problem of a topic's rule text, at line:column;
@@ -105,7 +105,7 @@ class _Corpus:
     def _candidates(self, node: Any) -> Iterable[int]:
         from bisect import bisect_left
 
-        from process.rule_language import Phrase, has_not
+        from wirewatch.process.rule_language import Phrase, has_not
 
         if has_not(node):
             return range(len(self.rows))
@@ -124,7 +124,7 @@ class _Corpus:
         return sorted(found)
 
     def matches(self, pattern: Any) -> dict[int, tuple[str, ...]]:
-        from process.rule_language import Document, matched_words
+        from wirewatch.process.rule_language import Document, matched_words
 
         key = pattern.text
         if key not in self.lines:
@@ -160,7 +160,7 @@ class Stages:
 
     # -- rules -----------------------------------------------------------------------------------
     def rules_folder(self) -> Path:
-        from process.rules import bundled_rules_dir
+        from wirewatch.process.rules import bundled_rules_dir
 
         return Path(self.settings.classify.rules_dir) if self.settings.classify.rules_dir else bundled_rules_dir()
 
@@ -175,7 +175,7 @@ class Stages:
         return self._parse(topic, text)[1]
 
     def _parse(self, topic: str, text: str) -> tuple[Any, list[RuleProblem]]:
-        from process.rules import RuleError, parse_rules
+        from wirewatch.process.rules import RuleError, parse_rules
 
         if len(text) > MAX_RULE_CHARS:
             return None, [RuleProblem(1, 1, f"the rule text has {len(text):,} characters; at most "
@@ -248,7 +248,7 @@ class Stages:
                  texts: Callable[[list[str]], dict[str, str]]) -> list[TimelineEntry]:
         """Relate each article (oldest first) to the story begun by the first one, as the alert stage does;
         ``texts`` gives the articles' texts, read only when these articles were not related before."""
-        from alerts.stories import StoryProfile, TermStats, relate
+        from wirewatch.alerts.stories import StoryProfile, TermStats, relate
 
         if self._stats is None:
             self._stats = TermStats.with_background()
@@ -280,7 +280,7 @@ class Stages:
 
     # -- feeds and dead letters -------------------------------------------------------------------
     def read_opml(self, data: bytes, source: str) -> list[tuple[str, str]]:
-        from ingest.opml import read_opml
+        from wirewatch.ingest.opml import read_opml
 
         return read_opml(data, source)
 

@@ -11,11 +11,11 @@ import secrets
 import shutil
 from typing import TextIO
 
+from wirewatch.app.web.server import serve
+from wirewatch.app.web.services import Stages
+from wirewatch.app.web.users import UserBook
 from wirewatch.config import Settings
 from wirewatch.storage import Store
-from wirewatch.web.server import serve
-from wirewatch.web.services import Stages
-from wirewatch.web.users import UserBook
 
 DEMO_USERS = (("analyst@example.org", "analyst"), ("editor@example.org", "editor"), ("admin@example.org", "admin"))
 

@@ -12,8 +12,8 @@ import time
 
 import uvicorn
 
+from wirewatch.app.web.app import build_app
 from wirewatch.config import Settings
-from wirewatch.web.app import build_app
 
 
 def _config(settings: Settings, host: str, port: int) -> uvicorn.Config:

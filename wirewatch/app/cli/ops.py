@@ -1,0 +1,145 @@
+"""Commands for operators: ``status``, ``db current | upgrade`` and ``deadletter list | replay``.
+
+In: the database and the broker the workers use. Out: one screen or JSON on stdout; messages sent again.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from wirewatch.app.cli.root import (
+    Context,
+    log,
+    main,
+    open_store,
+    reported,
+)
+from wirewatch.app.pipeline import PipelineError
+from wirewatch.config import Settings
+from wirewatch.storage import UNAVAILABLE, StorageError
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="one JSON object instead of text")
+@click.pass_obj
+def status(ctx: Context, as_json: bool) -> None:
+    """One screen on the running pipeline: workers, lag, feeds, entries, outbox, alert delay."""
+    from wirewatch.app.status import collect, render
+
+    with reported(*UNAVAILABLE):
+        report = collect(open_store(ctx, read_only=True))
+    click.echo(json.dumps(report) if as_json else render(report))
+
+
+@main.group()
+def db() -> None:
+    """The database schema: `current`, `upgrade` (run once per release when auto_migrate is off)."""
+
+
+def _engine(ctx: Context, read_only: bool = False) -> Any:
+    from sqlalchemy import create_engine
+
+    settings = ctx.settings
+    url = settings.database_url
+    if read_only and url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise StorageError(f"no database at {url.removeprefix('sqlite:///')} (a mistyped path or data directory?); "
+                           "nothing was created")
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    return create_engine(url)
+
+
+@db.command("current")
+@click.pass_obj
+def db_current(ctx: Context) -> None:
+    """The database's schema revision and the one this version of wirewatch needs."""
+    from wirewatch import migrate
+
+    with reported(*UNAVAILABLE), _engine(ctx, read_only=True).connect() as conn:
+        revision = migrate.current(conn)
+    click.echo(f"database at {revision or 'none (empty)'}; this version needs {migrate.head()}")
+
+
+@db.command("upgrade")
+@click.option("--to", "target", default="head", show_default=True, help="the revision to reach")
+@click.pass_obj
+def db_upgrade(ctx: Context, target: str) -> None:
+    """Migrate the schema (safe to run while workers run: one migration at a time, in one transaction)."""
+    from wirewatch import migrate
+
+    with reported(*UNAVAILABLE):
+        before, after = migrate.upgrade(_engine(ctx), target)
+    click.echo(f"database schema: {before or 'none'} -> {after}")
+
+
+@main.group()
+def deadletter() -> None:
+    """Show and re-drive the messages that a stage could not process (topic `deadletter`)."""
+
+
+def _dead_letters(settings: Settings, timeout: float = 5.0) -> list[Any]:
+    from wirewatch.kafka import DEADLETTER, KafkaWiring
+    from wirewatch.schema import BadMessage, DeadLetter, decode
+
+    if not settings.kafka.bootstrap_servers:
+        raise PipelineError("set KAFKA_BOOTSTRAP_SERVERS: dead letters live on the broker the workers use")
+    wiring = KafkaWiring(settings.kafka, settings.kafka.bootstrap_servers)
+    wiring.check_reachable()
+    letters = []
+    for record in wiring.read_topic(DEADLETTER, quiet=timeout, timeout=600):
+        try:
+            letters.append((record.partition, record.offset, decode(record.value, DeadLetter)))
+        except BadMessage as exc:
+            log.warning("deadletter[%s]@%s is not a dead letter: %s", record.partition, record.offset, exc)
+    return sorted(letters, key=lambda x: x[2].failed_at)
+
+
+@deadletter.command("list")
+@click.option("--stage", help="only this stage's")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def deadletter_list(ctx: Context, stage: str | None, as_json: bool) -> None:
+    """Every dead letter: when, which stage, why, where it came from."""
+    with reported():
+        letters = [x for x in _dead_letters(ctx.settings) if stage is None or x[2].stage == stage]
+    for partition, offset, letter in letters:
+        if as_json:
+            data = {"partition": partition, "offset": offset, **letter.model_dump()}
+            click.echo(json.dumps(data, ensure_ascii=False))
+        else:
+            click.echo(f"{letter.failed_at} {letter.stage:<8} {letter.reason:<16} {letter.source_topic}"
+                       f"[{letter.partition}]@{letter.offset}: {letter.error[:160]}")
+    if not as_json:
+        click.echo(f"{len(letters)} dead letters")
+
+
+@deadletter.command("replay")
+@click.option("--stage", help="only this stage's")
+@click.option("--reason", help="only this reason (e.g. processing_error)")
+@click.pass_obj
+def deadletter_replay(ctx: Context, stage: str | None, reason: str | None) -> None:
+    """Publish dead letters' original messages again to the topic they came from (after a fix)."""
+    from wirewatch.kafka import KafkaWiring
+
+    with reported():
+        settings = ctx.settings
+        letters = [x[2] for x in _dead_letters(settings)
+                   if (stage is None or x[2].stage == stage) and (reason is None or x[2].reason == reason)]
+        # a tombstone, or a payload kept only in part (a record too large): nothing whole to send again
+        whole = [d for d in letters if (d.payload_bytes < 0 and d.reason != "tombstone" and d.payload)
+                 or d.payload_bytes == len(d.payload.encode("utf-8"))]
+        if len(whole) < len(letters):
+            click.echo(f"not replayed: {len(letters) - len(whole)} dead letters without their whole message "
+                       "(a tombstone, or a record too large, kept in part)", err=True)
+        letters = whole
+        wiring = KafkaWiring(settings.kafka, settings.kafka.bootstrap_servers)
+        producer = wiring.producer()
+        for letter in letters:
+            producer.send(letter.source_topic, key=f"replay:{letter.partition}:{letter.offset}".encode(),
+                          value=letter.payload.encode("utf-8"))
+        producer.flush()
+        producer.close()
+    click.echo(f"replayed {len(letters)} messages")
