@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Self
 
 from sqlalchemy import Engine, Insert, Table, create_engine, event, insert
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -120,6 +121,14 @@ class OnDatabase:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.engine = db.engine
+
+    @classmethod
+    def open(cls, url: str, auto_migrate: bool = True, read_only: bool = False) -> Self:
+        """These rows on a database of their own (a command, a test): :meth:`close` closes it."""
+        return cls(Database(url, auto_migrate=auto_migrate, read_only=read_only))
+
+    def close(self) -> None:
+        self.db.close()
 
 
 def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:

@@ -24,12 +24,13 @@ def upgrade() -> None:
     with op.batch_alter_table("workers") as batch:
         batch.add_column(sa.Column("lag_records", sa.Integer))
         batch.add_column(sa.Column("lag_seconds", sa.Float))
-    op.execute("UPDATE alerts SET claimed_by = claimed_by || ':alert' WHERE claimed_by <> ''")
+    op.execute(sa.text("UPDATE alerts SET claimed_by = claimed_by || :stage WHERE claimed_by <> ''")
+               .bindparams(stage=":alert"))
 
 
 def downgrade() -> None:
-    op.execute("UPDATE alerts SET claimed_by = substr(claimed_by, 1, length(claimed_by) - 6) "
-               "WHERE claimed_by LIKE '%:alert'")
+    op.execute(sa.text("UPDATE alerts SET claimed_by = substr(claimed_by, 1, length(claimed_by) - 6) "
+                       "WHERE claimed_by LIKE :stage").bindparams(stage="%:alert"))
     with op.batch_alter_table("workers") as batch:
         batch.drop_column("lag_seconds")
         batch.drop_column("lag_records")
