@@ -26,6 +26,7 @@ from pathlib import Path
 
 from wirewatch.alerts.alert_facts import alert_facts, name_key, source_of
 from wirewatch.alerts.alert_store import AlertStore
+from wirewatch.alerts.archive_store import ArticleInStory
 from wirewatch.alerts.compose import AlertFacts, Composer
 from wirewatch.alerts.mailer import Mailer, RetryPolicy, dead_on_this_host, deliver_pending
 from wirewatch.alerts.outbox import QueuedAlert
@@ -114,12 +115,11 @@ class Alerter:
         self._synced_until = until
         self._mine: dict[str, datetime] = {}  # articles this process linked lately: not taken twice from the database
 
-    def _restore(self, row: dict[str, object]) -> None:
+    def _restore(self, row: ArticleInStory) -> None:
         body = f"{row['title']}\n{row['text']}"
         self.stats.add(body)
         if row["story_id"] is not None:
-            self.stories.restore(int(row["story_id"]), names(body), parse_time(row["published"]),  # type: ignore[arg-type]
-                                 str(row["title"]))
+            self.stories.restore(row["story_id"], names(body), parse_time(row["published"]), row["title"])
 
     def _sync_stories(self) -> None:
         """Take in the articles other alert workers linked since the last look (scale-out)."""

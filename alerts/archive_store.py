@@ -9,7 +9,7 @@ queued — and the reads of the archive: by URL, since a time, the newest, those
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal, TypedDict, cast
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +19,32 @@ from wirewatch.entry_progress import EntryProgress
 from wirewatch.tables import archive
 
 ArchiveOutcome = Literal["new", "unlinked", "done"]
+
+
+class ArchivedArticle(TypedDict):
+    """A row of the archive."""
+
+    article_id: str
+    url: str
+    title: str
+    source: str
+    published: str | None
+    text: str
+    tagged_json: str
+    archived_at: datetime
+    story_id: int | None
+    linked: bool
+
+
+class ArticleInStory(TypedDict):
+    """An archived article with its story, as the story index is restored from."""
+
+    article_id: str
+    title: str
+    text: str
+    published: str | None
+    story_id: int | None
+    archived_at: datetime
 
 
 class ArchiveStore(OnDatabase):
@@ -60,13 +86,13 @@ class ArchiveStore(OnDatabase):
         with self.engine.connect() as conn:
             return [r[0] for r in conn.execute(query)]
 
-    def archived_by_url(self, url: str) -> dict[str, Any] | None:
+    def archived_by_url(self, url: str) -> ArchivedArticle | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(archive).where(archive.c.url == url)).mappings().first()
-        return dict(row) if row else None
+        return cast(ArchivedArticle, dict(row)) if row else None
 
     def archive_since(self, since: datetime, limit: int = 200_000, until: datetime | None = None
-                      ) -> list[dict[str, Any]]:
+                      ) -> list[ArticleInStory]:
         """Archived articles with their story, oldest first, from ``since`` (and before ``until``)."""
         where = archive.c.archived_at >= since
         if until is not None:
@@ -75,13 +101,13 @@ class ArchiveStore(OnDatabase):
             rows = conn.execute(select(archive.c.article_id, archive.c.title, archive.c.text, archive.c.published,
                                        archive.c.story_id, archive.c.archived_at)
                                 .where(where).order_by(archive.c.archived_at).limit(limit))
-            return [dict(r) for r in rows.mappings()]
+            return [cast(ArticleInStory, dict(r)) for r in rows.mappings()]
 
-    def recent_archive(self, limit: int = 1000) -> list[dict[str, Any]]:
+    def recent_archive(self, limit: int = 1000) -> list[ArchivedArticle]:
         """The most recently archived articles, newest first."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(archive).order_by(archive.c.archived_at.desc()).limit(limit))
-            return [dict(r) for r in rows.mappings()]
+            return [cast(ArchivedArticle, dict(r)) for r in rows.mappings()]
 
     def archive_count(self) -> int:
         with self.engine.connect() as conn:

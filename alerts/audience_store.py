@@ -7,13 +7,37 @@ In: the configuration, the command line and the web app. Out: rows of ``subscrib
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from datetime import datetime
+from typing import TypedDict, cast
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from wirewatch.database import OnDatabase, utcnow
 from wirewatch.tables import subscribers, subscriptions, watches
+
+
+class SubscriberRow(TypedDict):
+    """A subscriber with what they follow: ``topics`` ({topic: min score}) and ``watches`` (ids)."""
+
+    email: str
+    name: str
+    mode: str  # "immediate", "hourly" or "daily"
+    origin: str
+    topics: dict[str, float]
+    watches: list[str]
+
+
+class WatchRow(TypedDict):
+    """A watched story: its seed (a URL or a text) and topics."""
+
+    id: str
+    name: str
+    seed_url: str
+    seed_text: str
+    topics: list[str]
+    origin: str
+    created_at: datetime
 
 
 class AudienceStore(OnDatabase):
@@ -45,16 +69,18 @@ class AudienceStore(OnDatabase):
             conn.execute(delete(subscriptions).where(subscriptions.c.email == email))
             return bool(conn.execute(delete(subscribers).where(subscribers.c.email == email)).rowcount)
 
-    def list_subscribers(self) -> list[dict[str, Any]]:
+    def list_subscribers(self) -> list[SubscriberRow]:
         """Each subscriber with ``topics`` ({topic: min score}) and ``watches`` (ids)."""
         with self.engine.connect() as conn:
-            subs = [dict(r) for r in conn.execute(select(subscribers).order_by(subscribers.c.email)).mappings()]
+            subs = list(conn.execute(select(subscribers).order_by(subscribers.c.email)).mappings())
             rows = list(conn.execute(select(subscriptions)).mappings())
+        listed = []
         for sub in subs:
             mine = [r for r in rows if r["email"] == sub["email"]]
-            sub["topics"] = {r["target"]: r["min_score"] for r in mine if r["kind"] == "topic"}
-            sub["watches"] = [r["target"] for r in mine if r["kind"] == "watch"]
-        return subs
+            listed.append(SubscriberRow(email=sub["email"], name=sub["name"], mode=sub["mode"], origin=sub["origin"],
+                                        topics={r["target"]: r["min_score"] for r in mine if r["kind"] == "topic"},
+                                        watches=[r["target"] for r in mine if r["kind"] == "watch"]))
+        return listed
 
     def add_watch(self, watch_id: str, name: str, seed_url: str = "", seed_text: str = "",
                   topics: Iterable[str] = (), origin: str = "cli") -> bool:
@@ -72,9 +98,9 @@ class AudienceStore(OnDatabase):
                                                      & (subscriptions.c.target == watch_id)))
             return bool(conn.execute(delete(watches).where(watches.c.id == watch_id)).rowcount)
 
-    def list_watches(self) -> list[dict[str, Any]]:
+    def list_watches(self) -> list[WatchRow]:
         with self.engine.connect() as conn:
             rows = [dict(r) for r in conn.execute(select(watches).order_by(watches.c.created_at)).mappings()]
         for row in rows:
             row["topics"] = [t for t in row["topics"].split(",") if t]
-        return rows
+        return [cast(WatchRow, row) for row in rows]

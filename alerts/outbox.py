@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TypedDict, cast
 
 from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -38,6 +38,51 @@ class QueuedAlert:
     published_at: datetime | None = None
     first_seen_at: datetime | None = None
     next_attempt: datetime | None = None  # set when a send failed: the alerts of that send share it
+
+
+class AlertRow(TypedDict):
+    """A row of the outbox."""
+
+    idem_key: str
+    subscriber: str
+    article_id: str
+    kind: str
+    subject: str
+    message: str
+    status: str  # pending, sending, sent or failed
+    story: str
+    ref: str
+    facts_json: str
+    attempts: int
+    last_error: str
+    created_at: datetime
+    next_attempt: datetime | None
+    sent_at: datetime | None
+    claimed_by: str
+    claimed_at: datetime | None
+    interrupted: int
+    published_at: datetime | None
+    first_seen_at: datetime | None
+
+
+class FeedbackExample(TypedDict):
+    """An analyst's verdict with the alert's facts and the archived article it was about."""
+
+    ref: str
+    verdict: str  # "relevant" or "not_relevant"
+    facts_json: str
+    article_id: str
+    title: str
+    text: str
+
+
+class OutboxSummary(TypedDict):
+    """The oldest pending alert, the last sent, and publication- and first-sighting-to-send delays (s)."""
+
+    oldest_pending: datetime | None
+    last_sent: datetime | None
+    from_publication: list[float]
+    from_first_sighting: list[float]
 
 
 def alert_ref(idem_key: str) -> str:
@@ -70,8 +115,9 @@ class Outbox(OnDatabase):
         query = (select(alerts).where((alerts.c.status == "pending") & due).order_by(alerts.c.created_at)
                  .limit(limit))
         with self.engine.connect() as conn:
-            return [QueuedAlert(**{k: aware(r[k]) if k.endswith("_at") else r[k]
-                                   for k in QueuedAlert.__dataclass_fields__})
+            return [QueuedAlert(r["idem_key"], r["subscriber"], r["article_id"], r["kind"], r["subject"], r["message"],
+                                r["attempts"], r["story"], r["facts_json"], r["interrupted"], aware(r["published_at"]),
+                                aware(r["first_seen_at"]), aware(r["next_attempt"]))
                     for r in conn.execute(query).mappings()]
 
     def claim_alerts(self, idem_keys: Sequence[str], worker: WorkerId) -> list[str]:
@@ -141,12 +187,12 @@ class Outbox(OnDatabase):
             rows = conn.execute(select(alerts.c.status, func.count()).group_by(alerts.c.status))
             return {status: int(n) for status, n in rows}
 
-    def sent_alerts(self) -> list[dict[str, Any]]:
+    def sent_alerts(self) -> list[AlertRow]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(alerts).where(alerts.c.status == "sent").order_by(alerts.c.sent_at))
-            return [dict(r) for r in rows.mappings()]
+            return [cast(AlertRow, dict(r)) for r in rows.mappings()]
 
-    def outbox_summary(self) -> dict[str, Any]:
+    def outbox_summary(self) -> OutboxSummary:
         """Oldest pending alert, last sent alert, and the publication-to-send delay of the last 200 sent."""
         with self.engine.connect() as conn:
             oldest = conn.execute(select(func.min(alerts.c.created_at)).where(alerts.c.status == "pending")).scalar()
@@ -156,12 +202,12 @@ class Outbox(OnDatabase):
             delays = [((aware(r[2]) - aware(r[0])).total_seconds(),  # type: ignore[operator]
                        (aware(r[2]) - aware(r[1])).total_seconds() if r[1] else None)  # type: ignore[operator]
                       for r in recent if r[0] is not None and r[2] is not None]
-        return {"oldest_pending": aware(oldest), "last_sent": aware(last),
-                "from_publication": sorted(d[0] for d in delays),
-                "from_first_sighting": sorted(d[1] for d in delays if d[1] is not None)}
+        return OutboxSummary(oldest_pending=aware(oldest), last_sent=aware(last),
+                             from_publication=sorted(d[0] for d in delays),
+                             from_first_sighting=sorted(d[1] for d in delays if d[1] is not None))
 
     # -- analysts' verdicts ----------------------------------------------------------------------
-    def record_feedback(self, ref: str, verdict: str) -> dict[str, Any] | None:
+    def record_feedback(self, ref: str, verdict: str) -> AlertRow | None:
         """An analyst's verdict on an alert (by the reference in its email); the alert, or None if unknown."""
         with self.engine.begin() as conn:
             row = conn.execute(select(alerts).where(alerts.c.ref == ref)).mappings().first()
@@ -169,16 +215,16 @@ class Outbox(OnDatabase):
                 return None
             conn.execute(delete(feedback).where(feedback.c.ref == ref))
             conn.execute(insert(feedback).values(ref=ref, verdict=verdict, recorded_at=utcnow()))
-        return dict(row)
+        return cast(AlertRow, dict(row))
 
-    def feedback_examples(self) -> list[dict[str, Any]]:
+    def feedback_examples(self) -> list[FeedbackExample]:
         """Each verdict with the alert's facts and the archived article it was about."""
         query = (select(feedback.c.ref, feedback.c.verdict, alerts.c.facts_json, archive.c.article_id,
                         archive.c.title, archive.c.text)
                  .join(alerts, alerts.c.ref == feedback.c.ref)
                  .join(archive, archive.c.article_id == alerts.c.article_id))
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(query).mappings()]
+            return [cast(FeedbackExample, dict(r)) for r in conn.execute(query).mappings()]
 
 
 def _requeue_interrupted(conn: Connection, claimed: ColumnElement[bool], keys: list[str]) -> None:

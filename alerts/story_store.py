@@ -7,13 +7,35 @@ how (``story_members``: relation and similarity), with their archived text for t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict, cast
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from wirewatch.database import OnDatabase, utcnow
 from wirewatch.tables import archive, stories, story_members
+
+
+class StoryArticle(TypedDict):
+    """An archived article of a story."""
+
+    article_id: str
+    title: str
+    source: str
+    text: str
+    published: str | None
+
+
+class StoryMember(TypedDict):
+    """An article linked to a watched story, with its archived text and how it was linked."""
+
+    article_id: str
+    title: str
+    source: str
+    url: str
+    text: str
+    published: str | None
+    relation: str  # "seed", "same_report" or "follow_up"
 
 
 class StoryStore(OnDatabase):
@@ -23,7 +45,9 @@ class StoryStore(OnDatabase):
         """A story id no other alert worker will hand out."""
         with self.engine.begin() as conn:
             done = conn.execute(insert(stories).values(title=title[:500], created_at=utcnow()))
-            return int(done.inserted_primary_key[0])
+            key = done.inserted_primary_key
+            assert key is not None  # an insert of one row
+            return int(key[0])
 
     def story_of(self, article_id: str) -> int | None:
         with self.engine.connect() as conn:
@@ -34,12 +58,12 @@ class StoryStore(OnDatabase):
         with self.engine.begin() as conn:
             conn.execute(update(archive).where(archive.c.article_id == article_id).values(story_id=story_id))
 
-    def story_articles(self, story_id: int) -> list[dict[str, Any]]:
+    def story_articles(self, story_id: int) -> list[StoryArticle]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(archive.c.article_id, archive.c.title, archive.c.source, archive.c.text,
                                        archive.c.published).where(archive.c.story_id == story_id)
                                 .order_by(archive.c.archived_at))
-            return [dict(r) for r in rows.mappings()]
+            return [cast(StoryArticle, dict(r)) for r in rows.mappings()]
 
     def member_counts(self) -> dict[str, int]:
         """How many articles are linked to each watched story."""
@@ -64,11 +88,11 @@ class StoryStore(OnDatabase):
                 (story_members.c.watch_id == watch_id) & (story_members.c.article_id == article_id))).first()
         return (row[0], row[1]) if row else None
 
-    def story_texts(self, watch_id: str) -> list[dict[str, Any]]:
+    def story_texts(self, watch_id: str) -> list[StoryMember]:
         """Members of a watched story with their archived title, source and text, oldest first."""
         query = (select(archive.c.article_id, archive.c.title, archive.c.source, archive.c.url, archive.c.text,
                         archive.c.published, story_members.c.relation)
                  .join(story_members, story_members.c.article_id == archive.c.article_id)
                  .where(story_members.c.watch_id == watch_id).order_by(story_members.c.linked_at))
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(query).mappings()]
+            return [cast(StoryMember, dict(r)) for r in conn.execute(query).mappings()]

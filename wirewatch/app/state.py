@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -77,21 +78,22 @@ def adopt_config(settings: Settings, state: AppState, prune: bool = False) -> No
     feeds, store = state.ingest, state.alerts
 
     for feed in settings.feeds:
-        quietly(lambda f=feed: feeds.add_feed(f.url, f.name, origin="config", interval=settings.poll.interval_seconds))
+        quietly(partial(feeds.add_feed, feed.url, feed.name, origin="config", interval=settings.poll.interval_seconds))
     for watch in settings.watches:
         seed_text = watch.seed_text
         if watch.seed_file:
             seed_text = Path(watch.seed_file).read_text(encoding="utf-8", errors="replace")
-        quietly(lambda w=watch, t=seed_text: store.add_watch(w.id, w.name, w.seed_url, t, w.topics, origin="config"))
+        quietly(partial(store.add_watch, watch.id, watch.name, watch.seed_url, seed_text, watch.topics,
+                        origin="config"))
     for sub in settings.subscribers:
-        quietly(lambda s=sub: store.add_subscriber(s.email, s.name, s.mode, origin="config"))
+        quietly(partial(store.add_subscriber, sub.email, sub.name, sub.mode, origin="config"))
         if prune:  # exactly what the file says, in one transaction
             store.replace_subscriptions(sub.email, sub.topics, sub.watches)
             continue
         for topic, min_score in sub.topics.items():
-            quietly(lambda s=sub, t=topic, m=min_score: store.subscribe(s.email, "topic", t, m))
+            quietly(partial(store.subscribe, sub.email, "topic", topic, min_score))
         for watch_id in sub.watches:
-            quietly(lambda s=sub, w=watch_id: store.subscribe(s.email, "watch", w))
+            quietly(partial(store.subscribe, sub.email, "watch", watch_id))
     if prune:
         listed = {f.url for f in settings.feeds}
         for row in feeds.list_feeds():
