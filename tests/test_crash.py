@@ -26,6 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,7 @@ from sqlalchemy import select
 from wirewatch.alerts.outbox import alert_ref
 
 from wirewatch.app.state import AppState
+from wirewatch.app.status import heard_since
 from wirewatch.broker import EmbeddedBroker, free_port
 from wirewatch.devtools.cluster import QUICK, LocalCluster, write_config
 from wirewatch.devtools.newswire import Newswire
@@ -308,11 +310,29 @@ def private_pg() -> Iterator[tuple[str, Callable[[], None], Callable[[], None]]]
         shutil.rmtree(home, ignore_errors=True)
 
 
+def wait_all_stages_running(rig: Rig, timeout: float = 180.0) -> None:
+    """Until every stage has a worker whose heartbeat says running (a loaded machine starts them slowly)."""
+    deadline = time.monotonic() + timeout
+    up: set[str] = set()
+    while time.monotonic() < deadline:
+        store = rig.store()
+        try:
+            up = {b.worker.stage for b in heard_since(store.db, datetime.now(UTC) - timedelta(minutes=1))
+                  if b.state == "running"}
+        finally:
+            store.close()
+        if up >= {"poll", "extract", "classify", "alert"}:
+            return
+        time.sleep(1.0)
+    pytest.fail(f"not every stage running within {timeout:.0f}s: only {sorted(up)}")
+
+
 def test_postgresql_down_for_a_while(private_pg: tuple[str, Callable[[], None], Callable[[], None]],
                                      rig_factory: Callable[..., Rig]) -> None:
     url, start_pg, stop_pg = private_pg
     rig = rig_factory(url, articles=600, rate=20.0)
-    time.sleep(10)
+    wait_all_stages_running(rig)  # the outage comes while they work, not before they have started
+    time.sleep(5)
     stop_pg()
     time.sleep(20)
     start_pg()

@@ -107,3 +107,25 @@ def test_a_database_from_a_newer_wirewatch_is_one_clear_error(db_url: str) -> No
     engine.dispose()
     with pytest.raises(StorageError, match=r"schema is at revision 0099, which this version of wirewatch"):
         AppState.open(db_url)
+
+
+def test_claims_in_flight_name_the_workers_row_after_0004_and_back(db_url: str) -> None:
+    """0004: a claim's ``claimed_by`` becomes the claiming worker's row id (``host:pid:alert``), so that a
+    claim and its worker's heartbeat join by equality; a downgrade gives back ``host:pid``."""
+    engine = create_engine(db_url)
+    migrate.upgrade(engine, "0003")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO alerts (idem_key, subscriber, article_id, kind, subject, message, status, "
+                          "story, ref, facts_json, attempts, last_error, created_at, claimed_by, interrupted) VALUES "
+                          "('k1', 'a@x.test', 'a', 'topic', 'S', 'm', 'sending', '', 'r1', '{}', 0, '', :now, "
+                          "'h.example:41', 0), ('k2', 'a@x.test', 'b', 'topic', 'S', 'm', 'sent', '', 'r2', '{}', 1, "
+                          "'', :now, '', 0)"), {"now": datetime.now(UTC)})
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        claims = dict(conn.execute(text("SELECT idem_key, claimed_by FROM alerts")).all())
+    assert claims == {"k1": "h.example:41:alert", "k2": ""}
+    migrate.downgrade(engine, "0003")
+    with engine.connect() as conn:
+        claims = dict(conn.execute(text("SELECT idem_key, claimed_by FROM alerts")).all())
+    assert claims == {"k1": "h.example:41", "k2": ""}
+    engine.dispose()
