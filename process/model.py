@@ -26,6 +26,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion, Pipeline
+from threadpoolctl import threadpool_limits
 from wirewatch.process.jsonl import JsonlError, read_objects
 from wirewatch.process.scripts import MARKS
 
@@ -99,7 +100,10 @@ def train(examples: Iterable[dict[str, Any]], topics: Sequence[str] = TOPICS,
     for i, topic in enumerate(topics):
         if labels[:, i].min() == labels[:, i].max():
             raise ValueError(f"topic {topic!r} needs both positive and negative examples to train")
-    pipeline = (pipeline or features_and_classifier()).fit(docs, labels)
+    # one BLAS thread: the solver's vectors (~30,000 numbers) are too small for OpenBLAS's threads, which
+    # on 2 busy cores cost 6-18x the work itself (the same lbfgs fit: 3 s -> 0.2 s of CPU; issue 14)
+    with threadpool_limits(limits=1, user_api="blas"):
+        pipeline = (pipeline or features_and_classifier()).fit(docs, labels)
     digest = training_digest(examples)
     meta = {"version": f"m-{digest}", "data_sha256": digest, "examples": len(examples),
             "sklearn": sklearn.__version__, "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
