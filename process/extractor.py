@@ -172,9 +172,10 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     if not sys.platform.startswith("linux"):
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    # the fork server imports trafilatura once and each worker is forked from it ready. "__main__" stays (the
-    # default): without it every worker would run the main script again (`wirewatch`: the whole CLI)
-    context.set_forkserver_preload(["__main__", "wirewatch.process.page_text"])
+    # the fork server imports trafilatura once and each worker is forked from it with it. (Each worker still runs
+    # a main script file again, as spawn does: under the `wirewatch` command, the CLI's imports. The default
+    # preload, "__main__", never helped: Python 3.11's fork server is not given the script's path.)
+    context.set_forkserver_preload(["wirewatch.process.page_text"])
     return context
 
 
