@@ -113,8 +113,9 @@ def train(examples: Iterable[dict[str, Any]], topics: Sequence[str] = TOPICS,
     examples = list(examples)
     docs = [document(str(e.get("title", "")), e["text"]) for e in examples]
     labels = check_trainable(examples, topics)
-    # one BLAS thread: the solver's vectors (~30,000 numbers) are too small for OpenBLAS's threads, which
-    # on 2 busy cores cost 6-18x the work itself (the same lbfgs fit: 3 s -> 0.2 s of CPU; issue 14)
+    # one BLAS thread: the solver's vectors (~30,000 numbers) are too small for OpenBLAS's threads, which on
+    # 2 busy cores cost many times the work (the same fit; training on the bundled examples: 3.6-4.2 s -> 0.6-0.7 s
+    # of CPU, docs/benchmarks.md, issue 14). The limit is the process's while it lasts.
     with threadpool_limits(limits=1, user_api="blas"):
         pipeline = (pipeline or features_and_classifier()).fit(docs, labels)
     digest = training_digest(examples)
