@@ -2,11 +2,11 @@
 
 In: :class:`Entry`. Out: :class:`Article`. The page is fetched with limits (``wirewatch.http``),
 then trafilatura extracts text, title, author, date and site name and py3langid identifies the
-language, in one pass over one parsed tree (``process.page_text``, imported only when a page is
-extracted, so that commands that do not extract never load trafilatura). When the page cannot be
-fetched, is not HTML, or yields less than ``min_text_chars`` of text, the feed's summary is used
-instead and the article says so (``text_source = "feed_summary"``, ``fetch_error``). ``provenance``
-names the source of each field.
+language, in one pass over one parsed tree (``process.page_text``, imported only when the stage starts
+its worker pool or extracts a page, so that commands that do not extract never load trafilatura).
+When the page cannot be fetched, is not HTML, or yields less than ``min_text_chars`` of text, the
+feed's summary is used instead and the article says so (``text_source = "feed_summary"``,
+``fetch_error``). ``provenance`` names the source of each field.
 
 A page still loading after ``page_patience_seconds`` (a slow server) does not hold back its batch:
 its fetch goes on in the background, bounded by its own deadline, and its entry goes back to the
