@@ -114,8 +114,8 @@ def train(examples: Iterable[dict[str, Any]], topics: Sequence[str] = TOPICS,
     docs = [document(str(e.get("title", "")), e["text"]) for e in examples]
     labels = check_trainable(examples, topics)
     # one BLAS thread: the solver's vectors (~30,000 numbers) are too small for OpenBLAS's threads, which on
-    # 2 busy cores cost many times the work (the same fit; training on the bundled examples: 3.6-4.2 s -> 0.6-0.7 s
-    # of CPU, docs/benchmarks.md, issue 14). The limit is the process's while it lasts.
+    # 2 busy cores cost many times the work (the same fit, a third of the time or less: docs/benchmarks.md,
+    # issue 14). The limit is the process's while it lasts.
     with threadpool_limits(limits=1, user_api="blas"):
         pipeline = (pipeline or features_and_classifier()).fit(docs, labels)
     digest = training_digest(examples)
