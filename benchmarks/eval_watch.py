@@ -16,7 +16,10 @@ story or a held-out part of news-dev with. The hand-written linker fits nothing,
 same; a linker whose weights are fitted on stories-dev must be fitted without the story it scores (leave
 one story out) and, on news-dev, without the fifth it scores. Run:
 
-    .venv/bin/python benchmarks/eval_watch.py [--shared ../shared] [--linker hand] [--json]
+    .venv/bin/python benchmarks/eval_watch.py [--shared ../shared] [--linker hand] [--brief] [--json]
+
+``--linker learned`` and ``--linker learned-linear`` score the learned linker (benchmarks/fit_linker.py, off
+by default in the alert stage), each fold fitted without what it scores.
 """
 
 from __future__ import annotations
@@ -211,9 +214,16 @@ def report(result: dict[str, Any], details: bool = True) -> None:
     print(f"  the four other Doha seeds: {d['seeds']}")
 
 
-def linkers() -> dict[str, Callable[[], Linker]]:
+def linkers() -> dict[str, Callable[[Path, Data], Linker]]:
     """The linkers this script can score, by name."""
-    return {"hand": HandWritten}
+    def learned(trees: bool) -> Callable[[Path, Data], Linker]:
+        def make(shared: Path, data: Data) -> Linker:
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            from fit_linker import Learned
+
+            return Learned(shared, data, trees)
+        return make
+    return {"hand": lambda shared, data: HandWritten(), "learned": learned(True), "learned-linear": learned(False)}
 
 
 def main() -> None:
@@ -227,7 +237,7 @@ def main() -> None:
     if not (args.shared / "data" / "stories-dev" / "stories-dev.jsonl").exists():
         sys.exit(f"skipped: no {args.shared / 'data' / 'stories-dev'} (pass --shared)")
     data = load(args.shared)
-    results = [evaluate(data, linkers()[name]()) for name in (args.linker or sorted(linkers()))]
+    results = [evaluate(data, linkers()[name](args.shared, data)) for name in (args.linker or sorted(linkers()))]
     if args.json:
         print(json.dumps(results[0] if len(results) == 1 else results))
         return
