@@ -214,14 +214,15 @@ def report(result: dict[str, Any], details: bool = True) -> None:
     print(f"  the four other Doha seeds: {d['seeds']}")
 
 
-def linkers() -> dict[str, Callable[[Path, Data], Linker]]:
-    """The linkers this script can score, by name."""
+def linkers(fp_target: float | None = None) -> dict[str, Callable[[Path, Data], Linker]]:
+    """The linkers this script can score, by name (``fp_target``: a learned linker's threshold lets this share
+    of its training negatives through; by default fit_linker.py's)."""
     def learned(trees: bool) -> Callable[[Path, Data], Linker]:
         def make(shared: Path, data: Data) -> Linker:
             sys.path.insert(0, str(Path(__file__).resolve().parent))
             from fit_linker import Learned
 
-            return Learned(shared, data, trees)
+            return Learned(shared, data, trees, fp_target)
         return make
     return {"hand": lambda shared, data: HandWritten(), "learned": learned(True), "learned-linear": learned(False)}
 
@@ -232,12 +233,14 @@ def main() -> None:
     parser.add_argument("--linker", choices=sorted(linkers()), action="append",
                         help="which linker to score (repeat to print several in one run; default: all)")
     parser.add_argument("--brief", action="store_true", help="no per-row lists")
+    parser.add_argument("--fp-target", type=float, help="a learned linker lets this share of its training negatives in")
     parser.add_argument("--json", action="store_true", help="print one JSON object (a list with several linkers)")
     args = parser.parse_args()
     if not (args.shared / "data" / "stories-dev" / "stories-dev.jsonl").exists():
         sys.exit(f"skipped: no {args.shared / 'data' / 'stories-dev'} (pass --shared)")
     data = load(args.shared)
-    results = [evaluate(data, linkers()[name](args.shared, data)) for name in (args.linker or sorted(linkers()))]
+    made = linkers(args.fp_target)
+    results = [evaluate(data, made[name](args.shared, data)) for name in (args.linker or sorted(made))]
     if args.json:
         print(json.dumps(results[0] if len(results) == 1 else results))
         return

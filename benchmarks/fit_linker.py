@@ -192,7 +192,7 @@ def fit_boosted(c: Corpus, exclude: str = "", hold_out: frozenset[str] = frozens
                 fp_target: float = TREES_FP_TARGET) -> Boosted:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    linear, out = fit(c, exclude, hold_out, pairs_out=True)  # type: ignore[misc]
+    linear, out = fit(c, exclude, hold_out, pairs_out=True)  # type: ignore[misc]  # the kind model, the pairs
     trees = HistGradientBoostingClassifier(max_depth=3, max_iter=150, learning_rate=0.05, min_samples_leaf=20,
                                            monotonic_cst=[LINK_SIGNS.get(f, 1) for f in LINK_FEATURES],
                                            random_state=7)
@@ -202,7 +202,8 @@ def fit_boosted(c: Corpus, exclude: str = "", hold_out: frozenset[str] = frozens
     return Boosted(trees, linear, threshold)
 
 
-def fit(c: Corpus, exclude: str = "", hold_out: frozenset[str] = frozenset(), pairs_out: bool = False) -> LinkModel:
+def fit(c: Corpus, exclude: str = "", hold_out: frozenset[str] = frozenset(), fp_target: float = WATCH_FP_TARGET,
+        pairs_out: bool = False) -> LinkModel:
     """Fit on every source but the stories-dev story ``exclude`` (its members and hard negatives) and the
     news-dev rows ``hold_out``."""
     data, out = c.data, Pairs()
@@ -229,7 +230,7 @@ def fit(c: Corpus, exclude: str = "", hold_out: frozenset[str] = frozenset(), pa
     model = LinkModel(dict(zip(LINK_FEATURES, link_w, strict=True)), link_b,
                       dict(zip(KIND_FEATURES, kind_w, strict=True)), kind_b, 0.5, 0.5)
     scores = sorted((model.score(dict(zip(LINK_FEATURES, x, strict=True))) for x in out.negatives), reverse=True)
-    threshold = round(max(0.5, scores[int(len(scores) * WATCH_FP_TARGET)] + 1e-4), 4)
+    threshold = round(max(0.5, scores[int(len(scores) * fp_target)] + 1e-4), 4)
     fitted = LinkModel(model.link_weights, link_b, model.kind_weights, kind_b, threshold, threshold)
     return (fitted, out) if pairs_out else fitted  # type: ignore[return-value]
 
@@ -260,18 +261,19 @@ class Learned:
 
     fitted = True
 
-    def __init__(self, shared: Path, data: Data, trees: bool = True) -> None:
+    def __init__(self, shared: Path, data: Data, trees: bool = True, fp_target: float | None = None) -> None:
         self.corpus = corpus(shared, data)
         self.trees = trees
-        what = f"boosted trees, threshold at {TREES_FP_TARGET:.1%}" if trees else \
-            f"logistic regression, threshold at {WATCH_FP_TARGET:.1%}"
+        self.fp_target = fp_target if fp_target is not None else TREES_FP_TARGET if trees else WATCH_FP_TARGET
+        what = f"boosted trees, threshold at {self.fp_target:.1%}" if trees else \
+            f"logistic regression, threshold at {self.fp_target:.1%}"
         self.name = f"learned (alerts/linker.py features; {what} of the training negatives; anchored learning)"
         self._models: dict[tuple[str, frozenset[str]], LinkModel | Boosted] = {}
 
     def model(self, story: str | None, held_out: frozenset[str]) -> LinkModel | Boosted:
         key = (story or "", held_out)
         if key not in self._models:
-            self._models[key] = (fit_boosted if self.trees else fit)(self.corpus, story or "", held_out)
+            self._models[key] = (fit_boosted if self.trees else fit)(self.corpus, story or "", held_out, self.fp_target)
         return self._models[key]
 
     def fold(self, story: str | None, held_out: frozenset[str]) -> Replayer:
