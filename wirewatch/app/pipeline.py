@@ -50,8 +50,7 @@ def build_classifier(settings: Settings) -> Any:
         bundled_training_file,
         load,
         read_examples,
-        save,
-        train,
+        train_in_background,
         training_digest,
     )
     from wirewatch.process.rules import RuleError, bundled_rules_dir
@@ -76,9 +75,7 @@ def build_classifier(settings: Settings) -> Any:
         if settings.classify.model_path:
             raise PipelineError(str(exc)) from None
         log.info("no usable model at %s (%s); training one on the bundled examples", path, exc)
-        model = train(examples)
-        model.meta["auto_trained"] = True  # retrained when the bundled examples change
-        save(model, path)
+        model = train_in_background(examples, path)  # the first batch waits for it; the stages start meanwhile
     return TopicClassifier(rules, model, settings.classify.fire_score, settings.classify.model_alone_probability)
 
 
