@@ -32,7 +32,8 @@ from wirewatch.alerts.story_index import StoryIndex
 from wirewatch.alerts.story_wording import FollowUpWording, also_reported_by, follow_up_wording
 
 from wirewatch.config import AlertSettings, WatchSettings
-from wirewatch.kafka import Output, Progress
+from wirewatch.kafka import Output
+from wirewatch.progress import Progress
 from wirewatch.schema import TaggedArticle, decode, parse_time
 from wirewatch.storage import QueuedAlert, Store
 

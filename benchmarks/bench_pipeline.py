@@ -242,9 +242,10 @@ def archived(run: CliRun) -> dict[str, dict]:  # type: ignore[type-arg]
 
 def stage_profile(pages: list[Page], tmp: Path, top: int) -> tuple[dict[str, float], str, float]:
     """CPU ms per article of each stage in this process, the extract stage's hottest functions, model training s."""
+    from wirewatch.alerts.stage import build_alerter
     from wirewatch.process.extractor import assemble, extract_html
+    from wirewatch.process.stage import build_classifier
 
-    from wirewatch.app.pipeline import build_alerter, build_classifier
     from wirewatch.config import Settings
     from wirewatch.schema import Entry
     from wirewatch.storage import Store

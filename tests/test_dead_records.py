@@ -8,7 +8,8 @@ import pytest
 from kafka import KafkaProducer
 
 from wirewatch.config import KafkaSettings
-from wirewatch.kafka import DEADLETTER, ENTRIES, TAGGED, KafkaWiring, Output, StageRunner
+from wirewatch.kafka import DEADLETTER, ENTRIES, TAGGED, KafkaWiring, Output
+from wirewatch.runner import StageRunner
 from wirewatch.schema import Article, DeadLetter, Entry, TaggedArticle, decode
 
 pytestmark = pytest.mark.integration

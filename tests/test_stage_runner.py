@@ -6,7 +6,8 @@ import uuid
 import pytest
 
 from wirewatch.config import KafkaSettings
-from wirewatch.kafka import ARTICLES, DEADLETTER, ENTRIES, KafkaWiring, Output, StageRunner
+from wirewatch.kafka import ARTICLES, DEADLETTER, ENTRIES, KafkaWiring, Output
+from wirewatch.runner import StageRunner
 from wirewatch.schema import Article, DeadLetter, Entry, decode
 
 pytestmark = pytest.mark.integration

@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
-from wirewatch.kafka import CURRENT_ARTICLE, LATENCY_BUCKETS, Progress
+from wirewatch.progress import CURRENT_ARTICLE, LATENCY_BUCKETS, Progress
 from wirewatch.storage import UNAVAILABLE
 
 

@@ -121,10 +121,11 @@ def deadletter_list(ctx: Context, stage: str | None, as_json: bool) -> None:
 @click.option("--reason", help="only this reason (e.g. processing_error)")
 @click.pass_obj
 def deadletter_replay(ctx: Context, stage: str | None, reason: str | None) -> None:
-    """Publish dead letters' original messages again to the topic they came from (after a fix)."""
-    from wirewatch.kafka import KafkaWiring
+    """Publish dead letters' original messages again, with their original keys, to the topic they came from
+    (after a fix): through the workers' delivery path, so it ends only when the broker has them all."""
+    from wirewatch.kafka import Delivery, KafkaWiring, RawRecord, TransientFailure
 
-    with reported():
+    with reported(TransientFailure):
         settings = ctx.settings
         letters = [x[2] for x in _dead_letters(settings)
                    if (stage is None or x[2].stage == stage) and (reason is None or x[2].reason == reason)]
@@ -135,11 +136,10 @@ def deadletter_replay(ctx: Context, stage: str | None, reason: str | None) -> No
             click.echo(f"not replayed: {len(letters) - len(whole)} dead letters without their whole message "
                        "(a tombstone, or a record too large, kept in part)", err=True)
         letters = whole
-        wiring = KafkaWiring(settings.kafka, settings.kafka.bootstrap_servers)
-        producer = wiring.producer()
-        for letter in letters:
-            producer.send(letter.source_topic, key=f"replay:{letter.partition}:{letter.offset}".encode(),
-                          value=letter.payload.encode("utf-8"))
-        producer.flush()
-        producer.close()
+        delivery = Delivery(KafkaWiring(settings.kafka, settings.kafka.bootstrap_servers), "replay")
+        try:
+            # a dead letter written before keys were kept has none: its message goes without one
+            delivery.deliver([RawRecord(d.source_topic, d.key, d.payload.encode("utf-8")) for d in letters])
+        finally:
+            delivery.close()
     click.echo(f"replayed {len(letters)} messages")

@@ -19,15 +19,15 @@ from typing import Any, NoReturn
 import click
 
 from wirewatch.app.observability import ArticleContext, JsonLogFormatter
-from wirewatch.app.pipeline import PipelineError
 from wirewatch.broker import BrokerError
 from wirewatch.config import ConfigError, Settings, load_settings
 from wirewatch.kafka import BrokerUnavailable
+from wirewatch.stage import StageError
 from wirewatch.storage import UNAVAILABLE, StorageError, Store
 
 log = logging.getLogger("wirewatch")
 
-EXPECTED = (ConfigError, PipelineError, BrokerError, BrokerUnavailable, StorageError)
+EXPECTED = (ConfigError, StageError, BrokerError, BrokerUnavailable, StorageError)  # StageError: PipelineError too
 
 
 def setup_logging(level: str, json_logs: str = "auto") -> None:
