@@ -1,7 +1,7 @@
 """Kafka wiring: topic names, producers, consumers, and the one delivery path every stage publishes through.
 
 In: :class:`Output` (a message for a topic, with its key) or :class:`RawRecord` (bytes sent again as
-they were, by ``deadletter replay``). Out: records on the broker, acknowledged: :class:`Delivery`
+they were, by :func:`replay_dead_letters`). Out: records on the broker, acknowledged: :class:`Delivery`
 publishes and then waits until the broker acknowledged every record, or raises
 :class:`TransientFailure`. A message larger than ``[kafka] max_message_bytes`` is not sent: a
 :class:`~wirewatch.schema.DeadLetter` takes its place. The loops that consume and produce are in
@@ -24,7 +24,7 @@ from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 from kafka.producer.future import FutureRecordMetadata
 
 from wirewatch.config import KafkaSettings
-from wirewatch.schema import DeadLetter, Message, payload_of
+from wirewatch.schema import BadMessage, DeadLetter, Message, decode, payload_of
 
 log = logging.getLogger(__name__)
 
@@ -265,3 +265,30 @@ class Delivery:
         except KafkaError as exc:  # the broker is gone: what was not acknowledged was not recorded either
             log.warning("%s: could not flush on stop: %s", self.stage, exc)
         self.producer.close(timeout=10)
+
+
+def read_dead_letters(wiring: KafkaWiring, quiet: float = 5.0, timeout: float = 600.0) -> list[tuple[int, int,
+                                                                                                     DeadLetter]]:
+    """Every dead letter on the topic, as (partition, offset, letter), oldest failure first; a record
+    there that is no dead letter is logged and skipped."""
+    letters = []
+    for record in wiring.read_topic(DEADLETTER, quiet=quiet, timeout=timeout):
+        try:
+            letters.append((record.partition, record.offset, decode(record.value, DeadLetter)))
+        except BadMessage as exc:
+            log.warning("deadletter[%s]@%s is not a dead letter: %s", record.partition, record.offset, exc)
+    return sorted(letters, key=lambda x: x[2].failed_at)
+
+
+def replay_dead_letters(wiring: KafkaWiring, letters: Sequence[DeadLetter]) -> int:
+    """Publish the dead letters' original messages again, to the topic they came from, with their
+    original keys, through a :class:`Delivery`: it returns (the number sent) once the broker holds them
+    all. Only letters that keep their :attr:`~wirewatch.schema.DeadLetter.whole` message are sent; one
+    written before keys were kept goes without a key."""
+    records = [RawRecord(d.source_topic, d.key, d.payload.encode("utf-8")) for d in letters if d.whole]
+    delivery = Delivery(wiring, "replay")
+    try:
+        delivery.deliver(records)
+    finally:
+        delivery.close()
+    return len(records)
