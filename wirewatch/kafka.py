@@ -218,8 +218,8 @@ def delivered(producer: KafkaProducer, futures: Sequence[FutureRecordMetadata]) 
         raise TransientFailure(f"the broker did not acknowledge {len(futures)} records in time: {exc}") from None
     failed = [f for f in futures if not f.succeeded()]
     if failed:
-        exc = failed[0].exception if failed[0].is_done else "not acknowledged"
-        raise TransientFailure(f"{len(failed)} of {len(futures)} records were not acknowledged by the broker: {exc}")
+        why = failed[0].exception if failed[0].is_done else "not acknowledged"
+        raise TransientFailure(f"{len(failed)} of {len(futures)} records were not acknowledged by the broker: {why}")
 
 
 class Delivery:

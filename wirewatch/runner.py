@@ -64,7 +64,7 @@ class StageRunner(Generic[M]):
         self.retry_delay = retry_delay
         self.on_idle = on_idle
         self.handle_batch = handle_batch
-        self.transient = (TransientFailure, *transient)
+        self.transient: tuple[type[BaseException], ...] = (TransientFailure, *transient)
         self.max_outage_wait = max_outage_wait
         self.outage: str = ""  # what is down, while it is
         self.resets = LogResetWatch(stage, wiring.topic(source))
@@ -291,8 +291,8 @@ class SourceRunner:
         self.wiring = wiring
         self.progress = progress or Progress()
         self.once = once
-        self.transient = (TransientFailure, *stage.transient)
-        self.retried = stage.retried
+        self.transient: tuple[type[BaseException], ...] = (TransientFailure, *stage.transient)
+        self.retried: tuple[type[BaseException], ...] = stage.retried
         self.max_outage_wait = max_outage_wait
 
     def run(self, stop: threading.Event) -> None:
