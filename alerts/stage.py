@@ -23,7 +23,7 @@ class AlertHandler(Handler[TaggedArticle]):
     """Archive and link each article, queue its alerts; when nothing comes, send what the outbox holds."""
 
     def __init__(self, ctx: StageContext) -> None:
-        self.alerter = build_alerter(ctx.settings, ctx.store, ctx.progress, ctx.worker_id)
+        self.alerter = build_alerter(ctx.settings, ctx.store(), ctx.progress, ctx.worker_id)
 
     def handle(self, message: TaggedArticle) -> list[Output]:
         return self.alerter.handle(message)

@@ -19,13 +19,13 @@ def build_source(ctx: StageContext) -> Source:
     from wirewatch.ingest.poller import PollSource
 
     settings = ctx.settings
-    return PollSource(settings.poll, settings.http, settings.kafka, ctx.store, ctx.progress)
+    return PollSource(settings.poll, settings.http, settings.kafka, ctx.store(), ctx.progress)
 
 
 def republish_accepted(ctx: StageContext, delivery: Delivery) -> int:
     from wirewatch.ingest.redrive import republish_accepted as republish
 
-    return republish(ctx.store, delivery, ctx.progress)
+    return republish(ctx.store(), delivery, ctx.progress)
 
 
 POLL = SourceStage(

@@ -93,11 +93,12 @@ class Worker(Protocol):
 
 @dataclass(frozen=True)
 class StageContext:
-    """What a stage is built from: the settings, the database, this process's counters and identity."""
+    """What a stage is built from: the settings, this process's counters and identity, and ``store``,
+    which gives the database (a stage that keeps nothing there never asks for it)."""
 
     settings: Settings
     wiring: KafkaWiring
-    store: Store
+    store: Callable[[], Store]
     progress: Progress
     worker_id: str = ""
     once: bool = False  # a source: one cycle, then stop

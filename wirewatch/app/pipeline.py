@@ -135,7 +135,7 @@ class Pipeline:
         self._stack.close()
 
     def context(self, once: bool = False) -> StageContext:
-        return StageContext(self.settings, self.wiring, self.store, self.progress, self.worker_id, once)
+        return StageContext(self.settings, self.wiring, lambda: self.store, self.progress, self.worker_id, once)
 
     def replay_unfinished(self) -> int:
         """After the embedded memory-only broker started empty: each source publishes again what it
