@@ -278,7 +278,7 @@ def report(result: PollResult, rows_before: FeedRow) -> None:
 
 
 async def poll_due(poller: FeedPoller, store: Store, delivery: Delivery, progress: Progress,
-                   now: datetime | None = None, redrive_after: float = 1800.0) -> list[PollResult]:
+                   now: datetime | None = None) -> list[PollResult]:
     """One cycle over every due feed: poll them all (bounded concurrency), and, as results come in,
     publish and record them in batches — a slow feed delays only itself."""
     now = now or datetime.now(UTC)
@@ -294,7 +294,7 @@ async def poll_due(poller: FeedPoller, store: Store, delivery: Delivery, progres
         # acknowledged by the broker before they are recorded as seen: a broker outage loses nothing
         await asyncio.to_thread(delivery.deliver, outputs)
         before = {r.feed.id: r.feed for r in batch}
-        await poller.db(record, store, poller, batch, datetime.now(UTC), redrive_after)
+        await poller.db(record, store, poller, batch, datetime.now(UTC), delivery.wiring.settings.redrive_after_seconds)
         for r in batch:
             report(r, before[r.feed.id])
         progress.add("produced", ENTRIES, len(outputs))
@@ -365,7 +365,7 @@ class PollSource(Source):
         return self._loop.run(self._cycle(self._poller, delivery))
 
     async def _cycle(self, poller: FeedPoller, delivery: Delivery) -> float | None:
-        await poll_due(poller, self.store, delivery, self.progress, redrive_after=self.kafka.redrive_after_seconds)
+        await poll_due(poller, self.store, delivery, self.progress)
         if time.monotonic() - self._swept >= self.sweep_every:
             await poller.db(redrive_due, self.store, delivery, self.kafka, self.progress)
             self._swept = time.monotonic()
