@@ -4,6 +4,8 @@ In: examples (``text``, optional ``title``, ``labels`` as {topic: bool}). Out: a
 :class:`TopicModel` giving each topic a probability, saved to and loaded from a joblib file that
 records the scikit-learn version, the training data hash and the topics. Loading a model saved by
 another scikit-learn version fails with a :class:`ModelError` naming both versions.
+:func:`train_in_background` trains and saves in a thread and gives a future of the model at once,
+so that a stage starting without a saved model does its other start-up meanwhile.
 
 Pipeline: word 1–2-gram and character 3–5-gram TF-IDF on case- and accent-folded text (words keep
 their vowel signs in the Indic scripts, :mod:`process.scripts`), into one balanced logistic
@@ -13,7 +15,9 @@ regression per topic.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,10 +30,13 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion, Pipeline
+from threadpoolctl import threadpool_limits
 from wirewatch.process.jsonl import JsonlError, read_objects
 from wirewatch.process.scripts import MARKS
 
 from wirewatch.textnorm import fold
+
+log = logging.getLogger(__name__)
 
 TOPICS = ("ceasefire_talks", "energy_strikes")
 MAX_MODEL_CHARS = 3_000  # the lead carries the topic; the rest costs time and adds noise
@@ -90,16 +97,27 @@ def training_digest(examples: Iterable[dict[str, Any]]) -> str:
     return hashlib.sha256("\n".join(sorted(docs)).encode()).hexdigest()[:12]
 
 
+def check_trainable(examples: Sequence[dict[str, Any]], topics: Sequence[str] = TOPICS) -> np.ndarray:
+    """The examples' label matrix (one column per topic), or ValueError naming a topic they cannot train."""
+    rows = [[int(bool(e["labels"].get(t, False))) for t in topics] for e in examples]
+    labels = np.array(rows).reshape(-1, len(topics))
+    for i, topic in enumerate(topics):
+        if not len(labels) or labels[:, i].min() == labels[:, i].max():
+            raise ValueError(f"topic {topic!r} needs both positive and negative examples to train")
+    return labels
+
+
 def train(examples: Iterable[dict[str, Any]], topics: Sequence[str] = TOPICS,
           pipeline: Pipeline | None = None) -> TopicModel:
     """Fit the pipeline (:func:`features_and_classifier` unless given) on the examples."""
     examples = list(examples)
     docs = [document(str(e.get("title", "")), e["text"]) for e in examples]
-    labels = np.array([[int(bool(e["labels"].get(t, False))) for t in topics] for e in examples])
-    for i, topic in enumerate(topics):
-        if labels[:, i].min() == labels[:, i].max():
-            raise ValueError(f"topic {topic!r} needs both positive and negative examples to train")
-    pipeline = (pipeline or features_and_classifier()).fit(docs, labels)
+    labels = check_trainable(examples, topics)
+    # one BLAS thread: the solver's vectors (~30,000 numbers) are too small for OpenBLAS's threads, which on
+    # 2 busy cores cost many times the work (the same fit, a third of the time or less: docs/benchmarks.md,
+    # issue 14). The limit is the process's while it lasts.
+    with threadpool_limits(limits=1, user_api="blas"):
+        pipeline = (pipeline or features_and_classifier()).fit(docs, labels)
     digest = training_digest(examples)
     meta = {"version": f"m-{digest}", "data_sha256": digest, "examples": len(examples),
             "sklearn": sklearn.__version__, "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -130,3 +148,26 @@ def load(path: str | Path) -> TopicModel:
         raise ModelError(f"{path}: model was built with scikit-learn {saved}, but scikit-learn "
                          f"{sklearn.__version__} is installed; retrain with `wirewatch train`")
     return TopicModel(blob["pipeline"], tuple(blob["topics"]), blob["meta"])
+
+
+def train_in_background(examples: Sequence[dict[str, Any]], path: str | Path) -> Future[TopicModel]:
+    """Train on the examples (marked ``auto_trained``: retrained when they change) and save at ``path``, in a
+    thread; the future's model is there once saved. What would fail at once fails here, before the thread:
+    examples that cannot train (ValueError). A model that cannot be saved is logged and still given."""
+    check_trainable(examples)
+
+    def fit_and_save() -> TopicModel:
+        model = train(examples)
+        model.meta["auto_trained"] = True
+        try:
+            save(model, path)
+        except OSError as exc:
+            log.error("the trained model could not be saved at %s (%s); it is used, and trained again next time",
+                      path, exc)
+        return model
+
+    trainer = ThreadPoolExecutor(1, thread_name_prefix="train")  # not a daemon: an exit waits for the save
+    try:
+        return trainer.submit(fit_and_save)
+    finally:
+        trainer.shutdown(wait=False)

@@ -81,8 +81,7 @@ def build_classifier(settings: Settings) -> TopicClassifier:
         bundled_training_file,
         load,
         read_examples,
-        save,
-        train,
+        train_in_background,
         training_digest,
     )
     from wirewatch.process.rules import RuleError, bundled_rules_dir
@@ -107,9 +106,7 @@ def build_classifier(settings: Settings) -> TopicClassifier:
         if settings.classify.model_path:
             raise StageError(str(exc)) from None
         log.info("no usable model at %s (%s); training one on the bundled examples", path, exc)
-        model = train(examples)
-        model.meta["auto_trained"] = True  # retrained when the bundled examples change
-        save(model, path)
+        model = train_in_background(examples, path)  # the first batch waits for it; the stages start meanwhile
     return TopicClassifier(rules, model, settings.classify.fire_score, settings.classify.model_alone_probability)
 
 

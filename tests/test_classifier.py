@@ -96,3 +96,40 @@ def test_a_model_trained_here_on_older_bundled_examples_is_retrained(model, tmp_
     stale.meta.pop("auto_trained")
     save(stale, settings.model_file)
     assert build_classifier(settings).model.meta["examples"] == 3
+
+
+def test_a_model_trained_in_the_background_is_waited_for_and_saved(model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from concurrent.futures import Future
+
+    from wirewatch.process.model import train_in_background
+
+    path = tmp_path / "model.joblib"
+    pending = train_in_background(read_examples(bundled_training_file()), path)
+    assert isinstance(pending, Future)
+    rules = RuleSource(bundled_rules_dir())
+    texts = [article(a["title"], "\n".join(a["body"])) for a in DemoCorpus.load().articles[:6]]
+    waited = TopicClassifier(rules, pending).tag_batch(texts)  # waits for the training
+    assert path.is_file() and load(path).meta["auto_trained"] is True
+    direct = TopicClassifier(rules, model).tag_batch(texts)
+    assert [(t.model_version, t.topics) for t in waited] == [(t.model_version, t.topics) for t in direct]
+
+
+def test_examples_that_cannot_train_fail_before_the_background_starts(tmp_path: Path) -> None:
+    from wirewatch.process.model import train_in_background
+
+    with pytest.raises(ValueError, match="energy_strikes"):
+        train_in_background([{"text": "a truce", "labels": {"ceasefire_talks": True}},
+                             {"text": "a match", "labels": {}}], tmp_path / "model.joblib")
+    assert not (tmp_path / "model.joblib").exists()
+
+
+def test_a_training_that_failed_leaves_the_rules_alone_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    from concurrent.futures import Future
+
+    failed: Future = Future()  # type: ignore[type-arg]
+    failed.set_exception(MemoryError("no room"))
+    clf = TopicClassifier(RuleSource(bundled_rules_dir()), failed)
+    tagged = clf.tag(article("Truce talks in Doha", "Negotiators met in Doha to agree a ceasefire."))
+    assert clf.model is None and tagged.model_version == ""
+    assert all("no model" in t.explanation for t in tagged.topics)
+    assert "training the model failed" in caplog.text
