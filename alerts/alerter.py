@@ -36,7 +36,8 @@ from wirewatch.alerts.story_wording import FollowUpWording, also_reported_by, fo
 
 from wirewatch.config import AlertSettings, WatchSettings
 from wirewatch.heartbeats import WorkerId
-from wirewatch.kafka import Output, Progress
+from wirewatch.kafka import Output
+from wirewatch.progress import Progress
 from wirewatch.schema import TaggedArticle, decode, parse_time
 
 log = logging.getLogger(__name__)

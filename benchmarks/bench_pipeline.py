@@ -244,9 +244,10 @@ def stage_profile(pages: list[Page], tmp: Path, top: int) -> tuple[dict[str, flo
     """CPU ms per article of each stage in this process, the extract stage's hottest functions, and the model's
     training (wall and CPU seconds, scikit-learn's import included)."""
     from wirewatch.alerts.alert_store import AlertStore
+    from wirewatch.alerts.stage import build_alerter
     from wirewatch.process.extractor import assemble, extract_html
+    from wirewatch.process.stage import build_classifier
 
-    from wirewatch.app.pipeline import build_alerter, build_classifier
     from wirewatch.config import Settings
     from wirewatch.schema import Entry
 

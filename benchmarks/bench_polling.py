@@ -35,7 +35,8 @@ from wirewatch.ingest.poller import FeedPoller, poll_due
 from wirewatch.broker import EmbeddedBroker
 from wirewatch.config import HttpSettings, KafkaSettings, PollSettings
 from wirewatch.http import FetchLimits, make_async_session
-from wirewatch.kafka import KafkaWiring, Progress
+from wirewatch.kafka import Delivery, KafkaWiring
+from wirewatch.progress import Progress
 from wirewatch.tables import feeds
 
 
@@ -157,7 +158,7 @@ def main() -> None:
             store.add_feed(url)
         wiring = KafkaWiring(KafkaSettings(), broker.bootstrap)
         wiring.ensure_topics()
-        producer = wiring.producer()
+        delivery = Delivery(wiring, "poll")
         progress = Progress()
 
         async def run_cycles() -> None:
@@ -168,7 +169,7 @@ def main() -> None:
                     with store.engine.begin() as conn:  # every feed due now, whatever its schedule
                         conn.execute(update(feeds).values(next_poll=datetime.now(UTC)))
                     cpu0, t0 = cpu_seconds(), time.perf_counter()
-                    results = await poll_due(poller, store, wiring, producer, progress)
+                    results = await poll_due(poller, store, delivery, progress)
                     wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
                     new = sum(len(r.new_entries) for r in results)
                     not_modified = sum(r.not_modified for r in results)
@@ -178,7 +179,7 @@ def main() -> None:
                           f" {not_modified} not modified, {new} new entries, {failed} failed")
 
         asyncio.run(run_cycles())
-        producer.close()
+        delivery.close()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # ru_maxrss is in KiB
         print(f"peak RSS of the poller process: {peak:.0f} MB")
         store.close()

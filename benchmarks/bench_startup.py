@@ -81,8 +81,9 @@ def steps(tmp: Path) -> list[tuple[str, float]]:
     step("import wirewatch.app.cli (click, pydantic, SQLAlchemy, Alembic, kafka)",
          lambda: __import__("wirewatch.app.cli"))
     from wirewatch.alerts.alert_store import AlertStore
+    from wirewatch.alerts.stage import build_alerter
+    from wirewatch.process.stage import build_classifier
 
-    from wirewatch.app.pipeline import build_alerter, build_classifier
     from wirewatch.broker import EmbeddedBroker
     from wirewatch.config import Settings
     from wirewatch.kafka import ENTRIES, KafkaWiring

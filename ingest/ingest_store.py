@@ -3,7 +3,7 @@
 In: the shared :class:`~wirewatch.database.Database`. Out: :class:`IngestStore` — the feeds
 (:class:`~wirewatch.ingest.feed_store.FeedStore`), the dedup keys, entries and redrive queue
 (:class:`~wirewatch.ingest.seen_entries.SeenEntries`), and the other stages' heartbeats as far as the
-redrive reads them (their lag).
+redrive reads them (their lag), and the entries' progress (what never reached the archive).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from wirewatch.ingest.feed_store import FeedRow, FeedStore
 from wirewatch.ingest.seen_entries import SeenEntries
 
 from wirewatch.database import Database
-from wirewatch.entry_progress import AcceptedEntry
+from wirewatch.entry_progress import AcceptedEntry, EntryProgress
 from wirewatch.heartbeats import Heartbeats
 
 
@@ -24,6 +24,7 @@ class IngestStore(FeedStore, SeenEntries):
     def __init__(self, db: Database) -> None:
         super().__init__(db)
         self.heartbeats = Heartbeats(db)
+        self.entries = EntryProgress(db)  # what never reached the archive, for publishing it again
 
     def record_poll(self, items: Sequence[tuple[Sequence[str], AcceptedEntry]], feed_rows: Sequence[FeedRow] = (),
                     redrive_after: float = 1800.0) -> None:

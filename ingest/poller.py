@@ -1,18 +1,21 @@
 """The feed poller: fetch the feeds that are due, parse them, keep what is new, schedule the next poll.
 
-In: the due rows of the ``feeds`` table. Out: :class:`PollResult` per feed; :func:`run_poller`
-publishes the new entries on ``entries`` and only then records them as seen, together with each
-feed's new state, so that a crash between the two re-sends (harmless downstream) rather than loses.
+In: the due rows of the ``feeds`` table. Out: :class:`PollResult` per feed; :class:`PollSource` (the
+stage's source, driven by :class:`wirewatch.runner.SourceRunner`) publishes the new entries on
+``entries`` and only then records them as seen, together with each feed's new state, so that a crash
+between the two re-sends (harmless downstream) rather than loses.
 
 Fetching is asynchronous, at most ``poll.concurrency`` requests at once and ``http.per_host_concurrency``
 per host with ``http.per_host_delay_seconds`` between them, so one slow server never stalls the rest.
 Each request sends the stored ETag / Last-Modified (a 304 costs no parsing), honours Retry-After on
-429 and 503, and follows permanent redirects by moving the feed to its new URL.
+429 and 503, and follows permanent redirects by moving the feed to its new URL. The database is
+never called on the event loop: its queries run on the poller's own few threads (one hop per feed for
+its dedup look-ups), so a slow query stalls no fetch in flight.
 
 Every ``[kafka] redrive_after_seconds / 4`` (at most a minute) the poller also publishes again the
 accepted entries that have not reached the archive in time (:mod:`ingest.redrive`). A database or
-broker outage pauses polling, with backoff, until the service is back; nothing is recorded as seen
-before the broker acknowledged it.
+broker outage pauses polling (the runner backs off) until the service is back; nothing is recorded as
+seen before the broker acknowledged it.
 
 Deduplication, in order: canonical URL and GUID (an entry seen before is skipped — unless its text
 changed, then it is re-sent as revision n+1 of the same article); then the content hash of its title
@@ -22,34 +25,38 @@ and summary (the same text republished under another URL is skipped, its keys re
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import html
 import logging
 import random
 import re
-import threading
 import time
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
-from kafka import KafkaProducer
-from kafka.errors import KafkaError
 from sqlalchemy.exc import SQLAlchemyError
 from wirewatch.ingest.feed_parsing import FeedError, dedup_keys, parse_feed
 from wirewatch.ingest.feed_store import FeedRow
 from wirewatch.ingest.ingest_store import IngestStore
 from wirewatch.ingest.redrive import redrive_due
 from wirewatch.ingest.schedule import Outcome, next_schedule, retry_after_seconds
+from wirewatch.ingest.seen_entries import KnownEntry
 
-from wirewatch.config import HttpSettings, PollSettings
+from wirewatch.config import HttpSettings, KafkaSettings, PollSettings
 from wirewatch.database import UNAVAILABLE
 from wirewatch.entry_progress import AcceptedEntry
 from wirewatch.http import AddressPolicy, FetchError, FetchLimits, afetch, make_async_session
-from wirewatch.kafka import ENTRIES, KafkaWiring, Output, Progress, TransientFailure, delivered
+from wirewatch.kafka import ENTRIES, Delivery, Output, TransientFailure
+from wirewatch.progress import Progress
 from wirewatch.schema import Entry, parse_time
+from wirewatch.stage import Source
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +64,10 @@ MIN_HASHED_CHARS = 80  # shorter title+summary texts are too generic to call two
 BATCH = 500  # poll results published and recorded together ...
 FLUSH_SECONDS = 1.0  # ... or as soon as the oldest waiting result is this old: a slow feed holds back no other
 TAG = re.compile(r"<[^>]+>")
+DB_THREADS = 4  # the poller's database calls run on these, never on the event loop
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def content_hash(entry: Entry) -> str:
@@ -127,6 +138,15 @@ class FeedPoller:
         self.limits = FetchLimits(poll.timeout_seconds, poll.deadline_seconds, poll.max_bytes, http.max_redirects)
         self.hosts = HostLimiter(http.per_host_concurrency, http.per_host_delay_seconds)
         self.gate = asyncio.Semaphore(poll.concurrency)
+        self.db_threads = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="poll-db")
+
+    async def db(self, call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """A (synchronous) database call, off the event loop: every fetch in flight goes on meanwhile."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.db_threads, functools.partial(call, *args, **kwargs))
+
+    def close(self) -> None:
+        self.db_threads.shutdown(wait=True)
 
     async def poll(self, feed: FeedRow, memory: CycleMemory | None = None) -> PollResult:
         """Poll one feed. Whatever the feed does, the answer is a result (with ``error`` set when it
@@ -174,14 +194,23 @@ class FeedPoller:
         result.etag = page.headers.get("etag", "")
         result.last_modified = page.headers.get("last-modified", "")
         result.published = tuple(d for d in (parse_time(e.published) for e in parsed.entries) if d)
-        self._sort(parsed.entries, result, memory)
+        keyed = [(e, dedup_keys(e), content_hash(e)) for e in parsed.entries]
+        self._sort(keyed, await self.db(self.look_up, keyed), result, memory)
         return result
 
-    def _sort(self, items: list[Entry], result: PollResult, memory: CycleMemory) -> None:
-        keyed = [(e, dedup_keys(e), content_hash(e)) for e in items]
+    def look_up(self, keyed: list[tuple[Entry, list[str], str]]) -> tuple[dict[str, str], dict[str, KnownEntry],
+                                                                          dict[str, str]]:
+        """What the database knows of these entries' keys and hashes (in a database thread): the key's
+        owner, the owners' stored versions, and the article each content hash belongs to."""
         known = self.store.known_keys(k for _, keys, _ in keyed for k in keys)
-        versions = self.store.known_entries(known.values())
-        copies = self.store.known_hashes(h for _, _, h in keyed)
+        return known, self.store.known_entries(known.values()), self.store.known_hashes(h for _, _, h in keyed)
+
+    @staticmethod
+    def _sort(keyed: list[tuple[Entry, list[str], str]],
+              looked_up: tuple[dict[str, str], dict[str, KnownEntry], dict[str, str]],
+              result: PollResult, memory: CycleMemory) -> None:
+        """Sort the entries into new, updated, republished and seen (on the loop: ``memory`` is the cycle's)."""
+        known, versions, copies = looked_up
         for entry, keys, digest in keyed:
             if memory.keys.intersection(keys):
                 result.seen_before += 1
@@ -252,12 +281,12 @@ def report(result: PollResult, rows_before: FeedRow) -> None:
         log.debug("feed %s: HTTP %s, nothing new", result.feed.url, result.status)
 
 
-async def poll_due(poller: FeedPoller, store: IngestStore, wiring: KafkaWiring, producer: KafkaProducer,
-                   progress: Progress, now: datetime | None = None) -> list[PollResult]:
+async def poll_due(poller: FeedPoller, store: IngestStore, delivery: Delivery, progress: Progress,
+                   now: datetime | None = None) -> list[PollResult]:
     """One cycle over every due feed: poll them all (bounded concurrency), and, as results come in,
     publish and record them in batches — a slow feed delays only itself."""
     now = now or datetime.now(UTC)
-    due = store.due_feeds(now)
+    due = await poller.db(store.due_feeds, now)
     memory = CycleMemory()
     everything: list[PollResult] = []
     pending: list[PollResult] = []
@@ -267,9 +296,9 @@ async def poll_due(poller: FeedPoller, store: IngestStore, wiring: KafkaWiring, 
         pending.clear()
         outputs = [Output(ENTRIES, e.article_id, e) for r in batch for e in r.new_entries]
         # acknowledged by the broker before they are recorded as seen: a broker outage loses nothing
-        await asyncio.to_thread(delivered, producer, wiring.publish(producer, outputs, "poll"))
+        await asyncio.to_thread(delivery.deliver, outputs)
         before = {r.feed.id: r.feed for r in batch}
-        await asyncio.to_thread(record, store, poller, batch, datetime.now(UTC), wiring.settings.redrive_after_seconds)
+        await poller.db(record, store, poller, batch, datetime.now(UTC), delivery.wiring.settings.redrive_after_seconds)
         for r in batch:
             report(r, before[r.feed.id])
         progress.add("produced", ENTRIES, len(outputs))
@@ -295,6 +324,7 @@ async def poll_due(poller: FeedPoller, store: IngestStore, wiring: KafkaWiring, 
     finally:
         for task in running:  # an outage stopped the cycle: the feeds still in flight are polled again later
             task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
     if due:
         failed = sum(1 for r in everything if r.error)
         log.info("poll cycle: %d feeds, %d new entries, %d not modified, %d failed", len(everything),
@@ -302,53 +332,58 @@ async def poll_due(poller: FeedPoller, store: IngestStore, wiring: KafkaWiring, 
     return everything
 
 
-def run_poller(poll: PollSettings, http: HttpSettings, wiring: KafkaWiring, store: IngestStore, stop: threading.Event,
-               progress: Progress, once: bool = False) -> None:
-    """Poll due feeds until ``stop`` is set (or one cycle, with ``once``)."""
+class PollSource(Source):
+    """The poll stage's source: each cycle polls the due feeds and, every ``[kafka]
+    redrive_after_seconds / 4`` (at most a minute), publishes again the entries late to the archive.
 
-    sweep_every = min(60.0, wiring.settings.redrive_after_seconds / 4)
+    Its event loop (and the HTTP session on it) lives from :meth:`open` to :meth:`close`, across cycles.
+    """
 
-    async def main() -> None:
+    def __init__(self, poll: PollSettings, http: HttpSettings, kafka: KafkaSettings, store: IngestStore,
+                 progress: Progress) -> None:
+        self.poll_settings = poll
+        self.http = http
+        self.kafka = kafka
+        self.store = store
+        self.progress = progress
+        self.sweep_every = min(60.0, kafka.redrive_after_seconds / 4)
+        self._swept = 0.0
+        self._loop: asyncio.Runner | None = None
+        self._stack = AsyncExitStack()
+        self._poller: FeedPoller | None = None
+
+    def open(self) -> None:
+        self._loop = asyncio.Runner()
+        self._poller = self._loop.run(self._open())
+
+    async def _open(self) -> FeedPoller:
+        poll, http = self.poll_settings, self.http
         policy = AddressPolicy.from_strings(http.allow_networks)
         limits = FetchLimits(poll.timeout_seconds, poll.deadline_seconds, poll.max_bytes, http.max_redirects)
-        producer = wiring.producer()
-        try:
-            async with make_async_session(limits, http.agent, policy, poll.concurrency,
-                                          http.per_host_concurrency) as session:
-                poller = FeedPoller(poll, http, store, session, policy=policy)
-                outage, swept = 0, 0.0
-                while not stop.is_set():
-                    try:
-                        await poll_due(poller, store, wiring, producer, progress)
-                        if time.monotonic() - swept >= sweep_every:
-                            await asyncio.to_thread(redrive_due, store, wiring, producer, wiring.settings, progress)
-                            swept = time.monotonic()
-                        nxt = store.next_due()
-                    except (TransientFailure, *UNAVAILABLE, SQLAlchemyError) as exc:
-                        # an outage; or a row the database refuses (a bug to report, not a reason to stop
-                        # polling every other feed): logged, retried with backoff
-                        if not isinstance(exc, (TransientFailure, *UNAVAILABLE)):
-                            log.exception("poll: the database refused a write; retrying the cycle")
-                        outage += 1
-                        if outage == 1:
-                            log.error("poll: %s; retrying until it is back", str(exc).splitlines()[0][:300])
-                        progress.event("poll_outage_retries")
-                        if isinstance(exc, TransientFailure):  # a client can be stuck where a new one is not
-                            producer = wiring.replace_producer(producer, "poll")
-                        await asyncio.to_thread(stop.wait, min(30.0, 0.5 * 2 ** min(outage, 8)))
-                        continue
-                    if outage:
-                        log.warning("poll: back after %d retries", outage)
-                        outage = 0
-                    if once:
-                        break
-                    wait = 5.0 if nxt is None else (nxt - datetime.now(UTC)).total_seconds()
-                    await asyncio.to_thread(stop.wait, min(5.0, max(0.05, wait)))
-        finally:
-            try:
-                producer.flush(timeout=10)
-            except KafkaError as exc:  # the broker is gone: what was not acknowledged was not recorded either
-                log.warning("poll: could not flush on stop: %s", exc)
-            producer.close(timeout=10)
+        session = await self._stack.enter_async_context(make_async_session(
+            limits, http.agent, policy, poll.concurrency, http.per_host_concurrency))
+        return FeedPoller(poll, http, self.store, session, policy=policy)
 
-    asyncio.run(main())
+    def cycle(self, delivery: Delivery) -> float | None:
+        assert self._loop is not None and self._poller is not None, "open() first"
+        return self._loop.run(self._cycle(self._poller, delivery))
+
+    async def _cycle(self, poller: FeedPoller, delivery: Delivery) -> float | None:
+        await poll_due(poller, self.store, delivery, self.progress)
+        if time.monotonic() - self._swept >= self.sweep_every:
+            await poller.db(redrive_due, self.store, delivery, self.kafka, self.progress)
+            self._swept = time.monotonic()
+        nxt = await poller.db(self.store.next_due)
+        return None if nxt is None else (nxt - datetime.now(UTC)).total_seconds()
+
+    def close(self) -> None:
+        if self._loop is None:
+            return
+        try:
+            self._loop.run(self._stack.aclose())
+        finally:
+            if self._poller is not None:
+                self._poller.close()
+            self._loop.close()
+            self._loop = None
+

@@ -11,6 +11,9 @@ broker loses every topic when it restarts, and a real cluster can lose an
 unreplicated partition; this is what makes the pipeline whole again without an operator. An entry
 published ``[kafka] max_redrives`` times without reaching the archive is given up and logged with
 its id (``wirewatch status`` counts them): something downstream refuses it, and the dead letters say why.
+
+:func:`republish_accepted` is the same publication for every accepted entry at once, without waiting:
+the pipeline calls it when the memory-only bundled broker started empty (a whole-process restart).
 """
 
 from __future__ import annotations
@@ -18,19 +21,19 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from kafka import KafkaProducer
 from wirewatch.ingest.ingest_store import IngestStore
 
 from wirewatch.config import KafkaSettings
 from wirewatch.heartbeats import Heartbeats
-from wirewatch.kafka import ENTRIES, KafkaWiring, Output, Progress, delivered
+from wirewatch.kafka import ENTRIES, Delivery, Output
+from wirewatch.progress import Progress
 from wirewatch.schema import BadMessage, Entry, decode
 
 log = logging.getLogger(__name__)
 
 
-def redrive_due(store: IngestStore, wiring: KafkaWiring, producer: KafkaProducer, settings: KafkaSettings,
-                progress: Progress, now: datetime | None = None, limit: int = 1000) -> int:
+def redrive_due(store: IngestStore, delivery: Delivery, settings: KafkaSettings, progress: Progress,
+                now: datetime | None = None, limit: int = 1000) -> int:
     """Publish again the accepted entries whose time is up; returns how many were published."""
     now = now or datetime.now(UTC)
     due = store.entries_to_redrive(now, limit)
@@ -54,30 +57,50 @@ def redrive_due(store: IngestStore, wiring: KafkaWiring, producer: KafkaProducer
         for article_id in give_up:
             log.error("entry %s never reached the archive after %d publications; given up (see the dead letters)",
                       article_id, settings.max_redrives + 1, extra={"article_id": article_id})
-    outputs: list[Output] = []
     by_tries: dict[int, list[str]] = {}
-    for article_id, raw, tries in due:
-        if tries >= settings.max_redrives:
-            continue
-        try:
-            outputs.append(Output(ENTRIES, article_id, decode(raw, Entry)))
-        except BadMessage as exc:  # written by an older version, say: nothing to publish
-            log.error("entry %s cannot be published again: %s", article_id, exc, extra={"article_id": article_id})
-            store.abandon_entries([article_id])
-            continue
-        by_tries.setdefault(tries, []).append(article_id)
-    if not outputs:
+    rows = [(article_id, raw) for article_id, raw, tries in due if tries < settings.max_redrives]
+    tries_of = {article_id: tries for article_id, _raw, tries in due}
+    published = publish_again(store, delivery, progress, rows)
+    if not published:
         return 0
-    delivered(producer, wiring.publish(producer, outputs))
+    for article_id in published:
+        by_tries.setdefault(tries_of[article_id], []).append(article_id)
     for tries, ids in by_tries.items():
         store.mark_redriven(ids, now + timedelta(seconds=settings.redrive_after_seconds * 2 ** (tries + 1)))
-    progress.event("entries_redriven", len(outputs))
-    progress.add("produced", ENTRIES, len(outputs))
-    log.warning("published %d accepted entries again: they had not reached the archive in time", len(outputs))
-    return len(outputs)
+    progress.event("entries_redriven", len(published))
+    log.warning("published %d accepted entries again: they had not reached the archive in time", len(published))
+    return len(published)
+
+
+def republish_accepted(store: IngestStore, delivery: Delivery, progress: Progress) -> int:
+    """Publish again, now, every entry accepted and not yet archived (the broker started empty)."""
+    published = publish_again(store, delivery, progress, [("", raw) for raw in store.entries.unfinished()])
+    if published:
+        log.info("re-published %d accepted entries that were not yet archived", len(published))
+    return len(published)
+
+
+def publish_again(store: IngestStore, delivery: Delivery, progress: Progress, rows: list[tuple[str, str]]) -> list[str]:
+    """Publish stored entries — (article id, or '' to read it from the entry; entry JSON) — and return
+    the ids published, once the broker acknowledged them. An entry that cannot be read is given up."""
+    outputs: list[Output] = []
+    for article_id, raw in rows:
+        try:
+            entry = decode(raw, Entry)
+        except BadMessage as exc:  # written by an older version, say: nothing to publish
+            log.error("entry %s cannot be published again: %s", article_id or "?", exc,
+                      extra={"article_id": article_id})
+            if article_id:
+                store.abandon_entries([article_id])
+            continue
+        outputs.append(Output(ENTRIES, article_id or entry.article_id, entry))
+    if outputs:
+        delivery.deliver(outputs)
+        progress.add("produced", ENTRIES, len(outputs))
+    return [out.key for out in outputs]
 
 
 def backlog(heartbeats: Heartbeats, now: datetime) -> str:
     """The consuming stages that report records waiting (from their heartbeats), or ''."""
-    lagging = heartbeats.lagging(("extract", "classify", "alert"), now - timedelta(seconds=60))
+    lagging = heartbeats.lagging(None, now - timedelta(seconds=60))  # only consuming stages report lag
     return ", ".join(f"{lag.worker.stage} {lag.records} records behind" for lag in lagging)

@@ -81,7 +81,8 @@ def test_model_files_record_versions_and_refuse_another_sklearn(model, tmp_path:
 
 
 def test_a_model_trained_here_on_older_bundled_examples_is_retrained(model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from wirewatch.app.pipeline import build_classifier
+    from wirewatch.process.stage import build_classifier
+
     from wirewatch.config import load_settings
 
     settings = load_settings(None, env={}, overrides={"data_dir": str(tmp_path)})

@@ -8,7 +8,8 @@ import pytest
 from kafka import KafkaProducer
 
 from wirewatch.config import KafkaSettings
-from wirewatch.kafka import DEADLETTER, ENTRIES, TAGGED, KafkaWiring, Output, StageRunner
+from wirewatch.kafka import DEADLETTER, ENTRIES, TAGGED, KafkaWiring, Output
+from wirewatch.runner import StageRunner
 from wirewatch.schema import Article, DeadLetter, Entry, TaggedArticle, decode
 
 pytestmark = pytest.mark.integration
@@ -86,4 +87,5 @@ def test_a_too_large_output_names_the_input_record_and_a_dead_letter_keeps_its_r
     big = by_reason["too_large"]
     assert (big.source_topic, big.partition, big.offset) == (wiring.topic(ENTRIES), 0, 1)
     assert "articles message for big" in big.error and decode(big.payload, Entry) == entry
+    assert big.key == "big"  # the input record's key, which a replay sends again
     assert by_reason["processing_error"].error == "boom" and len(by_reason["processing_error"].payload) < 1_000_000

@@ -20,7 +20,8 @@ from wirewatch.config import ExtractSettings, HttpSettings, KafkaSettings, PollS
 from wirewatch.devtools.render import Item, html_page, rss_feed
 from wirewatch.devtools.site import LoopbackSite, Resource
 from wirewatch.http import AddressPolicy, FetchError, FetchLimits, afetch, fetch, make_async_session, make_client
-from wirewatch.kafka import ARTICLES, ENTRIES, KafkaWiring, Progress
+from wirewatch.kafka import ARTICLES, ENTRIES, Delivery, KafkaWiring
+from wirewatch.progress import Progress
 from wirewatch.schema import Entry
 
 pytestmark = pytest.mark.integration
@@ -38,19 +39,22 @@ def feed(host: str, n: int) -> Resource:
 def poll_cycle(store: IngestStore, broker: str, poll: PollSettings, on_progress: threading.Event | None = None) -> list:
     wiring = KafkaWiring(KafkaSettings(topic_prefix=f"t{uuid.uuid4().hex[:8]}-"), broker)
     wiring.ensure_topics()
-    producer = wiring.producer()
+    delivery = Delivery(wiring, "poll")
 
     async def go() -> list:
         policy = AddressPolicy.from_strings(LOOPBACK.allow_networks)
         limits = FetchLimits(poll.timeout_seconds, poll.deadline_seconds, poll.max_bytes, 5)
         async with make_async_session(limits, LOOPBACK.agent, policy) as session:
             poller = FeedPoller(poll, LOOPBACK, store, session, random.Random(1), policy)
-            return await poll_due(poller, store, wiring, producer, Progress())
+            try:
+                return await poll_due(poller, store, delivery, Progress())
+            finally:
+                poller.close()
 
     try:
         return asyncio.run(go())
     finally:
-        producer.close()
+        delivery.close()
 
 
 def test_a_malformed_redirect_fails_its_feed_only(tmp_path: Path, broker: str) -> None:

@@ -6,7 +6,7 @@ import logging
 import httpx
 
 from wirewatch.app.observability import HealthServer, JsonLogFormatter
-from wirewatch.kafka import Progress
+from wirewatch.progress import Progress
 
 
 def test_health_readiness_and_metrics() -> None:
@@ -53,7 +53,7 @@ def test_json_log_lines_carry_the_stage() -> None:
 
 def test_log_lines_carry_the_article_being_processed() -> None:
     from wirewatch.app.observability import ArticleContext
-    from wirewatch.kafka import CURRENT_ARTICLE
+    from wirewatch.progress import CURRENT_ARTICLE
 
     record = logging.LogRecord("wirewatch.alerts.alerter", logging.INFO, __file__, 1, "linked", (), None)
     token = CURRENT_ARTICLE.set("a1b2c3")

@@ -31,7 +31,8 @@ from wirewatch.http import (
     make_async_session,
     make_client,
 )
-from wirewatch.kafka import DEADLETTER, KafkaWiring, StageRunner
+from wirewatch.kafka import DEADLETTER, KafkaWiring
+from wirewatch.runner import StageRunner
 from wirewatch.safe_display import one_line, web_link
 from wirewatch.schema import Article, BadMessage, DeadLetter, Entry, Message, TaggedArticle, decode
 

@@ -6,7 +6,8 @@ import uuid
 import pytest
 
 from wirewatch.config import KafkaSettings
-from wirewatch.kafka import ARTICLES, DEADLETTER, ENTRIES, KafkaWiring, Output, StageRunner
+from wirewatch.kafka import ARTICLES, DEADLETTER, ENTRIES, KafkaWiring, Output
+from wirewatch.runner import StageRunner
 from wirewatch.schema import Article, DeadLetter, Entry, decode
 
 pytestmark = pytest.mark.integration
@@ -48,6 +49,7 @@ def test_bad_records_go_to_deadletter_and_the_rest_goes_on(broker: str) -> None:
     assert [d.reason for d in letters] == ["bad_json", "bad_schema", "processing_error"]
     assert letters[2].error == "RuntimeError: boom" and '"explode"' in letters[2].payload
     assert all(d.stage == "extract" and d.source_topic == wiring.topic(ENTRIES) and d.offset >= 0 for d in letters)
+    assert all(d.key == "k" for d in letters)  # the record's own key, kept for a replay
     assert [a.title for a in outputs] == ["fine"]
     assert runner.progress.snapshot()["consumed"][ENTRIES] == 4
 

@@ -145,11 +145,14 @@ class Heartbeats(OnDatabase):
         with self.engine.connect() as conn:
             return [WorkerId(host, int(pid), stage) for host, pid in conn.execute(query)]
 
-    def lagging(self, stages: Iterable[str], since: datetime) -> list[StageLag]:
-        """Running workers of these stages, heard from since ``since``, that report records waiting."""
-        query = (select(workers.c.host, workers.c.pid, workers.c.stage, workers.c.lag_records).where(
-            workers.c.stage.in_(list(stages)) & (workers.c.state == "running") & (workers.c.heartbeat_at >= since)
-            & (workers.c.lag_records > 0)).order_by(workers.c.stage, workers.c.id))
+    def lagging(self, stages: Iterable[str] | None, since: datetime) -> list[StageLag]:
+        """Running workers of these stages (None: of any), heard from since ``since``, that report records
+        waiting."""
+        live = (workers.c.state == "running") & (workers.c.heartbeat_at >= since) & (workers.c.lag_records > 0)
+        if stages is not None:
+            live = live & workers.c.stage.in_(list(stages))
+        query = (select(workers.c.host, workers.c.pid, workers.c.stage, workers.c.lag_records).where(live)
+                 .order_by(workers.c.stage, workers.c.id))
         with self.engine.connect() as conn:
             rows = list(conn.execute(query))
         return [StageLag(WorkerId(host, int(pid), stage), int(lag)) for host, pid, stage, lag in rows]

@@ -1,50 +1,35 @@
-"""Kafka wiring and the one loop that feeds every consuming stage.
+"""Kafka wiring: topic names, producers, consumers, and the one delivery path every stage publishes through.
 
-In: records from one topic. Out: the stage's output messages on other topics, and a
-:class:`~wirewatch.schema.DeadLetter` for each record the stage could not process.
-
-A stage is a plain function ``handle(message) -> list[Output]``; :class:`StageRunner` does the rest,
-once for all stages: consume in a consumer group, decode, call the stage, produce, and commit the
-offsets only after the outputs are flushed (at-least-once; the stages' sinks are idempotent). A
-record that is no message — a tombstone, empty, larger than ``[kafka] max_message_bytes``, not
-valid JSON, not of the expected schema — or whose processing keeps failing, goes to ``deadletter``
-with its own topic, partition, offset and reason, and processing goes on.
+In: :class:`Output` (a message for a topic, with its key) or :class:`RawRecord` (bytes sent again as
+they were, by :func:`replay_dead_letters`). Out: records on the broker, acknowledged: :class:`Delivery`
+publishes and then waits until the broker acknowledged every record, or raises
+:class:`TransientFailure`. A message larger than ``[kafka] max_message_bytes`` is not sent: a
+:class:`~wirewatch.schema.DeadLetter` takes its place. The loops that consume and produce are in
+:mod:`wirewatch.runner`; the counters in :mod:`wirewatch.progress`.
 """
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import socket
-import threading
 import time
 import uuid
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
-from kafka.errors import (
-    GroupAuthorizationFailedError,
-    KafkaError,
-    KafkaTimeoutError,
-    TopicAlreadyExistsError,
-    TopicAuthorizationFailedError,
-)
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
+from kafka.producer.future import FutureRecordMetadata
 
 from wirewatch.config import KafkaSettings
-from wirewatch.log_reset import LogResetWatch
 from wirewatch.schema import BadMessage, DeadLetter, Message, decode, payload_of
 
 log = logging.getLogger(__name__)
 
 ENTRIES, ARTICLES, TAGGED, DEADLETTER = "entries", "articles", "tagged", "deadletter"
 ALL_TOPICS = (ENTRIES, ARTICLES, TAGGED, DEADLETTER)
-
-M = TypeVar("M", bound=Message)
-
 
 class BrokerUnavailable(RuntimeError):
     """No broker answered at the configured address."""
@@ -59,62 +44,14 @@ class Output:
     message: Message
 
 
-LATENCY_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 21600.0, 86400.0,
-                   float("inf"))
+@dataclass(frozen=True)
+class RawRecord:
+    """Bytes sent again as they were (a dead letter's original message): the full topic name (with its
+    prefix, as the dead letter names it), the original key (None: the record had none), the value."""
 
-
-@dataclass
-class Progress:
-    """What this process's stages did, thread-safe: counts per topic and stage, named events (feeds
-    polled, alerts sent, ...), consumer lag, and alert latency histograms. The demo, ``run``, the
-    heartbeat and ``/metrics`` read it."""
-
-    consumed: Counter[str] = field(default_factory=Counter)
-    produced: Counter[str] = field(default_factory=Counter)
-    deadlettered: Counter[str] = field(default_factory=Counter)
-    busy_seconds: Counter[str] = field(default_factory=Counter)
-    events: Counter[str] = field(default_factory=Counter)
-    lag_records: dict[str, dict[int, int]] = field(default_factory=dict)  # stage -> partition -> records behind
-    lag_seconds: dict[str, float] = field(default_factory=dict)  # stage -> age of the newest record it took
-    latency: dict[str, list[float]] = field(default_factory=dict)  # since -> bucket counts, then sum
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def add(self, counter: str, key: str, n: float = 1) -> None:
-        with self._lock:
-            getattr(self, counter)[key] += n
-
-    def event(self, name: str, n: int = 1) -> None:
-        self.add("events", name, n)
-
-    def set_lag(self, stage: str, partitions: dict[int, int], seconds: float | None) -> None:
-        """The stage's lag now: ``partitions`` holds every partition it is assigned (others are not its own)."""
-        with self._lock:
-            self.lag_records[stage] = dict(partitions)
-            if seconds is not None:
-                self.lag_seconds[stage] = seconds
-
-    def observe_latency(self, since: str, seconds: float) -> None:
-        """One alert's delay from the article's publication (``since="publication"``) or first sighting."""
-        with self._lock:
-            counts = self.latency.setdefault(since, [0.0] * (len(LATENCY_BUCKETS) + 1))
-            for i, bound in enumerate(LATENCY_BUCKETS):
-                if seconds <= bound:
-                    counts[i] += 1
-            counts[-1] += max(0.0, seconds)
-
-    def snapshot(self) -> dict[str, Any]:
-        with self._lock:
-            return {"consumed": dict(self.consumed), "produced": dict(self.produced),
-                    "deadlettered": dict(self.deadlettered),
-                    "busy_seconds": {k: round(v, 2) for k, v in self.busy_seconds.items()},
-                    "events": dict(self.events),
-                    "lag_records": {s: sum(p.values()) for s, p in self.lag_records.items()},
-                    "lag_seconds": {s: round(v, 1) for s, v in self.lag_seconds.items()},
-                    "latency": {k: list(v) for k, v in self.latency.items()}}
-
-
-#: the id (record key) of the article a stage is processing, for log lines (see observability.ArticleContext)
-CURRENT_ARTICLE: contextvars.ContextVar[str] = contextvars.ContextVar("wirewatch_article", default="")
+    full_topic: str
+    key: str | None
+    value: bytes
 
 
 class TransientFailure(RuntimeError):
@@ -189,8 +126,8 @@ class KafkaWiring:
         except KafkaTimeoutError:
             raise BrokerUnavailable(f"no Kafka broker answers at {self.bootstrap}") from None
 
-    def publish(self, producer: KafkaProducer, outputs: Iterable[Output], stage: str = "",
-                source: Any = None) -> list[Any]:
+    def publish(self, producer: KafkaProducer, outputs: Iterable[Output | RawRecord], stage: str = "",
+                source: ConsumerRecord | None = None) -> list[FutureRecordMetadata]:
         """Send the outputs; returns their futures (see :func:`delivered`).
 
         A message larger than ``[kafka] max_message_bytes`` (what a real broker accepts by default) is
@@ -202,39 +139,50 @@ class KafkaWiring:
         """
         futures = []
         for out in outputs:
-            value = out.message.to_bytes()
-            topic = out.topic
+            if isinstance(out, RawRecord):
+                value, topic = out.value, out.full_topic
+            else:
+                value, topic = out.message.to_bytes(), self.topic(out.topic)
             if len(value) > self.settings.max_message_bytes:
-                message = self._too_large(out, len(value), stage, source)
-                value, topic = message.to_bytes(), DEADLETTER
+                value, topic = self._too_large(out, len(value), stage, source).to_bytes(), self.topic(DEADLETTER)
             try:
-                futures.append(producer.send(self.topic(topic), key=out.key.encode("utf-8"), value=value))
+                key = out.key.encode("utf-8") if out.key is not None else None
+                futures.append(producer.send(topic, key=key, value=value))
             except KafkaTimeoutError as exc:
                 raise TransientFailure(f"the broker did not answer: {exc}") from None
         return futures
 
-    def _too_large(self, out: Output, size: int, stage: str, source: Any) -> DeadLetter:
+    def _too_large(self, out: Output | RawRecord, size: int, stage: str,
+                   source: ConsumerRecord | None) -> DeadLetter:
         limit = self.settings.max_message_bytes
+        topic = out.full_topic if isinstance(out, RawRecord) else self.topic(out.topic)
         log.error("%s message %s is %d bytes, over [kafka] max_message_bytes (%d): dead-lettered",
-                  out.topic, out.key, size, limit)
-        if isinstance(out.message, DeadLetter):  # a record already dead: keep why, cut what it carries
+                  topic, out.key, size, limit)
+        if isinstance(out, Output) and isinstance(out.message, DeadLetter):  # already dead: keep why, cut the rest
             letter = out.message
             return letter.model_copy(update={"payload": letter.payload[:limit // 8]})
-        payload, payload_bytes = payload_of(getattr(source, "value", None) if source is not None
-                                            else out.message.to_bytes())
-        return DeadLetter(stage=stage or out.topic, reason="too_large",
-                          error=f"its {out.topic} message for {out.key} is {size} bytes, over [kafka] "
+        if source is not None:
+            raw: bytes | None = source.value
+        else:
+            raw = out.value if isinstance(out, RawRecord) else out.message.to_bytes()
+        payload, payload_bytes = payload_of(raw)
+        key: str | None = out.key
+        if source is not None:  # the record it came from is what a replay sends again, with its key
+            key = source.key.decode("utf-8", "replace") if source.key is not None else None
+        return DeadLetter(stage=stage or topic, reason="too_large",
+                          error=f"its {topic} message for {out.key} is {size} bytes, over [kafka] "
                                 f"max_message_bytes ({limit})",
-                          source_topic=getattr(source, "topic", "") or self.topic(out.topic),
-                          partition=getattr(source, "partition", -1), offset=getattr(source, "offset", -1),
-                          payload=payload, payload_bytes=payload_bytes)
+                          source_topic=source.topic if source is not None else topic,
+                          partition=source.partition if source is not None else -1,
+                          offset=source.offset if source is not None else -1,
+                          payload=payload, payload_bytes=payload_bytes, key=key)
 
     def read_topic(self, topic: str, expected: int | None = None, quiet: float = 5.0,
-                   timeout: float = 60.0) -> list[Any]:
+                   timeout: float = 60.0) -> list[ConsumerRecord]:
         """Every record of a topic from the start, read by a throw-away consumer group: until ``expected``
         records came, or none came for ``quiet`` seconds (at most ``timeout``)."""
         consumer = self.consumer(f"wirewatch-reader-{uuid.uuid4().hex[:8]}", [topic])
-        records: list[Any] = []
+        records: list[ConsumerRecord] = []
         started = quiet_since = time.monotonic()
         try:
             while time.monotonic() - quiet_since < quiet and time.monotonic() - started < timeout:
@@ -262,7 +210,7 @@ class KafkaWiring:
         return fresh
 
 
-def delivered(producer: KafkaProducer, futures: Sequence[Any]) -> None:
+def delivered(producer: KafkaProducer, futures: Sequence[FutureRecordMetadata]) -> None:
     """Flush, then raise :class:`TransientFailure` unless the broker acknowledged every record."""
     try:
         producer.flush(timeout=30)
@@ -270,227 +218,77 @@ def delivered(producer: KafkaProducer, futures: Sequence[Any]) -> None:
         raise TransientFailure(f"the broker did not acknowledge {len(futures)} records in time: {exc}") from None
     failed = [f for f in futures if not f.succeeded()]
     if failed:
-        exc = failed[0].exception if failed[0].is_done else "not acknowledged"
-        raise TransientFailure(f"{len(failed)} of {len(futures)} records were not acknowledged by the broker: {exc}")
+        why = failed[0].exception if failed[0].is_done else "not acknowledged"
+        raise TransientFailure(f"{len(failed)} of {len(futures)} records were not acknowledged by the broker: {why}")
 
 
-class StageRunner(Generic[M]):
-    """Consume one topic in a consumer group, apply a stage function, publish, commit.
+class Delivery:
+    """One stage's producer and the one way to publish: :meth:`send` outputs, then :meth:`confirm` that
+    the broker acknowledged them all (or :class:`TransientFailure`); :meth:`deliver` does both.
 
-    ``handle`` gets a decoded message and returns the outputs. Exceptions it raises are retried
-    ``retries`` times, then the record goes to ``deadletter``; :class:`BadMessage` is not retried.
-    An exception of a ``transient`` type (the database is down, say) is not the message's fault: the
-    runner pauses its partitions, waits with backoff and retries the same records for as long as it
-    takes, without committing, dead-lettering or leaving the consumer group.
+    The runners own it: they :meth:`renew` the producer after repeated failures (a client can be left
+    in a state it never leaves) and :meth:`close` it, flushed, when the stage stops.
     """
 
-    def __init__(self, stage: str, wiring: KafkaWiring, source: str, message_type: type[M],
-                 handle: Callable[[M], list[Output]], progress: Progress | None = None,
-                 retries: int = 2, retry_delay: float = 0.2,
-                 on_idle: Callable[[], None] | None = None,
-                 handle_batch: Callable[[list[M]], list[list[Output]]] | None = None,
-                 transient: tuple[type[BaseException], ...] = (), max_outage_wait: float = 30.0) -> None:
-        self.stage = stage
+    def __init__(self, wiring: KafkaWiring, stage: str) -> None:
         self.wiring = wiring
-        self.source = source
-        self.message_type = message_type
-        self.handle = handle
-        self.progress = progress or Progress()
-        self.retries = retries
-        self.retry_delay = retry_delay
-        self.on_idle = on_idle
-        self.handle_batch = handle_batch
-        self.transient = (TransientFailure, *transient)
-        self.max_outage_wait = max_outage_wait
-        self.outage: str = ""  # what is down, while it is
-        self.resets = LogResetWatch(stage, wiring.topic(source))
+        self.stage = stage
+        self.producer = wiring.producer()
+        self._futures: list[FutureRecordMetadata] = []
 
-    def process(self, raw: bytes | None, partition: int = -1, offset: int = -1,
-                key: bytes | None = None) -> list[Output]:
-        """Decode and handle one record; failures become a dead letter instead of an exception
-        (except a transient failure, which is raised for :meth:`run` to wait out)."""
-        token = CURRENT_ARTICLE.set(key.decode("utf-8", "replace") if key else "")
+    def send(self, outputs: Iterable[Output | RawRecord], source: ConsumerRecord | None = None) -> None:
+        """Hand the outputs (of ``source``, the consumed record they came from) to the producer."""
         try:
-            return self._process(raw, partition, offset)
-        finally:
-            CURRENT_ARTICLE.reset(token)
+            self._futures += self.wiring.publish(self.producer, outputs, self.stage, source)
+        except BaseException:  # the caller sends the whole batch again
+            self._futures = []
+            raise
 
-    def _process(self, raw: bytes | None, partition: int, offset: int) -> list[Output]:
+    def confirm(self) -> None:
+        """Wait until the broker acknowledged everything sent since the last confirmation."""
+        futures, self._futures = self._futures, []
+        delivered(self.producer, futures)
+
+    def deliver(self, outputs: Iterable[Output | RawRecord]) -> None:
+        """Send and confirm: when this returns, the broker holds every output."""
+        self.send(outputs)
+        self.confirm()
+
+    def renew(self) -> None:
+        """A new producer for one that keeps failing; what was sent and not confirmed is sent again."""
+        self._futures = []
+        self.producer = self.wiring.replace_producer(self.producer, self.stage)
+
+    def close(self) -> None:
         try:
-            message = decode(raw, self.message_type, self.wiring.settings.max_message_bytes)
+            self.producer.flush(timeout=10)
+        except KafkaError as exc:  # the broker is gone: what was not acknowledged was not recorded either
+            log.warning("%s: could not flush on stop: %s", self.stage, exc)
+        self.producer.close(timeout=10)
+
+
+def read_dead_letters(wiring: KafkaWiring, quiet: float = 5.0, timeout: float = 600.0) -> list[tuple[int, int,
+                                                                                                     DeadLetter]]:
+    """Every dead letter on the topic, as (partition, offset, letter), oldest failure first; a record
+    there that is no dead letter is logged and skipped."""
+    letters = []
+    for record in wiring.read_topic(DEADLETTER, quiet=quiet, timeout=timeout):
+        try:
+            letters.append((record.partition, record.offset, decode(record.value, DeadLetter)))
         except BadMessage as exc:
-            return [self._dead(raw, exc.reason, str(exc), partition, offset)]
-        attempt = 0
-        while True:
-            try:
-                return self.handle(message)
-            except self.transient:
-                raise
-            except Exception as exc:
-                attempt += 1
-                if attempt > self.retries:
-                    log.exception("%s: giving up on %s[%s]@%s after %d attempts", self.stage, self.source,
-                                  partition, offset, attempt)
-                    return [self._dead(raw, "processing_error", f"{type(exc).__name__}: {exc}", partition, offset)]
-                time.sleep(self.retry_delay * attempt)
+            log.warning("deadletter[%s]@%s is not a dead letter: %s", record.partition, record.offset, exc)
+    return sorted(letters, key=lambda x: x[2].failed_at)
 
-    def process_batch(self, records: list[Any]) -> list[list[Output]]:
-        """Process a consumed batch, through ``handle_batch`` when the stage has one.
 
-        If the batch call fails as a whole, each record is processed alone, so that one bad record
-        ends in ``deadletter`` and the others go on.
-        """
-        if self.handle_batch is None or len(records) < 2:
-            return [self.process(r.value, r.partition, r.offset, r.key) for r in records]
-        results: list[list[Output] | None] = [None] * len(records)
-        good: list[tuple[int, M]] = []
-        for i, r in enumerate(records):
-            try:
-                good.append((i, decode(r.value, self.message_type, self.wiring.settings.max_message_bytes)))
-            except BadMessage:
-                results[i] = self.process(r.value, r.partition, r.offset, r.key)
-        try:
-            for (i, _msg), outputs in zip(good, self.handle_batch([m for _, m in good]), strict=True):
-                results[i] = outputs
-        except self.transient:
-            raise
-        except Exception as exc:
-            log.warning("%s: batch of %d failed (%s); processing its records one by one", self.stage, len(good), exc)
-            for i, _msg in good:
-                results[i] = self.process(records[i].value, records[i].partition, records[i].offset,
-                                          records[i].key)
-        return [r or [] for r in results]
-
-    def _dead(self, raw: bytes | None, reason: str, error: str, partition: int, offset: int) -> Output:
-        log.warning("%s: %s at %s[%s]@%s: %s", self.stage, reason, self.source, partition, offset, error)
-        self.progress.add("deadlettered", self.stage)
-        payload, size = payload_of(raw)
-        letter = DeadLetter(stage=self.stage, reason=reason, error=error, source_topic=self.wiring.topic(self.source),
-                            partition=partition, offset=offset, payload=payload, payload_bytes=size)
-        return Output(DEADLETTER, f"{self.stage}:{partition}:{offset}", letter)
-
-    def _complete(self, producer: KafkaProducer, records: list[Any]) -> None:
-        """Process a batch and publish its outputs, acknowledged by the broker (or raise transient)."""
-        futures: list[Any] = []
-        produced: Counter[str] = Counter()
-        for record, outputs in zip(records, self.process_batch(records), strict=True):
-            futures += self.wiring.publish(producer, outputs, self.stage, source=record)
-            produced.update(out.topic for out in outputs)
-        delivered(producer, futures)
-        for topic, n in produced.items():
-            self.progress.add("produced", topic, n)
-
-    def _wait_out(self, consumer: KafkaConsumer, exc: BaseException, attempt: int, stop: threading.Event) -> None:
-        """An outage: say so once, keep the group membership (paused polls), back off."""
-        what = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
-        if not self.outage:
-            log.error("%s: %s; holding these records and retrying until it is back", self.stage, what)
-        self.outage = what
-        self.progress.event(f"{self.stage}_outage_retries")
-        consumer.pause(*consumer.assignment())
-        deadline = time.monotonic() + min(self.max_outage_wait, 0.5 * 2 ** min(attempt, 8))
-        while not stop.is_set() and time.monotonic() < deadline:
-            consumer.pause(*consumer.assignment())  # again: a rebalance meanwhile brings unpaused partitions
-            for tp, records in consumer.poll(timeout_ms=200).items():  # keeps the consumer in its group
-                consumer.seek(tp, records[0].offset)  # not ours to take now: read them again later
-        consumer.resume(*consumer.paused())
-
-    def _lag(self, consumer: KafkaConsumer, records: list[Any]) -> None:
-        last: dict[Any, int] = {}
-        newest = 0
-        for r in records:
-            last[(r.topic, r.partition)] = r.offset
-            newest = max(newest, r.timestamp or 0)
-        before = self.progress.lag_records.get(self.stage, {})
-        behind = {}
-        for tp in consumer.assignment():
-            high = consumer.highwater(tp)
-            offset = last.get((tp.topic, tp.partition))
-            if high is not None and offset is not None:
-                behind[tp.partition] = max(0, high - offset - 1)
-            elif not records:  # nothing came: caught up
-                behind[tp.partition] = 0
-            else:  # records came for other partitions only: this one's lag is as last seen
-                behind[tp.partition] = before.get(tp.partition, 0)
-        self.progress.set_lag(self.stage, behind, max(0.0, time.time() - newest / 1000) if newest else None)
-
-    def run(self, stop: threading.Event, group: str | None = None) -> None:
-        """Run until ``stop`` is set: finish the current batch, flush, commit, close."""
-        group = group or f"{self.wiring.settings.topic_prefix}wirewatch-{self.stage}"
-        consumer = self.wiring.consumer(group, [self.source])
-        producer = self.wiring.producer()
-        log.info("%s: consuming %s", self.stage, self.wiring.topic(self.source))
-        try:
-            while not stop.is_set():
-                self.resets.check(consumer)
-                try:
-                    batch: dict[Any, list[Any]] = consumer.poll(timeout_ms=300)
-                except KafkaError as exc:
-                    if isinstance(exc, GroupAuthorizationFailedError | TopicAuthorizationFailedError):
-                        raise
-                    log.warning("%s: polling failed (%s); trying again", self.stage, exc)  # the broker is back soon
-                    stop.wait(1.0)
-                    continue
-                records = [r for rs in batch.values() for r in rs]
-                self._lag(consumer, records)
-                if not records:
-                    self._idle(consumer, stop)
-                    continue
-                started = time.perf_counter()
-                attempt = 0
-                while not stop.is_set():
-                    try:
-                        self._complete(producer, records)
-                        break
-                    except self.transient as exc:
-                        attempt += 1
-                        self._wait_out(consumer, exc, attempt, stop)
-                        if isinstance(exc, TransientFailure):  # a client can be stuck where a new one is not
-                            producer = self._fresh_producer(producer)
-                else:
-                    break  # stopped during an outage: nothing committed, the records come again
-                if self.outage:
-                    log.warning("%s: back after %d retries (%s)", self.stage, attempt, self.outage)
-                    self.outage = ""
-                try:
-                    consumer.commit()
-                    self.resets.committed(records)
-                except KafkaError as exc:
-                    if isinstance(exc, GroupAuthorizationFailedError | TopicAuthorizationFailedError):
-                        raise  # a configuration to fix: the worker stops and says so
-                    # the group moved on (a rebalance, a broker that restarted and forgot the group): the
-                    # records will come again, to whoever owns them
-                    log.warning("%s: offsets not committed (%s); the records will be processed again", self.stage,
-                                exc)
-                self.progress.add("busy_seconds", self.stage, time.perf_counter() - started)
-                self.progress.add("consumed", self.source, len(records))
-        except KafkaError as exc:
-            log.error("%s: Kafka error, stopping this worker: %s", self.stage, exc)
-            raise
-        finally:
-            try:
-                producer.flush(timeout=10)
-            except KafkaError as exc:
-                log.warning("%s: could not flush on stop: %s", self.stage, exc)
-            producer.close(timeout=10)
-            consumer.close(autocommit=False)
-            log.info("%s: stopped", self.stage)
-
-    def _fresh_producer(self, producer: KafkaProducer) -> KafkaProducer:
-        return self.wiring.replace_producer(producer, self.stage)
-
-    def _idle(self, consumer: KafkaConsumer, stop: threading.Event) -> None:
-        if self.on_idle is None:
-            return
-        attempt = 0
-        while not stop.is_set():
-            try:
-                self.on_idle()
-            except self.transient as exc:
-                attempt += 1
-                self._wait_out(consumer, exc, attempt, stop)
-                continue
-            if self.outage:
-                log.warning("%s: back after %d retries (%s)", self.stage, attempt, self.outage)
-                self.outage = ""
-            return
+def replay_dead_letters(wiring: KafkaWiring, letters: Sequence[DeadLetter]) -> int:
+    """Publish the dead letters' original messages again, to the topic they came from, with their
+    original keys, through a :class:`Delivery`: it returns (the number sent) once the broker holds them
+    all. Only letters that keep their :attr:`~wirewatch.schema.DeadLetter.whole` message are sent; one
+    written before keys were kept goes without a key."""
+    records = [RawRecord(d.source_topic, d.key, d.payload.encode("utf-8")) for d in letters if d.whole]
+    delivery = Delivery(wiring, "replay")
+    try:
+        delivery.deliver(records)
+    finally:
+        delivery.close()
+    return len(records)

@@ -159,6 +159,15 @@ class DeadLetter(Message):
                          "only when it was larger than MAX_PAYLOAD_CHARS)")
     payload_bytes: int = Field(default=-1, description="the original message's size; -1: no value (a tombstone)")
     failed_at: str = Field(default_factory=utcnow)
+    key: str | None = Field(default=None, description="the original record's key, which a replay sends again; "
+                            "None when it had none, or in a dead letter written before keys were kept")
+
+    @property
+    def whole(self) -> bool:
+        """Whether it keeps its whole original message (not a tombstone, nor a record too large kept in part)."""
+        if self.payload_bytes < 0:
+            return self.reason != "tombstone" and bool(self.payload)
+        return self.payload_bytes == len(self.payload.encode("utf-8"))
 
 
 MAX_PAYLOAD_CHARS = 20_000  # what a dead letter keeps of a record it could not read

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
+from wirewatch.app import registry
 from wirewatch.app.pipeline import Pipeline, PipelineError
 from wirewatch.config import Settings
 from wirewatch.devtools.corpus import ANALYST, DESK, WATCH_ID, DemoCorpus
@@ -54,7 +55,7 @@ def run_demo(base_settings: Settings, out: TextIO, keep_data: bool = False) -> d
         with Pipeline(settings) as pipeline:
             broker = pipeline.embedded.bootstrap if pipeline.embedded else settings.kafka.bootstrap_servers
             print(f"broker: {broker}; database: {settings.database_url}", file=out)
-            pipeline.run(("poll", "extract", "classify", "alert"), threading.Event(), poll_once=True,
+            pipeline.run(registry.NAMES, threading.Event(), poll_once=True,
                          until_idle=True, timeout=300)
             snap = pipeline.progress.snapshot()
             store = pipeline.state.alerts
@@ -62,7 +63,7 @@ def run_demo(base_settings: Settings, out: TextIO, keep_data: bool = False) -> d
             first_round = {a["idem_key"] for a in store.sent_alerts()}
             # what the storm window and the hourly digest hold goes out as it would an hour later
             from wirewatch.alerts.mailer import deliver_pending, make_mailer
-            from wirewatch.app.pipeline import build_alerter
+            from wirewatch.alerts.stage import build_alerter
 
             # composed as the alert stage composes them: each follow-up names who retold it meanwhile
             deliver_pending(store, make_mailer(settings.smtp, settings.outbox_path),

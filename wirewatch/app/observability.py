@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from wirewatch.database import UNAVAILABLE
-from wirewatch.kafka import CURRENT_ARTICLE, LATENCY_BUCKETS, Progress
+from wirewatch.progress import CURRENT_ARTICLE, LATENCY_BUCKETS, Progress
 
 
 class JsonLogFormatter(logging.Formatter):

@@ -1,12 +1,13 @@
-"""Assembly: builds each stage from the settings and runs it as a worker, alone or all together.
+"""Assembly: builds the registry's stages from the settings and runs them as workers, alone or all together.
 
-In: :class:`Settings`. Out: running workers. This is the one place that knows every stage (the
-stages themselves never import each other); it resolves the embedded defaults — the bundled broker
-when no bootstrap servers are set, SQLite under the data directory, the ``.eml`` outbox — and,
-when the broker is the embedded memory-only one, re-publishes entries that were accepted but never
-archived, so that a crash of the whole process loses nothing it had accepted. The database is opened
-when a stage that keeps state in it (poll, alert) starts; extract and classify start without it, and
-their heartbeats reach it when it answers.
+In: :class:`Settings`. Out: running workers. It knows the stages only through
+:mod:`wirewatch.app.registry` (the stages themselves never import each other); it resolves the
+embedded defaults — the bundled broker when no bootstrap servers are set, SQLite under the data
+directory, the ``.eml`` outbox — and, when the broker is the embedded memory-only one, has each
+source publish again what it accepted and was never finished (the poller's entries not archived),
+so that a crash of the whole process loses nothing it had accepted. The database is opened when a
+stage that keeps state in it (its declaration's ``keeps_state``: poll, alert) starts; extract and
+classify start without it, and their heartbeats reach it when it answers.
 """
 
 from __future__ import annotations
@@ -18,86 +19,28 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
-from wirewatch.alerts.alert_store import AlertStore
+from wirewatch.app import registry
 from wirewatch.app.state import AppState, adopt_config
 from wirewatch.broker import EmbeddedBroker
 from wirewatch.config import ConfigError, Settings
 from wirewatch.database import UNAVAILABLE, Database, StorageError
 from wirewatch.heartbeats import Heartbeat, Heartbeats, WorkerCounters, WorkerId, WorkerState
-from wirewatch.kafka import ARTICLES, ENTRIES, TAGGED, KafkaWiring, Output, Progress, StageRunner, delivered
-from wirewatch.schema import Article, Entry, TaggedArticle, decode
+from wirewatch.kafka import Delivery, KafkaWiring
+from wirewatch.progress import Progress
+from wirewatch.runner import worker_for
+from wirewatch.stage import SourceStage, StageContext, StageError, Worker
 
 log = logging.getLogger(__name__)
 
-CONSUMING_STAGES = ("extract", "classify", "alert")
-STAGE_INPUT = {"extract": ENTRIES, "classify": ARTICLES, "alert": TAGGED}
-STAGE_OUTPUT = {"poll": ENTRIES, "extract": ARTICLES, "classify": TAGGED, "alert": ""}
-NEEDS_DATABASE = frozenset({"poll", "alert"})  # extract and classify keep nothing in it
-STAGE_EVENTS = {"poll": ("feeds_", "entries_", "poll_"), "extract": ("extract_",), "classify": ("classify_",),
-                "alert": ("alerts_", "articles_linked", "alert_")}
 
-
-class PipelineError(RuntimeError):
+class PipelineError(StageError):
     """The pipeline cannot start as configured; the message says what to change."""
-
-
-def build_classifier(settings: Settings) -> Any:
-    from wirewatch.process.classifier import RuleSource, TopicClassifier
-    from wirewatch.process.model import (
-        ModelError,
-        bundled_training_file,
-        load,
-        read_examples,
-        train_in_background,
-        training_digest,
-    )
-    from wirewatch.process.rules import RuleError, bundled_rules_dir
-
-    folder = settings.classify.rules_dir or bundled_rules_dir()
-    try:
-        rules = RuleSource(folder)
-    except (RuleError, OSError) as exc:
-        problems = exc.problems if isinstance(exc, RuleError) else [str(exc)]
-        more = f" (and {len(problems) - 1} more: `wirewatch rules check {folder}`)" if len(problems) > 1 else ""
-        raise PipelineError(f"rules: {problems[0]}{more}") from None
-    path = settings.model_file
-    examples = read_examples(bundled_training_file())
-    for extra in settings.classify.training_data:
-        examples += read_examples(extra)
-    try:
-        model = load(path)
-        if model.meta.get("auto_trained") and model.meta.get("data_sha256") != training_digest(examples):
-            # trained here on the bundled examples of another version: theirs, not today's
-            raise ModelError(f"{path}: trained on the bundled examples of another version")
-    except ModelError as exc:
-        if settings.classify.model_path:
-            raise PipelineError(str(exc)) from None
-        log.info("no usable model at %s (%s); training one on the bundled examples", path, exc)
-        model = train_in_background(examples, path)  # the first batch waits for it; the stages start meanwhile
-    return TopicClassifier(rules, model, settings.classify.fire_score, settings.classify.model_alone_probability)
-
-
-def build_alerter(settings: Settings, store: AlertStore, progress: Progress | None = None,
-                  worker: WorkerId | None = None) -> Any:
-    from wirewatch.alerts.alerter import Alerter
-    from wirewatch.alerts.compose import Composer
-    from wirewatch.alerts.mailer import RetryPolicy, make_mailer
-
-    smtp = settings.smtp
-    mailer = make_mailer(smtp, settings.outbox_path)
-    from wirewatch.links import LinkSigner
-
-    composer = Composer(smtp.sender, LinkSigner.from_settings(settings))
-    return Alerter(settings.alert, store, composer, mailer, progress=progress, worker=worker,
-                   retry=RetryPolicy(smtp.retry_first_seconds, smtp.retry_max_seconds),
-                   claim_timeout=smtp.claim_timeout_seconds)
 
 
 @dataclass
 class Pipeline:
-    """The resolved environment of a run: broker address, wiring, database and progress counters."""
+    """The resolved environment of a run: broker address, wiring, store and progress counters."""
 
     settings: Settings
     progress: Progress = field(default_factory=Progress)
@@ -156,56 +99,30 @@ class Pipeline:
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
 
+    def context(self, once: bool = False) -> StageContext:
+        return StageContext(self.settings, self.wiring, lambda: self.state.db, self.progress, once)
+
     def replay_unfinished(self) -> int:
-        """Re-publish accepted entries that never reached the archive (embedded broker only)."""
+        """After the embedded memory-only broker started empty: each source publishes again what it
+        accepted and was not finished (the poller's entries not yet archived)."""
         if self.embedded is None:
             return 0
-        pending = self.state.entries.unfinished()
-        if not pending:
-            return 0
-        producer = self.wiring.producer()
-        try:
-            outputs = [Output(ENTRIES, e.article_id, e) for e in (decode(raw, Entry) for raw in pending)]
-            delivered(producer, self.wiring.publish(producer, outputs))
-        finally:
-            producer.close()
-        self.progress.add("produced", ENTRIES, len(pending))
-        log.info("re-published %d accepted entries that were not yet archived", len(pending))
-        return len(pending)
+        published = 0
+        for stage in registry.STAGES:
+            if isinstance(stage, SourceStage) and stage.after_broker_loss is not None:
+                delivery = Delivery(self.wiring, stage.name)
+                try:
+                    published += stage.after_broker_loss(self.context(), delivery)
+                finally:
+                    delivery.close()
+        return published
 
-    def runner(self, stage: str) -> StageRunner[Any]:
-        handle: Callable[[Any], list[Output]]
-        on_idle, batch = None, None
-        if stage == "extract":
-            from wirewatch.http import AddressPolicy, make_client
-            from wirewatch.process.extractor import Extractor
-
-            http = self.settings.http
-            client = make_client(self.settings.extract.timeout_seconds, http.agent, http.max_redirects,
-                                 AddressPolicy.from_strings(http.allow_networks))
-            self._stack.callback(client.close)
-            extractor = Extractor(self.settings.extract, http, client)
-            self._stack.callback(extractor.close)
-            handle, kind, batch = extractor.handle, Entry, extractor.handle_batch
-        elif stage == "classify":
-            classifier = build_classifier(self.settings)
-            self._on_reload.append(classifier.rules.reload_now)
-            # between records too: a rule edit is loaded (or its error reported) when the file changes
-            handle, kind, batch, on_idle = classifier.handle, Article, classifier.handle_batch, classifier.rules.current
-        elif stage == "alert":
-            alerter = build_alerter(self.settings, self.state.alerts, self.progress, WorkerId.here("alert"))
-            self._on_reload.append(alerter.request_refresh)
-            handle, kind, on_idle = alerter.handle, TaggedArticle, alerter.idle
-        else:
-            raise PipelineError(f"unknown stage {stage!r}; expected one of {', '.join(CONSUMING_STAGES)}")
-        return StageRunner(stage, self.wiring, STAGE_INPUT[stage], kind, handle, self.progress, on_idle=on_idle,
-                           handle_batch=batch, transient=UNAVAILABLE)
-
-    def poll(self, stop: threading.Event, once: bool) -> None:
-        from wirewatch.ingest.poller import run_poller
-
-        run_poller(self.settings.poll, self.settings.http, self.wiring, self.state.ingest, stop, self.progress,
-                   once=once)
+    def runner(self, stage: str, once: bool = False) -> Worker:
+        """The worker of the registry's stage of that name; its clients are closed with the pipeline."""
+        worker = worker_for(registry.stage(stage), self.context(once))
+        self._on_reload.append(worker.reload)
+        self._stack.callback(worker.close)
+        return worker
 
     def reload(self) -> bool:
         """Read the configuration file again (SIGHUP): its feeds, watches and subscribers, and the rules.
@@ -242,16 +159,16 @@ class Pipeline:
         """One row per stage of this process in ``workers``, with its lag and counters (``wirewatch status``)."""
         snap = self.progress.snapshot()
         beats = []
-        for stage in stages:
-            source = "feeds" if stage == "poll" else STAGE_INPUT[stage]
+        for name in stages:
+            stage = registry.stage(name)
             counters = WorkerCounters(
-                consumed=snap["consumed"].get(source, 0),
-                produced=snap["produced"].get(STAGE_OUTPUT[stage], 0) if STAGE_OUTPUT[stage] else
-                snap["events"].get("alerts_sent", 0),
-                deadlettered=snap["deadlettered"].get(stage, 0), busy_seconds=snap["busy_seconds"].get(stage, 0.0),
-                events={k: v for k, v in snap["events"].items() if k.startswith(STAGE_EVENTS[stage])})
-            beats.append(Heartbeat(WorkerId.here(stage), self._started, state if alive(stage) else "failed",
-                                   snap["lag_records"].get(stage), snap["lag_seconds"].get(stage), counters))
+                consumed=snap["consumed"].get(stage.reads, 0),
+                produced=snap["produced"].get(stage.outputs[0], 0) if stage.outputs else
+                snap["events"].get(stage.product, 0),
+                deadlettered=snap["deadlettered"].get(name, 0), busy_seconds=snap["busy_seconds"].get(name, 0.0),
+                events={k: v for k, v in snap["events"].items() if k.startswith(stage.events)})
+            beats.append(Heartbeat(WorkerId.here(name), self._started, state if alive(name) else "failed",
+                                   snap["lag_records"].get(name), snap["lag_seconds"].get(name), counters))
         try:
             if self._heartbeats is None:
                 self._heartbeats = Heartbeats(self.database())
@@ -265,14 +182,15 @@ class Pipeline:
         """True when every stage has consumed everything the previous one produced."""
         snap = self.progress.snapshot()
         produced, consumed = snap["produced"], snap["consumed"]
-        return all(consumed.get(t, 0) >= produced.get(t, 0) for t in (ENTRIES, ARTICLES, TAGGED))
+        topics = {t for s in registry.STAGES for t in s.outputs}
+        return all(consumed.get(t, 0) >= produced.get(t, 0) for t in topics)
 
     def run(self, stages: tuple[str, ...], stop: threading.Event, poll_once: bool = False,
             until_idle: bool = False, idle_grace: float = 1.5, timeout: float | None = None) -> None:
         """Run the given stages in threads until ``stop`` (or, with ``until_idle``, until all is done)."""
         threads: list[threading.Thread] = []
         errors: list[BaseException] = []
-        poll_done = threading.Event()
+        sources_done: list[threading.Event] = []
 
         def guard(name: str, target: Callable[[], None]) -> None:
             try:
@@ -282,18 +200,18 @@ class Pipeline:
                 log.exception("%s worker failed", name)
                 stop.set()
 
-        for stage in stages:
-            if stage == "poll":
-                def poll_target() -> None:
-                    self.poll(stop, poll_once)
-                    poll_done.set()
-                threads.append(threading.Thread(target=guard, args=("poll", poll_target), name="poll", daemon=True))
-            else:
-                runner = self.runner(stage)
-                threads.append(threading.Thread(target=guard, args=(stage, lambda r=runner: r.run(stop)),
-                                                name=stage, daemon=True))
-        if NEEDS_DATABASE.intersection(stages):  # opened before any thread starts: an error is one line
-            self.state  # noqa: B018
+        for name in stages:
+            worker = self.runner(name, once=poll_once)
+            done = threading.Event()
+            if isinstance(registry.stage(name), SourceStage):
+                sources_done.append(done)
+
+            def target(w: Worker = worker, d: threading.Event = done) -> None:
+                w.run(stop)
+                d.set()
+            threads.append(threading.Thread(target=guard, args=(name, target), name=name, daemon=True))
+        if any(registry.stage(name).keeps_state for name in stages):  # opened before any thread starts:
+            self.state  # noqa: B018  # an error is one line, and the configuration's rows are in
         self.replay_unfinished()
         for t in threads:
             t.start()
@@ -322,7 +240,7 @@ class Pipeline:
                 if timeout and time.monotonic() - started > timeout:
                     log.error("run did not become idle within %.0fs; stopping", timeout)
                     stop.set()
-                if until_idle and ("poll" not in stages or poll_done.is_set()) and self.idle():
+                if until_idle and all(d.is_set() for d in sources_done) and self.idle():
                     idle_since = idle_since or time.monotonic()
                     if time.monotonic() - idle_since >= idle_grace:
                         stop.set()

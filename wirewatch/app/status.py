@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from wirewatch.app import registry
 from wirewatch.app.state import AppState
 from wirewatch.database import Database
 from wirewatch.heartbeats import Heartbeat
@@ -25,7 +26,6 @@ from wirewatch.tables import workers
 
 STALE_AFTER = timedelta(seconds=45)
 FORGET_AFTER = timedelta(days=1)
-STAGES = ("poll", "extract", "classify", "alert")
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -65,8 +65,8 @@ def collect(state: AppState, now: datetime | None = None) -> dict[str, Any]:
         "time": now.isoformat(timespec="seconds"),
         "database": state.safe_url,
         "workers": recent,
-        "stages_without_worker": [s for s in STAGES if not any(w["alive"] and w["stage"] == s
-                                                              for w in recent)],
+        "stages_without_worker": [s for s in registry.NAMES
+                                  if not any(w["alive"] and w["stage"] == s for w in recent)],
         "feeds": {"total": len(feeds), "health": dict(Counter(f.health for f in feeds)),
                   "next_poll": min(next_polls).isoformat(timespec="seconds") if next_polls else None},
         "entries": state.entries.counts(),
@@ -107,12 +107,8 @@ def render(status: dict[str, Any]) -> str:
             continue
         lag = w.get("lag_records")
         lag_text = f"lag {lag if lag is not None else '?'} rec / {span(w.get('lag_seconds'))}" \
-            if w["stage"] != "poll" else ""
-        events = w.get("events") or {}
-        extra = (f"feeds {events.get('feeds_polled', 0)} polled, {events.get('feeds_failed', 0)} failed"
-                 if w["stage"] == "poll" else
-                 f"{events.get('alerts_sent', 0)} sent, {events.get('alerts_failed', 0)} failed"
-                 if w["stage"] == "alert" else "")
+            if not registry.is_source(w["stage"]) else ""
+        extra = registry.summary(w["stage"], w.get("events") or {})
         lines.append(f"  {w['stage']:<8} {w['host']}:{w['pid']:<7} {w['state']:<8} up {span(w['up_seconds']):>5}  "
                      f"in {w.get('consumed', 0)} out {w.get('produced', 0)} dead {w.get('deadlettered', 0)}  "
                      f"{lag_text}  {extra}".rstrip())

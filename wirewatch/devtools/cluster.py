@@ -23,7 +23,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-STAGES = ("poll", "extract", "classify", "alert")
+from wirewatch.app import registry
+
+STAGES = registry.NAMES
 
 #: settings for a cluster on one machine that must react in seconds, not minutes (tests, benchmarks)
 QUICK = {

@@ -13,7 +13,6 @@ import click
 
 from wirewatch.app.cli.root import (
     Context,
-    log,
     main,
     open_store,
     reported,
@@ -21,6 +20,7 @@ from wirewatch.app.cli.root import (
 from wirewatch.app.pipeline import PipelineError
 from wirewatch.config import Settings
 from wirewatch.database import UNAVAILABLE, StorageError
+from wirewatch.schema import DeadLetter
 
 
 @main.command()
@@ -80,21 +80,14 @@ def deadletter() -> None:
     """Show and re-drive the messages that a stage could not process (topic `deadletter`)."""
 
 
-def _dead_letters(settings: Settings, timeout: float = 5.0) -> list[Any]:
-    from wirewatch.kafka import DEADLETTER, KafkaWiring
-    from wirewatch.schema import BadMessage, DeadLetter, decode
+def _dead_letters(settings: Settings, timeout: float = 5.0) -> list[tuple[int, int, DeadLetter]]:
+    from wirewatch.kafka import KafkaWiring, read_dead_letters
 
     if not settings.kafka.bootstrap_servers:
         raise PipelineError("set KAFKA_BOOTSTRAP_SERVERS: dead letters live on the broker the workers use")
     wiring = KafkaWiring(settings.kafka, settings.kafka.bootstrap_servers)
     wiring.check_reachable()
-    letters = []
-    for record in wiring.read_topic(DEADLETTER, quiet=timeout, timeout=600):
-        try:
-            letters.append((record.partition, record.offset, decode(record.value, DeadLetter)))
-        except BadMessage as exc:
-            log.warning("deadletter[%s]@%s is not a dead letter: %s", record.partition, record.offset, exc)
-    return sorted(letters, key=lambda x: x[2].failed_at)
+    return read_dead_letters(wiring, quiet=timeout)
 
 
 @deadletter.command("list")
@@ -121,25 +114,17 @@ def deadletter_list(ctx: Context, stage: str | None, as_json: bool) -> None:
 @click.option("--reason", help="only this reason (e.g. processing_error)")
 @click.pass_obj
 def deadletter_replay(ctx: Context, stage: str | None, reason: str | None) -> None:
-    """Publish dead letters' original messages again to the topic they came from (after a fix)."""
-    from wirewatch.kafka import KafkaWiring
+    """Publish dead letters' original messages again, with their original keys, to the topic they came from
+    (after a fix): through the workers' delivery path, so it ends only when the broker has them all."""
+    from wirewatch.kafka import KafkaWiring, TransientFailure, replay_dead_letters
 
-    with reported():
+    with reported(TransientFailure):
         settings = ctx.settings
         letters = [x[2] for x in _dead_letters(settings)
                    if (stage is None or x[2].stage == stage) and (reason is None or x[2].reason == reason)]
-        # a tombstone, or a payload kept only in part (a record too large): nothing whole to send again
-        whole = [d for d in letters if (d.payload_bytes < 0 and d.reason != "tombstone" and d.payload)
-                 or d.payload_bytes == len(d.payload.encode("utf-8"))]
+        whole = [d for d in letters if d.whole]
         if len(whole) < len(letters):
             click.echo(f"not replayed: {len(letters) - len(whole)} dead letters without their whole message "
                        "(a tombstone, or a record too large, kept in part)", err=True)
-        letters = whole
-        wiring = KafkaWiring(settings.kafka, settings.kafka.bootstrap_servers)
-        producer = wiring.producer()
-        for letter in letters:
-            producer.send(letter.source_topic, key=f"replay:{letter.partition}:{letter.offset}".encode(),
-                          value=letter.payload.encode("utf-8"))
-        producer.flush()
-        producer.close()
-    click.echo(f"replayed {len(letters)} messages")
+        sent = replay_dead_letters(KafkaWiring(settings.kafka, settings.kafka.bootstrap_servers), whole)
+    click.echo(f"replayed {sent} messages")

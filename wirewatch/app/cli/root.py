@@ -19,16 +19,16 @@ from typing import Any, NoReturn
 import click
 
 from wirewatch.app.observability import ArticleContext, JsonLogFormatter
-from wirewatch.app.pipeline import PipelineError
 from wirewatch.app.state import AppState
 from wirewatch.broker import BrokerError
 from wirewatch.config import ConfigError, Settings, load_settings
 from wirewatch.database import UNAVAILABLE, StorageError
 from wirewatch.kafka import BrokerUnavailable
+from wirewatch.stage import StageError
 
 log = logging.getLogger("wirewatch")
 
-EXPECTED = (ConfigError, PipelineError, BrokerError, BrokerUnavailable, StorageError)
+EXPECTED = (ConfigError, StageError, BrokerError, BrokerUnavailable, StorageError)  # StageError: PipelineError too
 
 
 def setup_logging(level: str, json_logs: str = "auto") -> None:

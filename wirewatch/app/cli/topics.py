@@ -21,8 +21,8 @@ from wirewatch.app.cli.root import (
     main,
     reported,
 )
-from wirewatch.app.pipeline import build_classifier
 from wirewatch.config import Settings
+from wirewatch.process.stage import build_classifier
 
 
 @main.command()

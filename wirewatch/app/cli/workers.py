@@ -1,4 +1,5 @@
-"""Commands that run workers: ``run``, ``poll``, ``extract``, ``classify``, ``alert``, ``broker`` and ``demo``.
+"""Commands that run workers: ``run``, one command per stage of the registry (``poll``, ``extract``,
+``classify``, ``alert``), ``broker`` and ``demo``.
 
 In: the settings. Out: stages running until SIGTERM (or, with ``--once``, until the pipeline is idle).
 """
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 
 import click
 
+from wirewatch.app import registry
 from wirewatch.app.cli.root import (
     Context,
     fail,
@@ -60,15 +62,7 @@ def web_beside(settings: Settings, once: bool) -> Iterator[None]:
 @click.pass_obj
 def run(ctx: Context, once: bool) -> None:
     """Run every stage in one process (with the embedded broker when none is configured)."""
-    _run(ctx, ("poll", "extract", "classify", "alert"), embedded=True, once=once)
-
-
-@main.command()
-@click.option("--once", is_flag=True, help="poll every feed once, then exit")
-@click.pass_obj
-def poll(ctx: Context, once: bool) -> None:
-    """Poll the configured feeds and publish new entries on `entries`."""
-    _run(ctx, ("poll",), embedded=False, once=once)
+    _run(ctx, registry.NAMES, embedded=True, once=once)
 
 
 def _stage_command(stage: str, doc: str) -> None:
@@ -78,9 +72,16 @@ def _stage_command(stage: str, doc: str) -> None:
         _run(ctx, (stage,), embedded=False)
 
 
-_stage_command("extract", "Fetch and extract articles: `entries` -> `articles`.")
-_stage_command("classify", "Tag articles with topics: `articles` -> `tagged`.")
-_stage_command("alert", "Link tagged articles to watched stories and send email.")
+def _source_command(stage: str, doc: str) -> None:
+    @main.command(name=stage, help=doc)
+    @click.option("--once", is_flag=True, help="one cycle (every due feed polled once), then exit")
+    @click.pass_obj
+    def command(ctx: Context, once: bool) -> None:
+        _run(ctx, (stage,), embedded=False, once=once)
+
+
+for _stage in registry.STAGES:
+    (_source_command if registry.is_source(_stage.name) else _stage_command)(_stage.name, _stage.help)
 
 
 @main.command()

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from wirewatch.app import registry
 from wirewatch.app.status import WORD_UNITS, collect, span
 from wirewatch.app.web.context import human_time, render, web
 from wirewatch.app.web.security import Refused, Session, action, page
@@ -94,7 +95,7 @@ async def status_page(request: Request, session: Session) -> Response:
     report = collect(web(request).store)
     workers = [WorkerLine(w["stage"], f"{w['host']}:{w['pid']}", w["state"], _span(w["up_seconds"]),
                           int(w.get("consumed", 0)), int(w.get("produced", 0)), int(w.get("deadlettered", 0)),
-                          "" if w["stage"] == "poll" else
+                          "" if registry.is_source(w["stage"]) else
                           f"{w.get('lag_records', '?')} messages / {_span(w.get('lag_seconds'))}")
                for w in report["workers"] if w["alive"] or w["state"] != "stopped"]
     f, e, o = report["feeds"], report["entries"], report["outbox"]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from wirewatch.config import Settings
-from wirewatch.schema import parse_time
+from wirewatch.schema import DeadLetter, parse_time
 from wirewatch.textnorm import fold
 
 MAX_RULE_CHARS = 200_000  # as the classifier: a longer rule file is refused whole
@@ -284,37 +284,23 @@ class Stages:
 
         return read_opml(data, source)
 
-    def dead_letters(self, timeout: float = 5.0) -> list[tuple[int, int, Any]]:
-        """(partition, offset, DeadLetter) of the broker the workers use; ValueError when none is configured."""
-        from wirewatch.kafka import DEADLETTER, KafkaWiring
-        from wirewatch.schema import BadMessage, DeadLetter, decode
+    def dead_letters(self, timeout: float = 5.0) -> list[tuple[int, int, DeadLetter]]:
+        """(partition, offset, DeadLetter) of the broker the workers use, newest failure first; ValueError
+        when none is configured."""
+        from wirewatch.kafka import KafkaWiring, read_dead_letters
 
         if not self.settings.kafka.bootstrap_servers:
             raise ValueError("no broker is configured (KAFKA_BOOTSTRAP_SERVERS): dead letters live on the broker "
                              "the workers use")
         wiring = KafkaWiring(self.settings.kafka, self.settings.kafka.bootstrap_servers)
         wiring.check_reachable()
-        letters = []
-        for record in wiring.read_topic(DEADLETTER, quiet=timeout, timeout=60):
-            try:
-                letters.append((record.partition, record.offset, decode(record.value, DeadLetter)))
-            except BadMessage:
-                continue
-        return sorted(letters, key=lambda x: x[2].failed_at, reverse=True)
+        return read_dead_letters(wiring, quiet=timeout, timeout=60)[::-1]
 
     def replay(self, picked: Sequence[tuple[int, int]]) -> int:
-        """Publish the chosen dead letters' messages again to the topic they came from."""
-        from wirewatch.kafka import KafkaWiring
+        """Publish the chosen dead letters' messages again to the topic they came from, with their keys
+        (those that keep their whole message), acknowledged by the broker; returns how many."""
+        from wirewatch.kafka import KafkaWiring, replay_dead_letters
 
         wanted = set(picked)
-        letters = [x for x in self.dead_letters() if (x[0], x[1]) in wanted]
-        wiring = KafkaWiring(self.settings.kafka, self.settings.kafka.bootstrap_servers)
-        producer = wiring.producer()
-        try:
-            for partition, offset, letter in letters:
-                producer.send(letter.source_topic, key=f"replay:{partition}:{offset}".encode(),
-                              value=letter.payload.encode("utf-8"))
-            producer.flush()
-        finally:
-            producer.close()
-        return len(letters)
+        letters = [letter for partition, offset, letter in self.dead_letters() if (partition, offset) in wanted]
+        return replay_dead_letters(KafkaWiring(self.settings.kafka, self.settings.kafka.bootstrap_servers), letters)
