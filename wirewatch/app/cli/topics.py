@@ -169,14 +169,15 @@ def _replay_watch(seed: str, items: list[Any], verdicts: list[Any], classifier: 
                   since: datetime | None) -> dict[str, dict[str, Any]]:
     """Each article's relation to a watched story, replayed in publication order as the alert stage would."""
     from wirewatch.alerts.replay import PastArticle, replay_story, term_stats
+    from wirewatch.canonical_url import canonical_url
     from wirewatch.process.backtest import InputArticle, as_article
     from wirewatch.schema import parse_time
 
-    by_url = {i.url: i for i in items if i.url}
+    by_url = {canonical_url(i.url): i for i in items if i.url}
     if seed.startswith(("http://", "https://")):
-        if seed not in by_url:
+        if canonical_url(seed) not in by_url:
             fail(ValueError(f"--watch {seed}: no article with that url in the input"))
-        seed_item = by_url[seed]
+        seed_item = by_url[canonical_url(seed)]
     elif Path(seed).is_file():
         text = Path(seed).read_text(encoding="utf-8", errors="replace")
         seed_item = InputArticle("watch-seed", text.splitlines()[0][:200] if text else "", text)
