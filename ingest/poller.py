@@ -29,10 +29,8 @@ import random
 import re
 import threading
 import time
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 import aiohttp
 from kafka import KafkaProducer
@@ -43,6 +41,7 @@ from wirewatch.ingest.redrive import redrive_due
 from wirewatch.ingest.schedule import Outcome, next_schedule, retry_after_seconds
 
 from wirewatch.config import HttpSettings, PollSettings
+from wirewatch.host_gate import HostGate
 from wirewatch.http import AddressPolicy, FetchError, FetchLimits, afetch, make_async_session
 from wirewatch.kafka import ENTRIES, KafkaWiring, Output, Progress, TransientFailure, delivered
 from wirewatch.schema import Entry, parse_time
@@ -87,29 +86,6 @@ class CycleMemory:
     hashes: set[str] = field(default_factory=set)
 
 
-class HostLimiter:
-    """At most ``per_host`` requests at once to one host, and ``delay`` seconds between their starts."""
-
-    def __init__(self, per_host: int, delay: float) -> None:
-        self.per_host = per_host
-        self.delay = delay
-        self._slots: dict[str, asyncio.Semaphore] = {}
-        self._last: dict[str, float] = {}
-
-    @asynccontextmanager
-    async def slot(self, url: str):  # type: ignore[no-untyped-def]
-        host = (urlsplit(url).hostname or "").lower()
-        sem = self._slots.setdefault(host, asyncio.Semaphore(self.per_host))
-        async with sem:
-            if self.delay:
-                loop = asyncio.get_running_loop()
-                wait = self._last.get(host, 0.0) + self.delay - loop.time()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                self._last[host] = loop.time()
-            yield
-
-
 class FeedPoller:
     """Polls feeds (asynchronously) and sorts their entries into new, updated, republished and seen."""
 
@@ -122,7 +98,7 @@ class FeedPoller:
         self.policy = policy
         self.rng = rng or random.Random()
         self.limits = FetchLimits(poll.timeout_seconds, poll.deadline_seconds, poll.max_bytes, http.max_redirects)
-        self.hosts = HostLimiter(http.per_host_concurrency, http.per_host_delay_seconds)
+        self.hosts = HostGate(http.per_host_concurrency, http.per_host_delay_seconds)
         self.gate = asyncio.Semaphore(poll.concurrency)
 
     async def poll(self, feed: FeedRow, memory: CycleMemory | None = None) -> PollResult:
@@ -145,7 +121,7 @@ class FeedPoller:
         if feed.last_modified:
             headers["If-Modified-Since"] = feed.last_modified
         try:
-            async with self.gate, self.hosts.slot(feed.url):
+            async with self.gate, self.hosts.aslot(feed.url):
                 page = await afetch(self.client, feed.url, self.limits, headers, self.policy)
         except FetchError as exc:
             result.error = str(exc)
