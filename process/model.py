@@ -3,7 +3,9 @@
 In: examples (``text``, optional ``title``, ``labels`` as {topic: bool}). Out: a fitted
 :class:`TopicModel` giving each topic a probability, saved to and loaded from a joblib file that
 records the scikit-learn version, the training data hash and the topics. Loading a model saved by
-another scikit-learn version fails with a :class:`ModelError` naming both versions.
+another scikit-learn version fails with a :class:`ModelError` naming both versions. The one fallback
+when no usable model is saved (or the bundled examples changed since this one was trained here) is
+:func:`load_or_train`; the examples it and ``wirewatch train``/``evaluate`` use, :func:`training_examples`.
 
 Pipeline: word 1–2-gram and character 3–5-gram TF-IDF on case- and accent-folded text (words keep
 their vowel signs in the Indic scripts, :mod:`process.scripts`), into one balanced logistic
@@ -13,6 +15,7 @@ regression per topic.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +33,8 @@ from wirewatch.process.jsonl import JsonlError, read_objects
 from wirewatch.process.scripts import MARKS
 
 from wirewatch.textnorm import fold
+
+log = logging.getLogger(__name__)
 
 TOPICS = ("ceasefire_talks", "energy_strikes")
 MAX_MODEL_CHARS = 3_000  # the lead carries the topic; the rest costs time and adds noise
@@ -71,6 +76,14 @@ def read_examples(path: str | Path) -> list[dict[str, Any]]:
 
 def bundled_training_file() -> Path:
     return Path(__file__).parent / "training" / "bootstrap.jsonl"
+
+
+def training_examples(extra: Iterable[str | Path] = (), bundled: bool = True) -> list[dict[str, Any]]:
+    """The bundled examples (unless ``bundled`` is false), then those of each ``extra`` JSONL file."""
+    examples = read_examples(bundled_training_file()) if bundled else []
+    for path in extra:
+        examples += read_examples(path)
+    return examples
 
 
 def features_and_classifier() -> Pipeline:
@@ -130,3 +143,24 @@ def load(path: str | Path) -> TopicModel:
         raise ModelError(f"{path}: model was built with scikit-learn {saved}, but scikit-learn "
                          f"{sklearn.__version__} is installed; retrain with `wirewatch train`")
     return TopicModel(blob["pipeline"], tuple(blob["topics"]), blob["meta"])
+
+
+def load_or_train(path: str | Path, examples: list[dict[str, Any]], named: bool = False) -> TopicModel:
+    """The model saved at ``path`` — or, when there is none, it cannot be used here, or it was trained here
+    on other examples (``auto_trained``: the bundled examples of another version), one trained on
+    ``examples``, marked ``auto_trained`` and saved at ``path``. A model the user trained (``wirewatch
+    train``) is theirs and kept whatever its examples; a ``named`` path (configured by the user) is
+    never replaced: what is wrong with it is raised as :class:`ModelError`."""
+    try:
+        model = load(path)
+        if model.meta.get("auto_trained") and model.meta.get("data_sha256") != training_digest(examples):
+            raise ModelError(f"{path}: trained on the bundled examples of another version")
+        return model
+    except ModelError as exc:
+        if named:
+            raise
+        log.info("no usable model at %s (%s); training one on the bundled examples", path, exc)
+    model = train(examples)
+    model.meta["auto_trained"] = True  # retrained when the bundled examples change
+    save(model, path)
+    return model

@@ -45,15 +45,7 @@ class PipelineError(RuntimeError):
 
 def build_classifier(settings: Settings) -> Any:
     from wirewatch.process.classifier import RuleSource, TopicClassifier
-    from wirewatch.process.model import (
-        ModelError,
-        bundled_training_file,
-        load,
-        read_examples,
-        save,
-        train,
-        training_digest,
-    )
+    from wirewatch.process.model import ModelError, load_or_train, training_examples
     from wirewatch.process.rules import RuleError, bundled_rules_dir
 
     folder = settings.classify.rules_dir or bundled_rules_dir()
@@ -63,22 +55,11 @@ def build_classifier(settings: Settings) -> Any:
         problems = exc.problems if isinstance(exc, RuleError) else [str(exc)]
         more = f" (and {len(problems) - 1} more: `wirewatch rules check {folder}`)" if len(problems) > 1 else ""
         raise PipelineError(f"rules: {problems[0]}{more}") from None
-    path = settings.model_file
-    examples = read_examples(bundled_training_file())
-    for extra in settings.classify.training_data:
-        examples += read_examples(extra)
     try:
-        model = load(path)
-        if model.meta.get("auto_trained") and model.meta.get("data_sha256") != training_digest(examples):
-            # trained here on the bundled examples of another version: theirs, not today's
-            raise ModelError(f"{path}: trained on the bundled examples of another version")
+        model = load_or_train(settings.model_file, training_examples(settings.classify.training_data),
+                              named=bool(settings.classify.model_path))
     except ModelError as exc:
-        if settings.classify.model_path:
-            raise PipelineError(str(exc)) from None
-        log.info("no usable model at %s (%s); training one on the bundled examples", path, exc)
-        model = train(examples)
-        model.meta["auto_trained"] = True  # retrained when the bundled examples change
-        save(model, path)
+        raise PipelineError(str(exc)) from None
     return TopicClassifier(rules, model, settings.classify.fire_score, settings.classify.model_alone_probability)
 
 

@@ -31,15 +31,12 @@ from wirewatch.config import Settings
 @click.pass_obj
 def train(ctx: Context, data: tuple[str, ...], no_bootstrap: bool) -> None:
     """Train the topic model on the bundled examples plus DATA (JSONL) and save it."""
-    from wirewatch.process.model import bundled_training_file, read_examples, save
+    from wirewatch.process.model import save, training_examples
     from wirewatch.process.model import train as fit
 
     with reported(ValueError):
         settings = ctx.settings
-        examples = [] if no_bootstrap else read_examples(bundled_training_file())
-        for path in data:
-            examples += read_examples(path)
-        model = fit(examples)
+        model = fit(training_examples(data, bundled=not no_bootstrap))
         save(model, settings.model_file)
     click.echo(f"saved {settings.model_file}: {json.dumps(model.meta)}")
 
@@ -142,13 +139,13 @@ def evaluate(ctx: Context, data: str, folds: int, plot_path: str, no_bootstrap: 
     from wirewatch.process.backtest import BacktestInputError, read_articles
     from wirewatch.process.classifier import RuleSource
     from wirewatch.process.evaluation import cross_validate, plot_pr
-    from wirewatch.process.model import TOPICS, bundled_training_file, read_examples
+    from wirewatch.process.model import TOPICS, training_examples
     from wirewatch.process.rules import RuleError, bundled_rules_dir
 
     try:
         settings = ctx.settings
         items = list(read_articles(data))
-        base = [] if no_bootstrap else read_examples(bundled_training_file())
+        base = training_examples(bundled=not no_bootstrap)
         rules_ = RuleSource(settings.classify.rules_dir or bundled_rules_dir())
         results = cross_validate(items, rules_, base, TOPICS, folds, fire_score=settings.classify.fire_score,
                                  model_alone=settings.classify.model_alone_probability)
