@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 from wirewatch.alerts.alert_facts import alert_facts, name_key, source_of
 from wirewatch.alerts.compose import AlertFacts, Composer
@@ -109,11 +110,11 @@ class Alerter:
         self._synced_until = until
         self._mine: dict[str, datetime] = {}  # articles this process linked lately: not taken twice from the database
 
-    def _restore(self, row: dict[str, object]) -> None:
+    def _restore(self, row: dict[str, Any]) -> None:
         body = f"{row['title']}\n{row['text']}"
         self.stats.add(body)
         if row["story_id"] is not None:
-            self.stories.restore(int(row["story_id"]), names(body), parse_time(row["published"]),  # type: ignore[arg-type]
+            self.stories.restore(int(row["story_id"]), names(body), parse_time(row["published"]),
                                  str(row["title"]))
 
     def _sync_stories(self) -> None:

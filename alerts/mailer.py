@@ -194,12 +194,12 @@ def deliver_pending(store: Store, mailer: Mailer, now: datetime | None = None, r
         group = [a for a in group if a.idem_key in claimed]
         if not group:
             continue
-        if len(group) == 1:
-            message = email.message_from_string(group[0].message, policy=email.policy.default)
+        if len(group) == 1 or digest is None:
+            message = email.message_from_string(group[0].message, _class=EmailMessage, policy=email.policy.default)
         else:
             message = digest(group)
         try:
-            mailer.send(message)  # type: ignore[arg-type]
+            mailer.send(message)
         except (smtplib.SMTPException, OSError) as exc:
             permanent = is_final_refusal(exc)
             attempt = max(a.attempts for a in group) + 1

@@ -53,6 +53,7 @@ MIN_HASHED_CHARS = 80  # shorter title+summary texts are too generic to call two
 BATCH = 500  # poll results published and recorded together ...
 FLUSH_SECONDS = 1.0  # ... or as soon as the oldest waiting result is this old: a slow feed holds back no other
 TAG = re.compile(r"<[^>]+>")
+OUTAGES: tuple[type[Exception], ...] = (TransientFailure, *UNAVAILABLE, SQLAlchemyError)  # raised, never a feed's fault
 
 
 def content_hash(entry: Entry) -> str:
@@ -106,7 +107,7 @@ class FeedPoller:
         failed): one feed never stops the others. Only an outage (database, broker) is raised."""
         try:
             return await self._poll(feed, memory or CycleMemory())
-        except (TransientFailure, *UNAVAILABLE, SQLAlchemyError):
+        except OUTAGES:
             raise
         except Exception as exc:  # a bug met by one feed's answer: logged with its trace, the feed marked failed
             log.exception("feed %s: unexpected failure", feed.url)
@@ -297,7 +298,7 @@ def run_poller(poll: PollSettings, http: HttpSettings, wiring: KafkaWiring, stor
                             await asyncio.to_thread(redrive_due, store, wiring, producer, wiring.settings, progress)
                             swept = time.monotonic()
                         nxt = store.next_due()
-                    except (TransientFailure, *UNAVAILABLE, SQLAlchemyError) as exc:
+                    except OUTAGES as exc:
                         # an outage; or a row the database refuses (a bug to report, not a reason to stop
                         # polling every other feed): logged, retried with backoff
                         if not isinstance(exc, (TransientFailure, *UNAVAILABLE)):

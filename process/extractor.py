@@ -35,7 +35,7 @@ from wirewatch.host_gate import HostGate
 from wirewatch.http import Fetched, FetchError, fetch
 from wirewatch.kafka import ARTICLES, ENTRIES, Output
 from wirewatch.safe_display import one_line
-from wirewatch.schema import Article, Entry
+from wirewatch.schema import Article, Entry, TextSource
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,7 @@ def assemble(entry: Entry, result: dict[str, Any] | str, problem: str, settings:
         provenance[field] = "feed" if feed_value else "none"
         return feed_value
 
+    source: TextSource
     if problem:
         text = strip_html(entry.summary) or entry.title
         provenance["text"] = "feed" if entry.summary else "feed_title"

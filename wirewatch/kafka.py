@@ -270,8 +270,8 @@ def delivered(producer: KafkaProducer, futures: Sequence[Any]) -> None:
         raise TransientFailure(f"the broker did not acknowledge {len(futures)} records in time: {exc}") from None
     failed = [f for f in futures if not f.succeeded()]
     if failed:
-        exc = failed[0].exception if failed[0].is_done else "not acknowledged"
-        raise TransientFailure(f"{len(failed)} of {len(futures)} records were not acknowledged by the broker: {exc}")
+        why = failed[0].exception if failed[0].is_done else "not acknowledged"
+        raise TransientFailure(f"{len(failed)} of {len(futures)} records were not acknowledged by the broker: {why}")
 
 
 class StageRunner(Generic[M]):
@@ -300,7 +300,7 @@ class StageRunner(Generic[M]):
         self.retry_delay = retry_delay
         self.on_idle = on_idle
         self.handle_batch = handle_batch
-        self.transient = (TransientFailure, *transient)
+        self.transient: tuple[type[BaseException], ...] = (TransientFailure, *transient)
         self.max_outage_wait = max_outage_wait
         self.outage: str = ""  # what is down, while it is
         self.resets = LogResetWatch(stage, wiring.topic(source))

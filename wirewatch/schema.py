@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 SCHEMA_VERSION = 1
+TextSource = Literal["page", "feed_summary"]  # where an article's text came from
 
 
 def utcnow() -> str:
@@ -93,7 +94,7 @@ class Article(Message):
     language: str = ""
     sitename: str = ""
     description: str = ""
-    text_source: Literal["page", "feed_summary"] = "page"
+    text_source: TextSource = "page"
     fetch_error: str = ""
     provenance: dict[str, str] = Field(default_factory=dict)
     extracted_at: str = Field(default_factory=utcnow)

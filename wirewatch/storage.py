@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import Engine, RowMapping, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.exc import DisconnectionError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -106,6 +106,12 @@ class QueuedAlert:
     published_at: datetime | None = None
     first_seen_at: datetime | None = None
     next_attempt: datetime | None = None  # set when a send failed: the alerts of that send share it
+
+
+def _queued(row: RowMapping) -> QueuedAlert:
+    fields: dict[str, Any] = {k: _aware(row[k]) if k.endswith("_at") else row[k]
+                              for k in QueuedAlert.__dataclass_fields__}
+    return QueuedAlert(**fields)
 
 
 class Store:
@@ -362,7 +368,9 @@ class Store:
         """A story id no other alert worker will hand out."""
         with self.engine.begin() as conn:
             done = conn.execute(insert(stories).values(title=title[:500], created_at=_now()))
-            return int(done.inserted_primary_key[0])
+            key = done.inserted_primary_key
+            assert key is not None  # an insert of one row has its key
+            return int(key[0])
 
     def story_of(self, article_id: str) -> int | None:
         with self.engine.connect() as conn:
@@ -539,9 +547,7 @@ class Store:
         query = (select(alerts).where((alerts.c.status == "pending") & due).order_by(alerts.c.created_at)
                  .limit(limit))
         with self.engine.connect() as conn:
-            return [QueuedAlert(**{k: _aware(r[k]) if k.endswith("_at") else r[k]
-                                   for k in QueuedAlert.__dataclass_fields__})
-                    for r in conn.execute(query).mappings()]
+            return [_queued(r) for r in conn.execute(query).mappings()]
 
     def claim_alerts(self, idem_keys: Sequence[str], worker: str) -> list[str]:
         """Claim pending alerts for sending; returns the keys this worker got (another may have taken some)."""
