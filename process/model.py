@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import joblib
 import numpy as np
@@ -39,6 +39,14 @@ log = logging.getLogger(__name__)
 TOPICS = ("ceasefire_talks", "energy_strikes")
 MAX_MODEL_CHARS = 3_000  # the lead carries the topic; the rest costs time and adds noise
 TOKEN = rf"[\w{MARKS}][\w{MARKS}'-]*[\w{MARKS}]"  # two characters or more, vowel signs inside
+
+
+class Example(TypedDict):
+    """One labeled example to train on: its text, optional title, and {topic: whether it is about it}."""
+
+    text: str
+    labels: dict[str, bool]
+    title: NotRequired[str]
 
 
 class ModelError(RuntimeError):
@@ -64,13 +72,17 @@ def document(title: str, text: str) -> str:
     return f"{title}\n{title}\n{text}"
 
 
-def read_examples(path: str | Path) -> list[dict[str, Any]]:
+def read_examples(path: str | Path) -> list[Example]:
     """Read a JSONL file of examples; a bad line is reported with file and line number."""
-    examples = []
+    examples: list[Example] = []
     for lineno, item in read_objects(path):
-        if not isinstance(item.get("text"), str) or not isinstance(item.get("labels"), dict):
+        text, labels = item.get("text"), item.get("labels")
+        if not isinstance(text, str) or not isinstance(labels, dict):
             raise JsonlError(f"{path}:{lineno}: expected an object with 'text' and 'labels'")
-        examples.append(item)
+        example = Example(text=text, labels={str(t): bool(v) for t, v in labels.items()})
+        if "title" in item:
+            example["title"] = str(item["title"])
+        examples.append(example)
     return examples
 
 
@@ -78,7 +90,7 @@ def bundled_training_file() -> Path:
     return Path(__file__).parent / "training" / "bootstrap.jsonl"
 
 
-def training_examples(extra: Iterable[str | Path] = (), bundled: bool = True) -> list[dict[str, Any]]:
+def training_examples(extra: Iterable[str | Path] = (), bundled: bool = True) -> list[Example]:
     """The bundled examples (unless ``bundled`` is false), then those of each ``extra`` JSONL file."""
     examples = read_examples(bundled_training_file()) if bundled else []
     for path in extra:
@@ -97,13 +109,13 @@ def features_and_classifier() -> Pipeline:
     return Pipeline([("features", features), ("classify", classifier)])
 
 
-def training_digest(examples: Iterable[dict[str, Any]]) -> str:
+def training_digest(examples: Iterable[Example]) -> str:
     """A short hash of the examples' documents, as recorded in a model's ``data_sha256``."""
     docs = [document(str(e.get("title", "")), e["text"]) for e in examples]
     return hashlib.sha256("\n".join(sorted(docs)).encode()).hexdigest()[:12]
 
 
-def train(examples: Iterable[dict[str, Any]], topics: Sequence[str] = TOPICS,
+def train(examples: Iterable[Example], topics: Sequence[str] = TOPICS,
           pipeline: Pipeline | None = None) -> TopicModel:
     """Fit the pipeline (:func:`features_and_classifier` unless given) on the examples."""
     examples = list(examples)
@@ -145,7 +157,7 @@ def load(path: str | Path) -> TopicModel:
     return TopicModel(blob["pipeline"], tuple(blob["topics"]), blob["meta"])
 
 
-def load_or_train(path: str | Path, examples: list[dict[str, Any]], named: bool = False) -> TopicModel:
+def load_or_train(path: str | Path, examples: list[Example], named: bool = False) -> TopicModel:
     """The model saved at ``path`` — or, when there is none, it cannot be used here, or it was trained here
     on other examples (``auto_trained``: the bundled examples of another version), one trained on
     ``examples``, marked ``auto_trained`` and saved at ``path``. A model the user trained (``wirewatch

@@ -20,7 +20,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -29,6 +29,10 @@ from wirewatch.config import ConfigError, Settings
 from wirewatch.kafka import ARTICLES, ENTRIES, TAGGED, KafkaWiring, Output, Progress, StageRunner, delivered
 from wirewatch.schema import Article, Entry, TaggedArticle, decode
 from wirewatch.storage import UNAVAILABLE, Store
+
+if TYPE_CHECKING:  # the stages are imported when a command builds them, so that a command loads only its own
+    from wirewatch.alerts.alerter import Alerter
+    from wirewatch.process.classifier import TopicClassifier
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +47,7 @@ class PipelineError(RuntimeError):
     """The pipeline cannot start as configured; the message says what to change."""
 
 
-def build_classifier(settings: Settings) -> Any:
+def build_classifier(settings: Settings) -> TopicClassifier:
     from wirewatch.process.classifier import RuleSource, TopicClassifier
     from wirewatch.process.model import ModelError, load_or_train, training_examples
     from wirewatch.process.rules import RuleError, bundled_rules_dir
@@ -63,7 +67,8 @@ def build_classifier(settings: Settings) -> Any:
     return TopicClassifier(rules, model, settings.classify.fire_score, settings.classify.model_alone_probability)
 
 
-def build_alerter(settings: Settings, store: Store, progress: Progress | None = None, worker: str = "") -> Any:
+def build_alerter(settings: Settings, store: Store, progress: Progress | None = None,
+                  worker: str = "") -> Alerter:
     from wirewatch.alerts.alerter import Alerter
     from wirewatch.alerts.compose import Composer
     from wirewatch.alerts.mailer import RetryPolicy, make_mailer
