@@ -86,7 +86,7 @@ class RetryPolicy:
     longest: float = MAX_RETRY_SECONDS
 
     def delay(self, attempt: int, rng: random.Random) -> float:
-        return min(self.longest, self.first * 2 ** (attempt - 1)) * rng.uniform(0.8, 1.2)
+        return min(self.longest, self.first * 2.0 ** (attempt - 1)) * rng.uniform(0.8, 1.2)
 
 
 def retry_delay(attempt: int, rng: random.Random) -> float:
