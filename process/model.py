@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, cast
 
 import joblib
 import numpy as np
@@ -42,7 +42,8 @@ TOKEN = rf"[\w{MARKS}][\w{MARKS}'-]*[\w{MARKS}]"  # two characters or more, vowe
 
 
 class Example(TypedDict):
-    """One labeled example to train on: its text, optional title, and {topic: whether it is about it}."""
+    """One labeled example to train on: its text, optional title, and {topic: whether it is about it}
+    (a line of a training file may carry more fields, such as ``lang``: they are kept, and not used here)."""
 
     text: str
     labels: dict[str, bool]
@@ -79,10 +80,8 @@ def read_examples(path: str | Path) -> list[Example]:
         text, labels = item.get("text"), item.get("labels")
         if not isinstance(text, str) or not isinstance(labels, dict):
             raise JsonlError(f"{path}:{lineno}: expected an object with 'text' and 'labels'")
-        example = Example(text=text, labels={str(t): bool(v) for t, v in labels.items()})
-        if "title" in item:
-            example["title"] = str(item["title"])
-        examples.append(example)
+        # the line's other fields (lang, source, ...) stay, for whoever reads them; labels become booleans
+        examples.append(cast(Example, {**item, "labels": {str(t): bool(v) for t, v in labels.items()}}))
     return examples
 
 
