@@ -12,6 +12,7 @@ what was wrong. Topics: ``entries`` (:class:`Entry`), ``articles`` (:class:`Arti
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, TypeVar
 
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 SCHEMA_VERSION = 1
 TextSource = Literal["page", "feed_summary"]  # where an article's text came from
+Json = str | int | float | bool | None | Sequence["Json"] | Mapping[str, "Json"]  # what json.dumps writes
 
 
 def utcnow() -> str:
