@@ -5,8 +5,9 @@ an empty feed, beside the interpreter and CLI alone (``wirewatch --help``), in a
 in one that already holds the trained model, and with a 2 s Kafka session timeout; then each step of
 the start-up timed in one process: CLI imports, broker, topics, schema, trafilatura and scikit-learn
 imports, model training and loading, the alert stage, consumer-group joins under each session
-timeout beside a manual partition assignment, and the extraction pool's first result three ways
-(each in a fresh interpreter). Each `run --once` also prints its own log lines, timed from its start. Run:
+timeout beside a manual partition assignment, and the extraction pool's first results four ways
+(each in a fresh interpreter whose main script imports the CLI, as ``wirewatch`` does), with the
+CPU of its workers and fork server. Each `run --once` also prints its own log lines, timed from its start. Run:
 
     .venv/bin/python benchmarks/bench_startup.py
 """
@@ -14,6 +15,7 @@ timeout beside a manual partition assignment, and the extraction pool's first re
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -95,8 +97,9 @@ def steps(tmp: Path) -> list[tuple[str, float]]:
         step("import trafilatura, htmldate, py3langid (wirewatch.process.page_text)",
              lambda: __import__("wirewatch.process.page_text"))
         step("import scikit-learn", lambda: __import__("sklearn.linear_model"))
-        step("classify: train the model (no model in the data dir)", lambda: build_classifier(settings))
-        step("classify: load the saved model", lambda: build_classifier(settings))
+        # .model waits for a model trained in the background (a plain attribute before that change)
+        step("classify: train the model (no model in the data dir)", lambda: build_classifier(settings).model)
+        step("classify: load the saved model", lambda: build_classifier(settings).model)
         step("alert: build the stage", lambda: build_alerter(settings, store))
         for session, heartbeat in ((6000, 2000), (2000, 600)):
             kafka = settings.kafka.model_copy(
@@ -138,38 +141,76 @@ def assigned(bootstrap: str, topic: str, partitions: int) -> None:
 
 
 POOL_VARIANTS = {
-    "extract_html": "process.extractor.extract_html submitted (as the stage does)",
+    "extract_html": "process.extractor.extract_html submitted (before issue 14's pool change)",
     "extract_page": "process.page_text.extract_page submitted",
-    "preload": "extract_page, forkserver preloading process.page_text",
+    "preload": "extract_page, forkserver preloading process.page_text only",
+    "stage": "the extract stage as built now (Extractor: preload, warm-up pages)",
 }
+PAGE = b"<html><body><article><p>" + b"Words of a warm-up page. " * 20 + b"</p></article></body></html>"
 
 
 def pool_first_result(variant: str = "extract_html") -> None:
-    """Start a forkserver pool of 2 and wait for its first two results (run in a fresh process)."""
+    """Start a forkserver pool of 2 and wait for two results of each worker (run in a fresh process)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     from wirewatch.process.extractor import extract_html
     from wirewatch.process.page_text import extract_page
 
+    urls = [f"https://warm.test/{i}" for i in range(4)]
+    if variant == "stage":
+        from wirewatch.process.extractor import Extractor
+
+        from wirewatch.config import ExtractSettings, HttpSettings
+
+        extractor = Extractor(ExtractSettings(workers=2), HttpSettings(), None)  # type: ignore[arg-type]
+        pool = extractor.worker_pool()
+        assert pool is not None
+        list(pool.map(extract_page, [PAGE] * 4, urls))
+        report_pool_cpu(pool)
+        extractor.close()
+        return
     context = multiprocessing.get_context("forkserver")
     if variant == "preload":
         context.set_forkserver_preload(["wirewatch.process.page_text"])
     fn = extract_html if variant == "extract_html" else extract_page
     with ProcessPoolExecutor(2, mp_context=context) as pool:
-        page = b"<html><body><article><p>" + b"Words of a warm-up page. " * 20 + b"</p></article></body></html>"
-        list(pool.map(fn, [page, page], ["https://warm.test/1", "https://warm.test/2"]))
+        list(pool.map(fn, [PAGE] * 4, urls))
+        report_pool_cpu(pool)
+
+
+def report_pool_cpu(pool: Any) -> None:
+    import multiprocessing.forkserver
+
+    def cpu(pid: int) -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    server = getattr(multiprocessing.forkserver._forkserver, "_forkserver_pid", None)
+    print(f"cpu {sum(cpu(p) for p in list(pool._processes)):.2f} {cpu(server) if server else 0.0:.2f}")
 
 
 def pool_variants(tmp: Path) -> None:
-    print("extraction pool (forkserver, 2 workers) to its first results, each in a fresh interpreter:")
+    """Each variant in a fresh interpreter whose main script imports the CLI first, as `wirewatch` does (a
+    worker that runs the main script again then pays for it, as under `wirewatch run`)."""
+    print("extraction pool (forkserver, 2 workers) to two results of each, in a fresh `wirewatch`-like process:")
+    script = tmp / "pool_probe.py"
+    script.write_text(f"import wirewatch.app.cli  # as the wirewatch command does\n"
+                      f"import sys, time\nsys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+                      f"import bench_startup as b\n"
+                      f"if __name__ == '__main__':\n"
+                      f"    t = time.perf_counter()\n    b.pool_first_result(sys.argv[1])\n"
+                      f"    print(time.perf_counter() - t)\n",
+                      encoding="utf-8")
     for variant, name in POOL_VARIANTS.items():
-        code = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import bench_startup as b; " \
-               f"import time; t = time.perf_counter(); b.pool_first_result({variant!r}); " \
-               f"print(time.perf_counter() - t)"
-        out = subprocess.run([sys.executable, "-c", code], cwd=tmp, capture_output=True, text=True, check=True,
+        out = subprocess.run([sys.executable, str(script), variant], cwd=tmp, capture_output=True, text=True,
                              timeout=120)
-        print(f"  {float(out.stdout.split()[-1]):6.2f} s  {name}")
+        if out.returncode != 0:
+            print(f"     n/a  {name} (not in this checkout)")
+            continue
+        lines = out.stdout.split("\n")
+        workers, server = (float(x) for x in next(x for x in lines if x.startswith("cpu")).split()[1:])
+        print(f"  {float(lines[-2]):6.2f} s  {name}; CPU: workers {workers:.2f} s, forkserver {server:.2f} s")
 
 
 def main() -> None:

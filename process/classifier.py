@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Future
 from pathlib import Path
 
 from wirewatch.process.model import TopicModel, document
@@ -66,12 +67,23 @@ class RuleSource:
 class TopicClassifier:
     """``tag(article)`` combines the rules and the model into one :class:`TaggedArticle`."""
 
-    def __init__(self, rules: RuleSource, model: TopicModel | None, fire_score: float = 0.6,
+    def __init__(self, rules: RuleSource, model: TopicModel | Future[TopicModel] | None, fire_score: float = 0.6,
                  model_alone: float = 0.85) -> None:
         self.rules = rules
-        self.model = model
+        self._model = model
         self.fire_score = fire_score
         self.model_alone = model_alone
+
+    @property
+    def model(self) -> TopicModel | None:
+        """The model; one still being trained (a future) is waited for at its first use."""
+        if isinstance(self._model, Future):
+            try:
+                self._model = self._model.result()
+            except Exception:  # a bug in training, past the checks made before it started: say so, go on
+                log.exception("training the model failed; classifying with the rules alone")
+                self._model = None
+        return self._model
 
     def tag(self, article: Article) -> TaggedArticle:
         return self.tag_batch([article])[0]
@@ -81,9 +93,10 @@ class TopicClassifier:
         pack = self.rules.current()
         texts = [(a.title, a.text[:MAX_RULE_CHARS]) for a in articles]
         rows: list[dict[str, float]] = [{} for _ in articles]
-        if self.model is not None and articles:
-            matrix = self.model.probabilities([document(title, text) for title, text in texts])
-            rows = [{t: float(p) for t, p in zip(self.model.topics, row, strict=True)} for row in matrix]
+        model = self.model
+        if model is not None and articles:
+            matrix = model.probabilities([document(title, text) for title, text in texts])
+            rows = [{t: float(p) for t, p in zip(model.topics, row, strict=True)} for row in matrix]
         return [self._tag(article, pack, title, text, probs)
                 for article, (title, text), probs in zip(articles, texts, rows, strict=True)]
 

@@ -2,11 +2,11 @@
 
 In: :class:`Entry`. Out: :class:`Article`. The page is fetched with limits (``wirewatch.http``),
 then trafilatura extracts text, title, author, date and site name and py3langid identifies the
-language, in one pass over one parsed tree (``process.page_text``, imported only when a page is
-extracted, so that commands that do not extract never load trafilatura). When the page cannot be
-fetched, is not HTML, or yields less than ``min_text_chars`` of text, the feed's summary is used
-instead and the article says so (``text_source = "feed_summary"``, ``fetch_error``). ``provenance``
-names the source of each field.
+language, in one pass over one parsed tree (``process.page_text``, imported only when the stage starts
+its worker pool or extracts a page, so that commands that do not extract never load trafilatura).
+When the page cannot be fetched, is not HTML, or yields less than ``min_text_chars`` of text, the
+feed's summary is used instead and the article says so (``text_source = "feed_summary"``,
+``fetch_error``). ``provenance`` names the source of each field.
 
 A page still loading after ``page_patience_seconds`` (a slow server) does not hold back its batch:
 its fetch goes on in the background, bounded by its own deadline, and its entry goes back to the
@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 MAX_CRAWL_DELAY = 30.0  # a robots.txt Crawl-delay above this is capped, not obeyed to the letter
 HTML_TYPES = ("text/html", "application/xhtml+xml", "text/xml", "application/xml")
 FORGET_FETCH_SECONDS = 600.0  # a background fetch whose entry never came back (another worker took it)
+POOL_START_SECONDS = 60.0  # a pool not started by then (normally 1-6 s): that batch is extracted in-process
+WARM_UP_PAGE = (b"<html><head><title>Warm-up</title></head><body><article><p>"
+                + b"Each extraction worker reads this page once as the stage starts, before any entry comes. " * 4
+                + b"</p></article></body></html>")
 
 
 def strip_html(fragment: str) -> str:
@@ -138,15 +142,43 @@ def assemble(entry: Entry, result: dict[str, Any] | str, problem: str, settings:
 
 def _pool_context() -> multiprocessing.context.BaseContext:
     # never fork a process that runs Kafka client threads: the children would inherit held locks
-    return multiprocessing.get_context("forkserver" if sys.platform.startswith("linux") else "spawn")
+    if not sys.platform.startswith("linux"):
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    # the fork server imports trafilatura once and each worker is forked from it with it. (Each worker still runs
+    # a main script file again, as spawn does: under the `wirewatch` command, the CLI's imports. The default
+    # preload, "__main__", never helped: Python 3.11's fork server is not given the script's path.)
+    context.set_forkserver_preload(["wirewatch.process.page_text"])
+    return context
+
+
+def _start_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of worker processes, each started on a warm-up page (it loads py3langid's model)."""
+    from wirewatch.process.page_text import extract_page
+
+    pool = ProcessPoolExecutor(workers, mp_context=_pool_context())
+    try:
+        for i in range(workers):  # one task each: a worker process is started per task while none is idle
+            pool.submit(extract_page, WARM_UP_PAGE, f"https://warm-up.invalid/{i}")
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    return pool
+
+
+def _shut_down(starting: Future[ProcessPoolExecutor]) -> None:
+    if not starting.cancelled() and starting.exception() is None:
+        starting.result().shutdown(wait=False, cancel_futures=True)
 
 
 class Extractor:
     """The extract stage: ``handle(entry)`` for one, ``handle_batch(entries)`` for a consumed batch.
 
     A batch is fetched concurrently (threads) and extracted in a pool of worker processes sized to
-    the cores, so that extraction, which is CPU-bound, uses every core. A page whose extraction
-    outlasts ``extraction_timeout_seconds`` falls back to the feed summary and the pool is replaced.
+    the cores, so that extraction, which is CPU-bound, uses every core. The pool starts in the
+    background when the stage is built (meanwhile the stage joins its consumer group), and its
+    workers import only ``process.page_text``. A page whose extraction outlasts
+    ``extraction_timeout_seconds`` falls back to the feed summary and the pool is replaced.
     """
 
     def __init__(self, settings: ExtractSettings, http: HttpSettings, client: httpx.Client) -> None:
@@ -154,8 +186,10 @@ class Extractor:
         self.http = http
         self.client = client
         self.workers = settings.workers or os.cpu_count() or 1
-        self._pool: ProcessPoolExecutor | None = None
         self._fetchers = ThreadPoolExecutor(settings.fetch_concurrency, thread_name_prefix="fetch")
+        self._pool: Future[ProcessPoolExecutor] | None = None  # being started, or started
+        if self.workers > 1:
+            self._pool = self._fetchers.submit(_start_pool, self.workers)
         self.robots = RobotsRules(client, deadline=settings.deadline_seconds) if settings.respect_robots_txt else None
         self.hosts = HostGate(http.per_host_concurrency, http.per_host_delay_seconds)
         # fetches of pages that outlasted the patience: (article id, url) -> (fetch, when it was started)
@@ -164,7 +198,7 @@ class Extractor:
     def close(self) -> None:
         self._fetchers.shutdown(wait=False, cancel_futures=True)
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.add_done_callback(_shut_down)  # now, or once it has started
             self._pool = None
 
     def _fetch(self, entry: Entry) -> tuple[Fetched | None, str]:
@@ -189,18 +223,41 @@ class Extractor:
             return None, str(exc)
         return page, page_problem(page)
 
-    def _extract_all(self, pages: list[Fetched | None]) -> list[dict[str, Any] | str]:
-        todo = [i for i, p in enumerate(pages) if p is not None]
-        results: list[dict[str, Any] | str] = [{} for _ in pages]
-        if self.workers <= 1 or len(todo) <= 1:
-            for i in todo:
-                page = pages[i]
-                assert page is not None
-                results[i] = extract_html(page.content, page.url)
-            return results
+    def worker_pool(self) -> ProcessPoolExecutor | None:
+        """The extraction workers (waited for while they start), or None: extract in this process."""
+        if self.workers <= 1:
+            return None
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=_pool_context())
-        futures = {i: self._pool.submit(extract_html, pages[i].content, pages[i].url) for i in todo}  # type: ignore[union-attr]
+            self._pool = self._fetchers.submit(_start_pool, self.workers)
+        try:
+            return self._pool.result(timeout=POOL_START_SECONDS)
+        except Exception as exc:  # no worker processes here (or not yet): this batch is extracted in-process
+            log.error("extraction pool not started (%s: %s); extracting in this process", type(exc).__name__, exc)
+            if self._pool.done():
+                self._pool = None  # tried again at the next batch
+            return None
+
+    def _extract_all(self, entries: list[Entry], pages: list[Fetched | None]) -> list[dict[str, Any] | str]:
+        """Each usable page's extraction ({} where there is no page), with the date searched for only
+        where the feed gave none."""
+        todo = [(i, page) for i, page in enumerate(pages) if page is not None]
+        results: list[dict[str, Any] | str] = [{} for _ in pages]
+        pool = self.worker_pool() if todo else None
+        futures: dict[int, Future[dict[str, Any] | str]] = {}
+        if pool is not None:
+            from wirewatch.process.page_text import extract_page  # by reference: workers never load this module
+
+            try:
+                futures = {i: pool.submit(extract_page, page.content, page.url, not entries[i].published)
+                           for i, page in todo}
+            except RuntimeError as exc:  # a broken pool (a worker died meanwhile): this batch is extracted here
+                log.warning("extraction pool unusable (%s: %s)", type(exc).__name__, exc)
+                self._replace_pool()
+                futures, pool = {}, None
+        if pool is None:
+            for i, page in todo:
+                results[i] = extract_html(page.content, page.url, not entries[i].published)
+            return results
         deadline = time.monotonic() + self.settings.extraction_timeout_seconds
         broken = False
         for i, future in futures.items():
@@ -217,11 +274,13 @@ class Extractor:
         return results
 
     def _replace_pool(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
+        starting, self._pool = self._pool, None
+        if starting is not None and starting.done() and starting.exception() is None:
+            pool = starting.result()
             for proc in list(getattr(pool, "_processes", {}).values()):
                 proc.terminate()
             pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._fetchers.submit(_start_pool, self.workers)  # ready, if it can be, by the next batch
         log.warning("extraction pool replaced after a timeout or a dead worker")
 
     def _fetch_all(self, entries: list[Entry]) -> list[tuple[Fetched | None, str] | None]:
@@ -257,7 +316,7 @@ class Extractor:
         pages = self._fetch_all(entries)
         fetched = [p if p is not None else (None, "") for p in pages]
         usable = [page if page is not None and not problem else None for page, problem in fetched]
-        results = self._extract_all(usable)
+        results = self._extract_all(entries, usable)
         outputs: list[list[Output]] = []
         for entry, loaded, (_page, problem), result in zip(entries, pages, fetched, results, strict=True):
             if loaded is None:

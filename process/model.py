@@ -6,6 +6,8 @@ records the scikit-learn version, the training data hash and the topics. Loading
 another scikit-learn version fails with a :class:`ModelError` naming both versions. The one fallback
 when no usable model is saved (or the bundled examples changed since this one was trained here) is
 :func:`load_or_train`; the examples it and ``wirewatch train``/``evaluate`` use, :func:`training_examples`.
+:func:`train_in_background` trains and saves in a thread and gives a future of the model at once,
+so that a stage starting without a saved model does its other start-up meanwhile.
 
 Pipeline: word 1–2-gram and character 3–5-gram TF-IDF on case- and accent-folded text (words keep
 their vowel signs in the Indic scripts, :mod:`process.scripts`), into one balanced logistic
@@ -17,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +32,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import FeatureUnion, Pipeline
+from threadpoolctl import threadpool_limits
 from wirewatch.process.jsonl import JsonlError, read_objects
 from wirewatch.process.scripts import MARKS
 
@@ -114,16 +118,27 @@ def training_digest(examples: Iterable[Example]) -> str:
     return hashlib.sha256("\n".join(sorted(docs)).encode()).hexdigest()[:12]
 
 
+def check_trainable(examples: Sequence[Example], topics: Sequence[str] = TOPICS) -> np.ndarray:
+    """The examples' label matrix (one column per topic), or ValueError naming a topic they cannot train."""
+    rows = [[int(bool(e["labels"].get(t, False))) for t in topics] for e in examples]
+    labels = np.array(rows).reshape(-1, len(topics))
+    for i, topic in enumerate(topics):
+        if not len(labels) or labels[:, i].min() == labels[:, i].max():
+            raise ValueError(f"topic {topic!r} needs both positive and negative examples to train")
+    return labels
+
+
 def train(examples: Iterable[Example], topics: Sequence[str] = TOPICS,
           pipeline: Pipeline | None = None) -> TopicModel:
     """Fit the pipeline (:func:`features_and_classifier` unless given) on the examples."""
     examples = list(examples)
     docs = [document(str(e.get("title", "")), e["text"]) for e in examples]
-    labels = np.array([[int(bool(e["labels"].get(t, False))) for t in topics] for e in examples])
-    for i, topic in enumerate(topics):
-        if labels[:, i].min() == labels[:, i].max():
-            raise ValueError(f"topic {topic!r} needs both positive and negative examples to train")
-    pipeline = (pipeline or features_and_classifier()).fit(docs, labels)
+    labels = check_trainable(examples, topics)
+    # one BLAS thread: the solver's vectors (~30,000 numbers) are too small for OpenBLAS's threads, which on
+    # 2 busy cores cost many times the work (the same fit, a third of the time or less: docs/benchmarks.md,
+    # issue 14). The limit is the process's while it lasts.
+    with threadpool_limits(limits=1, user_api="blas"):
+        pipeline = (pipeline or features_and_classifier()).fit(docs, labels)
     digest = training_digest(examples)
     meta = {"version": f"m-{digest}", "data_sha256": digest, "examples": len(examples),
             "sklearn": sklearn.__version__, "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -156,10 +171,12 @@ def load(path: str | Path) -> TopicModel:
     return TopicModel(blob["pipeline"], tuple(blob["topics"]), blob["meta"])
 
 
-def load_or_train(path: str | Path, examples: list[Example], named: bool = False) -> TopicModel:
+def load_or_train(path: str | Path, examples: list[Example],
+                  named: bool = False) -> TopicModel | Future[TopicModel]:
     """The model saved at ``path`` — or, when there is none, it cannot be used here, or it was trained here
     on other examples (``auto_trained``: the bundled examples of another version), one trained on
-    ``examples``, marked ``auto_trained`` and saved at ``path``. A model the user trained (``wirewatch
+    ``examples``, marked ``auto_trained`` and saved at ``path`` — in the background (:func:`train_in_background`):
+    then the answer is the future of that model. A model the user trained (``wirewatch
     train``) is theirs and kept whatever its examples; a ``named`` path (configured by the user) is
     never replaced: what is wrong with it is raised as :class:`ModelError`."""
     try:
@@ -171,7 +188,27 @@ def load_or_train(path: str | Path, examples: list[Example], named: bool = False
         if named:
             raise
         log.info("no usable model at %s (%s); training one on the bundled examples", path, exc)
-    model = train(examples)
-    model.meta["auto_trained"] = True  # retrained when the bundled examples change
-    save(model, path)
-    return model
+    return train_in_background(examples, path)  # the first batch waits for it; the stages start meanwhile
+
+
+def train_in_background(examples: Sequence[Example], path: str | Path) -> Future[TopicModel]:
+    """Train on the examples (marked ``auto_trained``: retrained when they change) and save at ``path``, in a
+    thread; the future's model is there once saved. What would fail at once fails here, before the thread:
+    examples that cannot train (ValueError). A model that cannot be saved is logged and still given."""
+    check_trainable(examples)
+
+    def fit_and_save() -> TopicModel:
+        model = train(examples)
+        model.meta["auto_trained"] = True
+        try:
+            save(model, path)
+        except OSError as exc:
+            log.error("the trained model could not be saved at %s (%s); it is used, and trained again next time",
+                      path, exc)
+        return model
+
+    trainer = ThreadPoolExecutor(1, thread_name_prefix="train")  # not a daemon: an exit waits for the save
+    try:
+        return trainer.submit(fit_and_save)
+    finally:
+        trainer.shutdown(wait=False)

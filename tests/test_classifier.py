@@ -98,6 +98,8 @@ def test_a_model_trained_here_on_older_bundled_examples_is_retrained(model, tmp_
 
 
 def test_a_model_path_the_user_named_is_never_replaced_by_the_fallback(tmp_path: Path) -> None:
+    from concurrent.futures import Future
+
     from wirewatch.process.model import load_or_train
 
     tiny = [{"text": "a truce was agreed in the talks", "labels": {"ceasefire_talks": True}},
@@ -113,5 +115,44 @@ def test_a_model_path_the_user_named_is_never_replaced_by_the_fallback(tmp_path:
     with pytest.raises(ModelError, match="another version"):
         load_or_train(path, tiny, named=True)
     assert load(path).meta["data_sha256"] == stale.meta["data_sha256"]
-    fresh = load_or_train(path, tiny)  # not named: trained on the examples given, marked, saved
+    pending = load_or_train(path, tiny)  # not named: trained on the examples given (in the background), saved
+    assert isinstance(pending, Future)
+    fresh = pending.result()
     assert fresh.meta["auto_trained"] and load(path).meta["data_sha256"] == fresh.meta["data_sha256"]
+
+
+def test_a_model_trained_in_the_background_is_waited_for_and_saved(model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from concurrent.futures import Future
+
+    from wirewatch.process.model import train_in_background
+
+    path = tmp_path / "model.joblib"
+    pending = train_in_background(read_examples(bundled_training_file()), path)
+    assert isinstance(pending, Future)
+    rules = RuleSource(bundled_rules_dir())
+    texts = [article(a["title"], "\n".join(a["body"])) for a in DemoCorpus.load().articles[:6]]
+    waited = TopicClassifier(rules, pending).tag_batch(texts)  # waits for the training
+    assert path.is_file() and load(path).meta["auto_trained"] is True
+    direct = TopicClassifier(rules, model).tag_batch(texts)
+    assert [(t.model_version, t.topics) for t in waited] == [(t.model_version, t.topics) for t in direct]
+
+
+def test_examples_that_cannot_train_fail_before_the_background_starts(tmp_path: Path) -> None:
+    from wirewatch.process.model import train_in_background
+
+    with pytest.raises(ValueError, match="energy_strikes"):
+        train_in_background([{"text": "a truce", "labels": {"ceasefire_talks": True}},
+                             {"text": "a match", "labels": {}}], tmp_path / "model.joblib")
+    assert not (tmp_path / "model.joblib").exists()
+
+
+def test_a_training_that_failed_leaves_the_rules_alone_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    from concurrent.futures import Future
+
+    failed: Future = Future()  # type: ignore[type-arg]
+    failed.set_exception(MemoryError("no room"))
+    clf = TopicClassifier(RuleSource(bundled_rules_dir()), failed)
+    tagged = clf.tag(article("Truce talks in Doha", "Negotiators met in Doha to agree a ceasefire."))
+    assert clf.model is None and tagged.model_version == ""
+    assert all("no model" in t.explanation for t in tagged.topics)
+    assert "training the model failed" in caplog.text

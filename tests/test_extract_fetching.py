@@ -82,3 +82,41 @@ def test_the_process_pool_extracts_a_batch() -> None:
                            settings=ExtractSettings(workers=2, deadline_seconds=5))
     assert [a.text_source for a in articles] == ["page"] * 6
     assert len({a.text for a in articles}) == 1
+
+
+def test_the_pool_starts_with_the_stage_and_its_workers_load_page_text_only() -> None:
+    http = HttpSettings(allow_networks=["127.0.0.0/8"])
+    with make_client(2, http.agent, http.max_redirects, AddressPolicy.from_strings(http.allow_networks)) as client:
+        extractor = Extractor(ExtractSettings(workers=2), http, client)
+        try:
+            pool = extractor.worker_pool()  # started by the constructor, before any entry came
+            assert pool is not None
+            loaded = pool.submit(eval, "sorted(__import__('sys').modules)").result(timeout=60)
+        finally:
+            extractor.close()
+    assert "wirewatch.process.page_text" in loaded and "trafilatura" in loaded
+    assert not {"wirewatch.process.extractor", "wirewatch.kafka", "wirewatch.http", "httpx"} & set(loaded)
+
+
+def test_an_extraction_past_its_timeout_falls_back_and_the_pool_is_replaced() -> None:
+    body = [f"Paragraph {i} of a very long report about the talks, with words enough to count as text."
+            for i in range(20_000)]
+    huge = html_page(Item(url="x", title="A long report", body=body, published="2024-08-10", author="A"))  # 2 MB
+    settings = ExtractSettings(workers=2, extraction_timeout_seconds=0.5, deadline_seconds=20, timeout_seconds=20)
+    http = HttpSettings(allow_networks=["127.0.0.0/8"])
+    with LoopbackSite({"/huge.html": Resource(huge)}) as site, \
+            make_client(20, http.agent, http.max_redirects, AddressPolicy.from_strings(http.allow_networks)) as client:
+        extractor = Extractor(settings, http, client)
+        try:
+            first = extractor.worker_pool()
+            entry = Entry(article_id="a1", url=site.url("/huge.html"), canonical_url="", feed_url="f",
+                          title="Feed title", summary="The feed's own summary of the story.")
+            [[out]] = extractor.handle_batch([entry])
+            replaced = extractor.worker_pool()
+            assert replaced is not None and replaced is not first
+            assert replaced.submit(eval, "6 * 7").result(timeout=60) == 42
+        finally:
+            extractor.close()
+    article = out.message
+    assert isinstance(article, Article) and article.text_source == "feed_summary"
+    assert article.fetch_error == "extraction timed out after 0.5s"

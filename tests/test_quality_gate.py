@@ -1,10 +1,12 @@
-"""Quality gate: the classify stage on real labeled news must not drop below its pinned floors.
+"""Quality gate: the classify and alert stages on real labeled news must not drop below their pinned floors.
 
 Floors (raise them when quality rises; never lower them to make a change pass), from
 benchmarks/eval_classifier.py: F1 per topic on ../shared/data/news-dev.jsonl and on the topic labels of
 ../shared/data/stories-dev (six stories of other conflicts, 17 languages), also with each story scored
 by a model trained without the bundled examples about its conflict (leave one story out); and the
-share of the 2,225 BBC articles of ../shared/data/bbc (none about these topics) that fire.
+share of the 2,225 BBC articles of ../shared/data/bbc (none about these topics) that fire; the Doha watch
+(benchmarks/eval_stories.py); and watching the six stories of stories-dev and the Doha watch through the
+evaluation of issue #10 (benchmarks/eval_watch.py).
 """
 
 import json
@@ -68,3 +70,44 @@ def test_the_doha_story_on_the_labeled_dev_set(shared: Path) -> None:
     assert {r["relation"] for r in result["seeds"].values()} == {"same_report"}, result["seeds"]
     assert result["recall"] >= DOHA_RECALL_FLOOR, result["missed"]
     assert result["others_linked_share"] <= DOHA_OTHERS_CEILING, result["wrongly_linked"]
+
+
+# benchmarks/eval_watch.py: watching each of the six stories of stories-dev from its seed (issue #10 asks for
+# recall >= 0.90 per story, pooled false flags <= 1 %, right kind >= 90 %). The floors are the hand-written
+# linker's figures (nothing fitted on stories-dev, so no fold is needed); a fitted linker is scored leave one
+# story out by the same script.
+WATCH_STORY_RECALL_FLOOR = {"armaz": 0.41, "gazadeal": 0.80, "hezbollah": 0.65, "indopak": 0.43, "thaicam": 0.60,
+                            "znpp": 0.35}  # reached 7/17, 17/21, 15/23, 10/23, 12/20, 7/20
+WATCH_POOLED_RECALL_FLOOR = 0.54  # reached 68/124 = 0.548
+WATCH_FALSE_FLAG_CEILING = 0.01  # reached 8/986 = 0.81 % (goal 1 %)
+WATCH_RIGHT_KIND_FLOOR = 0.89  # reached 61/68 = 89.7 % (goal 90 %)
+WATCH_DOHA_RECALL_FLOOR = 0.95  # reached 27/28 = 0.964
+WATCH_DOHA_FALSE_FLAG_CEILING = 0.01  # reached 1/124 = 0.81 %
+
+
+@pytest.fixture(scope="module")
+def watching(shared: Path) -> dict[str, Any]:
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "eval_watch.py"
+    out = subprocess.run([sys.executable, str(script), "--shared", str(shared), "--linker", "hand", "--json"],
+                         capture_output=True, text=True, check=True, timeout=600)
+    return json.loads(out.stdout)
+
+
+def test_watching_each_story_of_stories_dev(watching: dict[str, Any]) -> None:
+    assert set(watching["stories"]) == set(WATCH_STORY_RECALL_FLOOR)
+    for story, floor in WATCH_STORY_RECALL_FLOOR.items():
+        s = watching["stories"][story]
+        assert s["recall"] >= floor, f"{story}: recall {s['recall']:.2f} < {floor}; missed {s['missed']}"
+    pooled = watching["pooled"]
+    assert pooled["recall"] >= WATCH_POOLED_RECALL_FLOOR, pooled
+    assert pooled["false_flag_share"] <= WATCH_FALSE_FLAG_CEILING, \
+        [s["flagged_wrongly"] for s in watching["stories"].values()]
+    assert pooled["right_kind_share"] >= WATCH_RIGHT_KIND_FLOOR, \
+        [s["wrong_kind"] for s in watching["stories"].values()]
+
+
+def test_watching_doha_on_news_dev(watching: dict[str, Any]) -> None:
+    d = watching["doha"]
+    assert set(d["seeds"].values()) == {"same_report"}, d["seeds"]
+    assert d["recall"] >= WATCH_DOHA_RECALL_FLOOR, d["missed"]
+    assert d["false_flag_share"] <= WATCH_DOHA_FALSE_FLAG_CEILING, d["flagged_wrongly"]

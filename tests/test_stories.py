@@ -1,10 +1,17 @@
 """Story relation on plain texts: retellings are the same report, developments are follow-ups,
-the noise around a story (Gaza talks in Doha, battlefield and strike reports) is not part of it."""
+the noise around a story (Gaza talks in Doha, battlefield and strike reports) is not part of it; and the
+learned linker (off by default): its keys in scripts without capitals, its bad input, its anchored learning."""
 
+import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+from wirewatch.alerts.linker import FORMAT, KIND_FEATURES, LINK_FEATURES, LinkModel, ModelFileError
+from wirewatch.alerts.linker_watch import LearnedStory, archive_stats, relate_learned
 from wirewatch.alerts.stories import StoryProfile, TermStats, latin_key, names, relate, terms
+from wirewatch.alerts.textkeys import Analyser, spelling
 
 from wirewatch.devtools.corpus import DemoCorpus
 
@@ -81,3 +88,72 @@ def test_time_window_and_topics_bound_a_story() -> None:
     late = when(follow).replace(year=2026)
     assert relate(body(follow), story, stats, 0.14, late, BOTH).reason.startswith("more than 120 days")
     assert relate(body(follow), story, stats, 0.14, when(follow), {"sport"}).kind == "unrelated"
+
+
+# The learned linker (off by default: alerts/linker_watch.py; scored by benchmarks/eval_watch.py --linker learned)
+
+def keys(text: str) -> set[str]:
+    return set(Analyser.default().analyse(text).keys)
+
+
+def test_the_learned_linkers_keys_meet_in_scripts_without_capitals() -> None:
+    assert spelling("Курской")[:5] == spelling("Koursk")[:5] == "kursk"
+    assert {"@israel", "@lebano"} <= keys("وقف إطلاق النار بين إسرائيل ولبنان")  # Arabic: no capitals, a prefix
+    assert {"@israel", "@lebano"} <= keys("Cessez-le-feu entre Israël et le Liban")
+    assert "@pakist" in keys("भारत और पाकिस्तान के बीच संघर्ष विराम")  # Devanagari with its vowel signs
+    assert "@kambod" in keys("การหยุดยิงระหว่างไทยและกัมพูชา")  # Thai, written without spaces
+    assert "~bsnn" in keys("باشينيان") & keys("Pashinyan")  # a name without vowels meets its Latin spelling
+    assert {"%08", "%08-17"} <= keys("Talks were due on 17 August") & keys("Переговоры 17 августа")
+    assert not {k for k in keys("x Kazakov x Moskalenko") if k[0] == "@"}  # surnames are not places
+
+
+def _model(threshold: float = 0.5) -> LinkModel:
+    link = {k: 0.0 for k in LINK_FEATURES} | {"cos_seed": 8.0, "anchors": 4.0, "days_seed": -4.0}
+    kind = {k: 0.0 for k in KIND_FEATURES} | {"days_seed": 6.0, "new_terms": 2.0}
+    return LinkModel(link, -2.5, kind, -2.0, threshold, threshold)
+
+
+def test_the_learned_linker_gives_bad_input_a_clear_answer_at_a_bounded_cost() -> None:
+    seed = next(a for a in CORPUS.articles if a["kind"] == "doha_report")
+    story = LearnedStory()
+    story.seed(body(seed), BOTH, when(seed))
+    stats = archive_stats(body(a) for a in CORPUS.articles)
+    analyse = Analyser.default().analyse
+    assert relate_learned(analyse(""), story, stats, _model()).reason.startswith("no words to compare")
+    assert relate_learned(analyse("ꦱꦸꦫꦏꦂꦠ ꦲꦶꦁ ꦠꦤꦃ"), story, stats, _model()).kind == "unrelated"  # Javanese
+    retold = relate_learned(analyse(body(seed)), story, stats, _model(), when(seed), BOTH)
+    assert retold.kind == "same_report", retold.reason
+    start = time.process_time()
+    huge = relate_learned(analyse("Doha talks on energy strikes. " * 180_000), story, stats, _model(), when(seed))
+    assert time.process_time() - start < 2.0 and huge.kind in ("same_report", "follow_up", "unrelated")
+    empty = LearnedStory()
+    empty.seed("", BOTH, when(seed))
+    assert relate_learned(analyse(body(seed)), empty, stats, _model()).reason.startswith("the story's seed has no")
+
+
+def test_a_learned_story_learns_only_from_members_the_seed_itself_would_take() -> None:
+    seed = next(a for a in CORPUS.articles if a["kind"] == "doha_report")
+    noise = next(a for a in CORPUS.articles if a["kind"] not in ("doha_report", "doha_rewrite", "doha_followup"))
+    story = LearnedStory()
+    story.seed(body(seed), BOTH, when(seed))
+    stats = archive_stats(body(a) for a in CORPUS.articles)
+    analyse = Analyser.default().analyse
+    assert story.anchored(analyse(body(seed)), stats, _model(), when(seed), BOTH)
+    assert not story.anchored(analyse(body(noise)), stats, _model(), when(noise), fired(noise))
+
+
+def test_a_weights_file_of_another_version_is_named_with_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "weights.json"
+    path.write_text(json.dumps({"format": "wirewatch-linker/0", "link": {}}), encoding="utf-8")
+    with pytest.raises(ModelFileError, match=r"weights.json.*wirewatch-linker/0.*fit_linker"):
+        LinkModel.load(path)
+    data = _model().as_json()
+    data["link"]["weights"].pop("cos_seed")  # type: ignore[index]
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ModelFileError, match="features differ"):
+        LinkModel.load(path)
+    path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ModelFileError, match="cannot read"):
+        LinkModel.load(path)
+    path.write_text(json.dumps(_model().as_json()), encoding="utf-8")
+    assert LinkModel.load(path) == _model() and data["format"] == FORMAT

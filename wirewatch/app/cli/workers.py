@@ -37,7 +37,8 @@ def _run(ctx: Context, stages: tuple[str, ...], embedded: bool, once: bool = Fal
         signal.signal(signal.SIGHUP, lambda _signum, _frame: reload_requested.set())
         with Pipeline(settings, allow_embedded=embedded, load_config=ctx.reload_settings,
                       reload_requested=reload_requested) as pipeline, web_beside(settings, once):
-            pipeline.run(stages, stop, poll_once=once, until_idle=once)
+            # idle is decided by the counters (each batch's outputs are counted before its records), not by time
+            pipeline.run(stages, stop, poll_once=once, until_idle=once, idle_grace=0.5)
             click.echo(json.dumps(pipeline.progress.snapshot()), err=True)
 
 

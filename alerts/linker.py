@@ -1,0 +1,242 @@
+"""The story linker's model: how much an article and a story have in common, and what the article adds.
+
+In: an article's :class:`~alerts.textkeys.Analysis`, a story's keys (its seed, what its members
+added, its facts, its dates and topics) and :class:`TermStats` (document frequencies). Out: a
+feature vector of the pair (:func:`pair_features`), the probability that the article belongs to the
+story (:meth:`LinkModel.belongs`) and the probability that it is a later development rather than the
+same report retold (:meth:`LinkModel.develops`).
+
+The features are independent of language and story: IDF-weighted cosines of the keys against the
+seed, against the story as it grew and against its closest member; how much of the seed's heaviest
+keys the article carries; places, name skeletons, figures and dates in common; the share of the
+story's topics the article carries (a signal, not a gate); and the days from the story's start and
+from its last member. Their weights are learned on labelled pairs by ``benchmarks/fit_linker.py``
+(a logistic regression with fixed signs, or boosted trees monotone in the same signs). No weights are
+shipped: the learned linker is off by default (:mod:`alerts.linker_watch`); ``fit_linker.py --out``
+writes a weights file that :meth:`LinkModel.load` reads (numbers only).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from wirewatch.alerts.textkeys import Analysis
+
+WEIGHTS_FILE = Path(__file__).parent / "data" / "linker_weights.json"
+FORMAT = "wirewatch-linker/1"
+LINK_FEATURES = ("cos_seed", "cos_story", "cos_member", "anchors", "own_anchors", "both_anchors", "places",
+                 "seed_places", "own_places", "both_places", "skeletons", "names", "facts", "topics",
+                 "days_seed", "days_last", "before_seed", "seed_top", "own_top")
+KIND_FEATURES = ("days_seed", "new_terms", "new_facts", "new_places", "cos_seed")
+# the sign each weight may take (+1: never below zero, -1: never above, 0: free): more in common never makes an
+# article less likely to belong, more time never more likely; more new facts never makes it less of a development
+LINK_SIGNS = {"days_seed": -1, "days_last": -1, "before_seed": -1}
+KIND_SIGNS = {"days_seed": 1, "new_terms": 0, "new_facts": 1, "new_places": 1, "cos_seed": -1}
+ANCHORS = 10
+PLACES = 4
+TOP = 3
+FACT = "#%"
+
+
+class ModelFileError(ValueError):
+    """The weights file is missing, unreadable or from another version of the linker."""
+
+
+@dataclass
+class TermStats:
+    """Document frequencies of keys over a background and the archive, updated as articles arrive."""
+
+    docs: int = 0
+    df: Counter[str] = field(default_factory=Counter)
+
+    def add_keys(self, keys: Iterable[str]) -> None:
+        self.docs += 1
+        self.df.update(set(keys))
+
+    def idf(self, term: str) -> float:
+        return math.log((self.docs + 1) / (self.df.get(term, 0) + 1)) + 1.0
+
+    def vector(self, counts: Mapping[str, float], kinds: str = "") -> dict[str, float]:
+        """Unit TF-IDF vector of the keys whose first character is in ``kinds`` (``""``: the plain terms)."""
+        vec = {t: (1.0 + math.log(c)) * self.idf(t) for t, c in counts.items() if c > 0 and _kind(t) == kinds}
+        norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+        return {t: v / norm for t, v in vec.items()}
+
+
+def _kind(key: str) -> str:
+    first = key[0]
+    return first if first in "@~#%^" else ""
+
+
+def cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(v * b.get(t, 0.0) for t, v in a.items())
+
+
+@dataclass
+class StoryKeys:
+    """What the linker knows of a story: its seed's keys, and what its members added (bounded)."""
+
+    seed: Counter[str] = field(default_factory=Counter)
+    grown: Counter[str] = field(default_factory=Counter)
+    members: list[Counter[str]] = field(default_factory=list)  # the latest members' keys
+    known: set[str] = field(default_factory=set)  # every key the analyst has been sent
+    topics: set[str] = field(default_factory=set)
+    first_seen: datetime | None = None  # the seed's date, when known
+    last_seen: datetime | None = None
+    earliest: datetime | None = None  # the earliest date of the seed or a member: the start of a dateless seed's story
+    max_members: int = 30
+    max_keys: int = 400
+
+    def add(self, keys: Counter[str], when: datetime | None, seed: bool = False) -> None:
+        if seed:
+            self.seed.update(keys)
+        self.grown.update(keys)
+        if len(self.grown) > self.max_keys * 2:  # keep the heaviest keys only: bounded memory
+            self.grown = Counter(dict(self.grown.most_common(self.max_keys)))
+        if not seed:
+            self.members.append(keys)
+            del self.members[:-self.max_members]
+        self.known.update(keys)
+        if when is not None:
+            self.last_seen = max(self.last_seen or when, when)
+            self.earliest = min(self.earliest or when, when)
+
+
+def _days(a: datetime | None, b: datetime | None) -> float:
+    if a is None or b is None:
+        return 0.0
+    return (a - b).total_seconds() / 86400.0
+
+
+def _log_days(days: float) -> float:
+    return math.log1p(abs(days)) / math.log1p(365.0)
+
+
+def pair_features(article: Counter[str], story: StoryKeys, stats: TermStats, published: datetime | None = None,
+                  topics: Iterable[str] = ()) -> dict[str, float]:
+    """The features of (article, story), see the module doc; every value lies in [0, 1]."""
+    terms = stats.vector(article)
+    seed_terms = stats.vector(story.seed)
+    out = {"cos_seed": cosine(terms, seed_terms), "cos_story": cosine(terms, stats.vector(story.grown))}
+    out["cos_member"] = max([cosine(terms, stats.vector(m)) for m in story.members[-10:]] + [out["cos_seed"]])
+    out["anchors"] = _covered(story.seed, article, stats, ("", "@"), ANCHORS)
+    out["own_anchors"] = _covered(article, story.grown, stats, ("", "@"), ANCHORS)
+    out["seed_places"] = _covered(story.seed, article, stats, ("@",), PLACES)
+    out["own_places"] = _covered(article, story.seed, stats, ("@",), PLACES)
+    out["both_anchors"] = math.sqrt(out["anchors"] * out["own_anchors"])  # the story's heaviest keys, and its own
+    out["both_places"] = math.sqrt(out["seed_places"] * out["own_places"])
+    # the three heaviest words of the seed in the article, and of the article in the seed: a report of another event
+    # by the same actors shares the actors but not what the story is most about
+    out["seed_top"] = _covered(story.seed, article, stats, ("",), TOP)
+    out["own_top"] = _covered(article, story.seed, stats, ("",), TOP)
+    for name, kind in (("places", "@"), ("skeletons", "~"), ("names", "^")):
+        out[name] = cosine(stats.vector(article, kind), stats.vector(story.grown, kind))
+    facts_a = {t: c for t, c in article.items() if t[0] in FACT}
+    facts_s = {t: c for t, c in story.grown.items() if t[0] in FACT}
+    out["facts"] = cosine(_unit(facts_a, stats), _unit(facts_s, stats))
+    wanted = set(story.topics)
+    out["topics"] = len(wanted & set(topics)) / len(wanted) if wanted else 0.5
+    since_seed = _days(published, story.first_seen)
+    out["days_seed"] = min(1.0, abs(since_seed) / 365.0)  # linear: weeks later is still the story, years is not
+    out["days_last"] = min(1.0, abs(_days(published, story.last_seen)) / 365.0)
+    out["before_seed"] = 1.0 if since_seed < -2 else 0.0
+    return out
+
+
+def _covered(heavy_in: Counter[str], found_in: Mapping[str, float], stats: TermStats, kinds: tuple[str, ...],
+             n: int) -> float:
+    """The IDF-weighted share of the ``n`` heaviest keys of ``heavy_in`` (of those kinds) found in ``found_in``."""
+    heavy = sorted((t for t in heavy_in if _kind(t) in kinds),
+                   key=lambda t: -(1.0 + math.log(heavy_in[t])) * stats.idf(t))[:n]
+    total = sum(stats.idf(t) for t in heavy)
+    return sum(stats.idf(t) for t in heavy if t in found_in) / total if total else 0.0
+
+
+def _unit(counts: Mapping[str, float], stats: TermStats) -> dict[str, float]:
+    vec = {t: (1.0 + math.log(c)) * stats.idf(t) for t, c in counts.items() if c > 0}
+    norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+    return {t: v / norm for t, v in vec.items()}
+
+
+def kind_features(analysis: Analysis, story: StoryKeys, stats: TermStats, published: datetime | None,
+                  cos_seed: float) -> dict[str, float]:
+    """What the article adds to the story: its share of keys, facts and places the analyst was not sent."""
+    keys = analysis.keys
+    plain = {t for t in keys if _kind(t) == ""}
+    facts = analysis.facts()
+    places = {t for t in keys if t[0] == "@"}
+
+    def share(found: set[str]) -> float:
+        weight = sum(stats.idf(t) for t in found) or 1.0
+        return sum(stats.idf(t) for t in found if t not in story.known) / weight
+
+    start = story.first_seen or story.earliest
+    return {"days_seed": _log_days(_days(published, start)), "new_terms": share(plain),
+            "new_facts": share(facts - places), "new_places": share(places), "cos_seed": cos_seed}
+
+
+@dataclass(frozen=True)
+class LinkModel:
+    """Learned weights of the two decisions, and the probability above which an article joins a story."""
+
+    link_weights: Mapping[str, float]
+    link_bias: float
+    kind_weights: Mapping[str, float]
+    kind_bias: float
+    threshold: float  # P(belongs) that links an article to a watched story
+    index_threshold: float  # P(belongs) that joins an article to an every-article story
+
+    @classmethod
+    def load(cls, path: Path = WEIGHTS_FILE) -> LinkModel:
+        """Read a weights file; :class:`ModelFileError` names the file and what is wrong with it."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ModelFileError(f"{path}: cannot read the linker's weights ({exc})") from exc
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            found = data.get("format") if isinstance(data, dict) else type(data).__name__
+            raise ModelFileError(f"{path}: linker weights of format {found!r}, this version reads {FORMAT!r}; "
+                                 "rerun benchmarks/fit_linker.py")
+        try:
+            link, kind = data["link"], data["kind"]
+            if set(link["weights"]) != set(LINK_FEATURES) or set(kind["weights"]) != set(KIND_FEATURES):
+                raise KeyError("features differ from this version's")
+            return cls({k: float(v) for k, v in link["weights"].items()}, float(link["bias"]),
+                       {k: float(v) for k, v in kind["weights"].items()}, float(kind["bias"]),
+                       float(data["threshold"]), float(data["index_threshold"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"{path}: malformed linker weights ({exc}); rerun benchmarks/fit_linker.py") \
+                from exc
+
+    def as_json(self, **extra: object) -> dict[str, object]:
+        return {"format": FORMAT, "threshold": self.threshold, "index_threshold": self.index_threshold,
+                "link": {"weights": dict(self.link_weights), "bias": self.link_bias},
+                "kind": {"weights": dict(self.kind_weights), "bias": self.kind_bias}, **extra}
+
+    def belongs(self, features: Mapping[str, float]) -> float:
+        inputs = link_inputs(features)
+        return _sigmoid(self.link_bias + sum(w * inputs[k] for k, w in self.link_weights.items()))
+
+    def score(self, inputs: Mapping[str, float]) -> float:
+        """P(belongs) from inputs already transformed by :func:`link_inputs`."""
+        return _sigmoid(self.link_bias + sum(w * inputs[k] for k, w in self.link_weights.items()))
+
+    def develops(self, features: Mapping[str, float]) -> float:
+        return _sigmoid(self.kind_bias + sum(w * features[k] for k, w in self.kind_weights.items()))
+
+
+def link_inputs(features: Mapping[str, float]) -> dict[str, float]:
+    """The pair's features as the link model takes them (as they are: a hook for transformed inputs)."""
+    return dict(features)
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, x))))

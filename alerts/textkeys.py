@@ -1,0 +1,188 @@
+"""What an article is about, as comparable keys, in any script: the input of the story linker.
+
+In: an article's text (title on the first line, then the body). Out: an :class:`Analysis` — a
+:class:`~collections.Counter` of keys of its title and lead, the way the article writes each key
+(for what people read), its lead sentences, and its figures and dates.
+
+Keys meet across languages and scripts without relying on capital letters:
+
+- **terms**: every word of the title (counted twice: it says what the story is) and of the first
+  :data:`LEAD_WORDS` words, transliterated to Latin letters (``anyascii``), case- and accent-folded,
+  spelled roughly (``ou``→``u``, ``q``→``k``...), cut to :data:`KEY_CHARS` letters so that
+  inflections meet (*Курской*, *Koursk* → ``kursk``); stop words of 50 languages (``stopwordsiso``)
+  are left out. Rare terms are the names: the linker weighs keys by IDF, not by case.
+- ``@`` **places**: a country or city named in any of the gazetteer's languages takes the key of its
+  English name (*Moskau*, *Москве*, *موسكو* → ``@moscov``), see :mod:`alerts.gazetteer`.
+- ``^`` **names**: words written with a capital that do not open a sentence (where the script has capitals),
+  cut to five letters.
+- ``~`` **skeletons**: the consonants of a long word (``pashinyan``, Arabic ``bshynyn`` → ``~bsnn``), so
+  that names written without vowels (Arabic, Hebrew) meet their Latin spelling.
+- ``#`` **figures** (two digits or more) and ``%`` **dates** (a month named in any CLDR language, with
+  its day when one stands beside it: ``%08``, ``%08-17``).
+
+Scripts written without spaces (Thai, Lao, Khmer, Burmese, CJK) are cut into overlapping
+transliterated pieces. The work is bounded: only the first :data:`MAX_CHARS` characters are read.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import cache
+
+from anyascii import anyascii
+from wirewatch.alerts.gazetteer import PlaceNames, month_numbers, places_in_any_script
+
+# word characters plus the combining vowel signs of Indic, Thai, Lao, Burmese and Khmer letters, Arabic and
+# Hebrew points (\w alone would cut पाकिस्तान or กัมพูชา at every vowel sign)
+TOKEN = re.compile(r"[\w\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed"
+                   r"\u0900-\u0dff\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff]+")
+SENTENCE = re.compile(r"(?<=[.!?…।።])\s+|\n+")
+MAX_CHARS = 20_000  # an article of 5 MB costs no more than its first pages
+LEAD_WORDS = 250  # news puts its facts first; comments and background further down only dilute
+KEY_CHARS = 6
+SPELLINGS = (("ou", "u"), ("q", "k"), ("w", "v"), ("ph", "f"), ("th", "t"), ("kh", "h"), ("j", "i"), ("y", "i"),
+             ("c", "k"), ("x", "ks"))
+SKELETON = str.maketrans({"p": "b", "v": "f", "k": "q", "c": "q", "g": "q", "z": "s", "j": "i", "x": "s", "d": "t"})
+VOWELS = re.compile(r"[aeiouyhw'\W\d_]+")
+UNSPACED = ("THAI", "LAO", "KHMER", "MYANMAR", "CJK", "HIRAGANA", "KATAKANA", "HANGUL", "TIBETAN")
+PIECE = 5
+STOP_LANGUAGES = ("en", "fr", "de", "es", "it", "pt", "nl", "pl", "ru", "uk", "bg", "cs", "ro", "hu", "tr", "ar",
+                  "fa", "ur", "hi", "bn", "he", "el", "id", "ms", "sv", "da", "no", "fi", "hr", "sk", "sl", "lt",
+                  "lv", "et", "hy", "th", "vi", "ca", "gl", "eu", "mr", "gu", "tl", "sw", "zh", "ja", "ko")
+EXTRA_STOPS = ("said", "says", "told", "according", "reported", "report", "reports", "news", "year", "years",
+               "week", "weeks", "month", "months", "day", "days", "today", "yesterday", "tomorrow", "monday",
+               "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "also", "would", "could")
+
+
+@cache
+def stop_words() -> frozenset[str]:
+    """Stop words of :data:`STOP_LANGUAGES`, folded and transliterated as keys are (built once per process)."""
+    import stopwordsiso
+
+    words = set(stopwordsiso.stopwords(list(STOP_LANGUAGES))) | set(EXTRA_STOPS)
+    return frozenset({fold_word(w) for w in words} | {spelling(w) for w in words})
+
+
+def fold_word(word: str) -> str:
+    return unicodedata.normalize("NFKC", word.casefold())
+
+
+def spelling(word: str) -> str:
+    """A word in a rough Latin spelling, lower case, letters and digits only: Курской → kurskoi, Qatar → katar."""
+    out = word.lower() if word.isascii() else anyascii(word).lower()
+    out = "".join(ch for ch in out if ch.isalnum())
+    for a, b in SPELLINGS:
+        out = out.replace(a, b)
+    return out
+
+
+def skeleton(latin: str) -> str:
+    """The consonants of a Latin spelling, with near sounds merged: pashinian, bshinin → bsnn."""
+    return VOWELS.sub("", latin.replace("sh", "s").replace("ch", "s").replace("kh", "h")).translate(SKELETON)
+
+
+def unspaced(word: str) -> bool:
+    return len(word) > 6 and any(s in unicodedata.name(word[0], "") for s in UNSPACED)
+
+
+def sentences(text: str, limit: int = LEAD_WORDS) -> list[str]:
+    """The first sentences of ``text`` (the title line is one), up to ``limit`` words."""
+    out, count = [], 0
+    for sent in SENTENCE.split(text[:MAX_CHARS]):
+        sent = sent.strip()
+        if not sent:
+            continue
+        out.append(sent)
+        count += len(sent.split())
+        if count >= limit:
+            break
+    return out
+
+
+@dataclass
+class Analysis:
+    """An article as the linker sees it (see the module doc)."""
+
+    keys: Counter[str] = field(default_factory=Counter)
+    surface: dict[str, str] = field(default_factory=dict)  # key -> the word as the article writes it
+    sentences: list[str] = field(default_factory=list)
+    words: int = 0
+
+    def facts(self) -> set[str]:
+        """Keys of names, places, figures and dates: what a follow-up adds or a retelling repeats."""
+        return {k for k in self.keys if k[0] in "@#%"}
+
+
+@dataclass(frozen=True)
+class Analyser:
+    """Turns texts into :class:`Analysis` objects; holds the place and month tables (build it once per process)."""
+
+    places: PlaceNames
+    months: dict[str, int]
+    stops: frozenset[str]
+
+    @classmethod
+    def default(cls) -> Analyser:
+        return _default_analyser()
+
+    def analyse(self, text: str, limit: int = LEAD_WORDS) -> Analysis:
+        out = Analysis()
+        out.sentences = sentences(text, limit)
+        for n, sent in enumerate(out.sentences):
+            weight = 2 if n == 0 else 1
+            previous = ""
+            for i, word in enumerate(TOKEN.findall(sent)):
+                out.words += 1
+                if out.words > limit * 2:
+                    break
+                self._word(word, weight, previous, out, name=i > 0 and word[0].isupper())
+                previous = word
+        return out
+
+    def _word(self, word: str, weight: int, previous: str, out: Analysis, name: bool = False) -> None:
+        if word.isdigit():
+            if len(word) >= 2:
+                self._add(out, f"#{word.lstrip('0') or '0'}", word, weight)
+            return
+        if unspaced(word):
+            self._pieces(word, weight, out)
+            return
+        latin = spelling(word)
+        month = self.months.get(latin)
+        if month is not None:
+            self._add(out, f"%{month:02d}", word, weight)
+            if previous.isdigit() and 1 <= int(previous) <= 31:
+                self._add(out, f"%{month:02d}-{int(previous):02d}", f"{previous} {word}", weight)
+            return
+        folded = fold_word(word)
+        if len(folded) < 3 or len(latin) < 3 or folded in self.stops or latin in self.stops:
+            return
+        place = self.places.key(latin, latin_script=word.isascii() or word[0] < "\u0250")
+        if place is not None:
+            self._add(out, f"@{place}", word, weight)
+        self._add(out, latin[:KEY_CHARS], word, weight)
+        if name and len(latin) >= 4:
+            self._add(out, f"^{latin[:5]}", word, weight)
+        bones = skeleton(latin)
+        if len(latin) >= 5 and len(bones) >= 3:
+            self._add(out, f"~{bones[:5]}", word, weight)
+
+    def _pieces(self, word: str, weight: int, out: Analysis) -> None:
+        latin = spelling(word)[:600]
+        for stem, key in self.places.within(latin):
+            self._add(out, f"@{key}", stem, weight)
+        for i in range(0, max(1, len(latin) - PIECE + 1), 2):
+            self._add(out, latin[i:i + PIECE], word, weight)
+
+    @staticmethod
+    def _add(out: Analysis, key: str, word: str, weight: int) -> None:
+        out.keys[key] += weight
+        out.surface.setdefault(key, word)
+
+
+@cache
+def _default_analyser() -> Analyser:
+    return Analyser(places_in_any_script(spelling, KEY_CHARS), month_numbers(spelling), stop_words())

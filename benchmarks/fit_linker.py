@@ -1,0 +1,304 @@
+"""Fit the learned story linker's weights on labelled pairs; score it through benchmarks/eval_watch.py.
+
+In: ../shared — stories-dev (each row against each story's seed and the true members seen before it), the
+Doha watch (its first seed against the four others, news-dev's ``doha_story`` excerpts and everything
+else), WikiRef220 (articles of one event against articles of others) and wirewatch's own demo corpus.
+Out: the weights of the two logistic regressions of :mod:`alerts.linker` (belongs to the story? a
+development or the same report?) and the watch threshold (:class:`~alerts.linker.LinkModel`), fitted
+without a held-out stories-dev story and held-out news-dev rows when asked: :class:`Learned` gives
+``eval_watch.py`` a model fitted without what each fold scores. Weights keep fixed signs (more in common
+never makes an article less likely to belong; more time never more likely). Run:
+
+    .venv/bin/python benchmarks/eval_watch.py --linker learned --linker hand
+    .venv/bin/python benchmarks/fit_linker.py [--shared ../shared] [--out weights.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from eval_watch import DOHA_DAY, Data, Replayer, Row, load
+from scipy.optimize import minimize
+from wirewatch.alerts.linker import (
+    KIND_FEATURES,
+    KIND_SIGNS,
+    LINK_FEATURES,
+    LINK_SIGNS,
+    LinkModel,
+    TermStats,
+    cosine,
+    kind_features,
+    pair_features,
+)
+from wirewatch.alerts.linker_watch import LearnedStory, Past, archive_stats, replay_learned
+from wirewatch.alerts.stories import Relation
+from wirewatch.alerts.textkeys import Analyser, Analysis
+
+WATCH_FP_TARGET = 0.004  # the linear model's threshold lets at most this share of the training negatives through
+TREES_FP_TARGET = 0.001  # the same for the boosted trees
+SOURCE_WEIGHT = {"stories-dev": 1.0, "wikiref": 0.5, "doha": 0.5, "demo": 0.5}
+
+
+@dataclass
+class Pairs:
+    link: list[list[float]] = field(default_factory=list)
+    label: list[int] = field(default_factory=list)
+    weight: list[float] = field(default_factory=list)
+    kind: list[list[float]] = field(default_factory=list)
+    kind_label: list[int] = field(default_factory=list)
+    kind_weight: list[float] = field(default_factory=list)
+    negatives: list[list[float]] = field(default_factory=list)  # real news negatives: the threshold is set on them
+
+
+@dataclass
+class Corpus:
+    data: Data
+    demo_seed: Row
+    demo_rows: list[Row]
+    wikiref: dict[str, tuple[str, str]]  # file -> (text, event label)
+    analyses: dict[str, Analysis]
+    stats: TermStats  # over every text: the WikiRef pairs
+    topics: dict[str, frozenset[str]]
+
+    def archive(self, ids: Sequence[str]) -> TermStats:
+        """Key frequencies over these texts: a replay's archive, as eval_watch.py builds it."""
+        stats = TermStats()
+        for i in ids:
+            stats.add_keys(self.analyses[i].keys)
+        return stats
+
+
+def demo_rows() -> tuple[Row, list[Row]]:
+    """wirewatch's own demo corpus (written for the project): its Doha report, rewrites, follow-ups and noise."""
+    from wirewatch.devtools.corpus import DemoCorpus
+
+    kinds = {"doha_rewrite": "same_report", "doha_followup": "follow_up"}
+    rows = [Row(f"demo:{a['id']}", "demo" if a["kind"] in kinds else "", kinds.get(a["kind"], a["kind"]),
+                a["title"] + "\n" + "\n".join(a["body"]), datetime.fromisoformat(a["published"].replace("Z", "+00:00")))
+            for a in DemoCorpus.load().articles]
+    seed = next(r for r in rows if r.relation == "doha_report")
+    return seed, [r for r in rows if r is not seed]
+
+
+def wikiref(shared: Path) -> dict[str, tuple[str, str]]:
+    base = shared / "data" / "event-clusters"
+    if not base.is_dir():
+        return {}
+    with open(base / "labels_wikiref220.csv", encoding="utf-8") as fh:
+        labels = {r["file"]: r["topic"] for r in csv.DictReader(fh)}
+    out = {}
+    for name, label in labels.items():
+        raw = (base / "WikiRef220" / name).read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("cp1252")
+        out[name] = (text.replace("\r\n", "\n"), label)
+    return out
+
+
+def corpus(shared: Path, data: Data) -> Corpus:
+    from wirewatch.process.backtest import InputArticle, run
+    from wirewatch.process.classifier import RuleSource, TopicClassifier
+    from wirewatch.process.model import bundled_training_file, read_examples, train
+    from wirewatch.process.rules import bundled_rules_dir
+
+    seed, rows = demo_rows()
+    docs = wikiref(shared)
+    classifier = TopicClassifier(RuleSource(bundled_rules_dir()), train(read_examples(bundled_training_file())))
+    demo_topics = {v.id: frozenset(v.fired()) for v in run(classifier, [
+        InputArticle(r.id, r.text.split("\n", 1)[0], r.text.split("\n", 1)[1]) for r in [seed, *rows]])}
+    texts = {r.id: r.text for r in [*data.rows, *data.news_dev, seed, *rows]}
+    texts |= {f"seed:{s}": t for s, t in data.seeds.items()} | {f"doha{n}": t for n, t in enumerate(data.doha_seeds)}
+    texts |= {n: t for n, (t, _) in docs.items()}
+    analyser = Analyser.default()
+    analyses = {k: analyser.analyse(t) for k, t in texts.items()}
+    stats = TermStats()
+    for a in analyses.values():
+        stats.add_keys(a.keys)
+    return Corpus(data, seed, rows, docs, analyses, stats, data.topics | demo_topics)
+
+
+def watch_pairs(out: Pairs, c: Corpus, seed_id: str, seed: str, seed_date: datetime | None, story: str,
+                rows: Sequence[Row], source: str, stats: TermStats) -> None:
+    """Each row against the story as it stood when the row came (the seed and the true members before it)."""
+    profile = LearnedStory()
+    profile.seed(seed, c.topics[seed_id], seed_date)
+    ordered = sorted(rows, key=lambda r: r.published.timestamp() if r.published else 0.0)
+    weight = SOURCE_WEIGHT[source] / max(1, len(ordered))
+    for row in ordered:
+        analysis = c.analyses[row.id]
+        features = pair_features(analysis.keys, profile.keys, stats, row.published, c.topics.get(row.id, ()))
+        member = row.story == story
+        out.link.append([features[k] for k in LINK_FEATURES])
+        out.label.append(int(member))
+        out.weight.append(weight * (3.0 if member else 1.0))
+        if not member:
+            if source != "demo":
+                out.negatives.append(out.link[-1])
+            continue
+        if row.relation in ("same_report", "follow_up"):
+            kinds = kind_features(analysis, profile.keys, stats, row.published, features["cos_seed"])
+            out.kind.append([kinds[k] for k in KIND_FEATURES])
+            out.kind_label.append(int(row.relation == "follow_up"))
+            out.kind_weight.append(SOURCE_WEIGHT[source])
+        profile.learn(analysis, row.published)
+
+
+def wikiref_pairs(out: Pairs, c: Corpus, rng: random.Random) -> None:
+    """Each article as a one-article story against its event's other articles and sampled others."""
+    docs = c.wikiref
+    names = sorted(docs)
+    vectors = {n: c.stats.vector(c.analyses[n].keys) for n in names}
+    for seed in names:
+        profile = LearnedStory()
+        profile.seed(docs[seed][0])
+        others = [n for n in names if n != seed]
+        same = [n for n in others if docs[n][1] == docs[seed][1]]
+        different = [n for n in others if docs[n][1] != docs[seed][1]]
+        closest = sorted(different, key=lambda n: -cosine(vectors[n], vectors[seed]))[:10]
+        rest = closest + rng.sample([n for n in different if n not in closest], 10)
+        for name in same[:10] + rest:
+            f = pair_features(c.analyses[name].keys, profile.keys, c.stats)
+            out.link.append([f[k] for k in LINK_FEATURES])
+            out.label.append(int(docs[name][1] == docs[seed][1]))
+            out.weight.append(SOURCE_WEIGHT["wikiref"] / len(names) / 5)
+
+
+@dataclass(frozen=True)
+class Boosted:
+    """Gradient-boosted trees over the same features, each monotone in the sign the linear model keeps."""
+
+    link: object
+    kind: LinkModel
+    threshold: float
+
+    def belongs(self, features: Mapping[str, float]) -> float:
+        return float(self.link.predict_proba(np.asarray([[features[k] for k in LINK_FEATURES]]))[0, 1])  # type: ignore[attr-defined]
+
+    def develops(self, features: Mapping[str, float]) -> float:
+        return self.kind.develops(features)
+
+
+def fit_boosted(c: Corpus, exclude: str = "", hold_out: frozenset[str] = frozenset(),
+                fp_target: float = TREES_FP_TARGET) -> Boosted:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    linear, out = fit(c, exclude, hold_out, pairs_out=True)  # type: ignore[misc]  # the kind model, the pairs
+    trees = HistGradientBoostingClassifier(max_depth=3, max_iter=150, learning_rate=0.05, min_samples_leaf=20,
+                                           monotonic_cst=[LINK_SIGNS.get(f, 1) for f in LINK_FEATURES],
+                                           random_state=7)
+    trees.fit(np.asarray(out.link), np.asarray(out.label), sample_weight=np.asarray(out.weight) / np.mean(out.weight))
+    scores = sorted(trees.predict_proba(np.asarray(out.negatives))[:, 1], reverse=True)
+    threshold = round(max(0.5, float(scores[int(len(scores) * fp_target)]) + 1e-4), 4)
+    return Boosted(trees, linear, threshold)
+
+
+def fit(c: Corpus, exclude: str = "", hold_out: frozenset[str] = frozenset(), fp_target: float = WATCH_FP_TARGET,
+        pairs_out: bool = False) -> LinkModel:
+    """Fit on every source but the stories-dev story ``exclude`` (its members and hard negatives) and the
+    news-dev rows ``hold_out``."""
+    data, out = c.data, Pairs()
+    kept = [r for r in data.rows if not (exclude and r.about == exclude)]
+    for story, text in data.seeds.items():
+        if story == exclude:
+            continue
+        seed_row = next(r for r in data.rows if r.about == story and r.relation == "seed")
+        others = [r for r in kept if r is not seed_row]
+        watch_pairs(out, c, f"seed:{story}", text, seed_row.published, story, others, "stories-dev",
+                    c.archive([f"seed:{story}", *(r.id for r in others)]))
+    retold = [Row(f"doha{n}", "doha", "same_report", t, DOHA_DAY.replace(hour=12))
+              for n, t in enumerate(data.doha_seeds[1:], 1)]
+    dev = [r for r in data.news_dev if r.id not in hold_out]
+    doha_archive = [f"doha{n}" for n in range(len(data.doha_seeds))] + [r.id for r in data.news_dev + kept]
+    watch_pairs(out, c, "doha0", data.doha_seeds[0], DOHA_DAY, "doha", retold + dev + kept, "doha",
+                c.archive(doha_archive))
+    watch_pairs(out, c, c.demo_seed.id, c.demo_seed.text, c.demo_seed.published, "demo", c.demo_rows, "demo",
+                c.archive([c.demo_seed.id, *(r.id for r in c.demo_rows)]))
+    if c.wikiref:
+        wikiref_pairs(out, c, random.Random(7))
+    link_w, link_b = logistic(out.link, out.label, out.weight, [LINK_SIGNS.get(f, 1) for f in LINK_FEATURES])
+    kind_w, kind_b = logistic(out.kind, out.kind_label, out.kind_weight, [KIND_SIGNS[f] for f in KIND_FEATURES])
+    model = LinkModel(dict(zip(LINK_FEATURES, link_w, strict=True)), link_b,
+                      dict(zip(KIND_FEATURES, kind_w, strict=True)), kind_b, 0.5, 0.5)
+    scores = sorted((model.score(dict(zip(LINK_FEATURES, x, strict=True))) for x in out.negatives), reverse=True)
+    threshold = round(max(0.5, scores[int(len(scores) * fp_target)] + 1e-4), 4)
+    fitted = LinkModel(model.link_weights, link_b, model.kind_weights, kind_b, threshold, threshold)
+    return (fitted, out) if pairs_out else fitted  # type: ignore[return-value]
+
+
+def logistic(x: list[list[float]], y: list[int], weight: list[float], signs: list[int],
+             l2: float = 1.0) -> tuple[list[float], float]:
+    """Weighted logistic regression with an L2 penalty whose weights keep the given signs (L-BFGS-B bounds)."""
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    ws = np.asarray(weight, dtype=float)
+    ws = ws / ws.mean()
+    n = xs.shape[1]
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        z = xs @ theta[:n] + theta[n]
+        p = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+        eps = 1e-12
+        value = -np.sum(ws * (ys * np.log(p + eps) + (1 - ys) * np.log(1 - p + eps))) + 0.5 * l2 * theta[:n] @ theta[:n]
+        grad = np.append(xs.T @ (ws * (p - ys)) + l2 * theta[:n], np.sum(ws * (p - ys)))
+        return float(value), grad
+
+    bounds = [(0.0, None) if s > 0 else (None, 0.0) if s < 0 else (None, None) for s in signs] + [(None, None)]
+    theta = minimize(loss, np.zeros(n + 1), jac=True, method="L-BFGS-B", bounds=bounds).x
+    return [round(float(v), 4) for v in theta[:n]], round(float(theta[n]), 4)
+
+
+class Learned:
+    """The learned linker for eval_watch.py: each fold is fitted without the story or rows it scores."""
+
+    fitted = True
+
+    def __init__(self, shared: Path, data: Data, trees: bool = True, fp_target: float | None = None) -> None:
+        self.corpus = corpus(shared, data)
+        self.trees = trees
+        self.fp_target = fp_target if fp_target is not None else TREES_FP_TARGET if trees else WATCH_FP_TARGET
+        what = f"boosted trees, threshold at {self.fp_target:.1%}" if trees else \
+            f"logistic regression, threshold at {self.fp_target:.1%}"
+        self.name = f"learned (alerts/linker.py features; {what} of the training negatives; anchored learning)"
+        self._models: dict[tuple[str, frozenset[str]], LinkModel | Boosted] = {}
+
+    def model(self, story: str | None, held_out: frozenset[str]) -> LinkModel | Boosted:
+        key = (story or "", held_out)
+        if key not in self._models:
+            self._models[key] = (fit_boosted if self.trees else fit)(self.corpus, story or "", held_out, self.fp_target)
+        return self._models[key]
+
+    def fold(self, story: str | None, held_out: frozenset[str]) -> Replayer:
+        model = self.model(story, held_out)
+
+        def replay(seed: str, topics: frozenset[str], start: datetime | None, past: Sequence[object],
+                   archive: list[str]) -> Mapping[str, Relation]:
+            arts = [Past(a.id, a.text, a.published, a.topics) for a in past]  # type: ignore[attr-defined]
+            return replay_learned(seed, topics, start, arts, archive_stats(archive), model)  # type: ignore[arg-type]
+        return replay  # type: ignore[return-value]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
+    parser.add_argument("--out", type=Path, required=True, help="where to write the weights (JSON numbers only)")
+    parser.add_argument("--exclude", default="", help="leave this stories-dev story out")
+    args = parser.parse_args()
+    model = fit(corpus(args.shared, load(args.shared)), args.exclude)
+    args.out.write_text(json.dumps(model.as_json(fitted_by="benchmarks/fit_linker.py", excluded=args.exclude),
+                                   indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}: threshold {model.threshold}")
+    for name, w in {**model.link_weights, **{f"kind {k}": v for k, v in model.kind_weights.items()}}.items():
+        print(f"  {name:16s} {w:+.3f}")
+
+
+if __name__ == "__main__":
+    main()
