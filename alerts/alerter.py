@@ -23,20 +23,22 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 from wirewatch.alerts.alert_facts import alert_facts, name_key, source_of
+from wirewatch.alerts.alert_store import AlertStore
+from wirewatch.alerts.archive_store import ArticleInStory
 from wirewatch.alerts.compose import AlertFacts, Composer
 from wirewatch.alerts.mailer import Mailer, RetryPolicy, dead_on_this_host, deliver_pending
+from wirewatch.alerts.outbox import QueuedAlert
 from wirewatch.alerts.stories import Relation, StoryProfile, TermStats, names, relate
 from wirewatch.alerts.story_index import StoryIndex
 from wirewatch.alerts.story_wording import FollowUpWording, also_reported_by, follow_up_wording
 
 from wirewatch.canonical_url import canonical_url
 from wirewatch.config import AlertSettings, WatchSettings
+from wirewatch.heartbeats import WorkerId
 from wirewatch.kafka import Output, Progress
 from wirewatch.schema import TaggedArticle, decode, parse_time
-from wirewatch.storage import QueuedAlert, Store
 
 log = logging.getLogger(__name__)
 
@@ -79,15 +81,15 @@ class Alerter:
 
     REFRESH_SECONDS = 5.0
 
-    def __init__(self, settings: AlertSettings, store: Store, composer: Composer, mailer: Mailer,
-                 progress: Progress | None = None, worker: str = "", retry: RetryPolicy | None = None,
+    def __init__(self, settings: AlertSettings, store: AlertStore, composer: Composer, mailer: Mailer,
+                 progress: Progress | None = None, worker: WorkerId | None = None, retry: RetryPolicy | None = None,
                  claim_timeout: float = 300.0) -> None:
         self.settings = settings
         self.store = store
         self.composer = composer
         self.mailer = mailer
         self.progress = progress or Progress()
-        self.worker = worker
+        self.worker = worker or WorkerId.here("alert")
         self.retry = retry or RetryPolicy()
         self.claim_timeout = claim_timeout
         self._unrecorded: list[QueuedAlert] = []  # sent while the database was down: recorded when it is back
@@ -110,12 +112,11 @@ class Alerter:
         self._synced_until = until
         self._mine: dict[str, datetime] = {}  # articles this process linked lately: not taken twice from the database
 
-    def _restore(self, row: dict[str, Any]) -> None:
+    def _restore(self, row: ArticleInStory) -> None:
         body = f"{row['title']}\n{row['text']}"
         self.stats.add(body)
         if row["story_id"] is not None:
-            self.stories.restore(int(row["story_id"]), names(body), parse_time(row["published"]),
-                                 str(row["title"]))
+            self.stories.restore(row["story_id"], names(body), parse_time(row["published"]), row["title"])
 
     def _sync_stories(self) -> None:
         """Take in the articles other alert workers linked since the last look (scale-out)."""
@@ -226,10 +227,9 @@ class Alerter:
         of them is taken when no other alert worker is alive (they were all left by dead ones); later,
         and beside live workers, only those archived more than two minutes ago."""
         now = datetime.now(UTC)
-        others: list[str] = []
+        others: list[WorkerId] = []
         if first:
-            heard = [f"{w['host']}:{w['pid']}" for w in self.store.list_workers(now - timedelta(seconds=30))
-                     if w["stage"] == "alert" and w["state"] == "running"]
+            heard = self.store.heartbeats.running("alert", now - timedelta(seconds=30))
             gone = set(dead_on_this_host(heard))
             others = [w for w in heard if w != self.worker and w not in gone]
         rows = self.store.unlinked_articles(now if first and not others else now - SWEEP_MIN_AGE)

@@ -21,9 +21,9 @@ from email.utils import format_datetime
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from wirewatch.alerts.dates import human_date
+from wirewatch.alerts.outbox import QueuedAlert, alert_ref
 
 from wirewatch.links import LinkSigner
-from wirewatch.storage import QueuedAlert, alert_ref
 from wirewatch.topic_names import topic_name
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")

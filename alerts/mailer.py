@@ -25,8 +25,10 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 
+from wirewatch.alerts.outbox import Outbox, QueuedAlert
+
 from wirewatch.config import SmtpSettings
-from wirewatch.storage import QueuedAlert, Store
+from wirewatch.heartbeats import WorkerId
 
 log = logging.getLogger(__name__)
 
@@ -107,17 +109,16 @@ def is_final_refusal(exc: Exception) -> bool:
     return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
 
 
-def dead_on_this_host(claimants: list[str], host: str | None = None) -> list[str]:
-    """The claimants (``host:pid``) that ran on this host in a process that no longer exists: a worker
-    killed while sending. Their claims need not wait for the claim timeout."""
+def dead_on_this_host(claimants: list[WorkerId], host: str | None = None) -> list[WorkerId]:
+    """The claimants that ran on this host in a process that no longer exists: a worker killed while
+    sending. Their claims need not wait for the claim timeout."""
     host = host or socket.gethostname()
     dead = []
     for claimant in claimants:
-        where, _, pid = claimant.rpartition(":")
-        if where != host or not pid.isdigit() or int(pid) == os.getpid():
+        if claimant.host != host or claimant.pid == os.getpid():
             continue
         try:
-            os.kill(int(pid), 0)
+            os.kill(claimant.pid, 0)
         except ProcessLookupError:
             dead.append(claimant)
         except PermissionError:  # a process of another user has that id now: not ours, alive
@@ -125,7 +126,7 @@ def dead_on_this_host(claimants: list[str], host: str | None = None) -> list[str
     return dead
 
 
-def release_claims(store: Store, claim_timeout: float | None, now: datetime) -> list[str]:
+def release_claims(store: Outbox, claim_timeout: float | None, now: datetime) -> list[str]:
     """Release the claims of workers that died while sending: at once for those known to be dead (a
     process gone on this host), after ``claim_timeout`` for those not heard from."""
     released = store.release_claims_of(dead_on_this_host(store.claimants()))
@@ -155,8 +156,8 @@ def in_doubt(exc: Exception) -> bool:
     return not isinstance(exc, smtplib.SMTPResponseException | ConnectionRefusedError)
 
 
-def deliver_pending(store: Store, mailer: Mailer, now: datetime | None = None, rng: random.Random | None = None,
-                    digest: Callable[[list[QueuedAlert]], EmailMessage] | None = None, worker: str = "",
+def deliver_pending(store: Outbox, mailer: Mailer, now: datetime | None = None, rng: random.Random | None = None,
+                    digest: Callable[[list[QueuedAlert]], EmailMessage] | None = None, worker: WorkerId | None = None,
                     retry: RetryPolicy | None = None, claim_timeout: float | None = None,
                     on_sent: Callable[[QueuedAlert], None] | None = None,
                     unrecorded: list[QueuedAlert] | None = None) -> tuple[int, int]:
@@ -177,7 +178,7 @@ def deliver_pending(store: Store, mailer: Mailer, now: datetime | None = None, r
     rng = rng or random.Random()
     retry = retry or RetryPolicy()
     now = now or datetime.now(UTC)
-    worker = worker or f"{socket.gethostname()}:{os.getpid()}"
+    worker = worker or WorkerId.here("alert")
     unrecorded = unrecorded if unrecorded is not None else []
     while unrecorded:  # the database was down when these went out; it raises again if it still is
         store.mark_sent(unrecorded[0].idem_key)

@@ -225,9 +225,9 @@ def cli_run(site: LoopbackSite, pages: list[Page], rounds: int, tmp: Path, name:
 
 def archived(run: CliRun) -> dict[str, dict]:  # type: ignore[type-arg]
     """The archived articles of a run by URL path."""
-    from wirewatch.storage import Store
+    from wirewatch.alerts.alert_store import AlertStore
 
-    store = Store(f"sqlite:///{run.data_dir / 'wirewatch.db'}")
+    store = AlertStore.open(f"sqlite:///{run.data_dir / 'wirewatch.db'}")
     try:
         rows = store.recent_archive(100_000)
     finally:
@@ -243,12 +243,12 @@ def archived(run: CliRun) -> dict[str, dict]:  # type: ignore[type-arg]
 def stage_profile(pages: list[Page], tmp: Path, top: int) -> tuple[dict[str, float], str, tuple[float, float]]:
     """CPU ms per article of each stage in this process, the extract stage's hottest functions, and the model's
     training (wall and CPU seconds, scikit-learn's import included)."""
+    from wirewatch.alerts.alert_store import AlertStore
     from wirewatch.process.extractor import assemble, extract_html
 
     from wirewatch.app.pipeline import build_alerter, build_classifier
     from wirewatch.config import Settings
     from wirewatch.schema import Entry
-    from wirewatch.storage import Store
 
     settings = Settings.model_validate({"data_dir": str(tmp / "profile"), "subscribers": [
         {"email": "bench@example.org", "topics": {"ceasefire_talks": 0.5, "energy_strikes": 0.5}}]})
@@ -280,7 +280,7 @@ def stage_profile(pages: list[Page], tmp: Path, top: int) -> tuple[dict[str, flo
     start = time.process_time()
     tagged = [out[0].message for out in classifier.handle_batch(articles)]
     cpu["classify"] = time.process_time() - start
-    store = Store(settings.database_url)
+    store = AlertStore.open(settings.database_url)
     try:
         alerter = build_alerter(settings, store)
         start = time.process_time()

@@ -29,13 +29,14 @@ from email.utils import format_datetime
 
 import aiohttp
 from sqlalchemy import update
+from wirewatch.ingest.ingest_store import IngestStore
 from wirewatch.ingest.poller import FeedPoller, poll_due
 
 from wirewatch.broker import EmbeddedBroker
 from wirewatch.config import HttpSettings, KafkaSettings, PollSettings
 from wirewatch.http import AddressPolicy, FetchLimits, make_async_session
 from wirewatch.kafka import KafkaWiring, Progress
-from wirewatch.storage import Store, feeds
+from wirewatch.tables import feeds
 
 LOOPBACK_POLICY = AddressPolicy.from_strings(["127.0.0.0/8"])  # the feeds are served on loopback addresses
 
@@ -153,7 +154,7 @@ def main() -> None:
           f"{len(urls) / base:6.0f} feeds/s ({base:.1f} s)")
 
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
-        store = Store(f"sqlite:///{tmp}/bench.db")
+        store = IngestStore.open(f"sqlite:///{tmp}/bench.db")
         for url in urls:
             store.add_feed(url)
         wiring = KafkaWiring(KafkaSettings(), broker.bootstrap)

@@ -80,11 +80,12 @@ def steps(tmp: Path) -> list[tuple[str, float]]:
 
     step("import wirewatch.app.cli (click, pydantic, SQLAlchemy, Alembic, kafka)",
          lambda: __import__("wirewatch.app.cli"))
+    from wirewatch.alerts.alert_store import AlertStore
+
     from wirewatch.app.pipeline import build_alerter, build_classifier
     from wirewatch.broker import EmbeddedBroker
     from wirewatch.config import Settings
     from wirewatch.kafka import ENTRIES, KafkaWiring
-    from wirewatch.storage import Store
 
     settings = Settings.model_validate({"data_dir": str(tmp / "steps")})
     settings.data_path.mkdir(parents=True)
@@ -93,7 +94,7 @@ def steps(tmp: Path) -> list[tuple[str, float]]:
     try:
         wiring = KafkaWiring(settings.kafka, broker.bootstrap)
         step("topics created", wiring.ensure_topics)
-        store = step("database schema from nothing (SQLite)", lambda: Store(settings.database_url))
+        store = step("database schema from nothing (SQLite)", lambda: AlertStore.open(settings.database_url))
         step("import trafilatura, htmldate, py3langid (wirewatch.process.page_text)",
              lambda: __import__("wirewatch.process.page_text"))
         step("import scikit-learn", lambda: __import__("sklearn.linear_model"))

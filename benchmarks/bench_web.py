@@ -28,12 +28,13 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from sqlalchemy import func, insert, select
 from starlette.testclient import TestClient
+from wirewatch.alerts.outbox import alert_ref
 
+from wirewatch.app.state import AppState
 from wirewatch.app.web.app import build_app
 from wirewatch.app.web.context import PREVIEW_ARTICLES
 from wirewatch.app.web.users import UserBook
 from wirewatch.config import load_settings
-from wirewatch.storage import Store, alert_ref
 from wirewatch.tables import alerts, archive, stories
 
 LANGS = ("en", "fr", "de", "ru", "uk")
@@ -45,7 +46,7 @@ def word(rng: random.Random) -> str:
     return "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3)))
 
 
-def fill(store: Store, n_articles: int, n_stories: int, rng: random.Random) -> None:
+def fill(store: AppState, n_articles: int, n_stories: int, rng: random.Random) -> None:
     names = [[word(rng).capitalize() for _ in range(6)] for _ in range(n_stories)]
     outlets = [f"Outlet {word(rng).capitalize()}" for _ in range(40)]
     start = datetime(2026, 6, 1, tzinfo=UTC)
@@ -77,9 +78,9 @@ def fill(store: Store, n_articles: int, n_stories: int, rng: random.Random) -> N
             "last_error": "", "created_at": start, "sent_at": start, "story": "", "ref": alert_ref(f"k{i}"),
             "facts_json": "{}", "claimed_by": "", "interrupted": 0} for i in range(200)])
     for i in range(50):
-        store.add_feed(f"https://feeds.example/{i}.rss", f"Feed {i}")
-    store.add_subscriber("ana@example.org")
-    store.subscribe("ana@example.org", "topic", "energy_strikes", 0.6)
+        store.ingest.add_feed(f"https://feeds.example/{i}.rss", f"Feed {i}")
+    store.alerts.add_subscriber("ana@example.org")
+    store.alerts.subscribe("ana@example.org", "topic", "energy_strikes", 0.6)
 
 
 def timed(fn: Callable[[], object], n: int) -> list[float]:
@@ -104,7 +105,7 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="wirewatch-bench-web-"))
     atexit.register(shutil.rmtree, root, True)  # a few hundred MB
     settings = load_settings(None, env={}, overrides={"data_dir": str(root), "web.secret": "bench"})
-    store = Store(settings.database_url)
+    store = AppState.open(settings.database_url)
     t = time.perf_counter()
     fill(store, args.articles, args.stories, random.Random(7))
     print(f"archive: {args.articles:,} articles in {args.stories:,} stories, written in "

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from wirewatch.alerts.alert_store import AlertStore
 from wirewatch.alerts.alerter import Alerter
 from wirewatch.alerts.compose import Composer
 from wirewatch.alerts.mailer import OutboxMailer
@@ -32,7 +33,6 @@ from wirewatch.process.rules import bundled_rules_dir
 from wirewatch.config import AlertSettings
 from wirewatch.devtools.corpus import DemoCorpus
 from wirewatch.schema import Article, Entry
-from wirewatch.storage import Store
 
 
 def article(art: dict) -> Article:  # type: ignore[type-arg]
@@ -62,7 +62,7 @@ def demo() -> tuple[list[Article], str]:
 def measure(articles: list[Article], seed_text: str, items: int) -> dict[str, object]:
     classifier = TopicClassifier(RuleSource(bundled_rules_dir()), train(read_examples(bundled_training_file())))
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(f"sqlite:///{Path(tmp) / 's.db'}")
+        store = AlertStore.open(f"sqlite:///{Path(tmp) / 's.db'}")
         store.add_watch("doha", "Doha talks", seed_text=seed_text, topics=["ceasefire_talks", "energy_strikes"])
         store.add_subscriber("a@example.org", mode="hourly")
         store.subscribe("a@example.org", "watch", "doha")

@@ -29,12 +29,12 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, select, text
 
+from wirewatch.app.state import AppState
 from wirewatch.app.status import collect
 from wirewatch.broker import EmbeddedBroker, free_port
 from wirewatch.devtools.cluster import QUICK, LocalCluster, write_config
 from wirewatch.devtools.newswire import Newswire
 from wirewatch.devtools.smtpsink import SmtpSink
-from wirewatch.storage import Store
 from wirewatch.tables import alerts
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -83,7 +83,7 @@ def soak(minutes: float, rate: float, copies: int, every: float, sqlite: bool) -
                    capture_output=True, timeout=600)
     # one poller whatever the copies: it is not partitioned (two would poll the same feeds)
     cluster = LocalCluster(folder / "workers", env, {s: copies for s in ("extract", "classify", "alert")})
-    store = Store(url)
+    store = AppState.open(url)
     print(f"\n== {copies} worker(s) per consuming stage and one poller, {rate:g} articles/s for {minutes:g} min "
           f"({total} articles, 20 feeds of 50 items); "
           f"database {'SQLite' if sqlite else 'PostgreSQL'}; folder {folder}")
@@ -99,7 +99,7 @@ def soak(minutes: float, rate: float, copies: int, every: float, sqlite: bool) -
         while True:
             time.sleep(every)
             t = time.monotonic() - started
-            archived = store.archive_count()
+            archived = store.alerts.archive_count()
             usage = cluster.usage()
             cpu = sum(c for c, _ in usage.values())
             for name, (c, rss) in usage.items():

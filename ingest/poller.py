@@ -37,15 +37,18 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 from sqlalchemy.exc import SQLAlchemyError
 from wirewatch.ingest.feed_parsing import FeedError, dedup_keys, parse_feed
+from wirewatch.ingest.feed_store import FeedRow
+from wirewatch.ingest.ingest_store import IngestStore
 from wirewatch.ingest.redrive import redrive_due
 from wirewatch.ingest.schedule import Outcome, next_schedule, retry_after_seconds
 
 from wirewatch.config import HttpSettings, PollSettings
+from wirewatch.database import UNAVAILABLE
+from wirewatch.entry_progress import AcceptedEntry
 from wirewatch.host_gate import HostGate
 from wirewatch.http import AddressPolicy, FetchError, FetchLimits, afetch, make_async_session
 from wirewatch.kafka import ENTRIES, KafkaWiring, Output, Progress, TransientFailure, delivered
 from wirewatch.schema import Entry, parse_time
-from wirewatch.storage import UNAVAILABLE, FeedRow, Store
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +93,7 @@ class CycleMemory:
 class FeedPoller:
     """Polls feeds (asynchronously) and sorts their entries into new, updated, republished and seen."""
 
-    def __init__(self, poll: PollSettings, http: HttpSettings, store: Store, client: aiohttp.ClientSession,
+    def __init__(self, poll: PollSettings, http: HttpSettings, store: IngestStore, client: aiohttp.ClientSession,
                  rng: random.Random | None = None, policy: AddressPolicy | None = None) -> None:
         self.poll_settings = poll
         self.http = http
@@ -204,12 +207,12 @@ class FeedPoller:
                        health=health)
 
 
-def record(store: Store, poller: FeedPoller, results: list[PollResult], now: datetime,
+def record(store: IngestStore, poller: FeedPoller, results: list[PollResult], now: datetime,
            redrive_after: float = 1800.0) -> None:
     """After publishing: remember the entries and the feeds' new state."""
-    items = [(dedup_keys(e), e.article_id, e.content_hash, e.revision, e.to_bytes().decode("utf-8"))
+    items = [(dedup_keys(e), AcceptedEntry(e.article_id, e.content_hash, e.revision, e.to_bytes().decode("utf-8")))
              for r in results for e in r.new_entries]
-    store.accept_entries(items, [poller.schedule(r, now) for r in results], redrive_after)
+    store.record_poll(items, [poller.schedule(r, now) for r in results], redrive_after)
     for r in results:
         for keys, owner in r.republished:
             if owner:
@@ -226,7 +229,7 @@ def report(result: PollResult, rows_before: FeedRow) -> None:
         log.debug("feed %s: HTTP %s, nothing new", result.feed.url, result.status)
 
 
-async def poll_due(poller: FeedPoller, store: Store, wiring: KafkaWiring, producer: KafkaProducer,
+async def poll_due(poller: FeedPoller, store: IngestStore, wiring: KafkaWiring, producer: KafkaProducer,
                    progress: Progress, now: datetime | None = None) -> list[PollResult]:
     """One cycle over every due feed: poll them all (bounded concurrency), and, as results come in,
     publish and record them in batches — a slow feed delays only itself."""
@@ -276,7 +279,7 @@ async def poll_due(poller: FeedPoller, store: Store, wiring: KafkaWiring, produc
     return everything
 
 
-def run_poller(poll: PollSettings, http: HttpSettings, wiring: KafkaWiring, store: Store, stop: threading.Event,
+def run_poller(poll: PollSettings, http: HttpSettings, wiring: KafkaWiring, store: IngestStore, stop: threading.Event,
                progress: Progress, once: bool = False) -> None:
     """Poll due feeds until ``stop`` is set (or one cycle, with ``once``)."""
 

@@ -15,28 +15,28 @@ its id (``wirewatch status`` counts them): something downstream refuses it, and 
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import UTC, datetime, timedelta
 
 from kafka import KafkaProducer
+from wirewatch.ingest.ingest_store import IngestStore
 
 from wirewatch.config import KafkaSettings
+from wirewatch.heartbeats import Heartbeats
 from wirewatch.kafka import ENTRIES, KafkaWiring, Output, Progress, delivered
 from wirewatch.schema import BadMessage, Entry, decode
-from wirewatch.storage import Store
 
 log = logging.getLogger(__name__)
 
 
-def redrive_due(store: Store, wiring: KafkaWiring, producer: KafkaProducer, settings: KafkaSettings,
+def redrive_due(store: IngestStore, wiring: KafkaWiring, producer: KafkaProducer, settings: KafkaSettings,
                 progress: Progress, now: datetime | None = None, limit: int = 1000) -> int:
     """Publish again the accepted entries whose time is up; returns how many were published."""
     now = now or datetime.now(UTC)
     due = store.entries_to_redrive(now, limit)
     if not due:
         return 0
-    behind = backlog(store, datetime.now(UTC))  # heartbeats are live, whatever the round calls now
+    behind = backlog(store.heartbeats, datetime.now(UTC))  # heartbeats are live, whatever the round calls now
     if behind:
         # what is late may still be in the topics: no copies into a queue being worked off — unless it is
         # late by a whole period more (a stage stuck, or a lag that is not what it says)
@@ -77,12 +77,7 @@ def redrive_due(store: Store, wiring: KafkaWiring, producer: KafkaProducer, sett
     return len(outputs)
 
 
-def backlog(store: Store, now: datetime) -> str:
+def backlog(heartbeats: Heartbeats, now: datetime) -> str:
     """The consuming stages that report records waiting (from their heartbeats), or ''."""
-    waiting = []
-    for w in store.list_workers(now - timedelta(seconds=60)):
-        if w["stage"] in ("extract", "classify", "alert") and w["state"] == "running":
-            lag = json.loads(w["stats_json"] or "{}").get("lag_records")
-            if lag:
-                waiting.append(f"{w['stage']} {lag} records behind")
-    return ", ".join(waiting)
+    lagging = heartbeats.lagging(("extract", "classify", "alert"), now - timedelta(seconds=60))
+    return ", ".join(f"{lag.worker.stage} {lag.records} records behind" for lag in lagging)

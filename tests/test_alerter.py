@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
+from wirewatch.alerts.alert_store import AlertStore
 from wirewatch.alerts.alerter import Alerter, next_digest
 from wirewatch.alerts.compose import Composer
 from wirewatch.alerts.mailer import OutboxMailer, deliver_pending
@@ -11,7 +12,6 @@ from wirewatch.alerts.mailer import OutboxMailer, deliver_pending
 from wirewatch.config import AlertSettings
 from wirewatch.devtools.corpus import DemoCorpus
 from wirewatch.schema import Article, Entry, TaggedArticle, TopicTag
-from wirewatch.storage import Store
 
 CORPUS = DemoCorpus.load()
 
@@ -26,8 +26,8 @@ def tagged(art: dict) -> TaggedArticle:  # type: ignore[type-arg]
     return TaggedArticle(article=article, topics=tags)
 
 
-def setup(tmp_path: Path, mode: str) -> tuple[Store, Alerter, Path]:
-    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+def setup(tmp_path: Path, mode: str) -> tuple[AlertStore, Alerter, Path]:
+    store = AlertStore.open(f"sqlite:///{tmp_path / 's.db'}")
     seed = next(a for a in CORPUS.articles if a["kind"] == "doha_report")
     store.add_watch("doha", "Doha talks", seed_url=f"https://news.test/{seed['slug']}")
     store.add_subscriber("a@example.org", mode=mode)
@@ -80,7 +80,7 @@ def test_feedback_on_an_alert_becomes_a_training_example(tmp_path: Path) -> None
 
     data = tmp_path / "data"
     data.mkdir()
-    store = Store(f"sqlite:///{data / 'wirewatch.db'}")
+    store = AlertStore.open(f"sqlite:///{data / 'wirewatch.db'}")
     store.add_subscriber("a@example.org")
     store.subscribe("a@example.org", "topic", "energy_strikes", 0.5)
     alerter = Alerter(AlertSettings(), store, Composer("w <w@wire.test>"), OutboxMailer(tmp_path / "outbox"))
@@ -107,7 +107,8 @@ def test_two_alert_workers_share_the_story_through_the_database(tmp_path: Path) 
     import wirewatch.alerts.alerter as alerter_module
 
     store, first, _outbox = setup(tmp_path, "immediate")
-    second = Alerter(AlertSettings(), Store(store.url), Composer("w <w@wire.test>"), OutboxMailer(tmp_path / "o2"))
+    second = Alerter(AlertSettings(), AlertStore.open(store.db.url), Composer("w <w@wire.test>"),
+                     OutboxMailer(tmp_path / "o2"))
     seed = next(a for a in CORPUS.articles if a["kind"] == "doha_report")
     follow = [a for a in CORPUS.articles if a["kind"] == "doha_followup"]
     first.handle(tagged(seed))
@@ -142,7 +143,8 @@ def test_a_worker_killed_between_linking_and_queueing_leaves_the_follow_up_to_th
     assert first._decide(watch, follow).kind == "follow_up"  # linked and learnt; then the worker is killed
     assert not [k for k in store.alert_counts() if k != "sent"]
 
-    restarted = Alerter(AlertSettings(), Store(store.url), Composer("w <w@wire.test>"), OutboxMailer(tmp_path / "o2"))
+    restarted = Alerter(AlertSettings(), AlertStore.open(store.db.url), Composer("w <w@wire.test>"),
+                        OutboxMailer(tmp_path / "o2"))
     restarted.handle(follow)
     with store.engine.connect() as conn:
         from sqlalchemy import select
@@ -157,7 +159,7 @@ def test_a_worker_killed_between_linking_and_queueing_leaves_the_follow_up_to_th
 def test_a_watch_seeded_with_another_form_of_the_articles_url_links_it(tmp_path: Path) -> None:
     """The seed URL an analyst pastes is often the www. or utm_-tagged form of the link the feed gave: it
     names the same page, so the article seeds the watch (one canonical URL for the poller and the alerts)."""
-    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    store = AlertStore.open(f"sqlite:///{tmp_path / 's.db'}")
     seed = next(a for a in CORPUS.articles if a["kind"] == "doha_report")
     store.add_watch("doha", "Doha talks", seed_url=f"HTTPS://www.news.test/{seed['slug']}/?utm_source=mail#top")
     alerter = Alerter(AlertSettings(), store, Composer("w <w@wire.test>"), OutboxMailer(tmp_path / "outbox"))

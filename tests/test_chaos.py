@@ -72,7 +72,7 @@ def run_rig(tmp_path: Path) -> Iterator[tuple[Rig, RunProcess]]:
 def archived(rig: Rig) -> int:
     store = rig.store()
     try:
-        return store.archive_count()
+        return store.alerts.archive_count()
     finally:
         store.close()
 

@@ -26,17 +26,20 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from wirewatch.alerts.outbox import alert_ref
 
+from wirewatch.app.state import AppState
+from wirewatch.app.status import heard_since
 from wirewatch.broker import EmbeddedBroker, free_port
 from wirewatch.devtools.cluster import QUICK, LocalCluster, write_config
 from wirewatch.devtools.newswire import Newswire
 from wirewatch.devtools.smtpsink import SmtpSink
 from wirewatch.schema import TaggedArticle, decode
-from wirewatch.storage import Store, alert_ref
 from wirewatch.tables import alerts, archive, story_members
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]
@@ -56,8 +59,8 @@ class Rig:
     database_url: str
     cluster: LocalCluster
 
-    def store(self) -> Store:
-        return Store(self.database_url)
+    def store(self) -> AppState:
+        return AppState.open(self.database_url)
 
 
 def rig_config(folder: Path, wire: Newswire, smtp: dict[str, object] | None = None) -> Path:
@@ -114,7 +117,7 @@ def _base_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "WIREWATCH_"))}
 
 
-def expected_alerts(store: Store) -> set[str]:
+def expected_alerts(store: AppState) -> set[str]:
     """The idempotency keys of the alerts that were due: the desk's from each archived article's own tags,
     the analyst's from each article linked to the watched story as a follow-up."""
     keys = set()
@@ -133,9 +136,9 @@ def settled(rig: Rig) -> bool:
     """Everything published is archived and linked, and the outbox has nothing left to send."""
     store = rig.store()
     try:
-        if rig.wire.published < rig.wire.total or store.archive_count() < rig.wire.total:
+        if rig.wire.published < rig.wire.total or store.alerts.archive_count() < rig.wire.total:
             return False
-        counts = store.alert_counts()
+        counts = store.alerts.alert_counts()
         return counts.get("pending", 0) == 0 and counts.get("sending", 0) == 0 and \
             counts.get("sent", 0) >= len(expected_alerts(store)) and \
             len(received_refs(rig)) >= counts.get("sent", 0)
@@ -159,8 +162,9 @@ def wait_settled(rig: Rig, timeout: float) -> None:
             return
         time.sleep(2)
     store = rig.store()
-    detail = (f"published {rig.wire.published}/{rig.wire.total}, archived {store.archive_count()}, "
-              f"entries {store.entry_counts()}, outbox {store.alert_counts()}, received {len(rig.smtp.received())}")
+    detail = (f"published {rig.wire.published}/{rig.wire.total}, archived {store.alerts.archive_count()}, "
+              f"entries {store.entries.counts()}, outbox {store.alerts.alert_counts()}, "
+              f"received {len(rig.smtp.received())}")
     logs = "\n".join(f"--- {w.name}\n{rig.cluster.log_tail(w, 15)}" for w in rig.cluster.workers)
     pytest.fail(f"not settled within {timeout:.0f}s: {detail}\n{logs}")
 
@@ -178,7 +182,7 @@ def check_end_state(rig: Rig) -> dict[str, int]:
         assert len(urls) == len(set(urls)) == rig.wire.total, "each article archived exactly once"
         assert set(urls) == published
         assert unlinked == [], f"{len(unlinked)} archived articles were never linked"
-        assert store.entry_counts() == {"archived": rig.wire.total}, store.entry_counts()
+        assert store.entries.counts() == {"archived": rig.wire.total}, store.entries.counts()
         due = expected_alerts(store)
         assert set(outbox) == due, (f"{len(due - set(outbox))} due alerts missing from the outbox, "
                                     f"{len(set(outbox) - due)} not due")
@@ -255,7 +259,7 @@ def test_smtp_server_down_for_a_while(pg_url: str, rig_factory: Callable[..., Ri
     rig.smtp.stop()
     time.sleep(20)
     store = rig.store()
-    waiting = store.alert_counts().get("pending", 0)
+    waiting = store.alerts.alert_counts().get("pending", 0)
     store.close()
     rig.smtp.start()
     wait_settled(rig, 600)
@@ -306,11 +310,29 @@ def private_pg() -> Iterator[tuple[str, Callable[[], None], Callable[[], None]]]
         shutil.rmtree(home, ignore_errors=True)
 
 
+def wait_all_stages_running(rig: Rig, timeout: float = 180.0) -> None:
+    """Until every stage has a worker whose heartbeat says running (a loaded machine starts them slowly)."""
+    deadline = time.monotonic() + timeout
+    up: set[str] = set()
+    while time.monotonic() < deadline:
+        store = rig.store()
+        try:
+            up = {b.worker.stage for b in heard_since(store.db, datetime.now(UTC) - timedelta(minutes=1))
+                  if b.state == "running"}
+        finally:
+            store.close()
+        if up >= {"poll", "extract", "classify", "alert"}:
+            return
+        time.sleep(1.0)
+    pytest.fail(f"not every stage running within {timeout:.0f}s: only {sorted(up)}")
+
+
 def test_postgresql_down_for_a_while(private_pg: tuple[str, Callable[[], None], Callable[[], None]],
                                      rig_factory: Callable[..., Rig]) -> None:
     url, start_pg, stop_pg = private_pg
     rig = rig_factory(url, articles=600, rate=20.0)
-    time.sleep(10)
+    wait_all_stages_running(rig)  # the outage comes while they work, not before they have started
+    time.sleep(5)
     stop_pg()
     time.sleep(20)
     start_pg()

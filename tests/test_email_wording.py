@@ -8,6 +8,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from wirewatch.alerts.alert_store import AlertStore
 from wirewatch.alerts.alerter import Alerter
 from wirewatch.alerts.compose import Composer
 from wirewatch.alerts.mailer import SmtpMailer, deliver_pending
@@ -19,7 +20,6 @@ from wirewatch.process.rules import bundled_rules_dir
 from wirewatch.config import AlertSettings, SmtpSettings
 from wirewatch.devtools.corpus import DemoCorpus
 from wirewatch.schema import Article, Entry, TaggedArticle
-from wirewatch.storage import Store
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +58,7 @@ def bodies(msg: EmailMessage) -> list[str]:
 
 
 def test_emails_read_as_news(tmp_path: Path, smtp, tagged: list[TaggedArticle]) -> None:  # type: ignore[no-untyped-def]
-    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    store = AlertStore.open(f"sqlite:///{tmp_path / 's.db'}")
     seed = next(a for a in CORPUS.articles if a["kind"] == "doha_report")
     store.add_watch("doha", "Doha energy talks", seed_url=f"https://news.test/{seed['slug']}")
     for email, mode in ((NOW, "immediate"), (HOURLY, "hourly")):

@@ -86,16 +86,16 @@ def test_follow_ups_reach_the_analyst_once_and_noise_does_not(site, broker, smtp
     assert first_mail["Subject"].startswith(f"[wirewatch] Follow-up — {STORY}: ")
     body = first_mail.get_body(("plain",)).get_content()
     assert STORY in body and "FOLLOW-UP" in body and "Why you got this" in body
-    members = first.store.story_texts("doha")
+    members = first.state.alerts.story_texts("doha")
     assert sum(m["relation"] == "same_report" for m in members) == 4, [(m["title"], m["relation"]) for m in members]
     assert sum(m["relation"] == "follow_up" for m in members) == 4
-    assert first.store.alert_counts() == {"sent": 1, "pending": 3}
+    assert first.state.alerts.alert_counts() == {"sent": 1, "pending": 3}
     # half an hour later, the held ones go out together, in one email naming the story
     from wirewatch.alerts.compose import Composer
     from wirewatch.alerts.mailer import SmtpMailer, deliver_pending
 
     later = datetime.now(UTC) + timedelta(minutes=31)
-    assert deliver_pending(first.store, SmtpMailer(settings.smtp), now=later,
+    assert deliver_pending(first.state.alerts, SmtpMailer(settings.smtp), now=later,
                            digest=Composer("w <w@wire.test>").compose_digest) == (3, 0)
     batch = smtp.messages[-1]
     assert batch["Subject"] == f"[wirewatch] 3 updates — {STORY}"
@@ -132,21 +132,21 @@ def test_alerts_wait_in_the_outbox_while_smtp_refuses(site, broker, smtp, tmp_pa
     smtp.refuse = True
     pipeline = run_once(settings)
     assert smtp.messages == []
-    pending = pipeline.store.alert_counts().get("pending", 0)
+    pending = pipeline.state.alerts.alert_counts().get("pending", 0)
     assert pending == 4  # the four follow-ups, none given up
-    assert pipeline.store.sent_alerts() == []
+    assert pipeline.state.alerts.sent_alerts() == []
     smtp.refuse = False
     from wirewatch.alerts.compose import Composer
     from wirewatch.alerts.mailer import SmtpMailer, deliver_pending
 
-    from wirewatch.storage import Store
+    from wirewatch.app.state import AppState
 
-    store = Store(settings.database_url)
+    store = AppState.open(settings.database_url)
     later = datetime.now(UTC) + timedelta(hours=2)  # past every backoff
-    sent, failed = deliver_pending(store, SmtpMailer(settings.smtp), now=later)
+    sent, failed = deliver_pending(store.alerts, SmtpMailer(settings.smtp), now=later)
     assert (sent, failed) == (1, 0)  # without a digest composer, one at a time
-    assert deliver_pending(store, SmtpMailer(settings.smtp), now=later,
+    assert deliver_pending(store.alerts, SmtpMailer(settings.smtp), now=later,
                            digest=Composer("w <w@wire.test>").compose_digest) == (3, 0)
     assert len(smtp.messages) == 2
-    assert deliver_pending(store, SmtpMailer(settings.smtp), now=later) == (0, 0)
+    assert deliver_pending(store.alerts, SmtpMailer(settings.smtp), now=later) == (0, 0)
     store.close()

@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from wirewatch.ingest.ingest_store import IngestStore
 from wirewatch.ingest.poller import FeedPoller, poll_due
 from wirewatch.process.extractor import Extractor
 
@@ -21,7 +22,6 @@ from wirewatch.devtools.site import LoopbackSite, Resource
 from wirewatch.http import AddressPolicy, FetchError, FetchLimits, afetch, fetch, make_async_session, make_client
 from wirewatch.kafka import ARTICLES, ENTRIES, KafkaWiring, Progress
 from wirewatch.schema import Entry
-from wirewatch.storage import Store
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +35,7 @@ def feed(host: str, n: int) -> Resource:
     return Resource(rss_feed(host, f"https://{host}/", its), "application/rss+xml")
 
 
-def poll_cycle(store: Store, broker: str, poll: PollSettings, on_progress: threading.Event | None = None) -> list:
+def poll_cycle(store: IngestStore, broker: str, poll: PollSettings, on_progress: threading.Event | None = None) -> list:
     wiring = KafkaWiring(KafkaSettings(topic_prefix=f"t{uuid.uuid4().hex[:8]}-"), broker)
     wiring.ensure_topics()
     producer = wiring.producer()
@@ -54,7 +54,7 @@ def poll_cycle(store: Store, broker: str, poll: PollSettings, on_progress: threa
 
 
 def test_a_malformed_redirect_fails_its_feed_only(tmp_path: Path, broker: str) -> None:
-    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    store = IngestStore.open(f"sqlite:///{tmp_path / 's.db'}")
     with LoopbackSite({"/good.xml": feed("good.test", 3),
                        "/bad.xml": Resource(b"", status=302, headers={"Location": "http://[::1/"})}) as site:
         store.add_feed(site.url("/bad.xml"))
@@ -69,7 +69,7 @@ def test_a_malformed_redirect_fails_its_feed_only(tmp_path: Path, broker: str) -
 
 
 def test_a_slow_loris_feed_does_not_hold_back_the_other_feeds_of_its_cycle(tmp_path: Path, broker: str) -> None:
-    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    store = IngestStore.open(f"sqlite:///{tmp_path / 's.db'}")
     slow = Resource(rss_feed("slow", "https://slow.test/", []) + b" " * 400, "application/rss+xml", trickle=0.2)
     with LoopbackSite({"/slow.xml": slow, "/a.xml": feed("a.test", 2), "/b.xml": feed("b.test", 2)}) as site:
         for path in ("/slow.xml", "/a.xml", "/b.xml"):

@@ -4,6 +4,7 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
+from wirewatch.alerts.alert_store import AlertStore
 from wirewatch.alerts.alerter import Alerter
 from wirewatch.alerts.compose import Composer
 from wirewatch.alerts.mailer import OutboxMailer
@@ -12,7 +13,6 @@ from wirewatch.ingest.feed_parsing import parse_feed
 from wirewatch.config import AlertSettings
 from wirewatch.safe_display import one_line, web_link
 from wirewatch.schema import Article, TaggedArticle, TopicTag
-from wirewatch.storage import Store
 
 
 @pytest.mark.parametrize("url", ["javascript:alert(1)", " JavaScript:alert(1)", "data:text/html,<b>x</b>",
@@ -42,7 +42,7 @@ def test_a_javascript_item_link_never_becomes_a_link_and_a_broken_title_stays_on
     tagged = TaggedArticle(article=Article(entry=old, title="Talks resume\nBcc: everyone@example.org",
                                            text="Negotiators met again in Doha on Tuesday. " * 5),
                            topics=[TopicTag(topic="ceasefire_talks", score=0.9, fired=True, explanation="t")])
-    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    store = AlertStore.open(f"sqlite:///{tmp_path / 's.db'}")
     store.add_subscriber("a@example.org")
     store.subscribe("a@example.org", "topic", "ceasefire_talks", 0.5)
     outbox = tmp_path / "outbox"

@@ -7,15 +7,15 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from wirewatch.alerts.alert_store import AlertStore
 from wirewatch.alerts.mailer import SmtpMailer, deliver_pending, retry_delay
 
 from wirewatch.config import SmtpSettings
-from wirewatch.storage import Store
 
 pytestmark = pytest.mark.integration
 
 
-def queue_one(store: Store, key: str = "a@example.org|x1|topic") -> None:
+def queue_one(store: AlertStore, key: str = "a@example.org|x1|topic") -> None:
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = "w@wire.test", "a@example.org", "hello"
     msg.set_content("body")
@@ -53,7 +53,7 @@ class RudeServer:
 
 @pytest.mark.parametrize("silent", [False, True], ids=["hangs-up", "times-out"])
 def test_a_misbehaving_server_leaves_the_alert_in_the_outbox(tmp_path: Path, silent: bool, smtp) -> None:  # type: ignore[no-untyped-def]
-    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    store = AlertStore.open(f"sqlite:///{tmp_path / 's.db'}")
     queue_one(store)
     rude = RudeServer(silent)
     try:
@@ -84,7 +84,7 @@ def test_an_alert_sent_while_the_database_is_down_is_recorded_when_it_is_back(tm
     """The server took it, the database could not say so: it is marked sent on the next round, not sent again."""
     from sqlalchemy.exc import OperationalError
 
-    class FlakyStore(Store):
+    class FlakyStore(AlertStore):
         down = True
 
         def mark_sent(self, idem_key: str) -> None:
@@ -92,7 +92,7 @@ def test_an_alert_sent_while_the_database_is_down_is_recorded_when_it_is_back(tm
                 raise OperationalError("UPDATE alerts", {}, Exception("server closed the connection"))
             super().mark_sent(idem_key)
 
-    store = FlakyStore(f"sqlite:///{tmp_path / 's.db'}")
+    store = FlakyStore.open(f"sqlite:///{tmp_path / 's.db'}")
     queue_one(store)
     unrecorded: list = []  # type: ignore[type-arg]
     mailer = SmtpMailer(SmtpSettings(host="127.0.0.1", port=smtp.port, security="none"))

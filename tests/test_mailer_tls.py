@@ -21,10 +21,11 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import select
+from wirewatch.alerts.alert_store import AlertStore
 from wirewatch.alerts.mailer import SmtpMailer, deliver_pending
 
 from wirewatch.config import SmtpSettings
-from wirewatch.storage import Store, alerts
+from wirewatch.tables import alerts
 
 pytestmark = [pytest.mark.integration,  # implicit TLS: aiosmtpd cannot see that the socket is already encrypted
               pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")]
@@ -98,7 +99,7 @@ def tls_server(request: pytest.FixtureRequest, ca: trustme.CA) -> Iterator[tuple
     yield from ((request.param, s) for s in _server(cert, implicit=request.param == "tls"))
 
 
-def _queue(store: Store) -> None:
+def _queue(store: AlertStore) -> None:
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = "w@wire.test", "a@example.org", "over TLS"
     msg.set_content("body")
@@ -107,7 +108,7 @@ def _queue(store: Store) -> None:
 
 def test_sends_over_tls_with_login(tls_server: tuple[str, TlsSink], ca_file: str, tmp_path: Path) -> None:
     security, sink = tls_server
-    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    store = AlertStore.open(f"sqlite:///{tmp_path / 's.db'}")
     _queue(store)
     settings = SmtpSettings(host="127.0.0.1", port=sink.port, security=security, username=USER,
                             password=PASSWORD, ca_file=ca_file, timeout_seconds=5)
@@ -122,7 +123,7 @@ def test_a_certificate_of_another_ca_is_refused_and_the_alert_waits(tls_server: 
     security, sink = tls_server
     other = tmp_path / "other-ca.pem"
     trustme.CA().cert_pem.write_to_path(str(other))
-    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    store = AlertStore.open(f"sqlite:///{tmp_path / 's.db'}")
     _queue(store)
     settings = SmtpSettings(host="127.0.0.1", port=sink.port, security=security, username=USER,
                             password=PASSWORD, ca_file=str(other), timeout_seconds=5)
@@ -137,7 +138,7 @@ def test_a_certificate_of_another_ca_is_refused_and_the_alert_waits(tls_server: 
 def test_a_wrong_password_keeps_the_alert_pending(tls_server: tuple[str, TlsSink], ca_file: str,
                                                   tmp_path: Path) -> None:
     security, sink = tls_server
-    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    store = AlertStore.open(f"sqlite:///{tmp_path / 's.db'}")
     _queue(store)
     settings = SmtpSettings(host="127.0.0.1", port=sink.port, security=security, username=USER,
                             password="wrong", ca_file=ca_file, timeout_seconds=5)

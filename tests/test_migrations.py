@@ -12,7 +12,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, insert, inspect, select, text
 
 from wirewatch import migrate
-from wirewatch.storage import StorageError, Store
+from wirewatch.app.state import AppState
+from wirewatch.database import StorageError
 from wirewatch.tables import archive, entries, metadata
 
 pytestmark = pytest.mark.integration
@@ -41,16 +42,16 @@ def test_a_database_from_before_migrations_is_upgraded_and_keeps_its_rows(db_url
                           "story_id) VALUES ('a', 'https://n.test/a', 'A', '', 't', '{}', '2026-01-01 00:00:00', 41)"))
     with engine.connect() as conn:
         assert migrate.current(conn) == migrate.BASELINE
-    store = Store(db_url)  # migrates at start
+    store = AppState.open(db_url)  # migrates at start
     with store.engine.connect() as conn:
         assert migrate.current(conn) == migrate.head()
         states = dict(conn.execute(select(entries.c.article_id, entries.c.state)).all())
         linked = conn.execute(select(archive.c.linked)).scalar_one()
     # archived; dead-lettered long ago (not news any more); still on its way (published again if it never arrives)
     assert states == {"a": "archived", "b": "abandoned", "c": "accepted"} and linked is True
-    assert store.entries_to_redrive(datetime.now(UTC)) == []
-    assert [r[0] for r in store.entries_to_redrive(datetime.now(UTC) + timedelta(minutes=31))] == ["c"]
-    assert store.new_story("next") == 42  # story ids go on after those counted before the migration
+    assert store.ingest.entries_to_redrive(datetime.now(UTC)) == []
+    assert [r[0] for r in store.ingest.entries_to_redrive(datetime.now(UTC) + timedelta(minutes=31))] == ["c"]
+    assert store.alerts.new_story("next") == 42  # story ids go on after those counted before the migration
     store.close()
     engine.dispose()
 
@@ -74,7 +75,7 @@ def test_without_auto_migrate_an_old_schema_is_one_clear_error(db_url: str) -> N
     engine.dispose()
     with pytest.raises(StorageError, match=r"schema is at revision 0001, this version of wirewatch needs "
                                            rf"{migrate.head()}: run `wirewatch db upgrade`"):
-        Store(db_url, auto_migrate=False)
+        AppState.open(db_url, auto_migrate=False)
 
 
 def test_workers_starting_together_migrate_once(db_url: str) -> None:
@@ -82,7 +83,7 @@ def test_workers_starting_together_migrate_once(db_url: str) -> None:
 
     def start() -> None:
         try:
-            Store(db_url).close()
+            AppState.open(db_url).close()
         except BaseException as exc:
             errors.append(exc)
 
@@ -105,4 +106,26 @@ def test_a_database_from_a_newer_wirewatch_is_one_clear_error(db_url: str) -> No
         conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
     engine.dispose()
     with pytest.raises(StorageError, match=r"schema is at revision 0099, which this version of wirewatch"):
-        Store(db_url)
+        AppState.open(db_url)
+
+
+def test_claims_in_flight_name_the_workers_row_after_0004_and_back(db_url: str) -> None:
+    """0004: a claim's ``claimed_by`` becomes the claiming worker's row id (``host:pid:alert``), so that a
+    claim and its worker's heartbeat join by equality; a downgrade gives back ``host:pid``."""
+    engine = create_engine(db_url)
+    migrate.upgrade(engine, "0003")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO alerts (idem_key, subscriber, article_id, kind, subject, message, status, "
+                          "story, ref, facts_json, attempts, last_error, created_at, claimed_by, interrupted) VALUES "
+                          "('k1', 'a@x.test', 'a', 'topic', 'S', 'm', 'sending', '', 'r1', '{}', 0, '', :now, "
+                          "'h.example:41', 0), ('k2', 'a@x.test', 'b', 'topic', 'S', 'm', 'sent', '', 'r2', '{}', 1, "
+                          "'', :now, '', 0)"), {"now": datetime.now(UTC)})
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        claims = dict(conn.execute(text("SELECT idem_key, claimed_by FROM alerts")).all())
+    assert claims == {"k1": "h.example:41:alert", "k2": ""}
+    migrate.downgrade(engine, "0003")
+    with engine.connect() as conn:
+        claims = dict(conn.execute(text("SELECT idem_key, claimed_by FROM alerts")).all())
+    assert claims == {"k1": "h.example:41", "k2": ""}
+    engine.dispose()

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from wirewatch.ingest.ingest_store import IngestStore
 from wirewatch.ingest.poller import FeedPoller, PollResult, record
 
 from wirewatch.config import HttpSettings, PollSettings
 from wirewatch.devtools.render import Item, rss_feed
 from wirewatch.devtools.site import LoopbackSite, Resource
 from wirewatch.http import FetchLimits, make_async_session
-from wirewatch.storage import Store
 
 pytestmark = pytest.mark.integration
 
@@ -34,7 +34,7 @@ class Harness:
     """A store and an async poller; ``poll(url)`` polls the feed and records the result like a cycle."""
 
     def __init__(self, tmp_path: Path, poll: PollSettings | None = None, http: HttpSettings = LOOPBACK) -> None:
-        self.store = Store(f"sqlite:///{tmp_path / 's.db'}")
+        self.store = IngestStore.open(f"sqlite:///{tmp_path / 's.db'}")
         self.poll_settings = poll or PollSettings(timeout_seconds=2, deadline_seconds=3)
         self.http = http
 

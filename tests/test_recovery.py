@@ -12,13 +12,14 @@ from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
+from wirewatch.alerts.alert_store import AlertStore
 from wirewatch.alerts.alerter import Alerter
 from wirewatch.alerts.compose import Composer
 from wirewatch.alerts.mailer import OutboxMailer, dead_on_this_host, deliver_pending
 
 from wirewatch.config import AlertSettings
+from wirewatch.heartbeats import Heartbeat, WorkerId
 from wirewatch.schema import Article, Entry, TaggedArticle, TopicTag
-from wirewatch.storage import Store
 
 
 def tagged(i: int) -> TaggedArticle:
@@ -28,8 +29,8 @@ def tagged(i: int) -> TaggedArticle:
     return TaggedArticle(article=article, topics=[TopicTag(topic="ceasefire_talks", score=0.9, fired=True)])
 
 
-def make_store(tmp_path: Path) -> Store:
-    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+def make_store(tmp_path: Path) -> AlertStore:
+    store = AlertStore.open(f"sqlite:///{tmp_path / 's.db'}")
     store.add_subscriber("a@example.org")
     store.subscribe("a@example.org", "topic", "ceasefire_talks", 0.5)
     return store
@@ -49,12 +50,12 @@ def test_an_archived_but_unlinked_article_is_completed_from_the_archive_at_start
         store.archive_article(t.article_id, t.article.entry.url, t.article.title, "", None, t.article.text,
                               t.to_bytes().decode())
     pid, now = dead_pid(), datetime.now(UTC)  # its heartbeat says "running" a moment ago: it was killed
-    store.heartbeat(f"{socket.gethostname()}:{pid}:alert", "alert", socket.gethostname(), pid, now, "running", "{}")
+    store.heartbeats.record([Heartbeat(WorkerId(socket.gethostname(), pid, "alert"), now, "running")])
     later = now + timedelta(days=1)
     assert len(store.unlinked_articles(later)) == 3
     outbox = tmp_path / "outbox"
     alerter = Alerter(AlertSettings(), store, Composer("w <w@wire.test>"), OutboxMailer(outbox),
-                      worker=f"{socket.gethostname()}:1")
+                      worker=WorkerId(socket.gethostname(), 1, "alert"))
     alerter.idle()
     assert store.unlinked_articles(later) == []
     assert all(store.story_of(f"art{i}") is not None for i in range(3))
@@ -73,9 +74,9 @@ def test_the_claim_of_a_dead_worker_is_released_at_once_and_a_live_ones_is_kept(
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         keys = [a.idem_key for a in store.pending_alerts()]
-        assert store.claim_alerts(keys[:1], f"{host}:{dead_pid()}") == keys[:1]  # killed while sending
-        assert store.claim_alerts(keys[1:], f"{host}:{alive.pid}") == keys[1:]  # still sending
-        assert dead_on_this_host([f"{host}:{alive.pid}", f"other-host:{dead_pid()}"]) == []
+        assert store.claim_alerts(keys[:1], WorkerId(host, dead_pid(), "alert")) == keys[:1]  # killed while sending
+        assert store.claim_alerts(keys[1:], WorkerId(host, alive.pid, "alert")) == keys[1:]  # still sending
+        assert dead_on_this_host([WorkerId(host, alive.pid, "alert"), WorkerId("other", dead_pid(), "alert")]) == []
         sent, failed = deliver_pending(store, OutboxMailer(outbox), claim_timeout=300.0)
     finally:
         alive.kill()

@@ -9,6 +9,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from wirewatch.alerts.alert_store import AlertStore
 from wirewatch.alerts.alerter import Alerter, next_digest
 from wirewatch.alerts.compose import Composer
 from wirewatch.alerts.mailer import SmtpMailer, deliver_pending
@@ -16,7 +17,6 @@ from wirewatch.alerts.mailer import SmtpMailer, deliver_pending
 from wirewatch.config import AlertSettings, SmtpSettings
 from wirewatch.devtools.smtpsink import SmtpSink
 from wirewatch.schema import Article, Entry, TaggedArticle, TopicTag
-from wirewatch.storage import Store
 
 
 def tagged(i: int) -> TaggedArticle:
@@ -35,7 +35,7 @@ def deliveries(sink: SmtpSink) -> dict[str, set[str]]:
 
 
 def test_a_reply_lost_after_the_message_was_taken_means_the_same_email_again(tmp_path: Path, smtp: SmtpSink) -> None:
-    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    store = AlertStore.open(f"sqlite:///{tmp_path / 's.db'}")
     store.add_subscriber("now@example.org")
     store.subscribe("now@example.org", "topic", "ceasefire_talks", 0.5)
     store.add_subscriber("hourly@example.org", mode="hourly")

@@ -94,11 +94,11 @@ def test_a_login_form_without_its_token_is_refused(rig: Rig) -> None:
 def test_a_form_without_its_csrf_token_changes_nothing(rig: Rig) -> None:
     c = client(rig)
     login(c, ANALYST)
-    before = rig.store.list_subscribers()
+    before = rig.store.alerts.list_subscribers()
     for data in ({"mode": "daily"}, {"mode": "daily", "csrf": "forged"}):
         r = c.post("/subscriptions", data=data)
         assert r.status_code == 400 and "no valid security token" in r.text
-    assert rig.store.list_subscribers() == before
+    assert rig.store.alerts.list_subscribers() == before
 
 
 def test_users_cli_add_list_remove(tmp_path: Path) -> None:
@@ -128,24 +128,24 @@ def test_roles_are_enforced(rig: Rig) -> None:
     r = c.post("/ops/deadletters/replay", data={"csrf": csrf, "letter": "0:1"})
     assert r.status_code == 403
     r = c.post("/ops/feeds", data={"csrf": csrf, "url": "https://feeds.example/rss"})
-    assert r.status_code == 403 and rig.store.list_feeds() == []
+    assert r.status_code == 403 and rig.store.ingest.list_feeds() == []
     editor = client(rig)
     login(editor, EDITOR)
     assert editor.get("/rules/energy_strikes").status_code == 200 and editor.get("/ops").status_code == 403
 
 
 def test_another_users_alert_or_subscription_is_out_of_reach(rig: Rig) -> None:
-    theirs = next(a for a in rig.store.sent_alerts() if a["subscriber"] == OTHER)
-    rig.store.add_watch("their-story", "Their story", seed_text="Something else entirely")
-    rig.store.subscribe(OTHER, "watch", "their-story")
+    theirs = next(a for a in rig.store.alerts.sent_alerts() if a["subscriber"] == OTHER)
+    rig.store.alerts.add_watch("their-story", "Their story", seed_text="Something else entirely")
+    rig.store.alerts.subscribe(OTHER, "watch", "their-story")
     c = client(rig)
     csrf = login(c, ANALYST)
     r = c.post("/feedback", data={"csrf": csrf, "ref": theirs["ref"], "verdict": "not-relevant"})
     assert r.status_code == 404 and "no alert of yours" in r.text
-    assert rig.store.feedback_examples() == []
+    assert rig.store.alerts.feedback_examples() == []
     r = c.post("/subscriptions/unwatch", data={"csrf": csrf, "watch": "their-story"})
     assert r.status_code == 404
-    other = next(s for s in rig.store.list_subscribers() if s["email"] == OTHER)
+    other = next(s for s in rig.store.alerts.list_subscribers() if s["email"] == OTHER)
     assert other["watches"] == ["their-story"]
     assert theirs["ref"] not in c.get("/alerts").text
 
@@ -176,18 +176,18 @@ def test_signed_email_links_work_once_forged_or_expired_ones_change_nothing(tmp_
     c = client(rig)
     path = links["relevant"].removeprefix(rig.settings.web.base_url)
     assert "Mark this alert as relevant" in c.get(path).text
-    assert rig.store.feedback_examples() == []  # opening the link (a mail scanner does) records nothing
+    assert rig.store.alerts.feedback_examples() == []  # opening the link (a mail scanner does) records nothing
     forged = path[:-3] + ("abc" if not path.endswith("abc") else "xyz")
     r = c.post(forged)
     assert r.status_code == 400 and "not one wirewatch made" in r.text
-    assert rig.store.feedback_examples() == []
+    assert rig.store.alerts.feedback_examples() == []
     r = c.post(path)
     assert r.status_code == 200 and "is relevant" in r.text
-    assert [e["verdict"] for e in rig.store.feedback_examples()] == ["relevant"]
+    assert [e["verdict"] for e in rig.store.alerts.feedback_examples()] == ["relevant"]
     time.sleep(2.2)
     r = c.post(links["unsubscribe"].removeprefix(rig.settings.web.base_url))
     assert r.status_code == 400 and "expired" in r.text
-    assert next(s for s in rig.store.list_subscribers() if s["email"] == ANALYST)["topics"]
+    assert next(s for s in rig.store.alerts.list_subscribers() if s["email"] == ANALYST)["topics"]
 
 
 def test_one_click_unsubscribe(rig: Rig) -> None:
@@ -195,7 +195,7 @@ def test_one_click_unsubscribe(rig: Rig) -> None:
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     r = client(rig).post(rig.links(mail)["unsubscribe"].removeprefix(rig.settings.web.base_url))
     assert r.status_code == 200 and "will get no more alerts" in r.text
-    assert next(s for s in rig.store.list_subscribers() if s["email"] == ANALYST)["topics"] == {}
+    assert next(s for s in rig.store.alerts.list_subscribers() if s["email"] == ANALYST)["topics"] == {}
 
 
 def test_markup_in_article_titles_and_texts_is_escaped(rig: Rig) -> None:
@@ -205,7 +205,7 @@ def test_markup_in_article_titles_and_texts_is_escaped(rig: Rig) -> None:
                               text="<img src=x onerror=alert(1)> " + "\n".join(art["body"])))
     c = client(rig)
     csrf = login(c, EDITOR)
-    story = rig.store.story_of("evil1")
+    story = rig.store.alerts.story_of("evil1")
     page = c.get(f"/stories/{story}").text
     assert "&lt;script&gt;alert(&#34;t&#34;)&lt;/script&gt;" in page and "<script>alert" not in page
     preview = c.post("/rules/energy_strikes/preview", data={"csrf": csrf, "text": "threshold = 1\n1  onerror\n"}).text
@@ -257,7 +257,7 @@ def test_stories_and_a_watch_from_pasted_text(rig: Rig) -> None:
     r = c.post("/watches/new", data={"csrf": csrf, "name": "Grain corridor", "text": "Talks on grain in Istanbul."})
     assert r.status_code == 303
     assert "Grain corridor" in c.get("/subscriptions").text
-    assert any(w["id"] == "grain-corridor" and w["origin"] == "web" for w in rig.store.list_watches())
+    assert any(w["id"] == "grain-corridor" and w["origin"] == "web" for w in rig.store.alerts.list_watches())
     r = c.post("/watches/new", data={"csrf": csrf, "name": "X", "url": "ftp://x", "text": ""})
     assert r.status_code == 400 and "must start with http" in r.text
 
@@ -271,21 +271,21 @@ def test_ops_pages_and_adding_feeds(rig: Rig) -> None:
     opml = b'<opml version="2.0"><body><outline xmlUrl="https://b.example/feed" text="B"/></body></opml>'
     r = c.post("/ops/feeds/import", data={"csrf": csrf}, files={"opml": ("f.opml", opml, "text/xml")})
     assert "1 feeds added" in r.text
-    assert [f.url for f in rig.store.list_feeds()] == ["https://feeds.example/rss", "https://b.example/feed"]
+    assert [f.url for f in rig.store.ingest.list_feeds()] == ["https://feeds.example/rss", "https://b.example/feed"]
     assert "no broker is configured" in c.get("/ops/deadletters").text
 
 
 def test_the_pages_queries_on_sqlite_and_postgresql(db_url: str) -> None:
+    from wirewatch.app.state import AppState
     from wirewatch.app.web.reads import Reads
-    from wirewatch.storage import Store
 
-    store = Store(db_url)
+    store = AppState.open(db_url)
     art = next(a for a in CORPUS.articles if a["kind"] == "doha_report")
     t = tagged(art)
-    store.archive_article(t.article_id, t.article.entry.url, t.article.title, "Harbour Wire", t.article.published,
-                          t.article.text, t.model_dump_json())
-    story = store.new_story(t.article.title)
-    store.set_story(t.article_id, story)
+    store.alerts.archive_article(t.article_id, t.article.entry.url, t.article.title, "Harbour Wire",
+                                 t.article.published, t.article.text, t.model_dump_json())
+    story = store.alerts.new_story(t.article.title)
+    store.alerts.set_story(t.article_id, story)
     reads = Reads(store.engine)
     [row], total = reads.active_stories(120)
     assert (total, row.id, row.languages, row.outlets) == (1, story, ("en",), ("Harbour Wire",))
@@ -352,13 +352,13 @@ def test_an_analyst_sets_their_subscriptions(rig: Rig) -> None:
     csrf = login(c, ANALYST)
     form = {"csrf": csrf, "mode": "daily", "topic": ["ceasefire_talks"], "min_ceasefire_talks": "0.7"}
     assert c.post("/subscriptions", data=form).status_code == 303
-    mine = next(s for s in rig.store.list_subscribers() if s["email"] == ANALYST)
+    mine = next(s for s in rig.store.alerts.list_subscribers() if s["email"] == ANALYST)
     assert (mine["mode"], mine["topics"]) == ("daily", {"ceasefire_talks": 0.7})
     for bad in ({"min_ceasefire_talks": "2"}, {"min_ceasefire_talks": "lots"}, {"topic": ["no_such_topic"]},
                 {"mode": "weekly"}):
         r = c.post("/subscriptions", data={**form, **bad})
         assert r.status_code == 400 and "Nothing was changed" in r.text
-    assert next(s for s in rig.store.list_subscribers() if s["email"] == ANALYST) == mine
+    assert next(s for s in rig.store.alerts.list_subscribers() if s["email"] == ANALYST) == mine
 
 
 def test_the_preview_articles_are_read_again_in_the_background() -> None:

@@ -90,7 +90,7 @@ def test_log_in_watch_a_story_and_see_a_follow_up_appear(live: Live) -> None:
     follow_ups.get_by_role("link", name="Moscow denies any talks with Kyiv took place in Doha").wait_for()
     assert "What is new" in follow_ups.inner_text()
     live.shot("story")
-    sent = [a for a in live.rig.store.sent_alerts() if a["subscriber"] == ANALYST and a["kind"] == "followup"]
+    sent = [a for a in live.rig.store.alerts.sent_alerts() if a["subscriber"] == ANALYST and a["kind"] == "followup"]
     assert sent, "the follow-ups of the watched story were emailed"
 
 
@@ -102,7 +102,7 @@ def test_feedback_from_the_link_in_a_received_email(live: Live) -> None:
     page.get_by_role("button", name="Mark this alert as not relevant").click()
     page.get_by_text("Thank you").wait_for()
     assert "is not relevant" in page.inner_text("main")
-    assert [e["verdict"] for e in live.rig.store.feedback_examples()] == ["not_relevant"]
+    assert [e["verdict"] for e in live.rig.store.alerts.feedback_examples()] == ["not_relevant"]
     live.login(ANALYST)
     page.get_by_role("link", name="My alerts").click()
     assert page.get_by_text("You said: not relevant").count() == 1

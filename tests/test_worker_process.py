@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from wirewatch.storage import Store
+from wirewatch.app.state import AppState
+from wirewatch.app.status import heard_since
+from wirewatch.database import Database
 
 pytestmark = pytest.mark.integration
 
@@ -46,9 +48,9 @@ def test_sighup_reloads_feeds_and_sigterm_drains(broker: str, tmp_path: Path) ->
                             stderr=subprocess.PIPE, text=True)
     try:
         assert _until(lambda: (tmp_path / "data" / "wirewatch.db").exists() and
-                      any(w["stage"] == "poll" for w in Store(db).list_workers(since=_epoch())))
-        store = Store(db)
-        assert [f.url for f in store.list_feeds()] == ["http://127.0.0.1:9/one.xml"]
+                      any(w.worker.stage == "poll" for w in heard_since(Database(db), _epoch())))
+        store = AppState.open(db)
+        assert [f.url for f in store.ingest.list_feeds()] == ["http://127.0.0.1:9/one.xml"]
         status = subprocess.run([sys.executable, "-m", "wirewatch.app.cli", "status", "--json"], env=env,
                                 capture_output=True, text=True, timeout=60)
         report = json.loads(status.stdout)
@@ -57,19 +59,19 @@ def test_sighup_reloads_feeds_and_sigterm_drains(broker: str, tmp_path: Path) ->
 
         cfg.write_text('[[feeds]]\nurl = "http://127.0.0.1:9/two.xml"\n')
         proc.send_signal(signal.SIGHUP)
-        assert _until(lambda: [f.url for f in store.list_feeds()] == ["http://127.0.0.1:9/two.xml"], 30)
+        assert _until(lambda: [f.url for f in store.ingest.list_feeds()] == ["http://127.0.0.1:9/two.xml"], 30)
 
         cfg.write_text('[[feeds]]\nurl = "http://127.0.0.1:9/two.xml"\nbad_key = 1\n')
         proc.send_signal(signal.SIGHUP)  # a broken file is reported and the running configuration kept
         time.sleep(1.5)
-        assert [f.url for f in store.list_feeds()] == ["http://127.0.0.1:9/two.xml"] and proc.poll() is None
+        assert [f.url for f in store.ingest.list_feeds()] == ["http://127.0.0.1:9/two.xml"] and proc.poll() is None
 
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=45) == 0
         assert time.monotonic() - started < 45
-        [row] = store.list_workers(since=_epoch())
-        assert row["state"] == "stopped"
+        [row] = heard_since(store.db, _epoch())
+        assert row.state == "stopped"
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -22,12 +22,12 @@ from wirewatch.alerts.compose import Composer
 from wirewatch.alerts.mailer import OutboxMailer
 from wirewatch.process.rules import bundled_rules_dir
 
+from wirewatch.app.state import AppState
 from wirewatch.app.web.users import UserBook
 from wirewatch.config import Settings, load_settings
 from wirewatch.devtools.corpus import DemoCorpus
 from wirewatch.links import LinkSigner
 from wirewatch.schema import Article, Entry, TaggedArticle, TopicTag
-from wirewatch.storage import Store
 
 CORPUS = DemoCorpus.load()
 PASSWORD = "a long enough password"
@@ -48,7 +48,7 @@ def tagged(art: dict, title: str | None = None, text: str | None = None) -> Tagg
 @dataclass
 class Rig:
     settings: Settings
-    store: Store
+    store: AppState
     _alerter: Alerter | None = None
 
     @property
@@ -56,7 +56,8 @@ class Rig:
         """The alert stage on this rig's data, as a worker restarted on it would be."""
         if self._alerter is None:
             composer = Composer("wirewatch <w@wire.test>", LinkSigner.from_settings(self.settings))
-            self._alerter = Alerter(self.settings.alert, self.store, composer, OutboxMailer(self.settings.outbox_path))
+            self._alerter = Alerter(self.settings.alert, self.store.alerts, composer,
+                                    OutboxMailer(self.settings.outbox_path))
         return self._alerter
 
     @property
@@ -100,13 +101,13 @@ def _template(base_url: str) -> Path:
         shutil.copytree(bundled_rules_dir(), root / "rules")
         settings = _settings(root, base_url, {})
         settings.data_path.mkdir(parents=True)
-        store = Store(settings.database_url)
+        store = AppState.open(settings.database_url)
         book = UserBook(store.engine, PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1))  # fast to check
         for email, role in ((ANALYST, "analyst"), (OTHER, "analyst"), (EDITOR, "editor"), (ADMIN, "admin")):
             book.add(email, role, PASSWORD)
         for email in (ANALYST, OTHER):
-            store.add_subscriber(email, mode="immediate")
-            store.subscribe(email, "topic", "energy_strikes", 0.5)
+            store.alerts.add_subscriber(email, mode="immediate")
+            store.alerts.subscribe(email, "topic", "energy_strikes", 0.5)
         Rig(settings, store).feed(FIRST_ROUND)
         store.close()
         _TEMPLATE.append(root)
@@ -119,4 +120,4 @@ def make_rig(tmp_path: Path, base_url: str = "http://127.0.0.1:8080", **web: obj
     for part in ("rules", "data"):
         shutil.copytree(template / part, tmp_path / part)
     settings = _settings(tmp_path, base_url, web)
-    return Rig(settings, Store(settings.database_url))
+    return Rig(settings, AppState.open(settings.database_url))

@@ -4,7 +4,7 @@ In: nothing. Out: a running broker on a free loopback port, and its ``host:port`
 
 Used when no bootstrap servers are configured (the embedded default, the demo and the tests). It
 keeps everything in memory: a restart loses topics and offsets, which is why the pipeline never
-treats the broker as the only copy of what it accepted (see ``storage``).
+treats the broker as the only copy of what it accepted (see ``entry_progress``).
 """
 
 from __future__ import annotations

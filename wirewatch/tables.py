@@ -13,7 +13,8 @@ In: nothing. Out: :data:`metadata` and its tables, the schema that the migration
 - ``story_members``: articles linked to a watched story; ``watches``, ``subscribers``,
   ``subscriptions``: who follows what; ``feedback``: analysts' verdicts on alerts;
 - ``alerts``: the email outbox, one row per idempotency key;
-- ``workers``: each running worker's heartbeat and counters, for ``wirewatch status``.
+- ``workers``: each running worker's heartbeat, lag and counters (:mod:`wirewatch.heartbeats`); an
+  alert's ``claimed_by`` is the id of the worker sending it.
 """
 
 from __future__ import annotations
@@ -145,7 +146,7 @@ alerts = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("next_attempt", DateTime(timezone=True)),
     Column("sent_at", DateTime(timezone=True)),
-    Column("claimed_by", String(200), nullable=False, default=""),  # the worker sending it now
+    Column("claimed_by", String(200), nullable=False, default=""),  # the id (workers.id) of the worker sending it
     Column("claimed_at", DateTime(timezone=True)),
     Column("interrupted", Integer, nullable=False, default=0),  # sends cut short by a worker's death
     Column("published_at", DateTime(timezone=True)),  # the article's publication, for latency
@@ -161,7 +162,9 @@ workers = Table(
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("heartbeat_at", DateTime(timezone=True), nullable=False, index=True),
     Column("state", String(16), nullable=False),  # running, stopping, stopped
-    Column("stats_json", Text, nullable=False, default="{}"),
+    Column("stats_json", Text, nullable=False, default="{}"),  # counters, for ``wirewatch status``
+    Column("lag_records", Integer),  # records waiting in the stage's input topic (revision 0004)
+    Column("lag_seconds", Float),  # how old the oldest of them is
 )
 
 # -- the web app's own state (revision 0003) ------------------------------------------------------

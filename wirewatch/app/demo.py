@@ -57,7 +57,7 @@ def run_demo(base_settings: Settings, out: TextIO, keep_data: bool = False) -> d
             pipeline.run(("poll", "extract", "classify", "alert"), threading.Event(), poll_once=True,
                          until_idle=True, timeout=300)
             snap = pipeline.progress.snapshot()
-            store = pipeline.store
+            store = pipeline.state.alerts
             members = store.story_texts(WATCH_ID)
             first_round = {a["idem_key"] for a in store.sent_alerts()}
             # what the storm window and the hourly digest hold goes out as it would an hour later

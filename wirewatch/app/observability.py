@@ -22,8 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
+from wirewatch.database import UNAVAILABLE
 from wirewatch.kafka import CURRENT_ARTICLE, LATENCY_BUCKETS, Progress
-from wirewatch.storage import UNAVAILABLE
 
 
 class JsonLogFormatter(logging.Formatter):

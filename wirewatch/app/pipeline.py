@@ -4,31 +4,30 @@ In: :class:`Settings`. Out: running workers. This is the one place that knows ev
 stages themselves never import each other); it resolves the embedded defaults — the bundled broker
 when no bootstrap servers are set, SQLite under the data directory, the ``.eml`` outbox — and,
 when the broker is the embedded memory-only one, re-publishes entries that were accepted but never
-archived, so that a crash of the whole process loses nothing it had accepted.
+archived, so that a crash of the whole process loses nothing it had accepted. The database is opened
+when a stage that keeps state in it (poll, alert) starts; extract and classify start without it, and
+their heartbeats reach it when it answers.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import socket
 import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import IntegrityError
-
+from wirewatch.alerts.alert_store import AlertStore
+from wirewatch.app.state import AppState, adopt_config
 from wirewatch.broker import EmbeddedBroker
 from wirewatch.config import ConfigError, Settings
+from wirewatch.database import UNAVAILABLE, Database, StorageError
+from wirewatch.heartbeats import Heartbeat, Heartbeats, WorkerCounters, WorkerId, WorkerState
 from wirewatch.kafka import ARTICLES, ENTRIES, TAGGED, KafkaWiring, Output, Progress, StageRunner, delivered
 from wirewatch.schema import Article, Entry, TaggedArticle, decode
-from wirewatch.storage import UNAVAILABLE, Store
 
 if TYPE_CHECKING:  # the stages are imported when a command builds them, so that a command loads only its own
     from wirewatch.alerts.alerter import Alerter
@@ -39,6 +38,7 @@ log = logging.getLogger(__name__)
 CONSUMING_STAGES = ("extract", "classify", "alert")
 STAGE_INPUT = {"extract": ENTRIES, "classify": ARTICLES, "alert": TAGGED}
 STAGE_OUTPUT = {"poll": ENTRIES, "extract": ARTICLES, "classify": TAGGED, "alert": ""}
+NEEDS_DATABASE = frozenset({"poll", "alert"})  # extract and classify keep nothing in it
 STAGE_EVENTS = {"poll": ("feeds_", "entries_", "poll_"), "extract": ("extract_",), "classify": ("classify_",),
                 "alert": ("alerts_", "articles_linked", "alert_")}
 
@@ -67,8 +67,8 @@ def build_classifier(settings: Settings) -> TopicClassifier:
     return TopicClassifier(rules, model, settings.classify.fire_score, settings.classify.model_alone_probability)
 
 
-def build_alerter(settings: Settings, store: Store, progress: Progress | None = None,
-                  worker: str = "") -> Alerter:
+def build_alerter(settings: Settings, store: AlertStore, progress: Progress | None = None,
+                  worker: WorkerId | None = None) -> Alerter:
     from wirewatch.alerts.alerter import Alerter
     from wirewatch.alerts.compose import Composer
     from wirewatch.alerts.mailer import RetryPolicy, make_mailer
@@ -83,56 +83,9 @@ def build_alerter(settings: Settings, store: Store, progress: Progress | None = 
                    claim_timeout=smtp.claim_timeout_seconds)
 
 
-def adopt_config(settings: Settings, store: Store, prune: bool = False) -> None:
-    """Feeds, watches and subscribers of the config file join those added on the command line.
-
-    With ``prune`` (a reload), those the file brought before and no longer lists are removed, and its
-    subscribers' subscriptions become exactly what it says. Workers starting together may adopt the
-    same file at once: a row another worker has just written is left to it.
-    """
-    def quietly(write: Callable[[], object]) -> None:
-        try:
-            write()
-        except IntegrityError:
-            log.debug("config row written concurrently by another worker")
-
-    for feed in settings.feeds:
-        quietly(lambda f=feed: store.add_feed(f.url, f.name, origin="config", interval=settings.poll.interval_seconds))
-    for watch in settings.watches:
-        seed_text = watch.seed_text
-        if watch.seed_file:
-            seed_text = Path(watch.seed_file).read_text(encoding="utf-8", errors="replace")
-        quietly(lambda w=watch, t=seed_text: store.add_watch(w.id, w.name, w.seed_url, t, w.topics, origin="config"))
-    for sub in settings.subscribers:
-        quietly(lambda s=sub: store.add_subscriber(s.email, s.name, s.mode, origin="config"))
-        if prune:  # exactly what the file says, in one transaction
-            store.replace_subscriptions(sub.email, sub.topics, sub.watches)
-            continue
-        for topic, min_score in sub.topics.items():
-            quietly(lambda s=sub, t=topic, m=min_score: store.subscribe(s.email, "topic", t, m))
-        for watch_id in sub.watches:
-            quietly(lambda s=sub, w=watch_id: store.subscribe(s.email, "watch", w))
-    if prune:
-        listed = {f.url for f in settings.feeds}
-        for row in store.list_feeds():
-            if row.origin == "config" and row.url not in listed:
-                store.remove_feed(row.url)
-                log.info("reload: feed %s is no longer in the configuration; removed", row.url)
-        watch_ids = {w.id for w in settings.watches}
-        for w in store.list_watches():
-            if w["origin"] == "config" and w["id"] not in watch_ids:
-                store.remove_watch(w["id"])
-                log.info("reload: watch %s is no longer in the configuration; removed", w["id"])
-        emails = {str(s.email) for s in settings.subscribers}
-        for sub in store.list_subscribers():
-            if sub["origin"] == "config" and sub["email"] not in emails:
-                store.remove_subscriber(sub["email"])
-                log.info("reload: subscriber %s is no longer in the configuration; removed", sub["email"])
-
-
 @dataclass
 class Pipeline:
-    """The resolved environment of a run: broker address, wiring, store and progress counters."""
+    """The resolved environment of a run: broker address, wiring, database and progress counters."""
 
     settings: Settings
     progress: Progress = field(default_factory=Progress)
@@ -141,13 +94,14 @@ class Pipeline:
     reload_requested: threading.Event = field(default_factory=threading.Event)  # set by the SIGHUP handler
     heartbeat_seconds: float = 10.0
     drain_seconds: float = 30.0  # on SIGTERM: how long the workers may take to finish their batch
-    worker_id: str = field(init=False, default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     wiring: KafkaWiring = field(init=False)
-    store: Store = field(init=False)
     embedded: EmbeddedBroker | None = field(init=False, default=None)
     _stack: ExitStack = field(init=False, default_factory=ExitStack)
     _on_reload: list[Callable[[], None]] = field(init=False, default_factory=list)
     _started: datetime = field(init=False, default_factory=lambda: datetime.now(UTC))
+    _db: Database | None = field(init=False, default=None)
+    _state: AppState | None = field(init=False, default=None)
+    _heartbeats: Heartbeats | None = field(init=False, default=None)
 
     def __enter__(self) -> Pipeline:
         try:
@@ -169,10 +123,23 @@ class Pipeline:
             bootstrap = self.embedded.bootstrap
         self.wiring = KafkaWiring(self.settings.kafka, bootstrap)
         self.wiring.ensure_topics()
-        self.store = Store(self.settings.database_url, auto_migrate=self.settings.database.auto_migrate)
-        self._stack.callback(self.store.close)
-        adopt_config(self.settings, self.store)
         return self
+
+    def database(self) -> Database:
+        """The shared database, opened (and migrated) at first use; :class:`StorageError` if it cannot be."""
+        if self._db is None:
+            self._db = Database(self.settings.database_url, auto_migrate=self.settings.database.auto_migrate)
+            self._stack.callback(self._db.close)
+        return self._db
+
+    @property
+    def state(self) -> AppState:
+        """What the stages keep in the database; opening it adopts the configuration's feeds, watches
+        and subscribers."""
+        if self._state is None:
+            self._state = AppState(self.database())
+            adopt_config(self.settings, self._state)
+        return self._state
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
@@ -181,7 +148,7 @@ class Pipeline:
         """Re-publish accepted entries that never reached the archive (embedded broker only)."""
         if self.embedded is None:
             return 0
-        pending = self.store.unfinished_entries()
+        pending = self.state.entries.unfinished()
         if not pending:
             return 0
         producer = self.wiring.producer()
@@ -214,7 +181,7 @@ class Pipeline:
             # between records too: a rule edit is loaded (or its error reported) when the file changes
             handle, kind, batch, on_idle = classifier.handle, Article, classifier.handle_batch, classifier.rules.current
         elif stage == "alert":
-            alerter = build_alerter(self.settings, self.store, self.progress, self.worker_id)
+            alerter = build_alerter(self.settings, self.state.alerts, self.progress, WorkerId.here("alert"))
             self._on_reload.append(alerter.request_refresh)
             handle, kind, on_idle = alerter.handle, TaggedArticle, alerter.idle
         else:
@@ -225,7 +192,8 @@ class Pipeline:
     def poll(self, stop: threading.Event, once: bool) -> None:
         from wirewatch.ingest.poller import run_poller
 
-        run_poller(self.settings.poll, self.settings.http, self.wiring, self.store, stop, self.progress, once=once)
+        run_poller(self.settings.poll, self.settings.http, self.wiring, self.state.ingest, stop, self.progress,
+                   once=once)
 
     def reload(self) -> bool:
         """Read the configuration file again (SIGHUP): its feeds, watches and subscribers, and the rules.
@@ -241,8 +209,8 @@ class Pipeline:
                 log.error("reload: %s; keeping the running configuration", exc)
                 return False
         try:
-            if settings is not None:
-                adopt_config(settings, self.store, prune=True)
+            if settings is not None and self._state is not None:  # extract and classify keep none of it
+                adopt_config(settings, self._state, prune=True)
             for hook in self._on_reload:
                 hook()
         except UNAVAILABLE as exc:
@@ -258,22 +226,26 @@ class Pipeline:
                      len(settings.feeds), len(settings.watches), len(settings.subscribers))
         return True
 
-    def heartbeat(self, stages: tuple[str, ...], state: str, alive: Callable[[str], bool]) -> None:
-        """One row per stage of this process in ``workers``, with its counters (``wirewatch status``)."""
+    def heartbeat(self, stages: tuple[str, ...], state: WorkerState, alive: Callable[[str], bool]) -> None:
+        """One row per stage of this process in ``workers``, with its lag and counters (``wirewatch status``)."""
         snap = self.progress.snapshot()
-        host, pid = socket.gethostname(), os.getpid()
+        beats = []
+        for stage in stages:
+            source = "feeds" if stage == "poll" else STAGE_INPUT[stage]
+            counters = WorkerCounters(
+                consumed=snap["consumed"].get(source, 0),
+                produced=snap["produced"].get(STAGE_OUTPUT[stage], 0) if STAGE_OUTPUT[stage] else
+                snap["events"].get("alerts_sent", 0),
+                deadlettered=snap["deadlettered"].get(stage, 0), busy_seconds=snap["busy_seconds"].get(stage, 0.0),
+                events={k: v for k, v in snap["events"].items() if k.startswith(STAGE_EVENTS[stage])})
+            beats.append(Heartbeat(WorkerId.here(stage), self._started, state if alive(stage) else "failed",
+                                   snap["lag_records"].get(stage), snap["lag_seconds"].get(stage), counters))
         try:
-            for stage in stages:
-                source = "feeds" if stage == "poll" else STAGE_INPUT[stage]
-                stats = {"consumed": snap["consumed"].get(source, 0),
-                         "produced": snap["produced"].get(STAGE_OUTPUT[stage], 0) if STAGE_OUTPUT[stage] else
-                         snap["events"].get("alerts_sent", 0),
-                         "deadlettered": snap["deadlettered"].get(stage, 0),
-                         "busy_seconds": snap["busy_seconds"].get(stage, 0.0),
-                         "lag_records": snap["lag_records"].get(stage), "lag_seconds": snap["lag_seconds"].get(stage),
-                         "events": {k: v for k, v in snap["events"].items() if k.startswith(STAGE_EVENTS[stage])}}
-                self.store.heartbeat(f"{self.worker_id}:{stage}", stage, host, pid, self._started,
-                                     state if alive(stage) else "failed", json.dumps(stats))
+            if self._heartbeats is None:
+                self._heartbeats = Heartbeats(self.database())
+            self._heartbeats.record(beats)
+        except StorageError as exc:  # a stage without the database runs on; its heartbeat waits for it
+            log.warning("heartbeat not recorded: %s", exc)
         except UNAVAILABLE as exc:
             log.warning("heartbeat not recorded: the database is unreachable (%s)", str(exc).splitlines()[0][:200])
 
@@ -308,6 +280,8 @@ class Pipeline:
                 runner = self.runner(stage)
                 threads.append(threading.Thread(target=guard, args=(stage, lambda r=runner: r.run(stop)),
                                                 name=stage, daemon=True))
+        if NEEDS_DATABASE.intersection(stages):  # opened before any thread starts: an error is one line
+            self.state  # noqa: B018
         self.replay_unfinished()
         for t in threads:
             t.start()
@@ -317,7 +291,8 @@ class Pipeline:
 
             health = HealthServer(self.settings.observability.port, self.progress,
                                   ready=lambda: all(t.is_alive() for t in threads),
-                                  alert_counts=self.store.alert_counts, host=self.settings.observability.host).start()
+                                  alert_counts=self._state.alerts.alert_counts if self._state else None,
+                                  host=self.settings.observability.host).start()
             log.info("health and metrics on http://%s:%d/metrics", self.settings.observability.host, health.port)
         started = time.monotonic()
         idle_since: float | None = None

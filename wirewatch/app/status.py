@@ -1,21 +1,27 @@
 """``wirewatch status``: one screen on the running pipeline, read from the database all workers share.
 
-In: a :class:`~wirewatch.storage.Store`. Out: :func:`collect` gives a JSON-able summary — each live
-worker (its heartbeat, counters, lag), feeds by health, entries by state, the archive, the outbox
-and the recent publication-to-alert delays — and :func:`render` the text for a terminal.
+In: the :class:`~wirewatch.app.state.AppState` of the shared database. Out: :func:`collect` gives a
+JSON-able summary — each live worker (its heartbeat, counters, lag), feeds by health, entries by
+state, the archive, the outbox and the recent publication-to-alert delays — and :func:`render` the
+text for a terminal. The ``workers`` rows are read here (:func:`heard_since`), for status alone.
 
-Workers write a heartbeat every ``heartbeat_seconds`` (10 s); one not heard from for
-:data:`STALE_AFTER` is shown as gone, and a stage without a live worker is flagged.
+Workers write a heartbeat every ``heartbeat_seconds`` (10 s, :mod:`wirewatch.heartbeats`); one not
+heard from for :data:`STALE_AFTER` is shown as gone, one not heard from for :data:`FORGET_AFTER` is
+not shown (the workers delete its row after a week), and a stage without a live worker is flagged.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from wirewatch.storage import Store
+from sqlalchemy import select
+
+from wirewatch.app.state import AppState
+from wirewatch.database import Database
+from wirewatch.heartbeats import Heartbeat
+from wirewatch.tables import workers
 
 STALE_AFTER = timedelta(seconds=45)
 FORGET_AFTER = timedelta(days=1)
@@ -28,29 +34,44 @@ def _percentile(values: list[float], q: float) -> float | None:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def collect(store: Store, now: datetime | None = None) -> dict[str, Any]:
+def heard_since(db: Database, since: datetime) -> list[Heartbeat]:
+    """The heartbeats of the workers heard from since ``since``, by stage."""
+    with db.engine.connect() as conn:
+        rows = conn.execute(select(workers).where(workers.c.heartbeat_at >= since)
+                            .order_by(workers.c.stage, workers.c.id))
+        return [Heartbeat.from_row(r) for r in rows.mappings()]
+
+
+def _worker(beat: Heartbeat, now: datetime) -> dict[str, Any]:
+    heard = beat.heartbeat_at or now
+    alive = heard >= now - STALE_AFTER and beat.state in ("running", "stopping")
+    c = beat.counters
+    return {"id": str(beat.worker), "stage": beat.worker.stage, "host": beat.worker.host, "pid": beat.worker.pid,
+            "state": beat.state if alive or beat.state in ("stopped", "failed") else "gone",
+            "alive": alive, "up_seconds": int((now - beat.started_at).total_seconds()),
+            "heard_seconds_ago": int((now - heard).total_seconds()),
+            "consumed": c.consumed, "produced": c.produced, "deadlettered": c.deadlettered,
+            "busy_seconds": c.busy_seconds, "lag_records": beat.lag_records, "lag_seconds": beat.lag_seconds,
+            "events": dict(c.events)}
+
+
+def collect(state: AppState, now: datetime | None = None) -> dict[str, Any]:
     now = now or datetime.now(UTC)
-    workers = []
-    for row in store.list_workers(now - FORGET_AFTER):
-        alive = row["heartbeat_at"] >= now - STALE_AFTER and row["state"] in ("running", "stopping")
-        workers.append({"id": row["id"], "stage": row["stage"], "host": row["host"], "pid": row["pid"],
-                        "state": row["state"] if alive or row["state"] in ("stopped", "failed") else "gone",
-                        "alive": alive, "up_seconds": int((now - row["started_at"]).total_seconds()),
-                        "heard_seconds_ago": int((now - row["heartbeat_at"]).total_seconds()),
-                        **json.loads(row["stats_json"] or "{}")})
-    feeds = store.list_feeds()
+    recent = [_worker(beat, now) for beat in heard_since(state.db, now - FORGET_AFTER)]
+    feeds = state.ingest.list_feeds()
     next_polls = [f.next_poll for f in feeds if f.enabled and f.next_poll]
-    outbox = store.outbox_summary()
+    outbox = state.alerts.outbox_summary()
     return {
         "time": now.isoformat(timespec="seconds"),
-        "database": store.safe_url,
-        "workers": workers,
-        "stages_without_worker": [s for s in STAGES if not any(w["alive"] and w["stage"] == s for w in workers)],
+        "database": state.safe_url,
+        "workers": recent,
+        "stages_without_worker": [s for s in STAGES if not any(w["alive"] and w["stage"] == s
+                                                              for w in recent)],
         "feeds": {"total": len(feeds), "health": dict(Counter(f.health for f in feeds)),
                   "next_poll": min(next_polls).isoformat(timespec="seconds") if next_polls else None},
-        "entries": store.entry_counts(),
-        "archived": store.archive_count(),
-        "outbox": {"counts": store.alert_counts(),
+        "entries": state.entries.counts(),
+        "archived": state.alerts.archive_count(),
+        "outbox": {"counts": state.alerts.alert_counts(),
                    "oldest_pending": outbox["oldest_pending"].isoformat(timespec="seconds")
                    if outbox["oldest_pending"] else None,
                    "last_sent": outbox["last_sent"].isoformat(timespec="seconds") if outbox["last_sent"] else None},

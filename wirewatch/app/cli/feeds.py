@@ -40,7 +40,7 @@ def feeds_add(ctx: Context, url: str, name: str) -> None:
     try:
         FeedSettings(url=url)
         store = open_store(ctx)
-        added = store.add_feed(url, name, interval=ctx.settings.poll.interval_seconds)
+        added = store.ingest.add_feed(url, name, interval=ctx.settings.poll.interval_seconds)
     except ValidationError as exc:
         fail(ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")))
     except EXPECTED as exc:
@@ -54,7 +54,7 @@ def feeds_add(ctx: Context, url: str, name: str) -> None:
 def feeds_remove(ctx: Context, url: str) -> None:
     """Remove a feed (a feed of the config file comes back at the next start: remove it there too)."""
     with reported():
-        removed = open_store(ctx).remove_feed(url)
+        removed = open_store(ctx).ingest.remove_feed(url)
     if not removed:
         click.echo(f"wirewatch: no feed {url}", err=True)
         sys.exit(1)
@@ -67,7 +67,7 @@ def feeds_remove(ctx: Context, url: str) -> None:
 def feeds_list(ctx: Context) -> None:
     """One line per feed: health, URL, name."""
     with reported():
-        rows = open_store(ctx, read_only=True).list_feeds()
+        rows = open_store(ctx, read_only=True).ingest.list_feeds()
     for row in rows:
         click.echo(f"{row.health:<9} {row.url}" + (f"  ({row.name})" if row.name else ""))
     click.echo(f"{len(rows)} feeds")
@@ -80,7 +80,7 @@ def feeds_list(ctx: Context) -> None:
 def feeds_status(ctx: Context, url: str | None, as_json: bool) -> None:
     """Last poll, HTTP status, entries, errors, next poll and health of each feed (or of URL)."""
     with reported():
-        rows = [r for r in open_store(ctx, read_only=True).list_feeds() if url is None or r.url == url]
+        rows = [r for r in open_store(ctx, read_only=True).ingest.list_feeds() if url is None or r.url == url]
     if url and not rows:
         fail(ValueError(f"no feed {url}"))
     for row in rows:
@@ -117,7 +117,7 @@ def feeds_import(ctx: Context, opml_file: str) -> None:
             click.echo(f"skipped {url!r}: not an http(s) URL", err=True)
             skipped += 1
             continue
-        added += store.add_feed(url, name, origin="opml", interval=ctx.settings.poll.interval_seconds)
+        added += store.ingest.add_feed(url, name, origin="opml", interval=ctx.settings.poll.interval_seconds)
     click.echo(f"{added} feeds added, {len(found) - added - skipped} already there, {skipped} skipped")
 
 
@@ -129,7 +129,7 @@ def feeds_export(ctx: Context, opml_file: str | None) -> None:
     from wirewatch.ingest.opml import write_opml
 
     with reported():
-        data = write_opml((r.url, r.name) for r in open_store(ctx, read_only=True).list_feeds())
+        data = write_opml((r.url, r.name) for r in open_store(ctx, read_only=True).ingest.list_feeds())
     if opml_file:
         Path(opml_file).write_bytes(data)
     else:
@@ -158,5 +158,5 @@ def feeds_discover(ctx: Context, url: str, add: bool) -> None:
     for feed_url, title in found:
         note = ""
         if store is not None:
-            note = "  (added)" if store.add_feed(feed_url, title) else "  (already a feed)"
+            note = "  (added)" if store.ingest.add_feed(feed_url, title) else "  (already a feed)"
         click.echo(f"{feed_url}  {title}{note}")

@@ -20,7 +20,7 @@ from wirewatch.app.cli.root import (
 )
 from wirewatch.app.pipeline import PipelineError
 from wirewatch.config import Settings
-from wirewatch.storage import UNAVAILABLE, StorageError
+from wirewatch.database import UNAVAILABLE, StorageError
 
 
 @main.command()

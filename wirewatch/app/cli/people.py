@@ -60,15 +60,15 @@ def subscribers_add(ctx: Context, email: str, name: str, mode: str, topics: tupl
         if problems:
             fail(ValueError("; ".join(problems)))
         store = open_store(ctx)
-        known = {w["id"] for w in store.list_watches()}
+        known = {w["id"] for w in store.alerts.list_watches()}
         unknown = [w for w in watch_ids if w not in known]
         if unknown:
             fail(ValueError(f"unknown watch(es): {', '.join(unknown)} (see `wirewatch watch list`)"))
-        store.add_subscriber(address, name, mode)
+        store.alerts.add_subscriber(address, name, mode)
         for topic, min_score in parsed:
-            store.subscribe(address, "topic", topic, min_score)
+            store.alerts.subscribe(address, "topic", topic, min_score)
         for watch_id in watch_ids:
-            store.subscribe(address, "watch", watch_id)
+            store.alerts.subscribe(address, "watch", watch_id)
     click.echo(f"{address}: {mode}; topics {dict(parsed) or '-'}; watches {list(watch_ids) or '-'}")
 
 
@@ -76,7 +76,7 @@ def subscribers_add(ctx: Context, email: str, name: str, mode: str, topics: tupl
 @click.pass_obj
 def subscribers_list(ctx: Context) -> None:
     with reported():
-        rows = open_store(ctx, read_only=True).list_subscribers()
+        rows = open_store(ctx, read_only=True).alerts.list_subscribers()
     for sub in rows:
         topics = ", ".join(f"{t}≥{m:g}" for t, m in sorted(sub["topics"].items())) or "-"
         click.echo(f"{sub['email']}  {sub['mode']}  topics: {topics}  watches: {', '.join(sub['watches']) or '-'}")
@@ -87,7 +87,7 @@ def subscribers_list(ctx: Context) -> None:
 @click.pass_obj
 def subscribers_remove(ctx: Context, email: str) -> None:
     with reported():
-        removed = open_store(ctx).remove_subscriber(email)
+        removed = open_store(ctx).alerts.remove_subscriber(email)
     if not removed:
         fail(ValueError(f"no subscriber {email}"))
     click.echo(f"removed {email}")
@@ -103,7 +103,7 @@ def feedback(ctx: Context, ref: str, verdict: str) -> None:
     `wirewatch export-feedback FILE` writes the verdicts as training examples for `wirewatch train`.
     """
     with reported():
-        alert = open_store(ctx).record_feedback(ref.strip(), verdict.replace("-", "_"))
+        alert = open_store(ctx).alerts.record_feedback(ref.strip(), verdict.replace("-", "_"))
     if alert is None:
         fail(ValueError(f"no alert with reference {ref!r}"))
     click.echo(f"recorded: {verdict} for \"{alert['subject']}\"")
@@ -115,7 +115,7 @@ def feedback(ctx: Context, ref: str, verdict: str) -> None:
 def export_feedback(ctx: Context, output: str) -> None:
     """Write the verdicts as labeled examples (JSONL) for `wirewatch train`."""
     with reported():
-        rows = open_store(ctx, read_only=True).feedback_examples()
+        rows = open_store(ctx, read_only=True).alerts.feedback_examples()
     with open(output, "w", encoding="utf-8") as fh:
         for row in rows:
             topics = [t["topic"] for t in json.loads(row["facts_json"]).get("topics", [])]
@@ -147,7 +147,7 @@ def watch_add(ctx: Context, watch_id: str, name: str, url: str, text: str, text_
         text = Path(text_file).read_text(encoding="utf-8", errors="replace")
     if story_id is not None:
         with reported():
-            members = open_store(ctx).story_articles(story_id)
+            members = open_store(ctx).alerts.story_articles(story_id)
         if not members:
             fail(ValueError(f"no story {story_id} in the archive"))
         text = "\n\n".join(f"{m['title']}\n{m['text']}" for m in members[:5])
@@ -158,7 +158,7 @@ def watch_add(ctx: Context, watch_id: str, name: str, url: str, text: str, text_
     if not (url or text.strip()):
         fail(ValueError("a watch needs --url, --text, --file or --story"))
     with reported():
-        added = open_store(ctx).add_watch(watch_id, name, url, text, topics)
+        added = open_store(ctx).alerts.add_watch(watch_id, name, url, text, topics)
     if not added:
         fail(ValueError(f"a watch {watch_id!r} exists already"))
     click.echo(f"watching {watch_id}: {name}")
@@ -169,9 +169,9 @@ def watch_add(ctx: Context, watch_id: str, name: str, url: str, text: str, text_
 def watch_list(ctx: Context) -> None:
     with reported():
         store = open_store(ctx, read_only=True)
-        rows = store.list_watches()
+        rows = store.alerts.list_watches()
     for row in rows:
-        members = store.story_texts(row["id"])
+        members = store.alerts.story_texts(row["id"])
         follow = sum(m["relation"] == "follow_up" for m in members)
         same = sum(m["relation"] == "same_report" for m in members)
         seed = row["seed_url"] or f"text ({len(row['seed_text'])} chars)"
@@ -183,7 +183,7 @@ def watch_list(ctx: Context) -> None:
 @click.pass_obj
 def watch_remove(ctx: Context, watch_id: str) -> None:
     with reported():
-        removed = open_store(ctx).remove_watch(watch_id)
+        removed = open_store(ctx).alerts.remove_watch(watch_id)
     if not removed:
         fail(ValueError(f"no watch {watch_id}"))
     click.echo(f"stopped watching {watch_id}")

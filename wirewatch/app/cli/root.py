@@ -20,10 +20,11 @@ import click
 
 from wirewatch.app.observability import ArticleContext, JsonLogFormatter
 from wirewatch.app.pipeline import PipelineError
+from wirewatch.app.state import AppState
 from wirewatch.broker import BrokerError
 from wirewatch.config import ConfigError, Settings, load_settings
+from wirewatch.database import UNAVAILABLE, StorageError
 from wirewatch.kafka import BrokerUnavailable
-from wirewatch.storage import UNAVAILABLE, StorageError, Store
 
 log = logging.getLogger("wirewatch")
 
@@ -112,13 +113,13 @@ def main(ctx: click.Context, config: str | None, data_dir: str | None) -> None:
     ctx.obj = Context(config, data_dir)
 
 
-def open_store(ctx: Context, read_only: bool = False) -> Store:
+def open_store(ctx: Context, read_only: bool = False) -> AppState:
     """The database; ``read_only`` for commands that only show it (they never create or migrate one)."""
     settings = ctx.settings
     if read_only:
-        return Store(settings.database_url, read_only=True)
+        return AppState.open(settings.database_url, read_only=True)
     settings.data_path.mkdir(parents=True, exist_ok=True)
-    return Store(settings.database_url, auto_migrate=settings.database.auto_migrate)
+    return AppState.of(settings)
 
 
 def ago(when: datetime | None) -> str:

@@ -1,6 +1,6 @@
 """The app object: every area's routes on one Starlette app, with the security headers and error pages.
 
-In: the settings (and optionally a :class:`~wirewatch.storage.Store` to share). Out: an ASGI app
+In: the settings (and optionally a :class:`~wirewatch.app.state.AppState` to share). Out: an ASGI app
 for uvicorn (:mod:`.server`) or Starlette's test client. Areas declare their routes once in
 ``ROUTES``; :data:`AREAS` is the registry this module iterates.
 """
@@ -17,11 +17,11 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from wirewatch.app.state import AppState
 from wirewatch.app.web import auth, email_links, feedback, ops, rules_editor, stories, subscriptions
 from wirewatch.app.web.context import MessageView, WebContext, render
 from wirewatch.app.web.security import Refused, SecurityHeaders, current_session, public
 from wirewatch.config import Settings
-from wirewatch.storage import Store
 
 AREAS = (auth, stories, subscriptions, feedback, email_links, rules_editor, ops)
 MAX_BODY = 4_000_000
@@ -48,7 +48,7 @@ async def healthz(request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
-def build_app(settings: Settings, store: Store | None = None) -> Starlette:
+def build_app(settings: Settings, store: AppState | None = None) -> Starlette:
     routes = [route for area in AREAS for route in area.ROUTES]
     routes += [Route("/healthz", healthz, methods=["GET"]),
                Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")]

@@ -28,12 +28,12 @@ def _fail(message: str) -> None:
 
 def _book(obj: Any) -> Any:
     from wirewatch.app.web.users import UserBook
-    from wirewatch.storage import StorageError, Store
+    from wirewatch.database import Database, StorageError
 
     settings = _settings(obj)
     settings.data_path.mkdir(parents=True, exist_ok=True)
     try:
-        return UserBook(Store(settings.database_url, auto_migrate=settings.database.auto_migrate).engine)
+        return UserBook(Database(settings.database_url, auto_migrate=settings.database.auto_migrate).engine)
     except StorageError as exc:
         _fail(str(exc))
 
@@ -45,7 +45,7 @@ def _book(obj: Any) -> Any:
 def web(obj: Any, host: str | None, port: int | None) -> None:
     """Serve the web app for analysts, editors and ops on the workers' data."""
     from wirewatch.app.web.server import serve
-    from wirewatch.storage import StorageError
+    from wirewatch.database import StorageError
 
     settings = _settings(obj)
     host = host or settings.web.host

@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from wirewatch.app.state import AppState
 from wirewatch.app.web.reads import Reads
 from wirewatch.app.web.recent import RecentArticles
 from wirewatch.app.web.security import RateLimit, Session, Sessions
@@ -25,7 +26,6 @@ from wirewatch.app.web.users import UserBook
 from wirewatch.config import Settings
 from wirewatch.links import LinkSigner
 from wirewatch.schema import parse_time
-from wirewatch.storage import Store
 
 TEMPLATES = Path(__file__).parent / "templates"
 PREVIEW_ARTICLES = 10_000  # the rule preview's window: the newest archived articles
@@ -61,7 +61,7 @@ class MessageView:
 @dataclass
 class WebContext:
     settings: Settings
-    store: Store
+    store: AppState
     reads: Reads
     stages: Stages
     users: UserBook
@@ -72,9 +72,9 @@ class WebContext:
     recent: RecentArticles
 
     @classmethod
-    def build(cls, settings: Settings, store: Store | None = None) -> WebContext:
+    def build(cls, settings: Settings, store: AppState | None = None) -> WebContext:
         settings.data_path.mkdir(parents=True, exist_ok=True)
-        store = store or Store(settings.database_url, auto_migrate=settings.database.auto_migrate)
+        store = store or AppState.of(settings)
         env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
                           trim_blocks=True, lstrip_blocks=True)
         env.filters.update(when=human_time, topic=topic_name, language=language_name)

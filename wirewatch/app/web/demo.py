@@ -15,7 +15,7 @@ from wirewatch.app.web.server import serve
 from wirewatch.app.web.services import Stages
 from wirewatch.app.web.users import UserBook
 from wirewatch.config import Settings
-from wirewatch.storage import Store
+from wirewatch.database import Database
 
 DEMO_USERS = (("analyst@example.org", "analyst"), ("editor@example.org", "editor"), ("admin@example.org", "admin"))
 
@@ -27,7 +27,7 @@ def serve_demo(settings: Settings, port: int, out: TextIO) -> None:
     web_settings = settings.model_copy(update={"classify": settings.classify.model_copy(
         update={"rules_dir": str(rules)})})
     password = secrets.token_urlsafe(9)
-    book = UserBook(Store(settings.database_url).engine)
+    book = UserBook(Database(settings.database_url).engine)
     for email, role in DEMO_USERS:
         book.add(email, role, password)
     print(f"\nweb app: http://127.0.0.1:{port}/  (Ctrl-C stops it)", file=out)

@@ -67,7 +67,7 @@ async def use_link(request: Request) -> Response:
     link = _read(request)
     session = current_session(request)
     if link.action == "unsubscribe":
-        ctx.store.replace_subscriptions(link.email, {}, [])
+        ctx.store.alerts.replace_subscriptions(link.email, {}, [])
         message = f"{link.email} will get no more alerts. Subscriptions can be set again under “My subscriptions”."
     elif link.action in ("relevant", "not-relevant"):
         if not _subject(request, link):

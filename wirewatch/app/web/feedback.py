@@ -20,10 +20,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from wirewatch.alerts.outbox import alert_ref
 from wirewatch.app.web.context import WebContext, web
 from wirewatch.app.web.security import Refused, Session, action
 from wirewatch.app.web.users import User
-from wirewatch.storage import alert_ref
 from wirewatch.tables import alerts
 
 VERDICTS = {"relevant": "relevant", "not-relevant": "not_relevant", "not_relevant": "not_relevant"}
@@ -43,7 +43,7 @@ def record(ctx: WebContext, user: User, verdict: str, ref: str = "", article_id:
             raise Refused(404, "There is no such article in the archive. Nothing was recorded.")
         ref = ctx.reads.refs_for(user.email, [article_id]).get(article_id, ("", ""))[0] or \
             _feedback_row(ctx, user.email, article)
-    done = ctx.store.record_feedback(ref, VERDICTS[verdict])
+    done = ctx.store.alerts.record_feedback(ref, VERDICTS[verdict])
     assert done is not None
     return str(done["subject"])
 

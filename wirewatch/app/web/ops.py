@@ -117,7 +117,7 @@ def _feeds_view(request: Request, message: str = "", error: str = "") -> FeedsVi
                       human_time(f.last_polled) if f.last_polled else "never",
                       ("now" if f.next_poll <= now else f"in {_span((f.next_poll - now).total_seconds())}")
                       if f.next_poll and f.enabled else "–", f.last_error or f.last_warning, f.entries_total)
-             for f in web(request).store.list_feeds()]
+             for f in web(request).store.ingest.list_feeds()]
     return FeedsView(lines, message, error)
 
 
@@ -137,7 +137,7 @@ async def add_feed(request: Request, session: Session, form: Any) -> Response:
     except ValidationError:
         return render(request, "ops/feeds.html", _feeds_view(request, error=f"Not a feed address: {url[:200]!r}; it "
                       "must start with http:// or https://."), session, status=400, title="Feeds")
-    added = ctx.store.add_feed(url[:2048], name, origin="web", interval=ctx.settings.poll.interval_seconds)
+    added = ctx.store.ingest.add_feed(url[:2048], name, origin="web", interval=ctx.settings.poll.interval_seconds)
     return RedirectResponse(f"/ops/feeds?done={'added' if added else 'known'}", status_code=303)
 
 
@@ -162,7 +162,7 @@ async def import_opml(request: Request, session: Session, form: Any) -> Response
         except ValidationError:
             skipped += 1
             continue
-        added += ctx.store.add_feed(url, name, origin="opml", interval=ctx.settings.poll.interval_seconds)
+        added += ctx.store.ingest.add_feed(url, name, origin="opml", interval=ctx.settings.poll.interval_seconds)
     message = f"{added} feeds added, {len(found) - added - skipped} already there, {skipped} skipped (not http/https)."
     return render(request, "ops/feeds.html", _feeds_view(request, message), session, title="Feeds")
 

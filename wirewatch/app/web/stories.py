@@ -163,8 +163,8 @@ def _slug(text: str, suffix: str) -> str:
 def _follow(ctx: WebContext, email: str, watch_id: str) -> None:
     mode, _subs = ctx.reads.subscriptions_of(email)
     if mode is None:
-        ctx.store.add_subscriber(email, mode="immediate", origin="web")
-    ctx.store.subscribe(email, "watch", watch_id)
+        ctx.store.alerts.add_subscriber(email, mode="immediate", origin="web")
+    ctx.store.alerts.subscribe(email, "watch", watch_id)
 
 
 @action("analyst")
@@ -180,7 +180,8 @@ async def watch_story(request: Request, session: Session, form: object) -> Respo
         _, rows = ctx.reads.story(story_id)
         seed = rows[0]
         watch_id = _slug(view.title, str(story_id))
-        ctx.store.add_watch(watch_id, view.title, seed_url=seed["url"], topics=sorted(seed["topics"]), origin="web")
+        ctx.store.alerts.add_watch(watch_id, view.title, seed_url=seed["url"], topics=sorted(seed["topics"]),
+                                   origin="web")
     _follow(ctx, session.user.email, watch_id)
     return RedirectResponse(f"/stories/{story_id}?watching=1", status_code=303)
 
@@ -211,7 +212,7 @@ async def new_watch(request: Request, session: Session, form: object) -> Respons
     topics = [t for t in form.getlist("topic") if t in ctx.stages.topics()]  # type: ignore[attr-defined]
     watch_id = _slug(name, "")
     n = 1
-    while not ctx.store.add_watch(watch_id if n == 1 else f"{watch_id}-{n}", name, seed_url=url, seed_text=text,
+    while not ctx.store.alerts.add_watch(watch_id if n == 1 else f"{watch_id}-{n}", name, seed_url=url, seed_text=text,
                                   topics=topics, origin="web"):
         n += 1
     watch_id = watch_id if n == 1 else f"{watch_id}-{n}"

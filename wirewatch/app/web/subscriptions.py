@@ -109,8 +109,8 @@ async def save_subscriptions(request: Request, session: Session, form: object) -
             raise Refused(400, f"The minimum score of {topic_name(topic)} must be from 0 to 1. Nothing was changed.")
         chosen[topic] = score
     _, _, watch_ids = _current(ctx, session.user.email)
-    ctx.store.add_subscriber(session.user.email, mode=mode, origin="web")
-    ctx.store.replace_subscriptions(session.user.email, chosen, watch_ids)
+    ctx.store.alerts.add_subscriber(session.user.email, mode=mode, origin="web")
+    ctx.store.alerts.replace_subscriptions(session.user.email, chosen, watch_ids)
     return RedirectResponse("/subscriptions?saved=1", status_code=303)
 
 
@@ -121,7 +121,7 @@ async def unwatch(request: Request, session: Session, form: object) -> Response:
     _mode, topics, watch_ids = _current(ctx, session.user.email)
     if target not in watch_ids:
         raise Refused(404, "You do not watch that story. Nothing was changed.")
-    ctx.store.replace_subscriptions(session.user.email, topics, [w for w in watch_ids if w != target])
+    ctx.store.alerts.replace_subscriptions(session.user.email, topics, [w for w in watch_ids if w != target])
     return RedirectResponse("/subscriptions?saved=1", status_code=303)
 
 

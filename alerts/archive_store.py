@@ -1,0 +1,114 @@
+"""The alert stage's archive: every tagged article, once, and whether its stories and alerts are done.
+
+In: tagged articles as the alert stage receives them. Out: rows of ``archive`` — archived once by
+article id (its entry marked archived in the same transaction, through the kernel's
+:class:`~wirewatch.entry_progress.EntryProgress`), ``linked`` once its stories are linked and alerts
+queued — and the reads of the archive: by URL, since a time, the newest, those a dead worker left unlinked.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, TypedDict, cast
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from wirewatch.database import Database, OnDatabase, utcnow
+from wirewatch.entry_progress import EntryProgress
+from wirewatch.tables import archive
+
+ArchiveOutcome = Literal["new", "unlinked", "done"]
+
+
+class ArchivedArticle(TypedDict):
+    """A row of the archive."""
+
+    article_id: str
+    url: str
+    title: str
+    source: str
+    published: str | None
+    text: str
+    tagged_json: str
+    archived_at: datetime
+    story_id: int | None
+    linked: bool
+
+
+class ArticleInStory(TypedDict):
+    """An archived article with its story, as the story index is restored from."""
+
+    article_id: str
+    title: str
+    text: str
+    published: str | None
+    story_id: int | None
+    archived_at: datetime
+
+
+class ArchiveStore(OnDatabase):
+    """Tagged articles, each archived once."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self.entry_progress = EntryProgress(db)
+
+    def archive_article(self, article_id: str, url: str, title: str, source: str, published: str | None,
+                        text: str, tagged_json: str) -> ArchiveOutcome:
+        """Store a tagged article once, and mark its entry archived, in one transaction.
+
+        Returns ``"new"``; ``"unlinked"`` when it was archived before but its stories and alerts were
+        not done (the worker died in between: do them now); ``"done"`` for a plain redelivery.
+        """
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(archive).values(
+                    article_id=article_id, url=url, title=title, source=source, published=published, text=text,
+                    tagged_json=tagged_json, archived_at=utcnow(), linked=False))
+                self.entry_progress.archived(conn, article_id)
+            return "new"
+        except IntegrityError:
+            with self.engine.connect() as conn:
+                linked = conn.execute(select(archive.c.linked).where(archive.c.article_id == article_id)).scalar()
+            return "done" if linked else "unlinked"
+
+    def mark_linked(self, article_id: str) -> None:
+        """The article's stories are linked and its alerts queued: a redelivery has nothing left to do."""
+        with self.engine.begin() as conn:
+            conn.execute(update(archive).where(archive.c.article_id == article_id).values(linked=True))
+
+    def unlinked_articles(self, archived_before: datetime, limit: int = 10_000) -> list[str]:
+        """The tagged JSON of articles archived before ``archived_before`` whose stories and alerts were
+        never done (their worker died in between), oldest first."""
+        query = (select(archive.c.tagged_json).where(~archive.c.linked & (archive.c.archived_at < archived_before))
+                 .order_by(archive.c.archived_at).limit(limit))
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(query)]
+
+    def archived_by_url(self, url: str) -> ArchivedArticle | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(archive).where(archive.c.url == url)).mappings().first()
+        return cast(ArchivedArticle, dict(row)) if row else None
+
+    def archive_since(self, since: datetime, limit: int = 200_000, until: datetime | None = None
+                      ) -> list[ArticleInStory]:
+        """Archived articles with their story, oldest first, from ``since`` (and before ``until``)."""
+        where = archive.c.archived_at >= since
+        if until is not None:
+            where &= archive.c.archived_at < until
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(archive.c.article_id, archive.c.title, archive.c.text, archive.c.published,
+                                       archive.c.story_id, archive.c.archived_at)
+                                .where(where).order_by(archive.c.archived_at).limit(limit))
+            return [cast(ArticleInStory, dict(r)) for r in rows.mappings()]
+
+    def recent_archive(self, limit: int = 1000) -> list[ArchivedArticle]:
+        """The most recently archived articles, newest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(archive).order_by(archive.c.archived_at.desc()).limit(limit))
+            return [cast(ArchivedArticle, dict(r)) for r in rows.mappings()]
+
+    def archive_count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(archive)).scalar() or 0)

@@ -1,0 +1,110 @@
+"""The poller's feeds: each feed, its HTTP validators, schedule and health (the ``feeds`` table).
+
+In: feeds added by the command line, the configuration, OPML and the web app; each poll's results.
+Out: :class:`FeedRow` records — the feeds due now, when the next one is due, every feed for a list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import RowMapping, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from wirewatch.database import OnDatabase, aware, utcnow
+from wirewatch.tables import feeds
+
+
+@dataclass(frozen=True)
+class FeedRow:
+    """A feed and what the poller knows of it."""
+
+    url: str
+    id: int = 0
+    name: str = ""
+    origin: str = "cli"
+    enabled: bool = True
+    added_at: datetime | None = None
+    etag: str = ""
+    last_modified: str = ""
+    last_polled: datetime | None = None
+    last_status: int | None = None
+    last_error: str = ""
+    last_warning: str = ""
+    failures: int = 0
+    entries_total: int = 0
+    last_new: int = 0
+    interval_seconds: float = 900.0
+    next_poll: datetime | None = None
+    health: str = "new"
+
+
+class FeedStore(OnDatabase):
+    """The feeds to poll."""
+
+    def add_feed(self, url: str, name: str = "", origin: str = "cli", interval: float = 900.0) -> bool:
+        """Add a feed (due at once); False when it is already there (its name is then updated if given)."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(feeds).values(url=url, name=name, origin=origin, enabled=True, added_at=utcnow(),
+                                                  etag="", last_modified="", last_error="", last_warning="",
+                                                  failures=0, entries_total=0, last_new=0,
+                                                  interval_seconds=interval, next_poll=utcnow(), health="new"))
+            return True
+        except IntegrityError:
+            if name:
+                with self.engine.begin() as conn:
+                    conn.execute(update(feeds).where(feeds.c.url == url).values(name=name))
+            return False
+
+    def remove_feed(self, url: str) -> bool:
+        with self.engine.begin() as conn:
+            return bool(conn.execute(delete(feeds).where(feeds.c.url == url)).rowcount)
+
+    def feed(self, url: str) -> FeedRow | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(feeds).where(feeds.c.url == url)).mappings().first()
+        return _feed_row(row) if row else None
+
+    def list_feeds(self) -> list[FeedRow]:
+        with self.engine.connect() as conn:
+            return [_feed_row(r) for r in conn.execute(select(feeds).order_by(feeds.c.id)).mappings()]
+
+    def due_feeds(self, now: datetime, limit: int = 100_000) -> list[FeedRow]:
+        query = (select(feeds).where(feeds.c.enabled & ((feeds.c.next_poll <= now) | feeds.c.next_poll.is_(None)))
+                 .order_by(feeds.c.next_poll).limit(limit))
+        with self.engine.connect() as conn:
+            return [_feed_row(r) for r in conn.execute(query).mappings()]
+
+    def next_due(self) -> datetime | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(select(func.min(feeds.c.next_poll)).where(feeds.c.enabled)).scalar()
+        return aware(value)
+
+    def save_feeds(self, rows: Sequence[FeedRow]) -> None:
+        """Write back the poll results of many feeds in one transaction (by id; the URL may have moved)."""
+        if not rows:
+            return
+        columns = [c for c in feeds.c.keys() if c not in ("id", "added_at", "origin", "enabled")]  # noqa: SIM118
+        with self.engine.begin() as conn:
+            for row in rows:
+                values = {c: getattr(row, c) for c in columns}
+                # a server's validators can be any length; the columns are not (PostgreSQL refuses, SQLite not)
+                values["etag"] = values["etag"] if len(values["etag"]) <= 512 else ""
+                values["last_modified"] = values["last_modified"] if len(values["last_modified"]) <= 128 else ""
+                values["url"] = values["url"][:2048]
+                try:
+                    with conn.begin_nested():
+                        conn.execute(update(feeds).where(feeds.c.id == row.id).values(**values))
+                except IntegrityError:  # moved to a URL that is already a feed of its own: keep the old URL
+                    values.pop("url")
+                    conn.execute(update(feeds).where(feeds.c.id == row.id).values(**values))
+
+
+def _feed_row(row: RowMapping) -> FeedRow:
+    data = dict(row)
+    for key in ("added_at", "last_polled", "next_poll"):
+        data[key] = aware(data[key])
+    return FeedRow(**data)
