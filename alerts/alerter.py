@@ -34,6 +34,7 @@ from wirewatch.alerts.stories import Relation, StoryProfile, TermStats, names, r
 from wirewatch.alerts.story_index import StoryIndex
 from wirewatch.alerts.story_wording import FollowUpWording, also_reported_by, follow_up_wording
 
+from wirewatch.canonical_url import canonical_url
 from wirewatch.config import AlertSettings, WatchSettings
 from wirewatch.heartbeats import WorkerId
 from wirewatch.kafka import Output
@@ -69,10 +70,6 @@ def next_digest(mode: str, now: datetime, daily_hour: int) -> datetime:
         return now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     today = now.replace(hour=daily_hour, minute=0, second=0, microsecond=0)
     return today if today > now else today + timedelta(days=1)
-
-
-def _canonical(url: str) -> str:
-    return url.strip().lower().rstrip("/").split("#", 1)[0]
 
 
 def _body(tagged: TaggedArticle) -> str:
@@ -311,8 +308,8 @@ class Alerter:
     def _link(self, watch: Watch, tagged: TaggedArticle) -> Relation | None:
         entry = tagged.article.entry
         body = _body(tagged)
-        if watch.settings.seed_url and _canonical(watch.settings.seed_url) in (
-                _canonical(entry.url), _canonical(entry.canonical_url)):
+        if watch.settings.seed_url and canonical_url(watch.settings.seed_url) in (
+                canonical_url(entry.url), canonical_url(entry.canonical_url)):
             if self.store.link_member(watch.settings.id, tagged.article_id, "seed", 1.0):
                 watch.members += 1
                 watch.profile = StoryProfile(watch.settings.id, watch.settings.name)

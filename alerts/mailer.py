@@ -88,7 +88,7 @@ class RetryPolicy:
     longest: float = MAX_RETRY_SECONDS
 
     def delay(self, attempt: int, rng: random.Random) -> float:
-        return min(self.longest, self.first * 2 ** (attempt - 1)) * rng.uniform(0.8, 1.2)
+        return min(self.longest, self.first * 2.0 ** (attempt - 1)) * rng.uniform(0.8, 1.2)
 
 
 def retry_delay(attempt: int, rng: random.Random) -> float:
@@ -195,12 +195,12 @@ def deliver_pending(store: Outbox, mailer: Mailer, now: datetime | None = None, 
         group = [a for a in group if a.idem_key in claimed]
         if not group:
             continue
-        if len(group) == 1:
-            message = email.message_from_string(group[0].message, policy=email.policy.default)
+        if len(group) == 1 or digest is None:
+            message = email.message_from_string(group[0].message, _class=EmailMessage, policy=email.policy.default)
         else:
             message = digest(group)
         try:
-            mailer.send(message)  # type: ignore[arg-type]
+            mailer.send(message)
         except (smtplib.SMTPException, OSError) as exc:
             permanent = is_final_refusal(exc)
             attempt = max(a.attempts for a in group) + 1

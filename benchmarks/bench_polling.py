@@ -34,10 +34,12 @@ from wirewatch.ingest.poller import FeedPoller, poll_due
 
 from wirewatch.broker import EmbeddedBroker
 from wirewatch.config import HttpSettings, KafkaSettings, PollSettings
-from wirewatch.http import FetchLimits, make_async_session
+from wirewatch.http import AddressPolicy, FetchLimits, make_async_session
 from wirewatch.kafka import Delivery, KafkaWiring
 from wirewatch.progress import Progress
 from wirewatch.tables import feeds
+
+LOOPBACK_POLICY = AddressPolicy.from_strings(["127.0.0.0/8"])  # the feeds are served on loopback addresses
 
 
 def kind_of(n: int) -> str:
@@ -114,7 +116,7 @@ def cpu_seconds() -> float:
 
 async def baseline(urls: list[str], limits: FetchLimits, per_host: int, concurrency: int) -> float:
     """Bare GETs of every URL with the poller's HTTP client and limits, and no processing at all."""
-    async with make_async_session(limits, "bench", None, concurrency, per_host) as session:
+    async with make_async_session(limits, "bench", LOOPBACK_POLICY, concurrency, per_host) as session:
 
         async def get(url: str) -> None:
             with contextlib.suppress(aiohttp.ClientError, TimeoutError):
@@ -162,7 +164,7 @@ def main() -> None:
         progress = Progress()
 
         async def run_cycles() -> None:
-            async with make_async_session(limits, http.agent, None, poll.concurrency,
+            async with make_async_session(limits, http.agent, LOOPBACK_POLICY, poll.concurrency,
                                           http.per_host_concurrency) as session:
                 poller = FeedPoller(poll, http, store, session)
                 for cycle in range(1, args.cycles + 1):

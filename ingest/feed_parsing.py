@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
-from wirewatch.ingest.canonical import article_id, canonical_url
 
+from wirewatch.canonical_url import article_id, canonical_url
 from wirewatch.safe_display import one_line, web_link
 from wirewatch.schema import Entry
 

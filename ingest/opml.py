@@ -43,4 +43,4 @@ def write_opml(feeds: Iterable[tuple[str, str]], title: str = "wirewatch feeds")
     body = etree.SubElement(root, "body")
     for url, name in feeds:
         etree.SubElement(body, "outline", type="rss", text=name or url, title=name or url, xmlUrl=url)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))

@@ -34,11 +34,10 @@ import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import ParamSpec, TypeVar
-from urllib.parse import urlsplit
 
 import aiohttp
 from sqlalchemy.exc import SQLAlchemyError
@@ -52,6 +51,7 @@ from wirewatch.ingest.seen_entries import KnownEntry
 from wirewatch.config import HttpSettings, KafkaSettings, PollSettings
 from wirewatch.database import UNAVAILABLE
 from wirewatch.entry_progress import AcceptedEntry
+from wirewatch.host_gate import HostGate
 from wirewatch.http import AddressPolicy, FetchError, FetchLimits, afetch, make_async_session
 from wirewatch.kafka import ENTRIES, Delivery, Output, TransientFailure
 from wirewatch.progress import Progress
@@ -68,6 +68,7 @@ DB_THREADS = 4  # the poller's database calls run on these, never on the event l
 
 P = ParamSpec("P")
 R = TypeVar("R")
+OUTAGES: tuple[type[Exception], ...] = (TransientFailure, *UNAVAILABLE, SQLAlchemyError)  # raised, never a feed's fault
 
 
 def content_hash(entry: Entry) -> str:
@@ -101,29 +102,6 @@ class CycleMemory:
     hashes: set[str] = field(default_factory=set)
 
 
-class HostLimiter:
-    """At most ``per_host`` requests at once to one host, and ``delay`` seconds between their starts."""
-
-    def __init__(self, per_host: int, delay: float) -> None:
-        self.per_host = per_host
-        self.delay = delay
-        self._slots: dict[str, asyncio.Semaphore] = {}
-        self._last: dict[str, float] = {}
-
-    @asynccontextmanager
-    async def slot(self, url: str):  # type: ignore[no-untyped-def]
-        host = (urlsplit(url).hostname or "").lower()
-        sem = self._slots.setdefault(host, asyncio.Semaphore(self.per_host))
-        async with sem:
-            if self.delay:
-                loop = asyncio.get_running_loop()
-                wait = self._last.get(host, 0.0) + self.delay - loop.time()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                self._last[host] = loop.time()
-            yield
-
-
 class FeedPoller:
     """Polls feeds (asynchronously) and sorts their entries into new, updated, republished and seen."""
 
@@ -136,7 +114,7 @@ class FeedPoller:
         self.policy = policy
         self.rng = rng or random.Random()
         self.limits = FetchLimits(poll.timeout_seconds, poll.deadline_seconds, poll.max_bytes, http.max_redirects)
-        self.hosts = HostLimiter(http.per_host_concurrency, http.per_host_delay_seconds)
+        self.hosts = HostGate(http.per_host_concurrency, http.per_host_delay_seconds)
         self.gate = asyncio.Semaphore(poll.concurrency)
         self.db_threads = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="poll-db")
 
@@ -153,7 +131,7 @@ class FeedPoller:
         failed): one feed never stops the others. Only an outage (database, broker) is raised."""
         try:
             return await self._poll(feed, memory or CycleMemory())
-        except (TransientFailure, *UNAVAILABLE, SQLAlchemyError):
+        except OUTAGES:
             raise
         except Exception as exc:  # a bug met by one feed's answer: logged with its trace, the feed marked failed
             log.exception("feed %s: unexpected failure", feed.url)
@@ -168,7 +146,7 @@ class FeedPoller:
         if feed.last_modified:
             headers["If-Modified-Since"] = feed.last_modified
         try:
-            async with self.gate, self.hosts.slot(feed.url):
+            async with self.gate, self.hosts.aslot(feed.url):
                 page = await afetch(self.client, feed.url, self.limits, headers, self.policy)
         except FetchError as exc:
             result.error = str(exc)

@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from wirewatch.process.classifier import TopicClassifier
 from wirewatch.process.jsonl import JsonlError, read_objects
 
-from wirewatch.schema import Article, Entry, TaggedArticle
+from wirewatch.schema import Article, Entry, Json, TaggedArticle
 
 
 class BacktestInputError(JsonlError):
@@ -77,7 +76,7 @@ class Verdict:
     def fired(self) -> set[str]:
         return {t.topic for t in self.tagged.topics if t.fired}
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self) -> dict[str, Json]:
         return {
             "id": self.id,
             "fired": sorted(self.fired()),

@@ -11,13 +11,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from sklearn.metrics import average_precision_score, precision_recall_curve
 from wirewatch.process.backtest import InputArticle, Scores, as_article
 from wirewatch.process.classifier import RuleSource, TopicClassifier
-from wirewatch.process.model import train
+from wirewatch.process.model import Example, train
 
 
 @dataclass
@@ -32,7 +31,7 @@ class TopicResult:
         return float(average_precision_score(self.truth, self.score)) if any(self.truth) else 0.0
 
 
-def cross_validate(items: list[InputArticle], rules: RuleSource, base_examples: list[dict[str, Any]],
+def cross_validate(items: list[InputArticle], rules: RuleSource, base_examples: list[Example],
                    topics: tuple[str, ...], folds: int = 5, seed: int = 0, fire_score: float = 0.6,
                    model_alone: float = 0.85) -> dict[str, TopicResult]:
     labeled = [i for i in items if i.labels is not None]
@@ -45,7 +44,7 @@ def cross_validate(items: list[InputArticle], rules: RuleSource, base_examples: 
     for k in range(folds):
         held = [labeled[i] for n, i in enumerate(order) if n % folds == k]
         rest = [labeled[i] for n, i in enumerate(order) if n % folds != k]
-        examples = base_examples + [{"title": a.title, "text": a.text, "labels": a.labels or {}} for a in rest]
+        examples = base_examples + [Example(title=a.title, text=a.text, labels=a.labels or {}) for a in rest]
         classifier = TopicClassifier(rules, train(examples, topics), fire_score, model_alone)
         for item, tagged in zip(held, classifier.tag_batch([as_article(a) for a in held]), strict=True):
             for tag in tagged.topics:

@@ -21,24 +21,21 @@ import multiprocessing
 import multiprocessing.context
 import os
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FuturesTimeout
-from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from lxml import html as lxml_html
 from wirewatch.process.robots import RobotsRules
 
 from wirewatch.config import ExtractSettings, HttpSettings
+from wirewatch.host_gate import HostGate
 from wirewatch.http import Fetched, FetchError, fetch
 from wirewatch.kafka import ARTICLES, ENTRIES, Output
 from wirewatch.safe_display import one_line
-from wirewatch.schema import Article, Entry
+from wirewatch.schema import Article, Entry, TextSource
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +115,7 @@ def assemble(entry: Entry, result: dict[str, Any] | str, problem: str, settings:
         provenance[field] = "feed" if feed_value else "none"
         return feed_value
 
+    source: TextSource
     if problem:
         text = strip_html(entry.summary) or entry.title
         provenance["text"] = "feed" if entry.summary else "feed_title"
@@ -140,31 +138,6 @@ def assemble(entry: Entry, result: dict[str, Any] | str, problem: str, settings:
                    language=language, sitename=extracted.get("sitename") or "",
                    description=extracted.get("description") or "", text_source=source, fetch_error=problem,
                    provenance=provenance)
-
-
-class HostGate:
-    """At most ``per_host`` fetches at once per host, and a delay between their starts (threads)."""
-
-    def __init__(self, per_host: int, delay: float) -> None:
-        self.per_host = per_host
-        self.delay = delay
-        self._lock = threading.Lock()
-        self._slots: dict[str, threading.BoundedSemaphore] = {}
-        self._next: dict[str, float] = {}
-
-    @contextmanager
-    def slot(self, url: str, delay: float = 0.0) -> Iterator[None]:
-        host = (urlsplit(url).hostname or "").lower()
-        with self._lock:
-            sem = self._slots.setdefault(host, threading.BoundedSemaphore(self.per_host))
-        with sem:
-            gap = max(self.delay, delay)
-            if gap:
-                with self._lock:
-                    start = max(time.monotonic(), self._next.get(host, 0.0))
-                    self._next[host] = start + gap
-                time.sleep(max(0.0, start - time.monotonic()))
-            yield
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:

@@ -3,7 +3,9 @@
 In: examples (``text``, optional ``title``, ``labels`` as {topic: bool}). Out: a fitted
 :class:`TopicModel` giving each topic a probability, saved to and loaded from a joblib file that
 records the scikit-learn version, the training data hash and the topics. Loading a model saved by
-another scikit-learn version fails with a :class:`ModelError` naming both versions.
+another scikit-learn version fails with a :class:`ModelError` naming both versions. The one fallback
+when no usable model is saved (or the bundled examples changed since this one was trained here) is
+:func:`load_or_train`; the examples it and ``wirewatch train``/``evaluate`` use, :func:`training_examples`.
 :func:`train_in_background` trains and saves in a thread and gives a future of the model at once,
 so that a stage starting without a saved model does its other start-up meanwhile.
 
@@ -21,7 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 import joblib
 import numpy as np
@@ -41,6 +43,15 @@ log = logging.getLogger(__name__)
 TOPICS = ("ceasefire_talks", "energy_strikes")
 MAX_MODEL_CHARS = 3_000  # the lead carries the topic; the rest costs time and adds noise
 TOKEN = rf"[\w{MARKS}][\w{MARKS}'-]*[\w{MARKS}]"  # two characters or more, vowel signs inside
+
+
+class Example(TypedDict):
+    """One labeled example to train on: its text, optional title, and {topic: whether it is about it}
+    (a line of a training file may carry more fields, such as ``lang``: they are kept, and not used here)."""
+
+    text: str
+    labels: dict[str, bool]
+    title: NotRequired[str]
 
 
 class ModelError(RuntimeError):
@@ -66,18 +77,28 @@ def document(title: str, text: str) -> str:
     return f"{title}\n{title}\n{text}"
 
 
-def read_examples(path: str | Path) -> list[dict[str, Any]]:
+def read_examples(path: str | Path) -> list[Example]:
     """Read a JSONL file of examples; a bad line is reported with file and line number."""
-    examples = []
+    examples: list[Example] = []
     for lineno, item in read_objects(path):
-        if not isinstance(item.get("text"), str) or not isinstance(item.get("labels"), dict):
+        text, labels = item.get("text"), item.get("labels")
+        if not isinstance(text, str) or not isinstance(labels, dict):
             raise JsonlError(f"{path}:{lineno}: expected an object with 'text' and 'labels'")
-        examples.append(item)
+        # the line's other fields (lang, source, ...) stay, for whoever reads them; labels become booleans
+        examples.append(cast(Example, {**item, "labels": {str(t): bool(v) for t, v in labels.items()}}))
     return examples
 
 
 def bundled_training_file() -> Path:
     return Path(__file__).parent / "training" / "bootstrap.jsonl"
+
+
+def training_examples(extra: Iterable[str | Path] = (), bundled: bool = True) -> list[Example]:
+    """The bundled examples (unless ``bundled`` is false), then those of each ``extra`` JSONL file."""
+    examples = read_examples(bundled_training_file()) if bundled else []
+    for path in extra:
+        examples += read_examples(path)
+    return examples
 
 
 def features_and_classifier() -> Pipeline:
@@ -91,13 +112,13 @@ def features_and_classifier() -> Pipeline:
     return Pipeline([("features", features), ("classify", classifier)])
 
 
-def training_digest(examples: Iterable[dict[str, Any]]) -> str:
+def training_digest(examples: Iterable[Example]) -> str:
     """A short hash of the examples' documents, as recorded in a model's ``data_sha256``."""
     docs = [document(str(e.get("title", "")), e["text"]) for e in examples]
     return hashlib.sha256("\n".join(sorted(docs)).encode()).hexdigest()[:12]
 
 
-def check_trainable(examples: Sequence[dict[str, Any]], topics: Sequence[str] = TOPICS) -> np.ndarray:
+def check_trainable(examples: Sequence[Example], topics: Sequence[str] = TOPICS) -> np.ndarray:
     """The examples' label matrix (one column per topic), or ValueError naming a topic they cannot train."""
     rows = [[int(bool(e["labels"].get(t, False))) for t in topics] for e in examples]
     labels = np.array(rows).reshape(-1, len(topics))
@@ -107,7 +128,7 @@ def check_trainable(examples: Sequence[dict[str, Any]], topics: Sequence[str] = 
     return labels
 
 
-def train(examples: Iterable[dict[str, Any]], topics: Sequence[str] = TOPICS,
+def train(examples: Iterable[Example], topics: Sequence[str] = TOPICS,
           pipeline: Pipeline | None = None) -> TopicModel:
     """Fit the pipeline (:func:`features_and_classifier` unless given) on the examples."""
     examples = list(examples)
@@ -150,7 +171,27 @@ def load(path: str | Path) -> TopicModel:
     return TopicModel(blob["pipeline"], tuple(blob["topics"]), blob["meta"])
 
 
-def train_in_background(examples: Sequence[dict[str, Any]], path: str | Path) -> Future[TopicModel]:
+def load_or_train(path: str | Path, examples: list[Example],
+                  named: bool = False) -> TopicModel | Future[TopicModel]:
+    """The model saved at ``path`` — or, when there is none, it cannot be used here, or it was trained here
+    on other examples (``auto_trained``: the bundled examples of another version), one trained on
+    ``examples``, marked ``auto_trained`` and saved at ``path`` — in the background (:func:`train_in_background`):
+    then the answer is the future of that model. A model the user trained (``wirewatch
+    train``) is theirs and kept whatever its examples; a ``named`` path (configured by the user) is
+    never replaced: what is wrong with it is raised as :class:`ModelError`."""
+    try:
+        model = load(path)
+        if model.meta.get("auto_trained") and model.meta.get("data_sha256") != training_digest(examples):
+            raise ModelError(f"{path}: trained on the bundled examples of another version")
+        return model
+    except ModelError as exc:
+        if named:
+            raise
+        log.info("no usable model at %s (%s); training one on the bundled examples", path, exc)
+    return train_in_background(examples, path)  # the first batch waits for it; the stages start meanwhile
+
+
+def train_in_background(examples: Sequence[Example], path: str | Path) -> Future[TopicModel]:
     """Train on the examples (marked ``auto_trained``: retrained when they change) and save at ``path``, in a
     thread; the future's model is there once saved. What would fail at once fails here, before the thread:
     examples that cannot train (ValueError). A model that cannot be saved is logged and still given."""

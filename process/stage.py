@@ -76,14 +76,7 @@ def build_classifier(settings: Settings) -> TopicClassifier:
     """The topic classifier of these settings: their rules, and the saved model (trained on the bundled
     examples, and saved, when there is none or it was trained on another version's)."""
     from wirewatch.process.classifier import RuleSource, TopicClassifier
-    from wirewatch.process.model import (
-        ModelError,
-        bundled_training_file,
-        load,
-        read_examples,
-        train_in_background,
-        training_digest,
-    )
+    from wirewatch.process.model import ModelError, load_or_train, training_examples
     from wirewatch.process.rules import RuleError, bundled_rules_dir
 
     folder = settings.classify.rules_dir or bundled_rules_dir()
@@ -93,20 +86,11 @@ def build_classifier(settings: Settings) -> TopicClassifier:
         problems = exc.problems if isinstance(exc, RuleError) else [str(exc)]
         more = f" (and {len(problems) - 1} more: `wirewatch rules check {folder}`)" if len(problems) > 1 else ""
         raise StageError(f"rules: {problems[0]}{more}") from None
-    path = settings.model_file
-    examples = read_examples(bundled_training_file())
-    for extra in settings.classify.training_data:
-        examples += read_examples(extra)
     try:
-        model = load(path)
-        if model.meta.get("auto_trained") and model.meta.get("data_sha256") != training_digest(examples):
-            # trained here on the bundled examples of another version: theirs, not today's
-            raise ModelError(f"{path}: trained on the bundled examples of another version")
+        model = load_or_train(settings.model_file, training_examples(settings.classify.training_data),
+                              named=bool(settings.classify.model_path))
     except ModelError as exc:
-        if settings.classify.model_path:
-            raise StageError(str(exc)) from None
-        log.info("no usable model at %s (%s); training one on the bundled examples", path, exc)
-        model = train_in_background(examples, path)  # the first batch waits for it; the stages start meanwhile
+        raise StageError(str(exc)) from None
     return TopicClassifier(rules, model, settings.classify.fire_score, settings.classify.model_alone_probability)
 
 

@@ -1,5 +1,7 @@
 """The address policy as a plain function of resolved addresses (no traffic leaves this machine)."""
 
+import re
+
 import pytest
 
 from wirewatch.http import AddressPolicy, FetchError
@@ -40,3 +42,42 @@ def test_only_http_and_https() -> None:
     for url in ("ftp://example.org/feed", "file:///etc/passwd", "gopher://x/"):
         with pytest.raises(FetchError, match="only http and https"):
             STRICT.check(url)
+
+
+def test_the_check_before_a_request_resolves_nothing_and_refuses_hosts_written_as_refused_addresses() -> None:
+    asked: list[str] = []
+
+    def resolve(host: str) -> list[str]:
+        asked.append(host)
+        return ["127.0.0.1"]
+
+    policy = AddressPolicy(resolve=resolve)
+    policy.check("https://rebind.example/feed")  # a name: checked where the connection is made, not here
+    assert asked == []
+    for url, address in (("http://127.0.0.1:8080/x", "127.0.0.1"), ("http://[::1]/x", "::1"),
+                         ("http://169.254.169.254/latest/meta-data", "169.254.169.254")):
+        said = re.escape(f"{url}: {address} resolves to {address}, a ")
+        with pytest.raises(FetchError, match=rf"{said}.*address; refused"):
+            policy.check(url)
+    policy.check("http://93.184.215.14/")
+
+
+def test_connect_time_addresses_resolve_names_once_and_take_written_addresses_as_they_are() -> None:
+    answers = iter([["93.184.215.14"], ["127.0.0.1"]])
+    policy = AddressPolicy(resolve=lambda host: next(answers))
+    assert policy.addresses("news.example") == ["93.184.215.14"]
+    with pytest.raises(FetchError, match=r"news\.example resolves to 127\.0\.0\.1, a loopback address; refused"):
+        policy.addresses("news.example")  # the next answer is checked too: nothing is cached
+    assert policy.addresses("93.184.215.14") == ["93.184.215.14"]  # no resolver asked (it has no answer left)
+    with pytest.raises(FetchError, match=r"10\.0\.0\.1, a private address; refused"):
+        policy.addresses("10.0.0.1")
+
+
+def test_the_socket_factory_refuses_a_refused_address_before_any_socket_is_made() -> None:
+    import socket
+
+    policy = AddressPolicy()
+    with pytest.raises(OSError, match=r"127\.0\.0\.1, a loopback address; refused"):
+        policy.socket_for((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", 80)))
+    with policy.socket_for((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", 80))) as sock:
+        assert sock.family == socket.AF_INET

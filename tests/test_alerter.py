@@ -154,3 +154,15 @@ def test_a_worker_killed_between_linking_and_queueing_leaves_the_follow_up_to_th
         kinds = {r.kind for r in conn.execute(select(alerts.c.kind).where(alerts.c.article_id == follow.article_id))}
     assert kinds == {"followup"}
     assert restarted.store.archive_article(follow.article_id, "", "", "", None, "", "{}") == "done"
+
+
+def test_a_watch_seeded_with_another_form_of_the_articles_url_links_it(tmp_path: Path) -> None:
+    """The seed URL an analyst pastes is often the www. or utm_-tagged form of the link the feed gave: it
+    names the same page, so the article seeds the watch (one canonical URL for the poller and the alerts)."""
+    store = AlertStore.open(f"sqlite:///{tmp_path / 's.db'}")
+    seed = next(a for a in CORPUS.articles if a["kind"] == "doha_report")
+    store.add_watch("doha", "Doha talks", seed_url=f"HTTPS://www.news.test/{seed['slug']}/?utm_source=mail#top")
+    alerter = Alerter(AlertSettings(), store, Composer("w <w@wire.test>"), OutboxMailer(tmp_path / "outbox"))
+    alerter.handle(tagged(seed))
+    link = store.member("doha", seed["id"])
+    assert link is not None and link[0] == "seed"

@@ -1,5 +1,6 @@
 import pytest
-from wirewatch.ingest.canonical import article_id, canonical_url
+
+from wirewatch.canonical_url import article_id, canonical_url
 
 
 @pytest.mark.parametrize(("raw", "expected"), [

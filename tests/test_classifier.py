@@ -98,6 +98,30 @@ def test_a_model_trained_here_on_older_bundled_examples_is_retrained(model, tmp_
     assert build_classifier(settings).model.meta["examples"] == 3
 
 
+def test_a_model_path_the_user_named_is_never_replaced_by_the_fallback(tmp_path: Path) -> None:
+    from concurrent.futures import Future
+
+    from wirewatch.process.model import load_or_train
+
+    tiny = [{"text": "a truce was agreed in the talks", "labels": {"ceasefire_talks": True}},
+            {"text": "a drone hit the refinery", "labels": {"energy_strikes": True}},
+            {"text": "the match ended in a draw", "labels": {}}]
+    path = tmp_path / "mine.joblib"
+    with pytest.raises(ModelError, match="no model file"):
+        load_or_train(path, tiny, named=True)
+    assert not path.exists()
+    stale = train(tiny[:2] + tiny[2:] * 2)
+    stale.meta["auto_trained"] = True
+    save(stale, path)
+    with pytest.raises(ModelError, match="another version"):
+        load_or_train(path, tiny, named=True)
+    assert load(path).meta["data_sha256"] == stale.meta["data_sha256"]
+    pending = load_or_train(path, tiny)  # not named: trained on the examples given (in the background), saved
+    assert isinstance(pending, Future)
+    fresh = pending.result()
+    assert fresh.meta["auto_trained"] and load(path).meta["data_sha256"] == fresh.meta["data_sha256"]
+
+
 def test_a_model_trained_in_the_background_is_waited_for_and_saved(model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from concurrent.futures import Future
 

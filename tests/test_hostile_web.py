@@ -200,3 +200,26 @@ def test_dns_rebinding_cannot_reach_a_refused_address_on_either_client() -> None
     refused = [o for o in outcomes if isinstance(o, str)]
     assert refused and all("127.0.0.1, a loopback address; refused" in o for o in refused)
     assert all(o == b"<p>public page</p>" for o in outcomes if isinstance(o, bytes))
+
+
+def test_both_clients_refuse_a_host_written_as_a_refused_address_where_they_connect() -> None:
+    """aiohttp asks no resolver for a host written as an address: its sockets are checked by the policy
+    too, so a request through the session alone (no check of the URL before it) is refused as well."""
+    with LoopbackSite({"/p.html": Resource(b"<p>loopback-only page</p>")}) as site:
+        url = site.url("/p.html")
+        strict = AddressPolicy()
+        with make_client(2, "t", 5, strict) as client, pytest.raises(FetchError) as sync_refusal:
+            fetch(client, url, 10_000, deadline=3)
+
+        async def bare_get() -> str:
+            async with make_async_session(FetchLimits(2, 3), "t", strict) as session:
+                try:
+                    await afetch(session, url, FetchLimits(2, 3))  # no policy given to afetch itself
+                except FetchError as exc:
+                    return str(exc)
+            return "fetched"
+
+        async_refusal = asyncio.run(bare_get())
+        assert site.requests == []
+    assert "127.0.0.1, a loopback address; refused" in str(sync_refusal.value)
+    assert "127.0.0.1, a loopback address; refused" in async_refusal

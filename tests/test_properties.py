@@ -15,11 +15,11 @@ from urllib.parse import urlsplit
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from wirewatch.ingest.canonical import canonical_url
 from wirewatch.ingest.feed_parsing import FeedError, dedup_keys, parse_feed
 from wirewatch.ingest.schedule import retry_after_seconds
 from wirewatch.process.extractor import page_problem
 
+from wirewatch.canonical_url import canonical_url
 from wirewatch.config import KafkaSettings
 from wirewatch.http import (
     AddressPolicy,

@@ -97,7 +97,7 @@ class EmbeddedBroker:
                 preexec_fn=_death_signal(),
             )
         finally:
-            if out is not subprocess.DEVNULL:
+            if not isinstance(out, int):  # a log file, not DEVNULL
                 out.close()
         if not wait_for_port("127.0.0.1", self.port, timeout):
             code = self._proc.poll()

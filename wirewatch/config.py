@@ -356,17 +356,20 @@ def _reference_problems(data: dict[str, Any], source: str, text: str, topics: To
             problems.append(f"{source}: watch '{watch.get('id')}' needs seed_url, seed_text or seed_file")
     known: set[str] | None = None
     if topics is not None:
-        classify = data.get("classify") if isinstance(data.get("classify"), dict) else {}
+        section = data.get("classify")
+        classify = section if isinstance(section, dict) else {}
         try:
             known = topics(str(classify.get("rules_dir") or ""))
         except (OSError, ValueError):
             known = None  # the rules folder itself is reported when the classifier starts
     for sub in _dicts(data.get("subscribers")):
-        followed = sub.get("watches") if isinstance(sub.get("watches"), list) else []
+        listed = sub.get("watches")
+        followed = listed if isinstance(listed, list) else []
         unknown = [str(w) for w in followed if str(w) not in watch_ids]
         if unknown:
             problems.append(f"{source}: subscriber {sub.get('email')} follows unknown watch(es): {', '.join(unknown)}")
-        wanted = sub.get("topics") if isinstance(sub.get("topics"), dict) else {}
+        asked = sub.get("topics")
+        wanted = asked if isinstance(asked, dict) else {}
         strange = [str(t) for t in wanted if known is not None and str(t) not in known]
         if strange:
             line = _line_of(text, strange[0]) if text else None

@@ -8,12 +8,16 @@ for polling thousands of feeds at once). Limits: only http and https; a connect 
 plus a total deadline (a server that trickles bytes — slow loris — is cut off at the deadline); at
 most ``max_redirects`` redirects; the body, counted after decompression (so a gzip bomb is cut off
 too), at most ``max_bytes``.
-Address policy: a host that resolves to a loopback, private, link-local, multicast, reserved or
-cloud-metadata address is refused, on every hop of a redirect, unless an allow-listed network
-contains it (the tests allow 127.0.0.0/8 for their loopback servers). Both clients apply it where
-the connection is made, to the very addresses they connect to (one resolution, checked and used),
-so a DNS answer that changes between a check and the connection (rebinding) cannot slip through.
-A URL that cannot even be parsed (``http://[::1/``) is a :class:`FetchError` like any other.
+Address policy (:class:`AddressPolicy`, one for both clients, which cannot be made without it): a
+host that resolves to a loopback, private, link-local, multicast, reserved or cloud-metadata address
+is refused, on every hop of a redirect, unless an allow-listed network contains it (the tests allow
+127.0.0.0/8 for their loopback servers). Both clients apply it where the connection is made, to the
+very addresses they connect to — httpx through its network backend (:meth:`AddressPolicy.addresses`:
+one resolution, checked and used), aiohttp through its resolver (the same method) and its socket
+factory (:meth:`AddressPolicy.socket_for`, which also sees hosts written as addresses, for which
+aiohttp asks no resolver) — so a DNS answer that changes between a check and the connection
+(rebinding) cannot slip through. A URL that cannot even be parsed (``http://[::1/``) is a
+:class:`FetchError` like any other.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import ipaddress
 import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -31,10 +35,11 @@ import aiohttp
 import aiohttp.abc
 import httpcore
 import httpx
+from aiohappyeyeballs import AddrInfoType  # aiohttp's own dependency: the type of its socket factory's argument
+from aiohttp.abc import ResolveResult
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200"))
-DNS_CACHE_SECONDS = 60.0
 
 
 class FetchError(RuntimeError):
@@ -77,17 +82,25 @@ def system_resolve(host: str) -> list[str]:
     return list(dict.fromkeys(str(i[4][0]) for i in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)))
 
 
+def _literal(host: str) -> IPAddress | None:
+    """The address a host is written as (``93.184.215.14``, ``::1``), or None for a name."""
+    try:
+        return ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return None
+
+
 @dataclass
 class AddressPolicy:
     """Which hosts may be fetched: public addresses, plus the allow-listed networks.
 
-    ``resolve`` turns a host name into addresses (the system resolver unless a test gives another);
-    :meth:`addresses` is what the clients call when they connect: resolve once, check, connect there.
+    ``resolve`` turns a host name into addresses (the system resolver unless a test gives another).
+    :meth:`addresses` is what both clients call when they connect: resolve once, check, connect there;
+    :meth:`socket_for` checks the address of each socket aiohttp opens.
     """
 
     allow: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     resolve: Callable[[str], list[str]] = system_resolve
-    _cache: dict[str, tuple[float, str]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_strings(cls, networks: Iterable[str],
@@ -96,13 +109,17 @@ class AddressPolicy:
 
     def addresses(self, host: str) -> list[str]:
         """The addresses to connect to for ``host``, all allowed, or :class:`AddressRefused` (never cached:
-        the answer checked is the answer used)."""
-        try:
-            found = self.resolve(host)
-        except (OSError, UnicodeError) as exc:
-            raise FetchError(f"cannot resolve {host}: {exc}") from None
-        if not found:
-            raise FetchError(f"cannot resolve {host}: no address")
+        the answer checked is the answer used). A host written as an address is that address."""
+        literal = _literal(host)
+        if literal is not None:
+            found = [str(literal)]
+        else:
+            try:
+                found = self.resolve(host)
+            except (OSError, UnicodeError) as exc:
+                raise FetchError(f"cannot resolve {host}: {exc}") from None
+            if not found:
+                raise FetchError(f"cannot resolve {host}: no address")
         verdict = self.verdict(host, found)
         if verdict:
             raise AddressRefused(verdict)
@@ -111,9 +128,8 @@ class AddressPolicy:
     def verdict(self, host: str, addresses: Iterable[str]) -> str:
         """'' when every address of the host may be fetched, else the reason it may not."""
         for raw in addresses:
-            try:
-                ip = ipaddress.ip_address(raw.split("%", 1)[0])
-            except ValueError:
+            ip = _literal(raw)
+            if ip is None:
                 return f"{host} resolves to {raw!r}, not an IP address; refused"
             if any(ip in net for net in self.allow):
                 continue
@@ -122,18 +138,18 @@ class AddressPolicy:
                 return f"{host} resolves to {ip}, {reason}; refused (allow it with [http] allow_networks)"
         return ""
 
-    def _cached(self, host: str) -> str | None:
-        hit = self._cache.get(host)
-        return hit[1] if hit and hit[0] > time.monotonic() else None
+    def socket_for(self, addr_info: AddrInfoType) -> socket.socket:
+        """aiohttp's socket factory: a socket for ``addr_info`` (family, type, proto, name, address) once
+        its address passed the policy, else ``OSError`` saying why (the connection is never attempted)."""
+        family, type_, proto, _name, address = addr_info
+        verdict = self.verdict(str(address[0]), [str(address[0])])
+        if verdict:
+            raise OSError(verdict)
+        return socket.socket(family=family, type=type_, proto=proto)
 
-    def _remember(self, host: str, verdict: str) -> str:
-        if len(self._cache) > 50_000:
-            self._cache.clear()
-        self._cache[host] = (time.monotonic() + DNS_CACHE_SECONDS, verdict)
-        return verdict
-
-    @staticmethod
-    def _check_url(url: str) -> str:
+    def check(self, url: str) -> None:
+        """Refuse, before any connection, a URL that is not http(s), has no host, or whose host is written
+        as a refused address. Names are not resolved here: they are checked where the connection is made."""
         try:
             parts = urlsplit(url)
             host = parts.hostname
@@ -143,28 +159,10 @@ class AddressPolicy:
             raise FetchError(f"{url}: only http and https URLs are fetched")
         if not host:
             raise FetchError(f"{url}: no host in URL")
-        return host
-
-    def check(self, url: str) -> None:
-        """Refuse early (before any connection) a URL whose host is not allowed; the verdict is cached
-        briefly. It is a courtesy: the check that counts is :meth:`addresses`, at connect time."""
-        host = self._check_url(url)
-        verdict = self._cached(host)
-        if verdict is None:
-            try:
-                found = self.resolve(host)
-            except (OSError, UnicodeError) as exc:
-                raise FetchError(f"{url}: cannot resolve {host}: {exc}") from None
-            verdict = self._remember(host, self.verdict(host, found))
+        literal = _literal(host)
+        verdict = self.verdict(host, [str(literal)]) if literal is not None else ""
         if verdict:
             raise AddressRefused(f"{url}: {verdict}")
-
-    async def acheck(self, url: str) -> None:
-        """:meth:`check` without blocking the event loop (resolution runs in a thread)."""
-        if self._cached(self._check_url(url)) is None:
-            await asyncio.to_thread(self.check, url)
-        else:
-            self.check(url)
 
 
 @dataclass(frozen=True)
@@ -203,12 +201,11 @@ class PolicyTransport(httpx.HTTPTransport):
                                              network_backend=PolicyBackend(policy))
 
 
-def make_client(timeout: float, user_agent: str, max_redirects: int = 5,
-                policy: AddressPolicy | None = None) -> httpx.Client:
-    """A synchronous client; with a policy, every connection (redirect hops included) goes through it."""
-    transport = PolicyTransport(policy) if policy is not None else None
+def make_client(timeout: float, user_agent: str, max_redirects: int, policy: AddressPolicy) -> httpx.Client:
+    """A synchronous client; every connection it makes (redirect hops included) goes through the policy."""
     return httpx.Client(timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)), follow_redirects=True,
-                        max_redirects=max_redirects, headers={"User-Agent": user_agent}, transport=transport)
+                        max_redirects=max_redirects, headers={"User-Agent": user_agent},
+                        transport=PolicyTransport(policy))
 
 
 def _too_big(url: str, declared: str, max_bytes: int) -> None:
@@ -256,25 +253,13 @@ def fetch(client: httpx.Client, url: str, max_bytes: int, headers: dict[str, str
 
 
 class PolicyResolver(aiohttp.abc.AbstractResolver):
-    """DNS resolution that applies the address policy to the addresses it returns.
+    """aiohttp's DNS resolution through :meth:`AddressPolicy.addresses` (in a thread): the addresses it
+    returns are the policy's, checked, and the ones the connection is made to."""
 
-    Checking where the connection really goes (not only the URL beforehand) closes the gap a DNS
-    answer that changes between the check and the connection would leave open.
-    """
-
-    def __init__(self, policy: AddressPolicy | None) -> None:
+    def __init__(self, policy: AddressPolicy) -> None:
         self.policy = policy
-        self.inner = aiohttp.ThreadedResolver()
 
-    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[dict[str, Any]]:
-        if self.policy is None:
-            return await self.inner.resolve(host, port, family)
-        if self.policy.resolve is system_resolve:
-            answers = await self.inner.resolve(host, port, family)
-            verdict = self.policy.verdict(host, [a["host"] for a in answers])
-            if verdict:
-                raise OSError(verdict)
-            return answers
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list[ResolveResult]:
         try:
             found = await asyncio.to_thread(self.policy.addresses, host)
         except FetchError as exc:
@@ -283,10 +268,10 @@ class PolicyResolver(aiohttp.abc.AbstractResolver):
                  "family": socket.AF_INET6 if ":" in a else socket.AF_INET} for a in found]
 
     async def close(self) -> None:
-        await self.inner.close()
+        return None
 
 
-def make_async_session(limits: FetchLimits, user_agent: str, policy: AddressPolicy | None,
+def make_async_session(limits: FetchLimits, user_agent: str, policy: AddressPolicy,
                        max_connections: int = 200, per_host: int = 2) -> aiohttp.ClientSession:
     """An aiohttp session for polling many hosts at once (call inside the running event loop).
 
@@ -294,7 +279,7 @@ def make_async_session(limits: FetchLimits, user_agent: str, policy: AddressPoli
     httpx's slows down as connections pile up (measured by benchmarks/bench_polling.py).
     """
     connector = aiohttp.TCPConnector(limit=max_connections, limit_per_host=per_host, ttl_dns_cache=60,
-                                     resolver=PolicyResolver(policy))
+                                     resolver=PolicyResolver(policy), socket_factory=policy.socket_for)
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=min(10.0, limits.timeout), sock_read=limits.timeout)
     return aiohttp.ClientSession(connector=connector, timeout=timeout, headers={"User-Agent": user_agent},
                                  auto_decompress=True, raise_for_status=False)
@@ -306,14 +291,15 @@ REDIRECTS = (301, 302, 303, 307, 308)
 async def afetch(session: aiohttp.ClientSession, url: str, limits: FetchLimits,
                  headers: dict[str, str] | None = None, policy: AddressPolicy | None = None) -> Fetched:
     """The asynchronous :func:`fetch`, with the same limits; the deadline covers the whole request,
-    redirects included, and the address policy is applied on every hop."""
+    redirects included. The session's policy checks every connection; ``policy`` (the same one) also
+    refuses a hop's URL of the wrong form or written as a refused address before it is requested."""
     hops: list[tuple[int, str]] = []
 
     async def go() -> Fetched:
         current = url
         while True:
             if policy is not None:
-                await policy.acheck(current)
+                policy.check(current)
             async with session.get(current, headers=headers or {}, allow_redirects=False) as response:
                 if response.status in REDIRECTS and response.headers.get("Location"):
                     if len(hops) >= limits.max_redirects:

@@ -12,12 +12,15 @@ what was wrong. Topics: ``entries`` (:class:`Entry`), ``articles`` (:class:`Arti
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 SCHEMA_VERSION = 1
+TextSource = Literal["page", "feed_summary"]  # where an article's text came from
+Json = str | int | float | bool | None | Sequence["Json"] | Mapping[str, "Json"]  # what json.dumps writes
 
 
 def utcnow() -> str:
@@ -93,7 +96,7 @@ class Article(Message):
     language: str = ""
     sitename: str = ""
     description: str = ""
-    text_source: Literal["page", "feed_summary"] = "page"
+    text_source: TextSource = "page"
     fetch_error: str = ""
     provenance: dict[str, str] = Field(default_factory=dict)
     extracted_at: str = Field(default_factory=utcnow)

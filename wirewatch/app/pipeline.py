@@ -40,7 +40,7 @@ class PipelineError(StageError):
 
 @dataclass
 class Pipeline:
-    """The resolved environment of a run: broker address, wiring, store and progress counters."""
+    """The resolved environment of a run: broker address, wiring, database and progress counters."""
 
     settings: Settings
     progress: Progress = field(default_factory=Progress)

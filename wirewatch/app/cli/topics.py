@@ -31,15 +31,12 @@ from wirewatch.process.stage import build_classifier
 @click.pass_obj
 def train(ctx: Context, data: tuple[str, ...], no_bootstrap: bool) -> None:
     """Train the topic model on the bundled examples plus DATA (JSONL) and save it."""
-    from wirewatch.process.model import bundled_training_file, read_examples, save
+    from wirewatch.process.model import save, training_examples
     from wirewatch.process.model import train as fit
 
     with reported(ValueError):
         settings = ctx.settings
-        examples = [] if no_bootstrap else read_examples(bundled_training_file())
-        for path in data:
-            examples += read_examples(path)
-        model = fit(examples)
+        model = fit(training_examples(data, bundled=not no_bootstrap))
         save(model, settings.model_file)
     click.echo(f"saved {settings.model_file}: {json.dumps(model.meta)}")
 
@@ -142,13 +139,13 @@ def evaluate(ctx: Context, data: str, folds: int, plot_path: str, no_bootstrap: 
     from wirewatch.process.backtest import BacktestInputError, read_articles
     from wirewatch.process.classifier import RuleSource
     from wirewatch.process.evaluation import cross_validate, plot_pr
-    from wirewatch.process.model import TOPICS, bundled_training_file, read_examples
+    from wirewatch.process.model import TOPICS, training_examples
     from wirewatch.process.rules import RuleError, bundled_rules_dir
 
     try:
         settings = ctx.settings
         items = list(read_articles(data))
-        base = [] if no_bootstrap else read_examples(bundled_training_file())
+        base = training_examples(bundled=not no_bootstrap)
         rules_ = RuleSource(settings.classify.rules_dir or bundled_rules_dir())
         results = cross_validate(items, rules_, base, TOPICS, folds, fire_score=settings.classify.fire_score,
                                  model_alone=settings.classify.model_alone_probability)
@@ -169,14 +166,15 @@ def _replay_watch(seed: str, items: list[Any], verdicts: list[Any], classifier: 
                   since: datetime | None) -> dict[str, dict[str, Any]]:
     """Each article's relation to a watched story, replayed in publication order as the alert stage would."""
     from wirewatch.alerts.replay import PastArticle, replay_story, term_stats
+    from wirewatch.canonical_url import canonical_url
     from wirewatch.process.backtest import InputArticle, as_article
     from wirewatch.schema import parse_time
 
-    by_url = {i.url: i for i in items if i.url}
+    by_url = {canonical_url(i.url): i for i in items if i.url}
     if seed.startswith(("http://", "https://")):
-        if seed not in by_url:
+        if canonical_url(seed) not in by_url:
             fail(ValueError(f"--watch {seed}: no article with that url in the input"))
-        seed_item = by_url[seed]
+        seed_item = by_url[canonical_url(seed)]
     elif Path(seed).is_file():
         text = Path(seed).read_text(encoding="utf-8", errors="replace")
         seed_item = InputArticle("watch-seed", text.splitlines()[0][:200] if text else "", text)

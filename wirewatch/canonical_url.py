@@ -1,8 +1,9 @@
-"""Canonical URLs and stable article ids.
+"""Canonical URLs and stable article ids: one definition for every stage.
 
-In: a URL as a feed gives it. Out: the canonical form used for deduplication (scheme and host in
-lower case, default port, fragment and tracking parameters dropped, remaining query sorted) and
-the article id derived from it.
+In: a URL as a feed, a page or a user gives it. Out: the canonical form (scheme and host in lower
+case, ``www.`` dropped, default port, fragment and tracking parameters dropped, remaining query
+sorted) and the article id derived from it. The poller deduplicates on it; the alert stage matches
+a watch's seed URL to an article with it, so both agree on when two URLs name one page.
 """
 
 from __future__ import annotations
