@@ -62,13 +62,11 @@ def run_demo(base_settings: Settings, out: TextIO, keep_data: bool = False) -> d
             members = store.story_texts(WATCH_ID)
             first_round = {a["idem_key"] for a in store.sent_alerts()}
             # what the storm window and the hourly digest hold goes out as it would an hour later
-            from wirewatch.alerts.mailer import deliver_pending, make_mailer
-            from wirewatch.alerts.stage import build_alerter
 
             # composed as the alert stage composes them: each follow-up names who retold it meanwhile
-            deliver_pending(store, make_mailer(settings.smtp, settings.outbox_path),
+            registry.alerts.deliver_pending(store, registry.alerts.make_mailer(settings.smtp, settings.outbox_path),
                             now=datetime.now(UTC) + timedelta(hours=1, minutes=1),
-                            digest=build_alerter(settings, store).compose_digest)
+                            digest=registry.alerts.build_alerter(settings, store).compose_digest)
             sent = store.sent_alerts()
             pending = store.pending_alerts(limit=10_000, now=datetime.max.replace(tzinfo=UTC))  # none left
             emails = sorted(settings.outbox_path.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns) \

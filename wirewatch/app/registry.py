@@ -2,8 +2,11 @@
 
 In: the stage packages' declarations (``ingest/stage.py``, ``process/stage.py``, ``alerts/stage.py``).
 Out: :data:`STAGES` and look-ups by name, for pipeline assembly, the CLI's stage commands, status and
-the web's operations page. Importing it imports no stage's heavy modules: each declaration builds its
-stage only when it runs.
+the web's operations page; and :data:`ingest`, :data:`process`, :data:`alerts`, each stage package's
+``tools`` module: what the app may use of a stage besides running it (its store, OPML, back-testing,
+the rule language...). No other module of the app imports a stage. Importing the registry imports no
+stage's heavy modules: each declaration builds its stage only when it runs, and each tool is imported
+when first used.
 """
 
 from __future__ import annotations
@@ -11,13 +14,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 
+from wirewatch.alerts import tools as alerts
 from wirewatch.alerts.stage import ALERT
+from wirewatch.ingest import tools as ingest
 from wirewatch.ingest.stage import POLL
+from wirewatch.process import tools as process
 from wirewatch.process.stage import CLASSIFY, EXTRACT
 from wirewatch.stage import SourceStage, Stage, StageError
 
 STAGES: tuple[Stage, ...] = (POLL, EXTRACT, CLASSIFY, ALERT)
 NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)
+
+__all__ = ["NAMES", "STAGES", "alerts", "find", "ingest", "is_source", "process", "stage", "summary"]
 
 
 def stage(name: str) -> Stage:

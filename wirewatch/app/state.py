@@ -17,23 +17,21 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from wirewatch.alerts.alert_store import AlertStore
+from wirewatch.app import registry
 from wirewatch.config import Settings
 from wirewatch.database import Database
 from wirewatch.entry_progress import EntryProgress
 from wirewatch.heartbeats import Heartbeats
-from wirewatch.ingest.ingest_store import IngestStore
 
 log = logging.getLogger(__name__)
 
 
 class AppState:
     """The database and everything kept in it, by owner."""
-
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.ingest = IngestStore(db)
-        self.alerts = AlertStore(db)
+        self.ingest = registry.ingest.IngestStore(db)
+        self.alerts = registry.alerts.AlertStore(db)
         self.entries = EntryProgress(db)
         self.heartbeats = Heartbeats(db)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 
+from wirewatch.app import registry
 from wirewatch.app.cli.root import (
     EXPECTED,
     Context,
@@ -104,10 +105,8 @@ def feeds_status(ctx: Context, url: str | None, as_json: bool) -> None:
 @click.pass_obj
 def feeds_import(ctx: Context, opml_file: str) -> None:
     """Add every feed of an OPML file."""
-    from wirewatch.ingest.opml import OpmlError, read_opml
-
-    with reported(OpmlError):
-        found = read_opml(Path(opml_file).read_bytes(), opml_file)
+    with reported(registry.ingest.OpmlError):
+        found = registry.ingest.read_opml(Path(opml_file).read_bytes(), opml_file)
         store = open_store(ctx)
     added = skipped = 0
     for url, name in found:
@@ -126,10 +125,8 @@ def feeds_import(ctx: Context, opml_file: str) -> None:
 @click.pass_obj
 def feeds_export(ctx: Context, opml_file: str | None) -> None:
     """Write the feeds as OPML (to OPML_FILE, or standard output)."""
-    from wirewatch.ingest.opml import write_opml
-
     with reported():
-        data = write_opml((r.url, r.name) for r in open_store(ctx, read_only=True).ingest.list_feeds())
+        data = registry.ingest.write_opml((r.url, r.name) for r in open_store(ctx, read_only=True).ingest.list_feeds())
     if opml_file:
         Path(opml_file).write_bytes(data)
     else:
@@ -143,14 +140,12 @@ def feeds_export(ctx: Context, opml_file: str | None) -> None:
 def feeds_discover(ctx: Context, url: str, add: bool) -> None:
     """Find the feeds of a site from one of its pages."""
     from wirewatch.http import AddressPolicy, make_client
-    from wirewatch.ingest.discover import discover
-    from wirewatch.ingest.feed_parsing import FeedError
 
     http = ctx.settings.http
-    with reported(FeedError):
+    with reported(registry.ingest.FeedError):
         with make_client(ctx.settings.poll.timeout_seconds, http.agent, http.max_redirects,
                          AddressPolicy.from_strings(http.allow_networks)) as client:
-            found = discover(client, url)
+            found = registry.ingest.discover(client, url)
         store = open_store(ctx) if add else None
     if not found:
         click.echo(f"no feed found for {url}", err=True)

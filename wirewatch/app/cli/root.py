@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 import click
 
+from wirewatch.app import registry
 from wirewatch.app.observability import ArticleContext, JsonLogFormatter
 from wirewatch.app.state import AppState
 from wirewatch.broker import BrokerError
@@ -61,10 +62,8 @@ def stop_on_signals() -> threading.Event:
 def topic_names(rules_dir: str) -> set[str] | None:
     """The topics a rules folder defines ('' = the bundled pack): one per ``*.rules`` file; None when
     there is no such folder (that is reported when the classifier starts)."""
-    from wirewatch.process.rules import RULES_SUFFIX, bundled_rules_dir
-
-    folder = Path(rules_dir) if rules_dir else bundled_rules_dir()
-    return {p.stem for p in folder.glob(f"*{RULES_SUFFIX}")} if folder.is_dir() else None
+    folder = Path(rules_dir) if rules_dir else registry.process.bundled_rules_dir()
+    return {p.stem for p in folder.glob(f"*{registry.process.RULES_SUFFIX}")} if folder.is_dir() else None
 
 
 class Context:

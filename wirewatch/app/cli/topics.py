@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from wirewatch.app import registry
 from wirewatch.app.cli.root import (
     EXPECTED,
     Context,
@@ -22,7 +23,6 @@ from wirewatch.app.cli.root import (
     reported,
 )
 from wirewatch.config import Settings
-from wirewatch.process.stage import build_classifier
 
 
 @main.command()
@@ -31,13 +31,10 @@ from wirewatch.process.stage import build_classifier
 @click.pass_obj
 def train(ctx: Context, data: tuple[str, ...], no_bootstrap: bool) -> None:
     """Train the topic model on the bundled examples plus DATA (JSONL) and save it."""
-    from wirewatch.process.model import save, training_examples
-    from wirewatch.process.model import train as fit
-
     with reported(ValueError):
         settings = ctx.settings
-        model = fit(training_examples(data, bundled=not no_bootstrap))
-        save(model, settings.model_file)
+        model = registry.process.train_model(registry.process.training_examples(data, bundled=not no_bootstrap))
+        registry.process.save(model, settings.model_file)
     click.echo(f"saved {settings.model_file}: {json.dumps(model.meta)}")
 
 
@@ -57,32 +54,30 @@ def backtest(ctx: Context, articles: str, candidate: str | None, as_json: bool, 
     Each line: id, title, text, and optionally url, published, lang and labels (then precision,
     recall and F1 per topic are printed at the end).
     """
-    from wirewatch.process.backtest import BacktestInputError, compare, metrics, read_articles, run
-    from wirewatch.process.classifier import RuleSource, TopicClassifier
-    from wirewatch.process.rules import RuleError
-
     try:
         settings = ctx.settings
-        live = build_classifier(settings)
+        live = registry.process.build_classifier(settings)
         skipped: list[str] = []  # bad lines: each said with its place, and the rest goes on
-        items = list(read_articles(articles, skipped))
+        items = list(registry.process.read_articles(articles, skipped))
         for problem in skipped:
             click.echo(f"wirewatch: skipped {problem}", err=True)
         if skipped:
             click.echo(f"wirewatch: {len(skipped)} line(s) skipped; back-testing the other {len(items)}", err=True)
-        verdicts = run(live, items)
+        verdicts = registry.process.backtest(live, items)
         other = None
         if candidate:
-            other = run(TopicClassifier(RuleSource(candidate), live.model, settings.classify.fire_score,
-                                               settings.classify.model_alone_probability), items)
-    except RuleError as exc:
+            rival = registry.process.TopicClassifier(registry.process.RuleSource(candidate), live.model,
+                                                     settings.classify.fire_score,
+                                                     settings.classify.model_alone_probability)
+            other = registry.process.backtest(rival, items)
+    except registry.process.RuleError as exc:
         for problem in exc.problems:
             click.echo(problem, err=True)
         sys.exit(1)
-    except (BacktestInputError, *EXPECTED) as exc:
+    except (registry.process.BacktestInputError, *EXPECTED) as exc:
         fail(exc)
     topics = sorted({t.topic for v in verdicts for t in v.tagged.topics})
-    changes = {c.id: c for c in compare(verdicts, other)} if other is not None else {}
+    changes = {c.id: c for c in registry.process.compare(verdicts, other)} if other is not None else {}
     stories = _replay_watch(watch_seed, items, verdicts, live, ctx.settings, since) if watch_seed else {}
     for i, verdict in enumerate(verdicts):
         if as_json:
@@ -105,9 +100,9 @@ def backtest(ctx: Context, articles: str, candidate: str | None, as_json: bool, 
                 [f"+{t}" for t in change.newly] + [f"-{t}" for t in change.stopped]))
     summary: dict[str, Any] = {"articles": len(verdicts), "skipped_lines": len(skipped)}
     if any(v.labels is not None for v in verdicts):
-        summary["live"] = {t: s.as_json() for t, s in metrics(verdicts, topics).items()}
+        summary["live"] = {t: s.as_json() for t, s in registry.process.metrics(verdicts, topics).items()}
         if other is not None:
-            summary["candidate"] = {t: s.as_json() for t, s in metrics(other, topics).items()}
+            summary["candidate"] = {t: s.as_json() for t, s in registry.process.metrics(other, topics).items()}
     if stories:
         summary["story"] = dict(Counter(s["relation"] for s in stories.values()))
     if other is not None:
@@ -136,38 +131,31 @@ def backtest(ctx: Context, articles: str, candidate: str | None, as_json: bool, 
 @click.pass_obj
 def evaluate(ctx: Context, data: str, folds: int, plot_path: str, no_bootstrap: bool) -> None:
     """Cross-validated precision, recall and F1 per topic of rules + model on DATA.jsonl, and a PR plot."""
-    from wirewatch.process.backtest import BacktestInputError, read_articles
-    from wirewatch.process.classifier import RuleSource
-    from wirewatch.process.evaluation import cross_validate, plot_pr
-    from wirewatch.process.model import TOPICS, training_examples
-    from wirewatch.process.rules import RuleError, bundled_rules_dir
-
     try:
         settings = ctx.settings
-        items = list(read_articles(data))
-        base = training_examples(bundled=not no_bootstrap)
-        rules_ = RuleSource(settings.classify.rules_dir or bundled_rules_dir())
-        results = cross_validate(items, rules_, base, TOPICS, folds, fire_score=settings.classify.fire_score,
-                                 model_alone=settings.classify.model_alone_probability)
-    except RuleError as exc:
+        items = list(registry.process.read_articles(data))
+        base = registry.process.training_examples(bundled=not no_bootstrap)
+        rules_ = registry.process.RuleSource(settings.classify.rules_dir or registry.process.bundled_rules_dir())
+        results = registry.process.cross_validate(items, rules_, base, registry.process.TOPICS, folds,
+                                                  fire_score=settings.classify.fire_score,
+                                                  model_alone=settings.classify.model_alone_probability)
+    except registry.process.RuleError as exc:
         fail(ValueError("\n".join(exc.problems)))
-    except (BacktestInputError, ValueError, *EXPECTED) as exc:
+    except (registry.process.BacktestInputError, ValueError, *EXPECTED) as exc:
         fail(exc)
     for topic, res in results.items():
         s = res.scores
         click.echo(f"{topic}: precision {s.precision:.3f} recall {s.recall:.3f} F1 {s.f1:.3f} "
                    f"average precision {res.average_precision:.3f} (tp {s.tp}, fp {s.fp}, fn {s.fn}, tn {s.tn}; "
                    f"{folds}-fold cross-validation)")
-    plot_pr(results, Path(plot_path), f"{Path(data).name}: {folds}-fold cross-validation")
+    registry.process.plot_pr(results, Path(plot_path), f"{Path(data).name}: {folds}-fold cross-validation")
     click.echo(f"precision-recall plot: {plot_path}")
 
 
 def _replay_watch(seed: str, items: list[Any], verdicts: list[Any], classifier: Any, settings: Settings,
                   since: datetime | None) -> dict[str, dict[str, Any]]:
     """Each article's relation to a watched story, replayed in publication order as the alert stage would."""
-    from wirewatch.alerts.replay import PastArticle, replay_story, term_stats
     from wirewatch.canonical_url import canonical_url
-    from wirewatch.process.backtest import InputArticle, as_article
     from wirewatch.schema import parse_time
 
     by_url = {canonical_url(i.url): i for i in items if i.url}
@@ -177,20 +165,20 @@ def _replay_watch(seed: str, items: list[Any], verdicts: list[Any], classifier: 
         seed_item = by_url[canonical_url(seed)]
     elif Path(seed).is_file():
         text = Path(seed).read_text(encoding="utf-8", errors="replace")
-        seed_item = InputArticle("watch-seed", text.splitlines()[0][:200] if text else "", text)
+        seed_item = registry.process.InputArticle("watch-seed", text.splitlines()[0][:200] if text else "", text)
     else:
         fail(ValueError(f"--watch {seed}: neither a file nor the url of an article in the input"))
-    seed_topics = {t.topic for t in classifier.tag(as_article(seed_item)).fired()}
+    seed_topics = {t.topic for t in classifier.tag(registry.process.as_article(seed_item)).fired()}
     start = since.replace(tzinfo=UTC) if since else parse_time(seed_item.published)
     if start is None:
         fail(ValueError("--watch: the seed has no date; say when the story began with --since YYYY-MM-DD"))
     seed_text = seed_item.text if seed_item.id == "watch-seed" else f"{seed_item.title}\n{seed_item.text}"
     fired = {v.id: frozenset(v.fired()) for v in verdicts}
-    past = [PastArticle(i.id, f"{i.title}\n{i.text}", parse_time(i.published), fired[i.id])
+    past = [registry.alerts.PastArticle(i.id, f"{i.title}\n{i.text}", parse_time(i.published), fired[i.id])
             for i in items if i is not seed_item]
-    stats = term_stats(f"{i.title}\n{i.text}" for i in items)
-    relations = replay_story(seed_text, seed_topics, start, past, stats, settings.alert.related_threshold,
-                             settings.alert.window_days)
+    stats = registry.alerts.term_stats(f"{i.title}\n{i.text}" for i in items)
+    relations = registry.alerts.replay_story(seed_text, seed_topics, start, past, stats,
+                                             settings.alert.related_threshold, settings.alert.window_days)
     out: dict[str, dict[str, Any]] = {}
     for item in items:
         if item is seed_item:
@@ -212,12 +200,10 @@ def rules() -> None:
 @click.pass_obj
 def rules_check(ctx: Context, folder: str | None) -> None:
     """Report every error in the rule files of FOLDER (default: the configured or bundled rules)."""
-    from wirewatch.process.rules import RuleError, bundled_rules_dir, load_rules
-
     try:
-        target = Path(folder or ctx.settings.classify.rules_dir or bundled_rules_dir())
-        pack = load_rules(target)
-    except RuleError as exc:
+        target = Path(folder or ctx.settings.classify.rules_dir or registry.process.bundled_rules_dir())
+        pack = registry.process.load_rules(target)
+    except registry.process.RuleError as exc:
         for problem in exc.problems:
             click.echo(problem, err=True)
         sys.exit(1)

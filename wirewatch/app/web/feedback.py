@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from wirewatch.alerts.outbox import alert_ref
+from wirewatch.app import registry
 from wirewatch.app.web.context import WebContext, web
 from wirewatch.app.web.security import Refused, Session, action
 from wirewatch.app.web.users import User
@@ -59,10 +59,10 @@ def _feedback_row(ctx: WebContext, email: str, article: dict[str, object]) -> st
                 idem_key=key, subscriber=email, article_id=article["article_id"], kind="feedback",
                 subject=str(article["title"])[:500], message="", status="feedback", attempts=0, last_error="",
                 created_at=datetime.now(UTC), story="", facts_json=json.dumps({"topics": topics}),
-                ref=alert_ref(key), claimed_by="", interrupted=0))
+                ref=registry.alerts.alert_ref(key), claimed_by="", interrupted=0))
     except IntegrityError:
         pass  # recorded before
-    return alert_ref(key)
+    return registry.alerts.alert_ref(key)
 
 
 def _back(target: str) -> str:

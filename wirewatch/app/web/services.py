@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wirewatch.app import registry
 from wirewatch.config import Settings
 from wirewatch.schema import DeadLetter, parse_time
 from wirewatch.textnorm import fold
@@ -91,7 +92,6 @@ class _Corpus:
     """The preview's articles, indexed once: which articles hold which words, each article's parsed
     document (made when a pattern may match it), and each pattern line's matches (a line that did not
     change while the editor types is not evaluated again)."""
-
     def __init__(self, rows: Sequence[dict[str, Any]]) -> None:
         self.rows = rows
         self.postings: dict[str, list[int]] = {}
@@ -105,13 +105,12 @@ class _Corpus:
     def _candidates(self, node: Any) -> Iterable[int]:
         from bisect import bisect_left
 
-        from wirewatch.process.rule_language import Phrase, has_not
 
-        if has_not(node):
+        if registry.process.has_not(node):
             return range(len(self.rows))
         found: set[int] = set()
         for leaf in node.leaves():
-            if not isinstance(leaf, Phrase):
+            if not isinstance(leaf, registry.process.Phrase):
                 return range(len(self.rows))
             first, prefix = leaf.tokens[0]
             if not prefix:
@@ -124,18 +123,16 @@ class _Corpus:
         return sorted(found)
 
     def matches(self, pattern: Any) -> dict[int, tuple[str, ...]]:
-        from wirewatch.process.rule_language import Document, matched_words
-
         key = pattern.text
         if key not in self.lines:
             out = {}
             for i in self._candidates(pattern.node):
                 doc = self.docs.get(i)
                 if doc is None:
-                    doc = self.docs[i] = Document(self.rows[i]["title"], self.rows[i]["text"])
+                    doc = self.docs[i] = registry.process.Document(self.rows[i]["title"], self.rows[i]["text"])
                 found = pattern.node.match(doc)
                 if found.ok:
-                    out[i] = matched_words(doc, found)
+                    out[i] = registry.process.matched_words(doc, found)
             self.lines[key] = out
         return self.lines[key]
 
@@ -151,7 +148,6 @@ class _Corpus:
 
 class Stages:
     """What the pages need from process/, alerts/ and ingest/, behind plain values."""
-
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._stats: Any = None
@@ -160,9 +156,8 @@ class Stages:
 
     # -- rules -----------------------------------------------------------------------------------
     def rules_folder(self) -> Path:
-        from wirewatch.process.rules import bundled_rules_dir
-
-        return Path(self.settings.classify.rules_dir) if self.settings.classify.rules_dir else bundled_rules_dir()
+        folder = self.settings.classify.rules_dir
+        return Path(folder) if folder else registry.process.bundled_rules_dir()
 
     @property
     def rules_editable(self) -> bool:
@@ -175,14 +170,12 @@ class Stages:
         return self._parse(topic, text)[1]
 
     def _parse(self, topic: str, text: str) -> tuple[Any, list[RuleProblem]]:
-        from wirewatch.process.rules import RuleError, parse_rules
-
         if len(text) > MAX_RULE_CHARS:
             return None, [RuleProblem(1, 1, f"the rule text has {len(text):,} characters; at most "
                                             f"{MAX_RULE_CHARS:,} are accepted (split it or remove old lines)")]
         try:
-            return parse_rules(text, f"{topic}.rules", topic), []
-        except RuleError as exc:
+            return registry.process.parse_rules(text, f"{topic}.rules", topic), []
+        except registry.process.RuleError as exc:
             out = []
             for problem in exc.problems:
                 m = PROBLEM.match(problem)
@@ -248,10 +241,8 @@ class Stages:
                  texts: Callable[[list[str]], dict[str, str]]) -> list[TimelineEntry]:
         """Relate each article (oldest first) to the story begun by the first one, as the alert stage does;
         ``texts`` gives the articles' texts, read only when these articles were not related before."""
-        from wirewatch.alerts.stories import StoryProfile, TermStats, relate
-
         if self._stats is None:
-            self._stats = TermStats.with_background()
+            self._stats = registry.alerts.TermStats.with_background()
         if not rows:
             return []
         key = tuple((r["article_id"], r["published"]) for r in rows)
@@ -262,13 +253,13 @@ class Stages:
         body_of = texts([r["article_id"] for r in rows])
         rows = [{**r, "text": body_of.get(r["article_id"], "")} for r in rows]
         first = rows[0]
-        profile = StoryProfile(str(first["article_id"]), first["title"])
+        profile = registry.alerts.StoryProfile(str(first["article_id"]), first["title"])
         body = f"{first['title']}\n{first['text']}"
         profile.seed(body, topics.get(first["article_id"], set()), parse_time(first["published"]))
         out = [TimelineEntry(first["article_id"], "first_report", "the first report")]
         for row in rows[1:]:
             text = f"{row['title']}\n{row['text']}"
-            rel = relate(text, profile, self._stats, self.settings.alert.related_threshold,
+            rel = registry.alerts.relate(text, profile, self._stats, self.settings.alert.related_threshold,
                          parse_time(row["published"]), topics.get(row["article_id"], set()),
                          self.settings.alert.window_days)
             if rel.kind == "follow_up":
@@ -280,9 +271,7 @@ class Stages:
 
     # -- feeds and dead letters -------------------------------------------------------------------
     def read_opml(self, data: bytes, source: str) -> list[tuple[str, str]]:
-        from wirewatch.ingest.opml import read_opml
-
-        return read_opml(data, source)
+        return registry.ingest.read_opml(data, source)
 
     def dead_letters(self, timeout: float = 5.0) -> list[tuple[int, int, DeadLetter]]:
         """(partition, offset, DeadLetter) of the broker the workers use, newest failure first; ValueError
