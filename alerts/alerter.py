@@ -30,6 +30,7 @@ from wirewatch.alerts.archive_store import ArticleInStory
 from wirewatch.alerts.compose import AlertFacts, Composer
 from wirewatch.alerts.mailer import Mailer, RetryPolicy, dead_on_this_host, deliver_pending
 from wirewatch.alerts.outbox import QueuedAlert
+from wirewatch.alerts.stage import NAME as STAGE_NAME
 from wirewatch.alerts.stories import Relation, StoryProfile, TermStats, names, relate
 from wirewatch.alerts.story_index import StoryIndex
 from wirewatch.alerts.story_wording import FollowUpWording, also_reported_by, follow_up_wording
@@ -90,7 +91,7 @@ class Alerter:
         self.composer = composer
         self.mailer = mailer
         self.progress = progress or Progress()
-        self.worker = worker or WorkerId.here("alert")
+        self.worker = worker or WorkerId.here(STAGE_NAME)
         self.retry = retry or RetryPolicy()
         self.claim_timeout = claim_timeout
         self._unrecorded: list[QueuedAlert] = []  # sent while the database was down: recorded when it is back
@@ -230,7 +231,7 @@ class Alerter:
         now = datetime.now(UTC)
         others: list[WorkerId] = []
         if first:
-            heard = self.store.heartbeats.running("alert", now - timedelta(seconds=30))
+            heard = self.store.heartbeats.running(STAGE_NAME, now - timedelta(seconds=30))
             gone = set(dead_on_this_host(heard))
             others = [w for w in heard if w != self.worker and w not in gone]
         rows = self.store.unlinked_articles(now if first and not others else now - SWEEP_MIN_AGE)

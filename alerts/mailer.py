@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Protocol
 
 from wirewatch.alerts.outbox import Outbox, QueuedAlert
+from wirewatch.alerts.stage import NAME as STAGE_NAME
 
 from wirewatch.config import SmtpSettings
 from wirewatch.heartbeats import WorkerId
@@ -178,7 +179,7 @@ def deliver_pending(store: Outbox, mailer: Mailer, now: datetime | None = None, 
     rng = rng or random.Random()
     retry = retry or RetryPolicy()
     now = now or datetime.now(UTC)
-    worker = worker or WorkerId.here("alert")
+    worker = worker or WorkerId.here(STAGE_NAME)
     unrecorded = unrecorded if unrecorded is not None else []
     while unrecorded:  # the database was down when these went out; it raises again if it still is
         store.mark_sent(unrecorded[0].idem_key)

@@ -22,11 +22,14 @@ if TYPE_CHECKING:
     from wirewatch.alerts.alerter import Alerter
 
 
+NAME = "alert"  # the stage's name, here only: the worker ids of its outbox claims carry it
+
+
 class AlertHandler(Handler[TaggedArticle]):
     """Archive and link each article, queue its alerts; when nothing comes, send what the outbox holds."""
 
     def __init__(self, ctx: StageContext) -> None:
-        self.alerter = build_alerter(ctx.settings, AlertStore(ctx.database()), ctx.progress, WorkerId.here(ALERT.name))
+        self.alerter = build_alerter(ctx.settings, AlertStore(ctx.database()), ctx.progress, WorkerId.here(NAME))
 
     def handle(self, message: TaggedArticle) -> list[Output]:
         return self.alerter.handle(message)
@@ -56,7 +59,7 @@ def build_alerter(settings: Settings, store: AlertStore, progress: Progress | No
 
 
 ALERT = ConsumingStage(
-    name="alert", help="Link tagged articles to watched stories and send email.", input=TAGGED,
+    name=NAME, help="Link tagged articles to watched stories and send email.", input=TAGGED,
     message_type=TaggedArticle, events=("alerts_", "articles_linked", "alert_"), product="alerts_sent",
     summary="{alerts_sent} sent, {alerts_failed} failed",
     build=AlertHandler, transient=UNAVAILABLE, keeps_state=True)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, select, text
 
+from wirewatch.app import registry
 from wirewatch.app.state import AppState
 from wirewatch.app.status import collect
 from wirewatch.broker import EmbeddedBroker, free_port
@@ -82,7 +83,8 @@ def soak(minutes: float, rate: float, copies: int, every: float, sqlite: bool) -
     subprocess.run([sys.executable, "-m", "wirewatch.app.cli", "train"], env={**base_env, **env}, check=True,
                    capture_output=True, timeout=600)
     # one poller whatever the copies: it is not partitioned (two would poll the same feeds)
-    cluster = LocalCluster(folder / "workers", env, {s: copies for s in ("extract", "classify", "alert")})
+    consuming = [name for name in registry.NAMES if not registry.is_source(name)]
+    cluster = LocalCluster(folder / "workers", env, {name: copies for name in consuming})
     store = AppState.open(url)
     print(f"\n== {copies} worker(s) per consuming stage and one poller, {rate:g} articles/s for {minutes:g} min "
           f"({total} articles, 20 feeds of 50 items); "
@@ -107,11 +109,11 @@ def soak(minutes: float, rate: float, copies: int, every: float, sqlite: bool) -
                 cpu_last[name] = c
             lag = {}
             for w in collect(store)["workers"]:
-                if w["alive"] and w["stage"] != "poll":
+                if w["alive"] and not registry.is_source(w["stage"]):
                     rec, sec = lag.get(w["stage"], (0, 0.0))
                     lag[w["stage"]] = (rec + (w.get("lag_records") or 0), max(sec, w.get("lag_seconds") or 0.0))
             lag_text = " / ".join(f"{lag.get(s, (0, 0))[0]};{lag.get(s, (0, 0.0))[1]:.0f}"
-                                  for s in ("extract", "classify", "alert"))
+                                  for s in registry.NAMES if not registry.is_source(s))
             print(f"{t:6.0f} {wire.published:9d} {archived:8d} {(archived - last_archived) / (t - last_t):6.1f} "
                   f"{lag_text:>38} {100 * (cpu - last_cpu) / (t - last_t):5.0f} "
                   f"{sum(r for _, r in usage.values()) / 2**20:7.0f}", flush=True)

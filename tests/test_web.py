@@ -398,3 +398,17 @@ def test_the_link_secret_is_made_once_and_shared(tmp_path: Path) -> None:
     assert len(secrets_seen) == 1 and len(secrets_seen.pop()) >= 40
     assert (tmp_path / "d" / "web.secret").stat().st_mode & 0o777 == 0o600
     assert [p.name for p in (tmp_path / "d").iterdir()] == ["web.secret"]
+
+
+def test_a_watch_seeded_with_another_form_of_an_articles_url_is_shown_on_its_story(tmp_path: Path) -> None:
+    from wirewatch.app.state import AppState
+    from wirewatch.app.web.reads import Reads
+
+    state = AppState.open(f"sqlite:///{tmp_path / 'w.db'}")
+    try:
+        state.alerts.add_watch("talks", "The talks", seed_url="https://WWW.news.test/a?utm_source=mail#top")
+        state.alerts.add_watch("other", "Another story", seed_url="https://news.test/b")
+        shown = Reads(state.engine).watches_of_story(["a1"], ["https://news.test/a"], "x@example.org")
+        assert [w["id"] for w in shown] == ["talks"]
+    finally:
+        state.close()

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Engine, String, cast, func, select, type_coerce
 
+from wirewatch.canonical_url import canonical_url
 from wirewatch.tables import alerts, archive, feedback, rule_versions, stories, story_members, subscriptions, watches
 
 
@@ -149,7 +150,9 @@ class Reads:
         with self.engine.connect() as conn:
             ids = {r[0] for r in conn.execute(select(story_members.c.watch_id)
                                               .where(story_members.c.article_id.in_(article_ids)).distinct())}
-            ids |= {r[0] for r in conn.execute(select(watches.c.id).where(watches.c.seed_url.in_(urls)))}
+            wanted = {canonical_url(u) for u in urls}  # a seed written with www. or utm_ is still this article
+            ids |= {r[0] for r in conn.execute(select(watches.c.id, watches.c.seed_url).where(watches.c.seed_url != ""))
+                    if canonical_url(r[1]) in wanted}
             mine = {r[0] for r in conn.execute(select(subscriptions.c.target).where(
                 (subscriptions.c.email == email) & (subscriptions.c.kind == "watch")))}
             rows = [dict(r) for r in conn.execute(select(watches.c.id, watches.c.name)
