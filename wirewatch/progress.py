@@ -11,13 +11,26 @@ import contextvars
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
 LATENCY_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 21600.0, 86400.0,
                    float("inf"))
 
 #: the id (record key) of the article a stage is processing, for log lines (see observability.ArticleContext)
 CURRENT_ARTICLE: contextvars.ContextVar[str] = contextvars.ContextVar("wirewatch_article", default="")
+
+
+class Snapshot(TypedDict):
+    """:meth:`Progress.snapshot`: plain dicts, as ``run`` prints them and heartbeats store them."""
+
+    consumed: dict[str, int]  # topic (or what a source reads) -> records
+    produced: dict[str, int]  # topic -> records
+    deadlettered: dict[str, int]  # stage -> records
+    busy_seconds: dict[str, float]  # stage -> seconds spent handling records
+    events: dict[str, int]  # event name -> count
+    lag_records: dict[str, int]  # stage -> records behind, over its partitions
+    lag_seconds: dict[str, float]  # stage -> age of the newest record it took
+    latency: dict[str, list[float]]  # since -> bucket counts, then sum
 
 
 @dataclass
@@ -59,12 +72,13 @@ class Progress:
                     counts[i] += 1
             counts[-1] += max(0.0, seconds)
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> Snapshot:
         with self._lock:
-            return {"consumed": dict(self.consumed), "produced": dict(self.produced),
-                    "deadlettered": dict(self.deadlettered),
+            return {"consumed": {k: int(v) for k, v in self.consumed.items()},
+                    "produced": {k: int(v) for k, v in self.produced.items()},
+                    "deadlettered": {k: int(v) for k, v in self.deadlettered.items()},
                     "busy_seconds": {k: round(v, 2) for k, v in self.busy_seconds.items()},
-                    "events": dict(self.events),
+                    "events": {k: int(v) for k, v in self.events.items()},
                     "lag_records": {s: sum(p.values()) for s, p in self.lag_records.items()},
                     "lag_seconds": {s: round(v, 1) for s, v in self.lag_seconds.items()},
                     "latency": {k: list(v) for k, v in self.latency.items()}}
