@@ -42,3 +42,11 @@ def test_invalid_addresses_topics_and_watches_are_refused_when_added(tmp_path: P
     assert code == 2 and "expected TOPIC or TOPIC:MIN_SCORE" in out
     code, out = run(tmp_path, "subscribers", "add", "a@example.org", "--watch", "ghost")
     assert code == 2 and "unknown watch(es): ghost" in out
+
+
+def test_a_watch_whose_seed_article_has_not_arrived_says_so(tmp_path: Path) -> None:
+    url = "https://news.example.org/2026/12/01/talks-resume"
+    assert run(tmp_path, "watch", "add", "--id", "talks", "--name", "Talks resume", "--url", url)[0] == 0
+    code, out = run(tmp_path, "watch", "list")
+    assert code == 0
+    assert f"seed: {url} (not archived yet: the watch links nothing until a feed brings this article)" in out

@@ -175,6 +175,8 @@ def watch_list(ctx: Context) -> None:
         follow = sum(m["relation"] == "follow_up" for m in members)
         same = sum(m["relation"] == "same_report" for m in members)
         seed = row["seed_url"] or f"text ({len(row['seed_text'])} chars)"
+        if row["seed_url"] and not any(m["relation"] == "seed" for m in members):
+            seed += " (not archived yet: the watch links nothing until a feed brings this article)"
         click.echo(f"{row['id']}  {row['name']}  seed: {seed}  follow-ups: {follow}, same report: {same}")
 
 
