@@ -28,12 +28,14 @@ and summary (the same text republished under another URL is skipped, its keys re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import logging
 import os
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
@@ -271,12 +273,29 @@ async def poll_due(poller: FeedPoller, store: IngestStore, delivery: Delivery, p
         progress.event("feeds_failed", sum(1 for r in batch if r.error))
         progress.event("feeds_not_modified", sum(1 for r in batch if r.not_modified))
 
+    # each finished poll queues itself: no wait over every task in flight (10,000 of them) per result
+    finished: deque[asyncio.Task[PollResult]] = deque()
+    arrived = asyncio.Event()
+
+    def on_done(task: asyncio.Task[PollResult]) -> None:
+        finished.append(task)
+        arrived.set()
+
     running = {asyncio.ensure_future(poller.fetch(feed)) for feed in due}
+    for task in running:
+        task.add_done_callback(on_done)
     waiting_since = 0.0
     try:
         while running:
-            done, running = await asyncio.wait(running, timeout=FLUSH_SECONDS, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
+            if not finished:
+                arrived.clear()
+                wait = FLUSH_SECONDS - (time.monotonic() - waiting_since) if pending else FLUSH_SECONDS
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(max(0.0, wait)):
+                        await arrived.wait()
+            while finished:
+                task = finished.popleft()
+                running.discard(task)
                 if not pending:
                     waiting_since = time.monotonic()
                 pending.append(task.result())
