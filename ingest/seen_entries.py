@@ -101,7 +101,10 @@ class SeenEntries(OnDatabase):
                 self._insert_keys(conn, pairs)
 
     def _insert_keys(self, conn: Connection, pairs: Sequence[tuple[str, str]]) -> None:
-        rows = [{"dedup_key": key, "article_id": owner} for key, owner in dict(pairs).items()]
+        first: dict[str, str] = {}
+        for key, owner in pairs:  # a key's first owner stays, as when they were inserted one by one
+            first.setdefault(key, owner)
+        rows = [{"dedup_key": key, "article_id": owner} for key, owner in first.items()]
         if rows:  # one statement, many rows (executemany)
             conn.execute(self.db.insert_new(seen_keys), rows)
 
