@@ -26,10 +26,13 @@ from wirewatch.ingest.feed_parsing import FeedError, Keyed, ParsedFeed, read_fee
 log = logging.getLogger(__name__)
 
 Read = tuple[ParsedFeed, list[Keyed]]
+STARTUP_SECONDS = 120.0  # a new worker's imports, on a busy machine
 
 
 def _serve(conn: multiprocessing.connection.Connection) -> None:
-    """A worker: parse each (content, url, headers) it receives; answer (True, result) or (False, error)."""
+    """A worker: say it is ready (its imports done), then parse each (content, url, headers) it receives;
+    answer (True, result) or (False, error)."""
+    conn.send("ready")
     while True:
         try:
             content, url, headers = conn.recv()
@@ -52,6 +55,14 @@ class _Worker:
             target=_serve, args=(child,), name="poll-parse", daemon=True)
         self.process.start()
         child.close()  # only the worker holds its end: its death is an EOF here
+        self.ready = False
+
+    def wait_ready(self) -> None:
+        """Until the new worker has imported the parser (in a thread: not counted in a parse's time)."""
+        if not self.ready:
+            if not self.conn.poll(STARTUP_SECONDS) or self.conn.recv() != "ready":
+                raise OSError(f"the parser process did not start within {STARTUP_SECONDS:g}s")
+            self.ready = True
 
     def call(self, content: bytes, url: str, headers: Mapping[str, str]) -> tuple[bool, Read | str]:
         """One parse (in a thread of the pool: the pipe blocks)."""
@@ -92,6 +103,7 @@ class ParsePool:
             worker: _Worker | None = self._idle.pop() or _Worker()
             assert worker is not None
             try:
+                await asyncio.get_running_loop().run_in_executor(self._threads, worker.wait_ready)
                 ok, answer = await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(
                     self._threads, worker.call, content, url, headers), self.timeout)
             except TimeoutError:
