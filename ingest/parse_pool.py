@@ -3,7 +3,8 @@
 In: a fetched feed's bytes, URL and response headers. Out: what
 :func:`~wirewatch.ingest.feed_parsing.read_feed` returns (the parsed feed, each entry with its dedup
 keys and content hash), or :class:`~wirewatch.ingest.feed_parsing.FeedError` — also when the parse
-outlasted ``timeout`` (its worker is killed and replaced) or the worker died.
+took more than ``timeout`` seconds of the worker's CPU (its worker is killed and replaced) or the
+worker died.
 
 feedparser is pure Python and slow: on the loop, a cycle where every entry is new is bound to one core,
 and one huge or pathological feed stops every fetch while it is parsed. Here the loop only hands the
@@ -18,6 +19,8 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.process
+import os
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
@@ -70,6 +73,15 @@ class _Worker:
         answer: tuple[bool, Read | str] = self.conn.recv()
         return answer
 
+    def cpu_seconds(self) -> float:
+        """The worker's CPU seconds so far (Linux: /proc; elsewhere infinite, so the limit is the wall clock's)."""
+        try:
+            with open(f"/proc/{self.process.pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            return float("inf")
+
     def kill(self) -> None:
         """Stop the worker now. Its pipe is left to close with the object: a thread may still be reading it
         (it reads EOF, since the worker held the only other end)."""
@@ -103,14 +115,12 @@ class ParsePool:
             worker: _Worker | None = self._idle.pop() or _Worker()
             assert worker is not None
             try:
-                await asyncio.get_running_loop().run_in_executor(self._threads, worker.wait_ready)
-                ok, answer = await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(
-                    self._threads, worker.call, content, url, headers), self.timeout)
+                ok, answer = await self._call(worker, content, url, headers)
             except TimeoutError:
-                log.warning("feed %s: parsing took longer than %gs; its parser was stopped", url, self.timeout)
+                log.warning("feed %s: parsing took more than %gs of CPU; its parser was stopped", url, self.timeout)
                 worker.kill()
                 worker = None
-                raise FeedError(f"{url}: parsing took longer than {self.timeout:g}s; given up") from None
+                raise FeedError(f"{url}: parsing took more than {self.timeout:g}s of CPU; given up") from None
             except (EOFError, OSError) as exc:
                 code = worker.process.exitcode
                 worker.kill()
@@ -127,6 +137,21 @@ class ParsePool:
             return answer
         assert isinstance(answer, str)
         raise FeedError(answer)
+
+    async def _call(self, worker: _Worker, content: bytes, url: str,
+                    headers: Mapping[str, str]) -> tuple[bool, Read | str]:
+        """The parse, bounded by the worker's own CPU seconds (so a loaded machine does not cut off a big
+        feed a quiet one reads), and by ten times as many seconds of wall clock; else ``TimeoutError``."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._threads, worker.wait_ready)
+        call = loop.run_in_executor(self._threads, worker.call, content, url, headers)
+        cpu0, start = worker.cpu_seconds(), time.monotonic()
+        while True:
+            done, _ = await asyncio.wait({call}, timeout=self.timeout / 4)
+            if done:
+                return call.result()
+            if worker.cpu_seconds() - cpu0 >= self.timeout or time.monotonic() - start >= 10 * self.timeout:
+                raise TimeoutError
 
     def close(self) -> None:
         for worker in self._idle:
