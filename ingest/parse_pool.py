@@ -146,12 +146,15 @@ class ParsePool:
         await loop.run_in_executor(self._threads, worker.wait_ready)
         call = loop.run_in_executor(self._threads, worker.call, content, url, headers)
         cpu0, start = worker.cpu_seconds(), time.monotonic()
-        while True:
-            done, _ = await asyncio.wait({call}, timeout=self.timeout / 4)
-            if done:
-                return call.result()
-            if worker.cpu_seconds() - cpu0 >= self.timeout or time.monotonic() - start >= 10 * self.timeout:
-                raise TimeoutError
+        try:
+            while True:
+                done, _ = await asyncio.wait({call}, timeout=self.timeout / 4)
+                if done:
+                    return call.result()
+                if worker.cpu_seconds() - cpu0 >= self.timeout or time.monotonic() - start >= 10 * self.timeout:
+                    raise TimeoutError
+        finally:
+            call.cancel()  # if still running, its thread ends with the killed worker's EOF, which no one awaits
 
     def close(self) -> None:
         for worker in self._idle:
