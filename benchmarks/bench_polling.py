@@ -1,15 +1,23 @@
 """Benchmark: a full poll cycle over 10,000 simulated feeds, repeated, with CPU and memory.
 
-In: nothing (it makes its own feeds). Out: per cycle, feeds polled per second, CPU seconds and the
-poller's resident memory; and, in the same run, the baseline: bare GETs of the same URLs with the
-same HTTP client and limits and no parsing, deduplication, scheduling, database or Kafka. Run:
+In: nothing (it makes its own feeds). Out: per cycle, feeds polled per second, CPU seconds (the poller
+process and its parse workers) and the poller's resident memory; and, just before each cycle, in the
+same run, the baseline: bare GETs of the same URLs with the same HTTP client and limits (the same
+deadline and size limit) and no parsing, deduplication, scheduling, database or Kafka; and the ratio
+of the two rates. Run:
 
-    .venv/bin/python benchmarks/bench_polling.py [--feeds 10000] [--cycles 5] [--hosts 200]
+    .venv/bin/python benchmarks/bench_polling.py [--feeds 10000] [--cycles 5] [--hosts 200] [--hostile]
 
-The feeds are served by a separate process on loopback addresses 127.0.1.1… (one "host" each, so
-the per-host limits apply as on the web): 80 % answer 304 to the stored ETag, 10 % answer 200 with
-the same entries (no validators), 4 % publish a new entry every cycle, 3 % are slow (2 s), 3 % fail
-(HTTP 500). Every feed is made due before each cycle. Entries go to the bundled broker.
+The poller is the poll stage's own source (:class:`PollSource`, as the runner drives it: its HTTP
+session, its parse workers where it has them). The feeds are served by a separate process on
+loopback addresses 127.0.1.1… (one "host" each, so the per-host limits apply as on the web): 80 %
+answer 304 to the stored ETag, 10 % answer 200 with the same entries (no validators), 4 % publish a
+new entry every cycle, 3 % are slow (2 s), 3 % fail (HTTP 500). Every feed is made due before each
+cycle. Entries go to the bundled broker. ``--hostile`` puts among them, per 10,000 feeds, 10 servers
+that trickle a byte a second (cut off at the deadline), 10 gzip bombs (200 MB of zeros, cut off at
+the size limit), 10 bodies of 20 MB (over the limit) and 2 valid feeds of 5 MB and 10,000 entries
+whose first entry changes every cycle (parsed in full each time); each cycle then also says how soon
+after its start the normal feeds were recorded (their ``last_polled``): these must not hold them back.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gzip
 import multiprocessing
 import os
 import resource
@@ -28,21 +37,27 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 
 import aiohttp
-from sqlalchemy import update
+from sqlalchemy import select, update
+from wirewatch.ingest import poller as poller_module
 from wirewatch.ingest.ingest_store import IngestStore
-from wirewatch.ingest.poller import FeedPoller, poll_due
+from wirewatch.ingest.poller import PollSource
 
 from wirewatch.broker import EmbeddedBroker
 from wirewatch.config import HttpSettings, KafkaSettings, PollSettings
 from wirewatch.http import AddressPolicy, FetchLimits, make_async_session
-from wirewatch.kafka import Delivery, KafkaWiring
+from wirewatch.kafka import ENTRIES, Delivery, KafkaWiring
 from wirewatch.progress import Progress
 from wirewatch.tables import feeds
 
 LOOPBACK_POLICY = AddressPolicy.from_strings(["127.0.0.0/8"])  # the feeds are served on loopback addresses
+HOSTILE = {980: "trickle", 981: "bomb", 982: "huge"}  # n % 1000 -> kind, with --hostile
+BIG_FEEDS = (4983, 9983)  # with --hostile: the valid 5 MB feeds
+OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
 
 
-def kind_of(n: int) -> str:
+def kind_of(n: int, hostile: bool = False) -> str:
+    if hostile and (n in BIG_FEEDS or n % 1000 in HOSTILE):
+        return "bigfeed" if n in BIG_FEEDS else HOSTILE[n % 1000]
     bucket = n % 100
     if bucket < 80:
         return "etag"
@@ -66,8 +81,29 @@ def feed_body(n: int, cycle: int, kind: str) -> bytes:
             f"<link>https://site{n}.test/</link>{items}</channel></rss>").encode()
 
 
-def serve(hosts: list[str], port: int, ready: multiprocessing.synchronize.Event) -> None:  # type: ignore[name-defined]
+def big_feed(n: int, cycle: int) -> bytes:
+    """A valid feed of about 5 MB and 10,000 entries, the first of which is new every cycle."""
+    items = "".join(f"<item><title>Big feed {n} story {i}</title><link>https://big{n}.test/{i}</link>"
+                    f"<guid>big{n}-{i}</guid><description>{'words and more words ' * 20}</description></item>"
+                    for i in [-cycle - 1, *range(9999)])
+    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Big {n}</title>'
+            f"<link>https://big{n}.test/</link>{items}</channel></rss>").encode()
+
+
+def hostile_answer(n: int, kind: str, cycle: int, bomb: bytes) -> bytes:
+    if kind == "bigfeed":
+        body = big_feed(n, cycle)
+        return OK + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+    if kind == "bomb":
+        return OK + f"Content-Encoding: gzip\r\nContent-Length: {len(bomb)}\r\n\r\n".encode() + bomb
+    body = b"<rss>" + b" " * 20_000_000  # huge: declared as it is, over the 10 MB limit
+    return OK + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+def serve(hosts: list[str], port: int, ready: multiprocessing.synchronize.Event,  # type: ignore[name-defined]
+          hostile: bool) -> None:
     counters: dict[int, int] = {}
+    bomb = gzip.compress(b"\0" * 200_000_000, compresslevel=9) if hostile else b""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -75,20 +111,29 @@ def serve(hosts: list[str], port: int, ready: multiprocessing.synchronize.Event)
                 head = await reader.readuntil(b"\r\n\r\n")
                 path = head.split(b" ", 2)[1].decode()
                 n = int(path.strip("/").split(".")[0])
-                kind = kind_of(n)
+                kind = kind_of(n, hostile)
                 if kind == "slow":
                     await asyncio.sleep(2.0)
-                if kind == "fail":
+                if kind == "trickle":  # a byte a second, for ever
+                    writer.write(OK + b"\r\n<rss>")
+                    while True:
+                        await writer.drain()
+                        await asyncio.sleep(1.0)
+                        writer.write(b" ")
+                bare = b"x-baseline: 1" in head.lower()  # the baseline's GETs leave the feeds as they are
+                if kind in ("bomb", "huge", "bigfeed"):
+                    counters[n] = counters.get(n, 0) + (not bare)
+                    response = hostile_answer(n, kind, counters[n], bomb)
+                elif kind == "fail":
                     response = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\nfail"
                 elif kind == "etag" and b'if-none-match: "v1"' in head.lower():
                     response = b'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\n\r\n'
                 else:
                     cycle = counters.get(n, 0)
-                    counters[n] = cycle + 1
+                    counters[n] = cycle + (not bare)
                     body = feed_body(n, cycle, kind)
                     etag = b'ETag: "v1"\r\n' if kind == "etag" else b""
-                    response = (b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n" + etag
-                                + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+                    response = OK + etag + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
                 writer.write(response)
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, ValueError, IndexError):
@@ -114,19 +159,49 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def baseline(urls: list[str], limits: FetchLimits, per_host: int, concurrency: int) -> float:
-    """Bare GETs of every URL with the poller's HTTP client and limits, and no processing at all."""
+def children_cpu_seconds(exclude: set[int]) -> float:
+    """CPU seconds of this process's living children (the poller's parse workers), but ``exclude``."""
+    me, total = os.getpid(), 0.0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) in exclude:
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            with open(f"/proc/{entry.name}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            if int(fields[1]) == me:  # its parent
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    return total
+
+
+async def baseline(urls: list[str], limits: FetchLimits, per_host: int, concurrency: int) -> tuple[float, float]:
+    """Bare GETs of every URL with the poller's HTTP client and limits (the same deadline, the same size
+    limit), and no processing at all: (wall seconds, CPU seconds). The server answers them as it would
+    the poller, but they do not count as a feed's poll (a feed publishing every poll publishes nothing)."""
     async with make_async_session(limits, "bench", LOOPBACK_POLICY, concurrency, per_host) as session:
 
         async def get(url: str) -> None:
             with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                async with session.get(url, headers={"If-None-Match": '"v1"'}) as response:
-                    await response.read()
+                async with session.get(url, headers={"If-None-Match": '"v1"', "X-Baseline": "1"}) as response:
+                    size = 0
+                    async with asyncio.timeout(limits.deadline):  # from the answer on: not while queued for a host
+                        async for chunk in response.content.iter_chunked(65536):
+                            size += len(chunk)
+                            if size > limits.max_bytes:
+                                return
 
-        start = time.perf_counter()
+        cpu0, start = cpu_seconds(), time.perf_counter()
         await asyncio.gather(*(get(u) for u in urls))
-        return time.perf_counter() - start
+        return time.perf_counter() - start, cpu_seconds() - cpu0
 
+
+def recorded_within(store: IngestStore, urls: list[str], start: datetime, hostile: bool) -> str:
+    """How soon after the cycle's start the normal feeds (those answering at once) were recorded."""
+    normal = {u for n, u in enumerate(urls) if kind_of(n, hostile) in ("etag", "same", "new", "fail")}
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(feeds.c.url, feeds.c.last_polled))
+        times = sorted((when.replace(tzinfo=UTC) - start).total_seconds() for url, when in rows if url in normal)
+    return (f"normal feeds recorded within {times[len(times) // 2]:.1f} s (half), "
+            f"{times[int(len(times) * 0.95)]:.1f} s (95 %), {times[-1]:.1f} s (all) of the cycle's start")
 
 
 def main() -> None:
@@ -134,53 +209,62 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=10_000)
     parser.add_argument("--cycles", type=int, default=5)
     parser.add_argument("--hosts", type=int, default=200)
+    parser.add_argument("--hostile", action="store_true",
+                        help="put trickling servers, gzip bombs, huge bodies and huge valid feeds among the feeds")
     args = parser.parse_args()
+    print(f"poller code: {poller_module.__file__}", flush=True)  # which checkout is measured
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     hosts = [f"127.0.1.{i}" for i in range(1, min(args.hosts, 254) + 1)]
     ready = multiprocessing.get_context("spawn").Event()
-    server = multiprocessing.get_context("spawn").Process(target=serve, args=(hosts, port, ready), daemon=True)
+    server = multiprocessing.get_context("spawn").Process(target=serve, args=(hosts, port, ready, args.hostile),
+                                                          daemon=True)
     server.start()
-    ready.wait(30)
+    ready.wait(60)
     # host and behaviour independent: the slow and failing feeds spread over all hosts, as on the web
     urls = [f"http://{hosts[(n + n // 100) % len(hosts)]}:{port}/{n}.xml" for n in range(args.feeds)]
 
     poll = PollSettings(timeout_seconds=10, deadline_seconds=10, concurrency=200)
     http = HttpSettings(allow_networks=["127.0.0.0/8"])
+    kafka = KafkaSettings()
     limits = FetchLimits(poll.timeout_seconds, poll.deadline_seconds, poll.max_bytes, http.max_redirects)
-    base = asyncio.run(baseline(urls, limits, http.per_host_concurrency, poll.concurrency))
-    print(f"baseline: bare GETs of {len(urls)} feeds (same client, no processing): "
-          f"{len(urls) / base:6.0f} feeds/s ({base:.1f} s)")
 
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker() as broker:
         store = IngestStore.open(f"sqlite:///{tmp}/bench.db")
         for url in urls:
             store.add_feed(url)
-        wiring = KafkaWiring(KafkaSettings(), broker.bootstrap)
+        wiring = KafkaWiring(kafka, broker.bootstrap)
         wiring.ensure_topics()
         delivery = Delivery(wiring, "poll")
         progress = Progress()
-
-        async def run_cycles() -> None:
-            async with make_async_session(limits, http.agent, LOOPBACK_POLICY, poll.concurrency,
-                                          http.per_host_concurrency) as session:
-                poller = FeedPoller(poll, http, store, session)
-                for cycle in range(1, args.cycles + 1):
-                    with store.engine.begin() as conn:  # every feed due now, whatever its schedule
-                        conn.execute(update(feeds).values(next_poll=datetime.now(UTC)))
-                    cpu0, t0 = cpu_seconds(), time.perf_counter()
-                    results = await poll_due(poller, store, delivery, progress)
-                    wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
-                    new = sum(len(r.new_entries) for r in results)
-                    not_modified = sum(r.not_modified for r in results)
-                    failed = sum(bool(r.error) for r in results)
-                    print(f"cycle {cycle}: {len(results)} feeds in {wall:5.1f} s = {len(results) / wall:6.0f} feeds/s;"
-                          f" CPU {cpu:5.1f} s ({cpu / wall:.0%} of one core); RSS {rss_mb():6.1f} MB;"
-                          f" {not_modified} not modified, {new} new entries, {failed} failed")
-
-        asyncio.run(run_cycles())
+        source = PollSource(poll, http, kafka, store, progress)  # the poll stage's source, as the runner drives it
+        source.open()
+        broker_proc = getattr(broker, "_proc", None)
+        others = {server.pid or 0, broker_proc.pid if broker_proc is not None else 0}
+        for cycle in range(1, args.cycles + 1):
+            base, base_cpu = asyncio.run(baseline(urls, limits, http.per_host_concurrency, poll.concurrency))
+            start = datetime.now(UTC)
+            with store.engine.begin() as conn:  # every feed due now, whatever its schedule
+                conn.execute(update(feeds).values(next_poll=start))
+            before = progress.snapshot()
+            cpu0, kids0, t0 = cpu_seconds(), children_cpu_seconds(others), time.perf_counter()
+            source.cycle(delivery)
+            wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+            kids = children_cpu_seconds(others) - kids0
+            after = progress.snapshot()
+            events = {k: v - before["events"].get(k, 0) for k, v in after["events"].items()}
+            new = after["produced"].get(ENTRIES, 0) - before["produced"].get(ENTRIES, 0)
+            polled = events.get("feeds_polled", 0)
+            print(f"cycle {cycle}: baseline (bare GETs, just before) {len(urls) / base:5.0f} feeds/s ({base:4.1f} s, "
+                  f"CPU {base_cpu:4.1f} s); poller {polled / wall:5.0f} feeds/s ({wall:5.1f} s) = "
+                  f"{base / wall * polled / len(urls):.2f}x the baseline; CPU {cpu:5.1f} s + parse workers "
+                  f"{kids:4.1f} s; RSS {rss_mb():6.1f} MB; {events.get('feeds_not_modified', 0)} not modified, "
+                  f"{new} new entries, {events.get('feeds_failed', 0)} failed", flush=True)
+            if args.hostile:
+                print(f"  {recorded_within(store, urls, start, args.hostile)}", flush=True)
+        source.close()
         delivery.close()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # ru_maxrss is in KiB
         print(f"peak RSS of the poller process: {peak:.0f} MB")

@@ -3,13 +3,19 @@
 feedparser does the parsing (RSS 0.9x/1.0/2.0, Atom, CDF; JSON Feed is read here, since feedparser
 does not). An ill-formed feed that feedparser can still read is used and flagged with the reason
 (``bozo``); a document that yields no feed at all is reported as an error.
+
+:func:`read_feed` is what the poller runs (in a worker process when it has them): the parse plus each
+entry's dedup keys and content hash, all of it picklable.
 """
 
 from __future__ import annotations
 
 import calendar
 import hashlib
+import html
+import io
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -100,7 +106,9 @@ def parse_feed(content: bytes, feed_url: str, headers: Mapping[str, str] | None 
         except FeedError:
             if content.lstrip()[:1] == b"{":
                 raise
-    parsed = feedparser.parse(content, response_headers={k.lower(): v for k, v in headers.items()},
+    # a stream, never the bytes themselves: feedparser tries bytes as a file name first (a body reading
+    # "/etc/passwd" would have been that file), a needless system call per feed besides
+    parsed = feedparser.parse(io.BytesIO(content), response_headers={k.lower(): v for k, v in headers.items()},
                               sanitize_html=True, resolve_relative_uris=True)
     warning = ""
     if parsed.get("bozo"):
@@ -138,3 +146,22 @@ def dedup_keys(entry: Entry) -> list[str]:
         keys.append(f"guid:{entry.feed_url}|{entry.guid}")
     # a key longer than the column (a URL of kilobytes) is kept as its hash, so that it still dedups
     return [k if len(k) <= MAX_KEY_CHARS else f"sha256:{hashlib.sha256(k.encode()).hexdigest()}" for k in keys]
+
+
+MIN_HASHED_CHARS = 80  # shorter title+summary texts are too generic to call two entries the same
+TAG = re.compile(r"<[^>]+>")
+
+Keyed = tuple[Entry, list[str], str]  # an entry, its dedup keys, its content hash
+
+
+def content_hash(entry: Entry) -> str:
+    """Hash of an entry's title and summary, folded (case, markup, entities, spacing); '' if too short."""
+    text = " ".join(html.unescape(TAG.sub(" ", f"{entry.title}\n{entry.summary}")).casefold().split())
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32] if len(text) >= MIN_HASHED_CHARS else ""
+
+
+def read_feed(content: bytes, feed_url: str,
+              headers: Mapping[str, str] | None = None) -> tuple[ParsedFeed, list[Keyed]]:
+    """:func:`parse_feed`, and each entry with its dedup keys and content hash (what the poller looks up)."""
+    parsed = parse_feed(content, feed_url, headers)
+    return parsed, [(e, dedup_keys(e), content_hash(e)) for e in parsed.entries]

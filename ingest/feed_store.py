@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import RowMapping, delete, func, insert, select, update
+from sqlalchemy import RowMapping, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from wirewatch.database import OnDatabase, aware, utcnow
@@ -87,20 +87,36 @@ class FeedStore(OnDatabase):
         """Write back the poll results of many feeds in one transaction (by id; the URL may have moved)."""
         if not rows:
             return
-        columns = [c for c in feeds.c.keys() if c not in ("id", "added_at", "origin", "enabled")]  # noqa: SIM118
         with self.engine.begin() as conn:
-            for row in rows:
-                values = {c: getattr(row, c) for c in columns}
-                # a server's validators can be any length; the columns are not (PostgreSQL refuses, SQLite not)
-                values["etag"] = values["etag"] if len(values["etag"]) <= 512 else ""
-                values["last_modified"] = values["last_modified"] if len(values["last_modified"]) <= 128 else ""
-                values["url"] = values["url"][:2048]
+            stored = {r[0]: r[1] for i in range(0, len(rows), 900) for r in conn.execute(
+                select(feeds.c.id, feeds.c.url).where(feeds.c.id.in_([row.id for row in rows[i:i + 900]])))}
+            values = [_values(row) for row in rows]
+            if stayed := [v for v in values if stored.get(v["row_id"]) == v["url"]]:
+                # the feeds that kept their URL (nearly all): one statement for all of them (executemany)
+                conn.execute(update(feeds).where(feeds.c.id == bindparam("row_id"))
+                             .values({c: bindparam(c) for c in SAVED if c != "url"}), stayed)
+            for moved in (v for v in values if stored.get(v["row_id"]) != v["url"]):
+                row_id = moved.pop("row_id")
                 try:
                     with conn.begin_nested():
-                        conn.execute(update(feeds).where(feeds.c.id == row.id).values(**values))
+                        conn.execute(update(feeds).where(feeds.c.id == row_id).values(**moved))
                 except IntegrityError:  # moved to a URL that is already a feed of its own: keep the old URL
-                    values.pop("url")
-                    conn.execute(update(feeds).where(feeds.c.id == row.id).values(**values))
+                    moved.pop("url")
+                    conn.execute(update(feeds).where(feeds.c.id == row_id).values(**moved))
+
+
+SAVED = [c for c in feeds.c.keys() if c not in ("id", "added_at", "origin", "enabled")]  # noqa: SIM118
+
+
+def _values(row: FeedRow) -> dict[str, object]:
+    """A feed row's columns to save, under ``row_id`` its id (``id`` is taken by the column's own bind)."""
+    values: dict[str, object] = {c: getattr(row, c) for c in SAVED}
+    # a server's validators can be any length; the columns are not (PostgreSQL refuses, SQLite not)
+    values["etag"] = row.etag if len(row.etag) <= 512 else ""
+    values["last_modified"] = row.last_modified if len(row.last_modified) <= 128 else ""
+    values["url"] = row.url[:2048]
+    values["row_id"] = row.id
+    return values
 
 
 def _feed_row(row: RowMapping) -> FeedRow:

@@ -8,9 +8,12 @@ between the two re-sends (harmless downstream) rather than loses.
 Fetching is asynchronous, at most ``poll.concurrency`` requests at once and ``http.per_host_concurrency``
 per host with ``http.per_host_delay_seconds`` between them, so one slow server never stalls the rest.
 Each request sends the stored ETag / Last-Modified (a 304 costs no parsing), honours Retry-After on
-429 and 503, and follows permanent redirects by moving the feed to its new URL. The database is
-never called on the event loop: its queries run on the poller's own few threads (one hop per feed for
-its dedup look-ups), so a slow query stalls no fetch in flight.
+429 and 503, and follows permanent redirects by moving the feed to its new URL. A 200 whose body is
+byte for byte the one this poller last recorded for the feed is not parsed again (it can hold nothing
+new); feeds are parsed in a few worker processes when the poller has them (:mod:`ingest.parse_pool`,
+each parse bounded in time), else on the loop. The database is never called on the event loop: its
+queries run on the poller's own few threads — one look-up for a whole batch of results, one
+transaction to record it — so a slow query stalls no fetch in flight.
 
 Every ``[kafka] redrive_after_seconds / 4`` (at most a minute) the poller also publishes again the
 accepted entries that have not reached the archive in time (:mod:`ingest.redrive`). A database or
@@ -25,25 +28,28 @@ and summary (the same text republished under another URL is skipped, its keys re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
-import html
 import logging
+import os
 import random
-import re
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import ParamSpec, TypeVar
 
 import aiohttp
 from sqlalchemy.exc import SQLAlchemyError
-from wirewatch.ingest.feed_parsing import FeedError, dedup_keys, parse_feed
+from wirewatch.ingest.feed_parsing import FeedError, Keyed, content_hash, dedup_keys, read_feed
 from wirewatch.ingest.feed_store import FeedRow
 from wirewatch.ingest.ingest_store import IngestStore
+from wirewatch.ingest.parse_pool import ParsePool
+from wirewatch.ingest.poll_result import CycleMemory, PollResult, sort_entries
 from wirewatch.ingest.redrive import redrive_due
 from wirewatch.ingest.schedule import Outcome, next_schedule, retry_after_seconds
 from wirewatch.ingest.seen_entries import KnownEntry
@@ -55,58 +61,30 @@ from wirewatch.host_gate import HostGate
 from wirewatch.http import AddressPolicy, FetchError, FetchLimits, afetch, make_async_session
 from wirewatch.kafka import ENTRIES, Delivery, Output, TransientFailure
 from wirewatch.progress import Progress
-from wirewatch.schema import Entry, parse_time
+from wirewatch.schema import parse_time
 from wirewatch.stage import Source
 
 log = logging.getLogger(__name__)
 
-MIN_HASHED_CHARS = 80  # shorter title+summary texts are too generic to call two entries the same
+__all__ = ["CycleMemory", "FeedPoller", "PollResult", "PollSource", "content_hash", "poll_due", "record"]
+
 BATCH = 500  # poll results published and recorded together ...
 FLUSH_SECONDS = 1.0  # ... or as soon as the oldest waiting result is this old: a slow feed holds back no other
-TAG = re.compile(r"<[^>]+>")
 DB_THREADS = 4  # the poller's database calls run on these, never on the event loop
+PARSE_WORKERS = 2  # processes parsing feeds for the poll stage (at most one per core)
+PARSE_SECONDS = 30.0  # a feed whose parse takes more CPU is given up for this poll (its worker replaced)
 
 P = ParamSpec("P")
 R = TypeVar("R")
 OUTAGES: tuple[type[Exception], ...] = (TransientFailure, *UNAVAILABLE, SQLAlchemyError)  # raised, never a feed's fault
 
 
-def content_hash(entry: Entry) -> str:
-    """Hash of an entry's title and summary, folded (case, markup, entities, spacing); '' if too short."""
-    text = " ".join(html.unescape(TAG.sub(" ", f"{entry.title}\n{entry.summary}")).casefold().split())
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32] if len(text) >= MIN_HASHED_CHARS else ""
-
-
-@dataclass
-class PollResult:
-    feed: FeedRow
-    status: int | None = None
-    new_entries: list[Entry] = field(default_factory=list)
-    republished: list[tuple[list[str], str]] = field(default_factory=list)
-    seen_before: int = 0
-    not_modified: bool = False
-    error: str = ""
-    warning: str = ""
-    etag: str = ""
-    last_modified: str = ""
-    moved_to: str = ""
-    retry_after: float | None = None
-    published: tuple[datetime, ...] = ()
-
-
-@dataclass
-class CycleMemory:
-    """What this cycle already accepted, so that two feeds carrying one entry publish it once."""
-
-    keys: set[str] = field(default_factory=set)
-    hashes: set[str] = field(default_factory=set)
-
-
 class FeedPoller:
     """Polls feeds (asynchronously) and sorts their entries into new, updated, republished and seen."""
 
     def __init__(self, poll: PollSettings, http: HttpSettings, store: IngestStore, client: aiohttp.ClientSession,
-                 rng: random.Random | None = None, policy: AddressPolicy | None = None) -> None:
+                 rng: random.Random | None = None, policy: AddressPolicy | None = None, parse_workers: int = 0,
+                 parse_timeout: float = PARSE_SECONDS) -> None:
         self.poll_settings = poll
         self.http = http
         self.store = store
@@ -117,6 +95,9 @@ class FeedPoller:
         self.hosts = HostGate(http.per_host_concurrency, http.per_host_delay_seconds)
         self.gate = asyncio.Semaphore(poll.concurrency)
         self.db_threads = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="poll-db")
+        self.parser = ParsePool(parse_workers, parse_timeout) if parse_workers else None
+        # feed id -> (digest, entry dates, warning) of the body last recorded: one entry per feed
+        self.bodies: dict[int, tuple[bytes, tuple[datetime, ...], str]] = {}
 
     async def db(self, call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """A (synchronous) database call, off the event loop: every fetch in flight goes on meanwhile."""
@@ -125,20 +106,34 @@ class FeedPoller:
 
     def close(self) -> None:
         self.db_threads.shutdown(wait=True)
+        if self.parser is not None:
+            self.parser.close()
 
     async def poll(self, feed: FeedRow, memory: CycleMemory | None = None) -> PollResult:
-        """Poll one feed. Whatever the feed does, the answer is a result (with ``error`` set when it
-        failed): one feed never stops the others. Only an outage (database, broker) is raised."""
+        """Poll one feed (fetch, parse, look up, sort). Whatever the feed does, the answer is a result (with
+        ``error`` set when it failed): one feed never stops the others. Only an outage (database, broker)
+        is raised."""
+        result = await self.fetch(feed)
+        await self.sort([result], memory or CycleMemory())
+        return result
+
+    async def fetch(self, feed: FeedRow) -> PollResult:
+        """Fetch and parse one feed; its entries are left in ``keyed`` for :meth:`sort`."""
         try:
-            return await self._poll(feed, memory or CycleMemory())
+            return await self._fetch(feed)
         except OUTAGES:
             raise
         except Exception as exc:  # a bug met by one feed's answer: logged with its trace, the feed marked failed
-            log.exception("feed %s: unexpected failure", feed.url)
-            return PollResult(feed, etag=feed.etag, last_modified=feed.last_modified,
-                              error=f"{feed.url}: unexpected failure: {type(exc).__name__}: {exc}")
+            return self._failed(PollResult(feed, etag=feed.etag, last_modified=feed.last_modified), exc)
 
-    async def _poll(self, feed: FeedRow, memory: CycleMemory) -> PollResult:
+    @staticmethod
+    def _failed(result: PollResult, exc: Exception) -> PollResult:
+        log.error("feed %s: unexpected failure", result.feed.url, exc_info=exc)
+        result.error = f"{result.feed.url}: unexpected failure: {type(exc).__name__}: {exc}"
+        result.new_entries, result.republished, result.keyed = [], [], []
+        return result
+
+    async def _fetch(self, feed: FeedRow) -> PollResult:
         result = PollResult(feed, etag=feed.etag, last_modified=feed.last_modified)
         headers = {}
         if feed.etag:
@@ -161,59 +156,53 @@ class FeedPoller:
         if page.status >= 400 or page.status < 200:
             result.error = f"{feed.url}: HTTP {page.status}"
             return result
+        result.etag = page.headers.get("etag", "")
+        result.last_modified = page.headers.get("last-modified", "")
+        result.body_digest = hashlib.blake2b(page.content, digest_size=16).digest()
+        last = self.bodies.get(feed.id)
+        if last is not None and last[0] == result.body_digest:  # what was read last time, byte for byte
+            result.unchanged, result.published, result.warning = True, last[1], last[2]
+            return result
         try:
-            parsed = parse_feed(page.content, feed.url, page.headers)
+            if self.parser is not None:
+                parsed, result.keyed = await self.parser.read(page.content, feed.url, page.headers)
+            else:
+                parsed, result.keyed = read_feed(page.content, feed.url, page.headers)
         except FeedError as exc:
             result.error = str(exc)
             return result
         result.warning = parsed.warning
         for reason in parsed.skipped:
             log.warning("feed %s: skipped %s", feed.url, reason)
-        result.etag = page.headers.get("etag", "")
-        result.last_modified = page.headers.get("last-modified", "")
         result.published = tuple(d for d in (parse_time(e.published) for e in parsed.entries) if d)
-        keyed = [(e, dedup_keys(e), content_hash(e)) for e in parsed.entries]
-        self._sort(keyed, await self.db(self.look_up, keyed), result, memory)
         return result
 
-    def look_up(self, keyed: list[tuple[Entry, list[str], str]]) -> tuple[dict[str, str], dict[str, KnownEntry],
-                                                                          dict[str, str]]:
+    async def sort(self, results: list[PollResult], memory: CycleMemory) -> None:
+        """Sort the parsed entries of many results at once: one look-up (in a database thread) for them all."""
+        keyed = [k for r in results for k in r.keyed]
+        if not keyed:
+            return
+        looked_up = await self.db(self.look_up, keyed)
+        for result in results:
+            try:
+                sort_entries(result.keyed, looked_up, result, memory)
+            except Exception as exc:  # a bug met by one feed's entries: that feed fails, no other
+                self._failed(result, exc)
+            result.keyed = []
+
+    def remember_bodies(self, results: list[PollResult]) -> None:
+        """After recording: the bodies read in full, so that the same body again is not parsed again."""
+        for r in results:
+            if r.body_digest and not r.error:
+                self.bodies[r.feed.id] = (r.body_digest, r.published, r.warning)
+            elif r.error and not r.not_modified:
+                self.bodies.pop(r.feed.id, None)
+
+    def look_up(self, keyed: list[Keyed]) -> tuple[dict[str, str], dict[str, KnownEntry], dict[str, str]]:
         """What the database knows of these entries' keys and hashes (in a database thread): the key's
         owner, the owners' stored versions, and the article each content hash belongs to."""
         known = self.store.known_keys(k for _, keys, _ in keyed for k in keys)
         return known, self.store.known_entries(known.values()), self.store.known_hashes(h for _, _, h in keyed)
-
-    @staticmethod
-    def _sort(keyed: list[tuple[Entry, list[str], str]],
-              looked_up: tuple[dict[str, str], dict[str, KnownEntry], dict[str, str]],
-              result: PollResult, memory: CycleMemory) -> None:
-        """Sort the entries into new, updated, republished and seen (on the loop: ``memory`` is the cycle's)."""
-        known, versions, copies = looked_up
-        for entry, keys, digest in keyed:
-            if memory.keys.intersection(keys):
-                result.seen_before += 1
-                continue
-            owner = next((known[k] for k in keys if k in known), None)
-            if owner is not None:
-                stored = versions.get(owner)
-                if stored and digest and stored.content_hash and digest != stored.content_hash:
-                    update = entry.model_copy(update={"article_id": owner, "content_hash": digest,
-                                                      "revision": stored.revision + 1})
-                    result.new_entries.append(update)
-                    memory.keys.update(keys)
-                    log.info("feed %s: entry %s changed; re-sent as revision %d", result.feed.url, owner,
-                             update.revision)
-                else:
-                    result.seen_before += 1
-                continue
-            if digest and (digest in memory.hashes or digest in copies):
-                result.republished.append((keys, copies.get(digest, "")))
-                result.seen_before += 1
-                continue
-            memory.keys.update(keys)
-            if digest:
-                memory.hashes.add(digest)
-            result.new_entries.append(entry.model_copy(update={"content_hash": digest}))
 
     def schedule(self, result: PollResult, now: datetime) -> FeedRow:
         """The feed's row after this poll: validators, counters, next poll and health."""
@@ -243,10 +232,8 @@ def record(store: IngestStore, poller: FeedPoller, results: list[PollResult], no
     items = [(dedup_keys(e), AcceptedEntry(e.article_id, e.content_hash, e.revision, e.to_bytes().decode("utf-8")))
              for r in results for e in r.new_entries]
     store.record_poll(items, [poller.schedule(r, now) for r in results], redrive_after)
-    for r in results:
-        for keys, owner in r.republished:
-            if owner:
-                store.remember_keys(keys, owner)
+    store.remember_many([(key, owner) for r in results for keys, owner in r.republished if owner for key in keys])
+    poller.remember_bodies(results)
 
 
 def report(result: PollResult, rows_before: FeedRow) -> None:
@@ -272,6 +259,7 @@ async def poll_due(poller: FeedPoller, store: IngestStore, delivery: Delivery, p
     async def flush() -> None:
         batch = pending[:]
         pending.clear()
+        await poller.sort(batch, memory)
         outputs = [Output(ENTRIES, e.article_id, e) for r in batch for e in r.new_entries]
         # acknowledged by the broker before they are recorded as seen: a broker outage loses nothing
         await asyncio.to_thread(delivery.deliver, outputs)
@@ -285,12 +273,29 @@ async def poll_due(poller: FeedPoller, store: IngestStore, delivery: Delivery, p
         progress.event("feeds_failed", sum(1 for r in batch if r.error))
         progress.event("feeds_not_modified", sum(1 for r in batch if r.not_modified))
 
-    running = {asyncio.ensure_future(poller.poll(feed, memory)) for feed in due}
+    # each finished poll queues itself: no wait over every task in flight (10,000 of them) per result
+    finished: deque[asyncio.Task[PollResult]] = deque()
+    arrived = asyncio.Event()
+
+    def on_done(task: asyncio.Task[PollResult]) -> None:
+        finished.append(task)
+        arrived.set()
+
+    running = {asyncio.ensure_future(poller.fetch(feed)) for feed in due}
+    for task in running:
+        task.add_done_callback(on_done)
     waiting_since = 0.0
     try:
         while running:
-            done, running = await asyncio.wait(running, timeout=FLUSH_SECONDS, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
+            if not finished:
+                arrived.clear()
+                wait = FLUSH_SECONDS - (time.monotonic() - waiting_since) if pending else FLUSH_SECONDS
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(max(0.0, wait)):
+                        await arrived.wait()
+            while finished:
+                task = finished.popleft()
+                running.discard(task)
                 if not pending:
                     waiting_since = time.monotonic()
                 pending.append(task.result())
@@ -340,7 +345,8 @@ class PollSource(Source):
         limits = FetchLimits(poll.timeout_seconds, poll.deadline_seconds, poll.max_bytes, http.max_redirects)
         session = await self._stack.enter_async_context(make_async_session(
             limits, http.agent, policy, poll.concurrency, http.per_host_concurrency))
-        return FeedPoller(poll, http, self.store, session, policy=policy)
+        return FeedPoller(poll, http, self.store, session, policy=policy,
+                          parse_workers=min(PARSE_WORKERS, os.cpu_count() or 1))
 
     def cycle(self, delivery: Delivery) -> float | None:
         assert self._loop is not None and self._poller is not None, "open() first"

@@ -11,16 +11,24 @@ the dedup keys (``seen_keys``) and the redrive schedule of ``entries`` are this 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from wirewatch.database import Database, OnDatabase
 from wirewatch.entry_progress import AcceptedEntry, EntryProgress, EntryState
 from wirewatch.tables import entries, seen_keys
+
+T = TypeVar("T")
+CHUNK = 900  # values in one IN (...): a whole batch of feeds is looked up at once, in a few queries
+
+
+def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
 
 
 @dataclass(frozen=True)
@@ -47,21 +55,21 @@ class SeenEntries(OnDatabase):
 
     def known_keys(self, keys: Iterable[str]) -> dict[str, str]:
         """Which of these dedup keys were seen, and for which article id."""
-        keys = list(keys)
-        if not keys:
+        unique = list(dict.fromkeys(keys))
+        if not unique:
             return {}
         with self.engine.connect() as conn:
-            rows = conn.execute(select(seen_keys).where(seen_keys.c.dedup_key.in_(keys)))
-            return {r[0]: r[1] for r in rows}
+            return {r[0]: r[1] for part in chunks(unique)
+                    for r in conn.execute(select(seen_keys).where(seen_keys.c.dedup_key.in_(part)))}
 
     def known_entries(self, article_ids: Iterable[str]) -> dict[str, KnownEntry]:
         ids = list(set(article_ids))
         if not ids:
             return {}
         with self.engine.connect() as conn:
-            rows = conn.execute(select(entries.c.article_id, entries.c.content_hash, entries.c.revision)
-                                .where(entries.c.article_id.in_(ids)))
-            return {r[0]: KnownEntry(r[0], r[1], r[2]) for r in rows}
+            return {r[0]: KnownEntry(r[0], r[1], r[2]) for part in chunks(ids)
+                    for r in conn.execute(select(entries.c.article_id, entries.c.content_hash, entries.c.revision)
+                                          .where(entries.c.article_id.in_(part)))}
 
     def known_hashes(self, hashes: Iterable[str]) -> dict[str, str]:
         """Which content hashes belong to an article already accepted (hash -> article id)."""
@@ -69,9 +77,9 @@ class SeenEntries(OnDatabase):
         if not hs:
             return {}
         with self.engine.connect() as conn:
-            rows = conn.execute(select(entries.c.content_hash, entries.c.article_id)
-                                .where(entries.c.content_hash.in_(hs)))
-            return {r[0]: r[1] for r in rows}
+            return {r[0]: r[1] for part in chunks(hs)
+                    for r in conn.execute(select(entries.c.content_hash, entries.c.article_id)
+                                          .where(entries.c.content_hash.in_(part)))}
 
     def accept_entries(self, items: Sequence[tuple[Sequence[str], AcceptedEntry]], redrive_after: float = 1800.0
                        ) -> None:
@@ -80,15 +88,25 @@ class SeenEntries(OnDatabase):
         published again."""
         with self.engine.begin() as conn:
             self.progress.accept(conn, [entry for _keys, entry in items], redrive_after)
-            for keys, entry in items:
-                for key in keys:
-                    conn.execute(self.db.insert_new(seen_keys).values(dedup_key=key, article_id=entry.article_id))
+            self._insert_keys(conn, [(key, entry.article_id) for keys, entry in items for key in keys])
 
     def remember_keys(self, keys: Iterable[str], article_id: str) -> None:
         """Map more dedup keys (a republished copy's URL and GUID) to an accepted article."""
-        with self.engine.begin() as conn:
-            for key in keys:
-                conn.execute(self.db.insert_new(seen_keys).values(dedup_key=key, article_id=article_id))
+        self.remember_many([(key, article_id) for key in keys])
+
+    def remember_many(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Map many (dedup key, article id) pairs at once, in one transaction (a key already mapped stays)."""
+        if pairs:
+            with self.engine.begin() as conn:
+                self._insert_keys(conn, pairs)
+
+    def _insert_keys(self, conn: Connection, pairs: Sequence[tuple[str, str]]) -> None:
+        first: dict[str, str] = {}
+        for key, owner in pairs:  # a key's first owner stays, as when they were inserted one by one
+            first.setdefault(key, owner)
+        rows = [{"dedup_key": key, "article_id": owner} for key, owner in first.items()]
+        if rows:  # one statement, many rows (executemany)
+            conn.execute(self.db.insert_new(seen_keys), rows)
 
     # -- the redrive queue ---------------------------------------------------------------------
     def entries_to_redrive(self, now: datetime, limit: int = 1000) -> list[DueEntry]:

@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from wirewatch.database import OnDatabase, utcnow
 from wirewatch.tables import archive, entries
+
+CHUNK = 900  # article ids in one IN (...)
 
 
 class EntryState(StrEnum):
@@ -47,20 +49,26 @@ class EntryProgress(OnDatabase):
         within the caller's transaction. A new entry not archived within ``redrive_after`` seconds is
         due to be published again."""
         now = utcnow()
-        for entry in accepted:
-            done = conn.execute(update(entries).where(entries.c.article_id == entry.article_id).values(
-                content_hash=entry.content_hash, revision=entry.revision, entry_json=entry.entry_json))
-            if done.rowcount == 0:
-                conn.execute(self.db.insert_new(entries).values(
-                    article_id=entry.article_id, content_hash=entry.content_hash, revision=entry.revision,
-                    first_seen=now, entry_json=entry.entry_json, state=EntryState.ACCEPTED.value, redrives=0,
-                    redrive_at=now + timedelta(seconds=redrive_after)))
+        latest = {entry.article_id: entry for entry in accepted}  # the last version of an id, as one by one
+        ids = list(latest)
+        known = {r[0] for i in range(0, len(ids), CHUNK) for r in conn.execute(
+            select(entries.c.article_id).where(entries.c.article_id.in_(ids[i:i + CHUNK])))}
+        # one statement for many rows each (executemany), not two per entry: the poller records in batches
+        if stored := [{"id_": e.article_id, "content_hash": e.content_hash, "revision": e.revision,
+                       "entry_json": e.entry_json} for e in latest.values() if e.article_id in known]:
+            conn.execute(update(entries).where(entries.c.article_id == bindparam("id_")).values(
+                content_hash=bindparam("content_hash"), revision=bindparam("revision"),
+                entry_json=bindparam("entry_json")), stored)
+        if new := [{"article_id": e.article_id, "content_hash": e.content_hash, "revision": e.revision,
+                    "first_seen": now, "entry_json": e.entry_json, "state": EntryState.ACCEPTED.value,
+                    "redrives": 0, "redrive_at": now + timedelta(seconds=redrive_after)}
+                   for e in latest.values() if e.article_id not in known]:
+            conn.execute(self.db.insert_new(entries), new)  # a row another worker wrote meanwhile stays
         # the alert stage may have archived an entry before the poller got to record it (the database
         # was down between the broker's acknowledgement and this call): it is archived, not accepted
-        ids = [entry.article_id for entry in accepted]
-        if ids:
+        for i in range(0, len(ids), CHUNK):
             conn.execute(update(entries).where(
-                entries.c.article_id.in_(ids) & (entries.c.state == EntryState.ACCEPTED.value)
+                entries.c.article_id.in_(ids[i:i + CHUNK]) & (entries.c.state == EntryState.ACCEPTED.value)
                 & select(archive.c.article_id).where(archive.c.article_id == entries.c.article_id).exists()
             ).values(state=EntryState.ARCHIVED.value))
 

@@ -23,6 +23,7 @@ aiohttp asks no resolver) — so a DNS answer that changes between a check and t
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 import time
@@ -82,6 +83,7 @@ def system_resolve(host: str) -> list[str]:
     return list(dict.fromkeys(str(i[4][0]) for i in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)))
 
 
+@functools.lru_cache(maxsize=65536)  # a poller checks the same hosts every cycle
 def _literal(host: str) -> IPAddress | None:
     """The address a host is written as (``93.184.215.14``, ``::1``), or None for a name."""
     try:
@@ -322,7 +324,8 @@ async def afetch(session: aiohttp.ClientSession, url: str, limits: FetchLimits,
                                bytes(body), tuple(hops))
 
     try:
-        return await asyncio.wait_for(go(), timeout=limits.deadline)
+        async with asyncio.timeout(limits.deadline):  # not wait_for: no extra task per request
+            return await go()
     except TimeoutError:
         raise FetchError(f"{url}: no complete answer within the {limits.deadline:g}s deadline; cut off") from None
     except FetchError:
