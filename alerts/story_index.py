@@ -28,6 +28,7 @@ and key terms.
 from __future__ import annotations
 
 import math
+import sys
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ PROFILE_KEYS = 100
 QUERY_KEYS = 24
 POSTING_DEPTH = 100
 SCORED = 20
-MAX_STORIES = 200_000
+MAX_STORIES = 100_000  # about 16 KB each (a profile of 100-200 keys and its two vectors)
 MAX_VOCABULARY = 2_000_000
 CROSS = frozenset("@^~#%")  # the first characters of keys that meet across languages and scripts
 EVICT_EVERY = 1_000  # links between two sweeps of stale stories
@@ -170,7 +171,7 @@ class StoryIndex:
 
     def _add(self, story: Story, counts: Counter[str], when: datetime | None) -> None:
         before = set(story.centroid)
-        story.centroid.update(counts)
+        story.centroid.update({sys.intern(k): n for k, n in counts.items()})  # one copy of a key for every story
         if len(story.centroid) > PROFILE_KEYS * 2:  # keep the heaviest keys only: bounded memory
             idf = self.stats.idf
             heaviest = sorted(story.centroid, key=lambda k: -story.centroid[k] * idf(k))[:PROFILE_KEYS]

@@ -12,6 +12,7 @@ events, dated as a stream). Out, printed:
 - B-cubed precision, recall and F1 on both sets at every threshold of the grid, for the index's keys
   (:func:`alerts.story_index.story_keys`) and, as the baseline, for the capitalised names the index
   used before (:func:`alerts.stories.names`);
+- with ``--cold``, the same from an empty archive (key frequencies learnt as the articles come);
 - the threshold chosen on one set (its best F1) and the F1 it gives on the other, both ways;
 - the time to link one article when the index already holds 10k, 100k and 1M articles, beside the
   baseline of scoring every live story (a scan) in the same run; the stories, postings and resident
@@ -92,17 +93,18 @@ def archive_stats(keyed: Iterable[Counter[str]]) -> KeyStats:
     return stats
 
 
-def grid(data: Labelled, keys: Callable[[str], Counter[str]]) -> dict[float, tuple[int, float, float, float]]:
+def grid(data: Labelled, keys: Callable[[str], Counter[str]], cold: bool = False
+         ) -> dict[float, tuple[int, float, float, float]]:
     keyed = [(i, keys(text), when) for i, text, when in data.items]
     out = {}
     for threshold in GRID:
-        index = StoryIndex(threshold, stats=archive_stats(k for _, k, _ in keyed))
+        index = StoryIndex(threshold, stats=None if cold else archive_stats(k for _, k, _ in keyed))
         assigned = {i: index.link(k, when)[0] for i, k, when in keyed}
         out[threshold] = (len(set(assigned.values())), *bcubed(assigned, data.labels, data.scored))
     return out
 
 
-def quality(shared: Path) -> None:
+def quality(shared: Path, cold: bool = False) -> None:
     sets = [wikiref(shared), development(shared)]
     for data in sets:
         print(f"{data.name}: {len(data.items)} articles, {len(data.scored)} scored in "
@@ -111,7 +113,7 @@ def quality(shared: Path) -> None:
         ("keys (story_keys)", story_keys), ("capitalised names (before)", lambda t: Counter(names(t)))]
     for label, keys in variants:
         print(f"\n{label}: B-cubed precision / recall / F1 (stories)")
-        results = {data.name: grid(data, keys) for data in sets}
+        results = {data.name: grid(data, keys, cold) for data in sets}
         print(f"  {'threshold':>9}  " + "  ".join(f"{d.name:>30}" for d in sets))
         for threshold in GRID:
             cells = []
@@ -202,11 +204,12 @@ def main() -> None:
     parser.add_argument("--max", type=int, default=1_000_000)
     parser.add_argument("--per-day", type=float, default=20_000, help="synthetic articles a day")
     parser.add_argument("--no-quality", action="store_true")
+    parser.add_argument("--cold", action="store_true", help="link from an empty archive: IDF learnt as articles come")
     args = parser.parse_args()
     if args.no_quality:
         pass
     elif (args.shared / "data" / "event-clusters").is_dir() and (args.shared / "data" / "stories-dev").is_dir():
-        quality(args.shared)
+        quality(args.shared, args.cold)
     else:
         print(f"skipped quality: no event-clusters or stories-dev under {args.shared}")
     speed(args.max, args.per_day)
