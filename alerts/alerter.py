@@ -32,7 +32,7 @@ from wirewatch.alerts.mailer import Mailer, RetryPolicy, dead_on_this_host, deli
 from wirewatch.alerts.outbox import QueuedAlert
 from wirewatch.alerts.stage import NAME as STAGE_NAME
 from wirewatch.alerts.stories import Relation, StoryProfile, TermStats, names, relate
-from wirewatch.alerts.story_index import StoryIndex
+from wirewatch.alerts.story_index import StoryIndex, story_keys
 from wirewatch.alerts.story_wording import FollowUpWording, also_reported_by, follow_up_wording
 
 from wirewatch.canonical_url import canonical_url
@@ -97,8 +97,7 @@ class Alerter:
         self._unrecorded: list[QueuedAlert] = []  # sent while the database was down: recorded when it is back
         self._claims_checked = float("-inf")
         self.stats = TermStats.with_background()
-        self.stories = StoryIndex(self.stats, settings.story_threshold, settings.story_window_days,
-                                  new_id=store.new_story)
+        self.stories = StoryIndex(settings.story_threshold, settings.story_window_days, new_id=store.new_story)
         self._restore_stories()
         self.watches: list[Watch] = []
         self.subscribers: list[Subscriber] = []
@@ -118,7 +117,7 @@ class Alerter:
         body = f"{row['title']}\n{row['text']}"
         self.stats.add(body)
         if row["story_id"] is not None:
-            self.stories.restore(row["story_id"], names(body), parse_time(row["published"]), row["title"])
+            self.stories.restore(row["story_id"], story_keys(body), parse_time(row["published"]), row["title"])
 
     def _sync_stories(self) -> None:
         """Take in the articles other alert workers linked since the last look (scale-out)."""
@@ -193,7 +192,8 @@ class Alerter:
         if outcome == "new":
             self.stats.add(_body(tagged))
         if first_time and self.store.story_of(tagged.article_id) is None:
-            story_id, _new = self.stories.link(names(_body(tagged)), parse_time(article.published), article.title)
+            story_id, _new = self.stories.link(story_keys(_body(tagged)), parse_time(article.published),
+                                               article.title)
             self.store.set_story(tagged.article_id, story_id)
             self._mine[tagged.article_id] = datetime.now(UTC)
             self.progress.event("articles_linked")

@@ -121,16 +121,18 @@ class Outbox(OnDatabase):
                     for r in conn.execute(query).mappings()]
 
     def claim_alerts(self, idem_keys: Sequence[str], worker: WorkerId) -> list[str]:
-        """Claim pending alerts for sending; returns the keys this worker got (another may have taken some)."""
-        got = []
-        now = utcnow()
+        """Claim pending alerts for sending; returns the keys this worker got (another may have taken some).
+        One statement for them all: each row is taken by one worker only (its status is checked and set
+        in the same update)."""
+        if not idem_keys:
+            return []
         with self.engine.begin() as conn:
-            for key in idem_keys:
-                done = conn.execute(update(alerts).where((alerts.c.idem_key == key) & (alerts.c.status == "pending"))
-                                    .values(status="sending", claimed_by=str(worker), claimed_at=now))
-                if done.rowcount:
-                    got.append(key)
-        return got
+            done = conn.execute(update(alerts).where(alerts.c.idem_key.in_(list(idem_keys))
+                                                     & (alerts.c.status == "pending"))
+                                .values(status="sending", claimed_by=str(worker), claimed_at=utcnow())
+                                .returning(alerts.c.idem_key))
+            got = {r[0] for r in done}
+        return [k for k in idem_keys if k in got]
 
     def release_stale_claims(self, older_than: datetime) -> list[str]:
         """Claims of workers that died while sending: the alerts go back to pending (the server may or
@@ -161,9 +163,12 @@ class Outbox(OnDatabase):
             _requeue_interrupted(conn, mine, keys)
         return keys
 
-    def mark_sent(self, idem_key: str) -> None:
+    def mark_sent(self, *idem_keys: str) -> None:
+        """The server took these alerts (one email, or several): marked sent in one transaction."""
+        if not idem_keys:
+            return
         with self.engine.begin() as conn:
-            conn.execute(update(alerts).where(alerts.c.idem_key == idem_key)
+            conn.execute(update(alerts).where(alerts.c.idem_key.in_(idem_keys))
                          .values(status="sent", sent_at=utcnow(), attempts=alerts.c.attempts + 1, claimed_by=""))
 
     def mark_failed(self, idem_key: str, error: str, give_up: bool, retry_at: datetime | None = None,

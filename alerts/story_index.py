@@ -1,29 +1,86 @@
-"""Stories for every article: online clustering with a sub-linear candidate search.
+"""Stories for every article: online clustering with a bounded candidate search and bounded memory.
 
-In: an article's name keys (see :mod:`alerts.stories`) and publication time. Out: the id of the
-story it joins — an existing one, or a new one — and the story's first and last sighting, size and
-key names.
+In: an article's keys (:func:`story_keys`: its title and lead as :mod:`alerts.textkeys` keys — terms,
+places and names across scripts, skeletons, figures, dates) and its publication time. Out: the id of
+the story it joins — an existing one, or a new one — and the story's first and last sighting, size
+and key terms.
 
-Each story keeps a centroid of name counts (its 40 heaviest names). An inverted index maps each
-story's key names to the stories that carry them, most recent last; a new article looks up only the
-postings of its own 8 heaviest names (count × IDF; the latest 200 stories each), scores those candidates by TF-IDF
-cosine against their centroids, and joins the best one at or above ``threshold`` whose last article
-is within ``window_days``. The work per article is bounded by 8 × 200 candidates, however large the
-archive grows, instead of a scan of every story.
+- **Similarity.** Each story keeps a profile: the summed keys of its members, its
+  :data:`PROFILE_KEYS` heaviest (count × IDF). An article's similarity to a story is the larger of
+  two TF-IDF cosines against that profile: over all its keys, and over the keys that meet across
+  languages and scripts only (:data:`CROSS`: places, capitalised names, consonant skeletons,
+  figures, dates), so that a report in Arabic or Thai is not outweighed by the English words of a
+  story it shares names, places and dates with. IDF comes from the archive itself (:class:`KeyStats`:
+  every article the index has seen counts), not from a fixed list.
+- **Candidates.** An inverted index maps each key of a story's profile to the stories that carry it,
+  most recent last. A new article looks up the postings of its :data:`QUERY_KEYS` heaviest keys (the
+  latest :data:`POSTING_DEPTH` stories each), keeps the :data:`SCORED` stories that share the most of
+  those keys, and scores only them; it joins the best one at or above ``threshold`` whose last
+  article is within ``window_days``. The work per article is bounded by these constants, however
+  large the archive grows, instead of a scan of every story.
+- **Memory.** A story quiet for longer than ``window_days`` (against the newest article seen) can take
+  no new article and is evicted, its postings with it; so is the least recently joined story beyond
+  :data:`MAX_STORIES` (articles without dates). Key frequencies forget keys seen once when the
+  vocabulary passes :data:`MAX_VOCABULARY`. What the index holds is bounded by the stories of one
+  window, not by the archive.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Callable
+import math
+import sys
+from collections import Counter, OrderedDict, defaultdict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from wirewatch.alerts.stories import TermStats
+from wirewatch.alerts.textkeys import Analyser
 
-CENTROID_NAMES = 40
-QUERY_NAMES = 8
-POSTING_DEPTH = 200
+PROFILE_KEYS = 100
+QUERY_KEYS = 24
+POSTING_DEPTH = 100
+SCORED = 20
+MAX_STORIES = 100_000  # about 14 KB each (a profile of 100-200 keys, its two vectors, its postings)
+MAX_VOCABULARY = 2_000_000
+CROSS = frozenset("@^~#%")  # the first characters of keys that meet across languages and scripts
+EVICT_EVERY = 1_000  # links between two sweeps of stale stories
+
+
+def story_keys(text: str) -> Counter[str]:
+    """The keys of an article's title and lead that the index compares (see :mod:`alerts.textkeys`)."""
+    return Analyser.default().analyse(text).keys
+
+
+@dataclass
+class KeyStats:
+    """Document frequencies of keys over the articles the index has seen (the archive)."""
+
+    docs: int = 0
+    df: Counter[str] = field(default_factory=Counter)
+
+    def add(self, keys: Iterable[str]) -> None:
+        self.docs += 1
+        self.df.update(set(keys))
+        if len(self.df) > MAX_VOCABULARY:  # forget what was seen once: bounded memory, IDF barely moves
+            self.df = Counter({k: n for k, n in self.df.items() if n > 1})
+
+    def idf(self, key: str) -> float:
+        return math.log((self.docs + 1) / (self.df.get(key, 0) + 1)) + 1.0
+
+    def vectors(self, counts: Mapping[str, float]) -> tuple[dict[str, float], dict[str, float]]:
+        """Unit TF-IDF vectors of all the keys and of the :data:`CROSS` keys only."""
+        weights = {k: (1.0 + math.log(c)) * self.idf(k) for k, c in counts.items() if c >= 1}
+        cross = {k: w for k, w in weights.items() if k[0] in CROSS}
+        return _unit(weights), _unit(cross)
+
+
+def _unit(vec: dict[str, float]) -> dict[str, float]:
+    norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+    return {k: v / norm for k, v in vec.items()}
+
+
+def _dot(a: dict[str, float], b: dict[str, float]) -> float:
+    return sum(a[k] * b[k] for k in a.keys() & b.keys())  # the intersection is taken in C: few keys are shared
 
 
 @dataclass
@@ -34,104 +91,158 @@ class Story:
     size: int = 0
     centroid: Counter[str] = field(default_factory=Counter)
     title: str = ""
-    vector: dict[str, float] | None = None  # the centroid's TF-IDF vector, recomputed after a change
+    vectors: tuple[dict[str, float], dict[str, float]] | None = None  # recomputed after a change
 
     def key_names(self, n: int = 10) -> list[str]:
         return [t for t, _ in self.centroid.most_common(n)]
 
 
 class StoryIndex:
-    def __init__(self, stats: TermStats, threshold: float = 0.3, window_days: float = 7.0,
-                 new_id: Callable[[str], int] | None = None) -> None:
+    def __init__(self, threshold: float = 0.07, window_days: float = 7.0,
+                 new_id: Callable[[str], int] | None = None, stats: KeyStats | None = None) -> None:
         """``new_id(title)`` hands out the id of a new story (the database's, where several alert workers
         share stories); without it, ids count up from the highest id seen."""
-        self.stats = stats
+        self.stats = stats if stats is not None else KeyStats()
         self.new_id = new_id
         self.threshold = threshold
         self.window = timedelta(days=window_days)
-        self.stories: dict[int, Story] = {}
+        self.stories: OrderedDict[int, Story] = OrderedDict()  # least recently joined first
         self.postings: dict[str, list[int]] = defaultdict(list)
+        self.newest: datetime | None = None
+        self.evicted = 0
         self._next = 1
+        self._since_sweep = 0
 
-    def restore(self, story_id: int, names: list[str], when: datetime | None, title: str = "") -> None:
+    def restore(self, story_id: int, keys: Mapping[str, int], when: datetime | None, title: str = "") -> None:
         """Put back an article already assigned to a story (rebuilding the index at start-up)."""
+        counts = Counter(keys)
+        self.stats.add(counts)
         story = self.stories.get(story_id)
         if story is None:
             story = self.stories[story_id] = Story(story_id, when, when, title=title)
-        self._add(story, Counter(names), when)
+        self._add(story, counts, when)
         if story_id >= self._next:
             self._next = story_id + 1
 
-    def _vector(self, counts: Counter[str]) -> dict[str, float]:
-        return self.stats.vector(counts)
+    def candidates(self, vector: Mapping[str, float]) -> list[int]:
+        """Live stories sharing the most weight of the article's heaviest keys (see the module doc)."""
+        shared = [k for k in vector if k in self.postings]  # keys no story carries lead nowhere
+        heaviest = sorted(shared, key=vector.__getitem__, reverse=True)[:QUERY_KEYS]
+        hits: dict[int, float] = defaultdict(float)
+        for key in heaviest:
+            weight = vector[key]
+            for story_id in self.postings[key][-POSTING_DEPTH:]:
+                hits[story_id] += weight
+        ranked = sorted(hits, key=hits.__getitem__, reverse=True)
+        return [s for s in ranked[:SCORED] if s in self.stories]
 
-    def candidates(self, names: Counter[str]) -> set[int]:
-        """Stories sharing one of the article's heaviest names (the latest ``POSTING_DEPTH`` per name)."""
-        heaviest = sorted(names, key=lambda t: -names[t] * self.stats.idf(t))[:QUERY_NAMES]
-        found: set[int] = set()
-        for name in heaviest:
-            found.update(self.postings.get(name, ())[-POSTING_DEPTH:])
-        return found
+    def similarity(self, vectors: tuple[dict[str, float], dict[str, float]], story: Story) -> float:
+        if story.vectors is None:
+            story.vectors = self.stats.vectors(story.centroid)
+        return max(_dot(vectors[0], story.vectors[0]), _dot(vectors[1], story.vectors[1]))
 
-    def link(self, names: list[str], when: datetime | None = None, title: str = "") -> tuple[int, bool]:
+    def link(self, keys: Mapping[str, int], when: datetime | None = None, title: str = "") -> tuple[int, bool]:
         """The story the article joins, and whether that story is new."""
-        counts = Counter(names)
+        counts = Counter(keys)
+        self.stats.add(counts)
         best, best_score = None, 0.0
         if counts:
-            vec = self._vector(counts)
-            for story_id in self.candidates(counts):
+            vectors = self.stats.vectors(counts)
+            for story_id in self.candidates(vectors[0]):
                 story = self.stories[story_id]
                 if when is not None and story.last_seen is not None and abs(when - story.last_seen) > self.window:
                     continue
-                if story.vector is None:
-                    story.vector = self._vector(story.centroid)
-                centroid = story.vector
-                score = sum(v * centroid.get(t, 0.0) for t, v in vec.items())
+                score = self.similarity(vectors, story)
                 if score > best_score:
                     best, best_score = story, score
         if best is not None and best_score >= self.threshold:
             self._add(best, counts, when)
-            return best.story_id, False
-        if self.new_id is not None:
-            story = Story(self.new_id(title), when, when, title=title)
+            outcome = best.story_id, False
         else:
-            story = Story(self._next, when, when, title=title)
-            self._next += 1
-        self.stories[story.story_id] = story
-        self._add(story, counts, when)
-        return story.story_id, True
+            story_id = self.new_id(title) if self.new_id is not None else self._next
+            self._next = max(self._next, story_id + 1)
+            story = self.stories[story_id] = Story(story_id, when, when, title=title)
+            self._add(story, counts, when)
+            outcome = story_id, True
+        self._since_sweep += 1
+        if self._since_sweep >= EVICT_EVERY or len(self.stories) > MAX_STORIES:
+            self.evict()
+        return outcome
 
     def _add(self, story: Story, counts: Counter[str], when: datetime | None) -> None:
-        before = set(story.key_names(CENTROID_NAMES))
-        story.centroid.update(counts)
-        if len(story.centroid) > CENTROID_NAMES * 2:  # keep the heaviest names only: bounded memory
-            story.centroid = Counter(dict(story.centroid.most_common(CENTROID_NAMES)))
+        before = set(story.centroid)
+        story.centroid.update({sys.intern(k): n for k, n in counts.items()})  # one copy of a key for every story
+        if len(story.centroid) > PROFILE_KEYS * 2:  # keep the heaviest keys only: bounded memory
+            idf = self.stats.idf
+            heaviest = sorted(story.centroid, key=lambda k: -story.centroid[k] * idf(k))[:PROFILE_KEYS]
+            story.centroid = Counter({k: story.centroid[k] for k in heaviest})
         story.size += 1
-        story.vector = None
+        story.vectors = None
+        self.stories.move_to_end(story.story_id)
         if when is not None:
             story.first_seen = min(story.first_seen or when, when)
             story.last_seen = max(story.last_seen or when, when)
-        for name in set(story.key_names(CENTROID_NAMES)) - before:
-            self.postings[name].append(story.story_id)
+            self.newest = max(self.newest or when, when)
+        for key in set(story.centroid) - before:
+            posting = self.postings[key]
+            posting.append(story.story_id)
+            if len(posting) > POSTING_DEPTH * 2:
+                del posting[:-POSTING_DEPTH]
+
+    def evict(self) -> int:
+        """Forget stories that can take no new article (quiet for longer than the window, or the least
+        recently joined beyond :data:`MAX_STORIES`), and their postings; returns how many."""
+        self._since_sweep = 0
+        gone: list[Story] = []
+        while len(self.stories) > MAX_STORIES:
+            gone.append(self.stories.popitem(last=False)[1])
+        if self.newest is not None:
+            horizon = self.newest - self.window
+            stale = [s for s in self.stories.values() if s.last_seen is not None and s.last_seen < horizon]
+            for story in stale:
+                gone.append(self.stories.pop(story.story_id))
+        for story in gone:
+            for key in story.centroid:
+                posting = self.postings.get(key)
+                if posting is None:
+                    continue
+                live = [s for s in posting if s in self.stories]
+                if live:
+                    self.postings[key] = live
+                else:
+                    del self.postings[key]
+        self.evicted += len(gone)
+        return len(gone)
+
+    def held(self) -> dict[str, int]:
+        """What the index holds now: stories, postings entries and keys with frequencies (its memory)."""
+        return {"stories": len(self.stories), "postings": sum(len(p) for p in self.postings.values()),
+                "profile_keys": sum(len(s.centroid) for s in self.stories.values()), "vocabulary": len(self.stats.df)}
 
 
-def bcubed(assigned: dict[str, int], truth: dict[str, str]) -> tuple[float, float, float]:
-    """B-cubed precision, recall and F1 of a clustering against true labels (over the labeled items)."""
+def bcubed(assigned: dict[str, int], truth: dict[str, str],
+           scored: Iterable[str] | None = None) -> tuple[float, float, float]:
+    """B-cubed precision, recall and F1 of a clustering against true labels (over the labeled items).
+
+    ``scored``: average over these items only; the other labeled items still count in the clusters
+    they join (as items of another label), so a distractor that joins a story costs that story's
+    precision, while two distractors that join each other (unlabeled, perhaps rightly) cost nothing.
+    """
     items = [i for i in assigned if i in truth]
     by_cluster: dict[int, list[str]] = defaultdict(list)
     by_label: dict[str, list[str]] = defaultdict(list)
     for i in items:
         by_cluster[assigned[i]].append(i)
         by_label[truth[i]].append(i)
+    chosen = set(scored) if scored is not None else None
+    averaged = [i for i in items if chosen is None or i in chosen]
     precision = recall = 0.0
-    for i in items:
+    for i in averaged:
         same_cluster = by_cluster[assigned[i]]
         same_label = by_label[truth[i]]
         both = sum(1 for j in same_cluster if truth[j] == truth[i])
         precision += both / len(same_cluster)
         recall += both / len(same_label)
-    n = len(items) or 1
+    n = len(averaged) or 1
     p, r = precision / n, recall / n
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
-
-

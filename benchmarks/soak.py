@@ -7,8 +7,10 @@ the consuming stages run one or two copies each. Out, printed for each configura
 ``--every`` seconds the articles published and archived, throughput, consumer lag per stage (from the
 workers' heartbeats), CPU and resident memory of all workers; then throughput beside the offered
 load (the baseline of this run: a ratio of 1.0 keeps up), publication-to-alert and
-first-sighting-to-alert latency (p50, p95, p99 over every alert sent), and each worker's memory at
-the end beside its memory after the first quarter (flat is a ratio near 1.0). Run:
+first-sighting-to-alert latency (p50, p95, p99 over every alert sent), where that time goes (each
+hop of every alert sent, from the record timestamps of the topics and the archive and outbox rows:
+sighting → entry on Kafka → article on Kafka → tagged on Kafka → archived → queued → sent), and each
+worker's memory at the end beside its memory after the first quarter (flat is a ratio near 1.0). Run:
 
     .venv/bin/python benchmarks/soak.py [--minutes 10] [--rate 4] [--copies 1 2] [--sqlite]
 
@@ -27,6 +29,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import create_engine, select, text
 
 from wirewatch.app import registry
@@ -36,7 +39,11 @@ from wirewatch.broker import EmbeddedBroker, free_port
 from wirewatch.devtools.cluster import QUICK, LocalCluster, write_config
 from wirewatch.devtools.newswire import Newswire
 from wirewatch.devtools.smtpsink import SmtpSink
-from wirewatch.tables import alerts
+from wirewatch.kafka import ARTICLES, ENTRIES, TAGGED
+from wirewatch.tables import alerts, archive
+
+HOPS = ("poll: sighting -> entry on Kafka", "extract: -> article on Kafka", "classify: -> tagged on Kafka",
+        "alert: -> archived", "alert: -> queued", "mail: -> sent")
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -63,6 +70,51 @@ def drop_database(handle: object) -> None:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+def epoch(value: datetime | None) -> float | None:
+    """A database time in epoch seconds (SQLite gives naive UTC times, PostgreSQL aware ones)."""
+    if value is None:
+        return None
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+
+
+def topic_times(bootstrap: str, topic: str) -> dict[str, float]:
+    """When each key first reached ``topic`` (the record timestamp its producer set), in epoch seconds."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                             consumer_timeout_ms=3000)  # no group: read every partition from its start
+    times: dict[str, float] = {}
+    try:
+        consumer.assign([TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())])
+        consumer.seek_to_beginning()
+        for record in consumer:
+            if record.key is not None:
+                key = record.key.decode("utf-8", "replace")
+                times[key] = min(times.get(key, float("inf")), record.timestamp / 1000)
+    finally:
+        consumer.close()
+    return times
+
+
+def where_time_goes(store: AppState, bootstrap: str) -> None:
+    """Each hop of every alert sent, p50 / p95 / p99 in seconds (see the module doc)."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(alerts.c.article_id, alerts.c.first_seen_at, alerts.c.created_at,
+                                   alerts.c.sent_at, archive.c.archived_at)
+                            .join(archive, archive.c.article_id == alerts.c.article_id)
+                            .where(alerts.c.status == "sent")).all()
+    on_topic = [topic_times(bootstrap, t) for t in (ENTRIES, ARTICLES, TAGGED)]
+    hops: list[list[float]] = [[] for _ in HOPS]
+    for article_id, seen, queued, sent, archived in rows:
+        marks = [epoch(seen), *(t.get(article_id) for t in on_topic), epoch(archived), epoch(queued), epoch(sent)]
+        for i in range(len(HOPS)):
+            a, b = marks[i], marks[i + 1]
+            if a is not None and b is not None:
+                hops[i].append(b - a)
+    print(f"where the time goes, first sighting -> alert, {len(rows)} alerts (s; p50 / p95 / p99):")
+    for name, values in zip(HOPS, hops, strict=True):
+        print(f"  {name:<34} {percentile(values, 0.5):6.2f} / {percentile(values, 0.95):6.2f} / "
+              f"{percentile(values, 0.99):6.2f}  ({len(values)} timed)")
 
 
 def soak(minutes: float, rate: float, copies: int, every: float, sqlite: bool) -> None:
@@ -139,6 +191,7 @@ def soak(minutes: float, rate: float, copies: int, every: float, sqlite: bool) -
         for label, values in (("publication", from_pub), ("first sighting", from_seen)):
             print(f"latency from {label} to alert, {len(values)} alerts: p50 {percentile(values, 0.5):.1f} s, "
                   f"p95 {percentile(values, 0.95):.1f} s, p99 {percentile(values, 0.99):.1f} s")
+        where_time_goes(store, broker.bootstrap)
         print("memory per worker (MB): after the first quarter -> at the end (ratio):")
         for name, series in sorted(rss_series.items()):
             quarter = next((r for t, r in series if t >= elapsed / 4), series[0][1])

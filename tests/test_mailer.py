@@ -87,10 +87,10 @@ def test_an_alert_sent_while_the_database_is_down_is_recorded_when_it_is_back(tm
     class FlakyStore(AlertStore):
         down = True
 
-        def mark_sent(self, idem_key: str) -> None:
+        def mark_sent(self, *idem_keys: str) -> None:
             if self.down:
                 raise OperationalError("UPDATE alerts", {}, Exception("server closed the connection"))
-            super().mark_sent(idem_key)
+            super().mark_sent(*idem_keys)
 
     store = FlakyStore.open(f"sqlite:///{tmp_path / 's.db'}")
     queue_one(store)
@@ -102,3 +102,48 @@ def test_an_alert_sent_while_the_database_is_down_is_recorded_when_it_is_back(tm
     store.down = False
     assert deliver_pending(store, mailer, unrecorded=unrecorded, claim_timeout=0.0) == (0, 0)
     assert unrecorded == [] and store.alert_counts() == {"sent": 1} and len(smtp.messages) == 1
+
+
+def test_a_burst_of_emails_shares_one_connection_and_a_closed_one_is_replaced(tmp_path: Path, smtp) -> None:  # type: ignore[no-untyped-def]
+    store = AlertStore.open(f"sqlite:///{tmp_path / 's.db'}")
+    mailer = SmtpMailer(SmtpSettings(host="127.0.0.1", port=smtp.port, security="none"))
+    for i in range(3):
+        queue_one(store, f"a@example.org|x{i}|topic")
+        assert deliver_pending(store, mailer) == (1, 0)
+    assert mailer.connections == 1 and len(smtp.received()) == 3
+    port = smtp.port
+    smtp.stop()  # the server goes away with the kept connection, and comes back
+    smtp.start()
+    assert smtp.port == port
+    queue_one(store, "a@example.org|x9|topic")
+    assert deliver_pending(store, mailer) == (1, 0)  # the dead connection was noticed before the email went
+    assert mailer.connections == 2 and len(smtp.received()) == 4
+    assert store.alert_counts() == {"sent": 4}
+    mailer.close()
+
+
+def test_a_connection_idle_too_long_is_closed_not_reused(tmp_path: Path, smtp) -> None:  # type: ignore[no-untyped-def]
+    store = AlertStore.open(f"sqlite:///{tmp_path / 's.db'}")
+    import time
+
+    mailer = SmtpMailer(SmtpSettings(host="127.0.0.1", port=smtp.port, security="none"), keep_seconds=0.05)
+    for i in range(2):
+        queue_one(store, f"a@example.org|y{i}|topic")
+        assert deliver_pending(store, mailer) == (1, 0)
+        time.sleep(0.1)
+    assert mailer.connections == 2 and len(smtp.received()) == 2
+    mailer.close()
+
+
+def test_claims_and_sends_of_a_group_take_one_statement_each(tmp_path: Path) -> None:
+    from wirewatch.heartbeats import WorkerId
+
+    store = AlertStore.open(f"sqlite:///{tmp_path / 's.db'}")
+    for i in range(4):
+        queue_one(store, f"a@example.org|z{i}|topic")
+    keys = [f"a@example.org|z{i}|topic" for i in range(4)]
+    assert store.claim_alerts(keys[:3], WorkerId("h", 1, "alert")) == keys[:3]
+    assert store.claim_alerts(keys, WorkerId("h", 2, "alert")) == keys[3:]  # the rest only: taken once
+    assert store.claim_alerts([], WorkerId("h", 2, "alert")) == []
+    store.mark_sent(*keys)
+    assert store.alert_counts() == {"sent": 4}

@@ -180,7 +180,7 @@ class SubscriberSettings(_Section):
 class AlertSettings(_Section):
     related_threshold: float = Field(0.14, ge=0, le=1, description="name similarity that links an article to a story")
     window_days: float = Field(120.0, gt=0, description="a story ends this many days after its last development")
-    story_threshold: float = Field(0.15, ge=0, le=1, description="name similarity that joins an article to a story")
+    story_threshold: float = Field(0.07, ge=0, le=1, description="key similarity that joins an article to a story")
     story_window_days: float = Field(7.0, gt=0, description="a story takes no new article after this many quiet days")
     storm_window_minutes: float = Field(30.0, ge=0, description="at most one immediate email per story and subscriber")
     daily_digest_hour: int = Field(7, ge=0, le=23, description="UTC hour of the daily digest")
