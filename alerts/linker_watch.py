@@ -20,24 +20,26 @@ beat the hand-written linker on every count of issue #10 (see docs/benchmarks.md
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from wirewatch.alerts.linker import LinkModel, StoryKeys, TermStats, kind_features, pair_features
+from wirewatch.alerts.linker_rivals import Rivals
 from wirewatch.alerts.stories import Relation
 from wirewatch.alerts.textkeys import Analyser, Analysis
 
+SEED_ID = "\x00seed"  # the seed's id among the archive's rivals (no article id looks like it)
 NEW_SENTENCE_SHARE = 0.5  # a lead sentence is news when more than half of its terms are new to the story
 NOTHING_NEW = 0.05  # an article whose terms are this little new, with no new fact, retells what was sent
 
 
-def archive_stats(texts: Iterable[str]) -> TermStats:
+def archive_stats(texts: Iterable[str], analyse: Callable[[str], Analysis] | None = None) -> TermStats:
     """Key frequencies of the archive itself (no bundled background: what is common is what the archive repeats)."""
     stats = TermStats()
-    analyser = Analyser.default()
+    analyse = analyse or Analyser.default().analyse
     for text in texts:
-        stats.add_keys(analyser.analyse(text).keys)
+        stats.add_keys(analyse(text).keys)
     return stats
 
 
@@ -58,10 +60,11 @@ class LearnedStory:
         self.first_seen = when
 
     def anchored(self, analysis: Analysis, stats: TermStats, model: LinkModel, published: datetime | None,
-                 topics: Iterable[str]) -> bool:
+                 topics: Iterable[str], rivals: tuple[float, float] | None = None) -> bool:
         """Whether the article would join on the seed alone: only such members teach the story (a member that
         joined through another member does not pull the story further, into a neighbouring one)."""
-        return model.belongs(pair_features(analysis.keys, self.anchor, stats, published, topics)) >= model.threshold
+        features = pair_features(analysis.keys, self.anchor, stats, published, topics, rivals)
+        return model.belongs(features) >= model.threshold
 
     def learn(self, analysis: Analysis, when: datetime | None = None) -> None:
         self.keys.add(analysis.keys, when)
@@ -81,7 +84,7 @@ def novelty(analysis: Analysis, story: LearnedStory) -> tuple[list[str], list[st
 
 def relate_learned(analysis: Analysis, story: LearnedStory, stats: TermStats, model: LinkModel,
                    published: datetime | None = None, topics: Iterable[str] = (),
-                   window_days: float = 120.0) -> Relation:
+                   window_days: float = 120.0, rivals: tuple[float, float] | None = None) -> Relation:
     """How the analysed article relates to ``story``, by the model's two decisions."""
     if not analysis.keys:
         return Relation("unrelated", 0.0, "no words to compare (empty, or a script the linker cannot read)")
@@ -90,7 +93,7 @@ def relate_learned(analysis: Analysis, story: LearnedStory, stats: TermStats, mo
     if published is not None and story.keys.last_seen is not None and \
             published - story.keys.last_seen > timedelta(days=window_days):
         return Relation("unrelated", 0.0, f"more than {window_days:g} days after the story's last news")
-    features = pair_features(analysis.keys, story.keys, stats, published, topics)
+    features = pair_features(analysis.keys, story.keys, stats, published, topics, rivals)
     p = round(model.belongs(features), 4)
     if p < model.threshold:
         return Relation("unrelated", p, f"too little in common with the story (p={p:.2f} < {model.threshold:.2f})")
@@ -113,17 +116,26 @@ class Past:
 
 
 def replay_learned(seed_text: str, seed_topics: Iterable[str], start: datetime | None, articles: Iterable[Past],
-                   stats: TermStats, model: LinkModel, window_days: float = 120.0) -> dict[str, Relation]:
+                   stats: TermStats, model: LinkModel, window_days: float = 120.0,
+                   analyse: Callable[[str], Analysis] | None = None) -> dict[str, Relation]:
     """Every article's relation to the story seeded by ``seed_text``, oldest first; each linked article is
     learned before the next is judged."""
     story = LearnedStory()
     story.seed(seed_text, seed_topics, start)
-    analyser = Analyser.default()
+    analyse = analyse or Analyser.default().analyse
+    archive = Rivals()
+    members = {SEED_ID}
+    archive.add(SEED_ID, stats.vector(story.keys.seed))
     out: dict[str, Relation] = {}
     for art in sorted(articles, key=lambda a: a.published.timestamp() if a.published else float("inf")):
-        analysis = analyser.analyse(art.text)
-        relation = relate_learned(analysis, story, stats, model, art.published, art.topics, window_days)
-        if relation.related and story.anchored(analysis, stats, model, art.published, art.topics):
-            story.learn(analysis, art.published)
+        analysis = analyse(art.text)
+        vector = stats.vector(analysis.keys)
+        rivals = archive.nearest(vector, members, art.id)
+        relation = relate_learned(analysis, story, stats, model, art.published, art.topics, window_days, rivals)
+        if relation.related:
+            members.add(art.id)
+            if story.anchored(analysis, stats, model, art.published, art.topics, rivals):
+                story.learn(analysis, art.published)
+        archive.add(art.id, vector)
         out[art.id] = relation
     return out

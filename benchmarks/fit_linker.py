@@ -38,7 +38,9 @@ from wirewatch.alerts.linker import (
     kind_features,
     pair_features,
 )
-from wirewatch.alerts.linker_watch import LearnedStory, Past, archive_stats, replay_learned
+from wirewatch.alerts.linker_rivals import Rivals
+from wirewatch.alerts.linker_trees import Trees
+from wirewatch.alerts.linker_watch import SEED_ID, LearnedStory, Past, archive_stats, replay_learned
 from wirewatch.alerts.stories import Relation
 from wirewatch.alerts.textkeys import Analyser, Analysis
 
@@ -56,6 +58,7 @@ class Pairs:
     kind_label: list[int] = field(default_factory=list)
     kind_weight: list[float] = field(default_factory=list)
     negatives: list[list[float]] = field(default_factory=list)  # real news negatives: the threshold is set on them
+    group: list[str] = field(default_factory=list)  # each link pair's watch (a stories-dev story, doha, demo, wikiref)
 
 
 @dataclass
@@ -67,6 +70,7 @@ class Corpus:
     analyses: dict[str, Analysis]
     stats: TermStats  # over every text: the WikiRef pairs
     topics: dict[str, frozenset[str]]
+    wikiref_cache: Pairs | None = None
 
     def archive(self, ids: Sequence[str]) -> TermStats:
         """Key frequencies over these texts: a replay's archive, as eval_watch.py builds it."""
@@ -134,13 +138,21 @@ def watch_pairs(out: Pairs, c: Corpus, seed_id: str, seed: str, seed_date: datet
     profile.seed(seed, c.topics[seed_id], seed_date)
     ordered = sorted(rows, key=lambda r: r.published.timestamp() if r.published else 0.0)
     weight = SOURCE_WEIGHT[source] / max(1, len(ordered))
+    archive, members = Rivals(), {SEED_ID}
+    archive.add(SEED_ID, stats.vector(profile.keys.seed))
     for row in ordered:
         analysis = c.analyses[row.id]
-        features = pair_features(analysis.keys, profile.keys, stats, row.published, c.topics.get(row.id, ()))
+        vector = stats.vector(analysis.keys)
+        rivals = archive.nearest(vector, members, row.id)
+        archive.add(row.id, vector)
+        features = pair_features(analysis.keys, profile.keys, stats, row.published, c.topics.get(row.id, ()), rivals)
         member = row.story == story
+        if member:
+            members.add(row.id)
         out.link.append([features[k] for k in LINK_FEATURES])
         out.label.append(int(member))
         out.weight.append(weight * (3.0 if member else 1.0))
+        out.group.append(story if source == "stories-dev" else source)
         if not member:
             if source != "demo":
                 out.negatives.append(out.link[-1])
@@ -154,10 +166,29 @@ def watch_pairs(out: Pairs, c: Corpus, seed_id: str, seed: str, seed_date: datet
 
 
 def wikiref_pairs(out: Pairs, c: Corpus, rng: random.Random) -> None:
-    """Each article as a one-article story against its event's other articles and sampled others."""
+    """Each article as a one-article story against its event's other articles and sampled others (computed once
+    per corpus: they do not depend on the fold)."""
+    if c.wikiref_cache is None:
+        c.wikiref_cache = Pairs()
+        _wikiref_pairs(c.wikiref_cache, c, rng)
+    out.link.extend(c.wikiref_cache.link)
+    out.label.extend(c.wikiref_cache.label)
+    out.weight.extend(c.wikiref_cache.weight)
+    out.group.extend("wikiref" for _ in c.wikiref_cache.link)
+
+
+def _wikiref_pairs(out: Pairs, c: Corpus, rng: random.Random) -> None:
     docs = c.wikiref
     names = sorted(docs)
     vectors = {n: c.stats.vector(c.analyses[n].keys) for n in names}
+    by_label: dict[str, dict[str, float]] = {}  # article -> its closest article of each label
+    for name in names:
+        best: dict[str, float] = {}
+        for other in names:
+            if other != name:
+                label = docs[other][1]
+                best[label] = max(best.get(label, 0.0), cosine(vectors[name], vectors[other]))
+        by_label[name] = best
     for seed in names:
         profile = LearnedStory()
         profile.seed(docs[seed][0])
@@ -167,39 +198,51 @@ def wikiref_pairs(out: Pairs, c: Corpus, rng: random.Random) -> None:
         closest = sorted(different, key=lambda n: -cosine(vectors[n], vectors[seed]))[:10]
         rest = closest + rng.sample([n for n in different if n not in closest], 10)
         for name in same[:10] + rest:
-            f = pair_features(c.analyses[name].keys, profile.keys, c.stats)
+            outside = max((v for label, v in by_label[name].items() if label != docs[seed][1]), default=0.0)
+            f = pair_features(c.analyses[name].keys, profile.keys, c.stats,
+                              rivals=(cosine(vectors[name], vectors[seed]), outside))
             out.link.append([f[k] for k in LINK_FEATURES])
             out.label.append(int(docs[name][1] == docs[seed][1]))
             out.weight.append(SOURCE_WEIGHT["wikiref"] / len(names) / 5)
 
 
-@dataclass(frozen=True)
-class Boosted:
-    """Gradient-boosted trees over the same features, each monotone in the sign the linear model keeps."""
-
-    link: object
-    kind: LinkModel
-    threshold: float
-
-    def belongs(self, features: Mapping[str, float]) -> float:
-        return float(self.link.predict_proba(np.asarray([[features[k] for k in LINK_FEATURES]]))[0, 1])  # type: ignore[attr-defined]
-
-    def develops(self, features: Mapping[str, float]) -> float:
-        return self.kind.develops(features)
+def export_trees(model: object) -> Trees:
+    """A fitted binary HistGradientBoostingClassifier as :class:`~alerts.linker_trees.Trees` (numbers only)."""
+    trees = []
+    for (predictor,) in model._predictors:  # type: ignore[attr-defined]
+        trees.append(tuple((int(n["feature_idx"]), float(n["num_threshold"]), int(n["left"]), int(n["right"]),
+                            float(n["value"]), bool(n["is_leaf"]), bool(n["missing_go_to_left"]))
+                           for n in predictor.nodes))
+    baseline = float(np.ravel(model._baseline_prediction)[0])  # type: ignore[attr-defined]
+    return Trees(LINK_FEATURES, baseline, tuple(trees))
 
 
 def fit_boosted(c: Corpus, exclude: str = "", hold_out: frozenset[str] = frozenset(),
-                fp_target: float = TREES_FP_TARGET) -> Boosted:
+                fp_target: float = TREES_FP_TARGET) -> LinkModel:
+    """Boosted trees over the same features, each monotone in the sign the linear model keeps; the kind model
+    is the linear one."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     linear, out = fit(c, exclude, hold_out, pairs_out=True)  # type: ignore[misc]  # the kind model, the pairs
-    trees = HistGradientBoostingClassifier(max_depth=3, max_iter=150, learning_rate=0.05, min_samples_leaf=20,
-                                           monotonic_cst=[LINK_SIGNS.get(f, 1) for f in LINK_FEATURES],
-                                           random_state=7)
-    trees.fit(np.asarray(out.link), np.asarray(out.label), sample_weight=np.asarray(out.weight) / np.mean(out.weight))
-    scores = sorted(trees.predict_proba(np.asarray(out.negatives))[:, 1], reverse=True)
+    x, y = np.asarray(out.link), np.asarray(out.label)
+    w, group = np.asarray(out.weight) / np.mean(out.weight), np.asarray(out.group)
+
+    def trees_on(rows: np.ndarray) -> HistGradientBoostingClassifier:
+        model = HistGradientBoostingClassifier(max_depth=3, max_iter=150, learning_rate=0.05, min_samples_leaf=20,
+                                               monotonic_cst=[LINK_SIGNS.get(f, 1) for f in LINK_FEATURES],
+                                               random_state=7)
+        return model.fit(x[rows], y[rows], sample_weight=w[rows])
+
+    # the threshold from held-out scores: each watch of the fit scored by trees fitted without it (in-sample scores
+    # of negatives are lower than those of unseen stories, so a threshold set on them lets more through)
+    held: list[float] = []
+    for g in sorted(set(out.group) - {"demo", "wikiref"}):
+        negatives = (group == g) & (y == 0)
+        held += list(trees_on(group != g).predict_proba(x[negatives])[:, 1])
+    scores = sorted(held, reverse=True)
     threshold = round(max(0.5, float(scores[int(len(scores) * fp_target)]) + 1e-4), 4)
-    return Boosted(trees, linear, threshold)
+    trees = export_trees(trees_on(np.ones(len(y), dtype=bool)))
+    return LinkModel({}, 0.0, linear.kind_weights, linear.kind_bias, threshold, threshold, trees)
 
 
 def fit(c: Corpus, exclude: str = "", hold_out: frozenset[str] = frozenset(), fp_target: float = WATCH_FP_TARGET,
@@ -268,9 +311,17 @@ class Learned:
         what = f"boosted trees, threshold at {self.fp_target:.1%}" if trees else \
             f"logistic regression, threshold at {self.fp_target:.1%}"
         self.name = f"learned (alerts/linker.py features; {what} of the training negatives; anchored learning)"
-        self._models: dict[tuple[str, frozenset[str]], LinkModel | Boosted] = {}
+        self._models: dict[tuple[str, frozenset[str]], LinkModel] = {}
+        self._analyses: dict[str, Analysis] = {}
 
-    def model(self, story: str | None, held_out: frozenset[str]) -> LinkModel | Boosted:
+    def analyse(self, text: str) -> Analysis:
+        """The analysis of a text, once per text for all the folds."""
+        found = self._analyses.get(text)
+        if found is None:
+            found = self._analyses[text] = Analyser.default().analyse(text)
+        return found
+
+    def model(self, story: str | None, held_out: frozenset[str]) -> LinkModel:
         key = (story or "", held_out)
         if key not in self._models:
             self._models[key] = (fit_boosted if self.trees else fit)(self.corpus, story or "", held_out, self.fp_target)
@@ -282,7 +333,8 @@ class Learned:
         def replay(seed: str, topics: frozenset[str], start: datetime | None, past: Sequence[object],
                    archive: list[str]) -> Mapping[str, Relation]:
             arts = [Past(a.id, a.text, a.published, a.topics) for a in past]  # type: ignore[attr-defined]
-            return replay_learned(seed, topics, start, arts, archive_stats(archive), model)  # type: ignore[arg-type]
+            return replay_learned(seed, topics, start, arts, archive_stats(archive, self.analyse), model,
+                                  analyse=self.analyse)
         return replay  # type: ignore[return-value]
 
 
