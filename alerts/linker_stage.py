@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter, OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache
@@ -64,7 +64,8 @@ class WatchLinker:
     """Relates articles to watched stories (see the module doc); one per alert stage."""
 
     def __init__(self, names: NameStats, related_threshold: float, window_days: float,
-                 model: LinkModel | None = None, use_shipped: bool = True) -> None:
+                 model: LinkModel | None = None, use_shipped: bool = True, cached: int = CACHED,
+                 analyse: Callable[[str], Analysis] | None = None) -> None:
         self.names = names  # the hand-written linker's name frequencies (the alert stage updates them)
         self.related_threshold = related_threshold
         self.window_days = window_days
@@ -72,6 +73,8 @@ class WatchLinker:
         self.keys = TermStats()
         self.rivals = Rivals()
         self._analyses: OrderedDict[str, Analysis] = OrderedDict()
+        self._cached = cached
+        self._analyser = analyse or Analyser.default().analyse
 
     @property
     def name(self) -> str:
@@ -80,18 +83,25 @@ class WatchLinker:
     def _analyse(self, article_id: str, text: str) -> Analysis:
         found = self._analyses.get(article_id)
         if found is None:
-            found = self._analyses[article_id] = Analyser.default().analyse(text)
-            if len(self._analyses) > CACHED:
+            found = self._analyses[article_id] = self._analyser(text)
+            if len(self._analyses) > self._cached:
                 self._analyses.popitem(last=False)
         return found
 
-    def archived(self, article_id: str, text: str) -> None:
-        """An article joined the archive (new, or restored at start): its keys count in the frequencies."""
+    def archived(self, article_id: str, text: str, counted: bool = False) -> None:
+        """An article joined the archive (new, or restored at start): its keys count in the frequencies (unless
+        ``counted`` already) and it becomes a rival of the stories it is not linked to."""
         if self.model is None:
             return
         analysis = self._analyse(article_id, text)
-        self.keys.add_keys(analysis.keys)
+        if not counted:
+            self.keys.add_keys(analysis.keys)
         self.rivals.add(article_id, self.keys.vector(analysis.keys))
+
+    def count(self, article_id: str, text: str) -> None:
+        """Count an article's keys in the frequencies only (a replay counts its whole archive first)."""
+        if self.model is not None:
+            self.keys.add_keys(self._analyse(article_id, text).keys)
 
     def story(self, watch_id: str, name: str, seed_text: str, topics: Iterable[str],
               when: datetime | None) -> WatchedStory:

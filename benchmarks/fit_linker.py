@@ -40,8 +40,10 @@ from wirewatch.alerts.linker import (
 )
 from wirewatch.alerts.linker_rivals import Rivals
 from wirewatch.alerts.linker_trees import Trees
-from wirewatch.alerts.linker_watch import SEED_ID, LearnedStory, Past, archive_stats, replay_learned
+from wirewatch.alerts.linker_watch import SEED_ID, LearnedStory
+from wirewatch.alerts.replay import replay_story
 from wirewatch.alerts.stories import Relation
+from wirewatch.alerts.stories import TermStats as NameStats
 from wirewatch.alerts.textkeys import Analyser, Analysis
 
 WATCH_FP_TARGET = 0.004  # the linear model's threshold lets at most this share of the training negatives through
@@ -332,9 +334,9 @@ class Learned:
 
         def replay(seed: str, topics: frozenset[str], start: datetime | None, past: Sequence[object],
                    archive: list[str]) -> Mapping[str, Relation]:
-            arts = [Past(a.id, a.text, a.published, a.topics) for a in past]  # type: ignore[attr-defined]
-            return replay_learned(seed, topics, start, arts, archive_stats(archive, self.analyse), model,
-                                  analyse=self.analyse)
+            # the alert stage's own replay (alerts/replay.py), with this fold's weights; the archive is the past
+            return replay_story(seed, topics, start, past, NameStats(), 0.0, model=model,  # type: ignore[arg-type]
+                                analyse=self.analyse)
         return replay  # type: ignore[return-value]
 
 
