@@ -33,7 +33,8 @@ WEIGHTS_FILE = Path(__file__).parent / "data" / "linker_weights.json"
 FORMAT = "wirewatch-linker/2"
 LINK_FEATURES = ("cos_seed", "cos_story", "cos_member", "anchors", "own_anchors", "both_anchors", "places",
                  "seed_places", "own_places", "both_places", "skeletons", "names", "facts", "topics",
-                 "days_seed", "days_last", "before_seed", "seed_top", "own_top", "rival", "beats_rival")
+                 "days_seed", "days_last", "before_seed", "seed_top", "own_top", "rival", "beats_rival", "hand",
+                 "hand_names")
 KIND_FEATURES = ("days_seed", "new_terms", "new_facts", "new_places", "cos_seed")
 # the sign each weight may take (+1: never below zero, -1: never above, 0: free): more in common never makes an
 # article less likely to belong, more time never more likely; more new facts never makes it less of a development
@@ -130,9 +131,11 @@ def _log_days(days: float) -> float:
 
 
 def pair_features(article: Counter[str], story: StoryKeys, stats: TermStats, published: datetime | None = None,
-                  topics: Iterable[str] = (), rivals: tuple[float, float] | None = None) -> dict[str, float]:
+                  topics: Iterable[str] = (), rivals: tuple[float, float] | None = None,
+                  hand: tuple[float, bool] | None = None) -> dict[str, float]:
     """The features of (article, story), see the module doc; every value lies in [0, 1]. ``rivals``: the article's
-    closest archived member of the story and closest other archived article (:mod:`alerts.linker_rivals`)."""
+    closest archived member of the story and closest other archived article (:mod:`alerts.linker_rivals`);
+    ``hand``: the hand-written linker's name similarity and decision (:func:`alerts.stories.relate`)."""
     terms = stats.vector(article)
     seed_terms = stats.vector(story.seed)
     out = {"cos_seed": cosine(terms, seed_terms), "cos_story": cosine(terms, stats.vector(story.grown))}
@@ -161,6 +164,7 @@ def pair_features(article: Counter[str], story: StoryKeys, stats: TermStats, pub
     inside, outside = rivals if rivals is not None else (out["cos_member"], 0.0)
     out["rival"] = outside
     out["beats_rival"] = max(0.0, min(1.0, 0.5 + max(inside, out["cos_member"]) - outside))
+    out["hand_names"], out["hand"] = (max(0.0, min(1.0, hand[0])), float(hand[1])) if hand else (0.0, 0.0)
     return out
 
 

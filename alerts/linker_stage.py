@@ -75,6 +75,7 @@ class WatchLinker:
         self._analyses: OrderedDict[str, Analysis] = OrderedDict()
         self._cached = cached
         self._analyser = analyse or Analyser.default().analyse
+        self._hand_of: tuple[tuple[int, str], tuple[float, bool]] = ((0, ""), (0.0, False))  # the last one asked
 
     @property
     def name(self) -> str:
@@ -124,9 +125,20 @@ class WatchLinker:
                           self.window_days)
         analysis = self._analyse(article_id, text)
         rivals = self.rivals.nearest(self.keys.vector(analysis.keys), story.members, article_id)
+        hand = self._hand(story, text, published, topics)
         relation = relate_learned(analysis, story.learned, self.keys, self.model, published, topics,
-                                  self.window_days, rivals)
+                                  self.window_days, rivals, hand)
         return replace(relation, shared_names=shared_names(text, story.profile))
+
+    def _hand(self, story: WatchedStory, text: str, published: datetime | None,
+              topics: Iterable[str]) -> tuple[float, bool]:
+        """The hand-written linker's name similarity and decision: two features of the learned one."""
+        key = (id(story), text)
+        if self._hand_of[0] != key:
+            relation = relate(text, story.profile, self.names, self.related_threshold, published, topics,
+                              self.window_days)
+            self._hand_of = (key, (relation.similarity, relation.related))
+        return self._hand_of[1]
 
     def learn(self, story: WatchedStory, article_id: str, text: str, kind: str, published: datetime | None,
               topics: Iterable[str] = ()) -> None:
@@ -138,7 +150,8 @@ class WatchLinker:
         if story.learned is not None and self.model is not None:
             analysis = self._analyse(article_id, text)
             rivals = self.rivals.nearest(self.keys.vector(analysis.keys), story.members, article_id)
-            if story.learned.anchored(analysis, self.keys, self.model, published, topics, rivals):
+            hand = self._hand(story, text, published, topics)
+            if story.learned.anchored(analysis, self.keys, self.model, published, topics, rivals, hand):
                 story.learned.learn(analysis, published)
 
 

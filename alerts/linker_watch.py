@@ -60,10 +60,11 @@ class LearnedStory:
         self.first_seen = when
 
     def anchored(self, analysis: Analysis, stats: TermStats, model: LinkModel, published: datetime | None,
-                 topics: Iterable[str], rivals: tuple[float, float] | None = None) -> bool:
+                 topics: Iterable[str], rivals: tuple[float, float] | None = None,
+                 hand: tuple[float, bool] | None = None) -> bool:
         """Whether the article would join on the seed alone: only such members teach the story (a member that
         joined through another member does not pull the story further, into a neighbouring one)."""
-        features = pair_features(analysis.keys, self.anchor, stats, published, topics, rivals)
+        features = pair_features(analysis.keys, self.anchor, stats, published, topics, rivals, hand)
         return model.belongs(features) >= model.threshold
 
     def learn(self, analysis: Analysis, when: datetime | None = None) -> None:
@@ -84,7 +85,8 @@ def novelty(analysis: Analysis, story: LearnedStory) -> tuple[list[str], list[st
 
 def relate_learned(analysis: Analysis, story: LearnedStory, stats: TermStats, model: LinkModel,
                    published: datetime | None = None, topics: Iterable[str] = (),
-                   window_days: float = 120.0, rivals: tuple[float, float] | None = None) -> Relation:
+                   window_days: float = 120.0, rivals: tuple[float, float] | None = None,
+                   hand: tuple[float, bool] | None = None) -> Relation:
     """How the analysed article relates to ``story``, by the model's two decisions."""
     if not analysis.keys:
         return Relation("unrelated", 0.0, "no words to compare (empty, or a script the linker cannot read)")
@@ -93,7 +95,7 @@ def relate_learned(analysis: Analysis, story: LearnedStory, stats: TermStats, mo
     if published is not None and story.keys.last_seen is not None and \
             published - story.keys.last_seen > timedelta(days=window_days):
         return Relation("unrelated", 0.0, f"more than {window_days:g} days after the story's last news")
-    features = pair_features(analysis.keys, story.keys, stats, published, topics, rivals)
+    features = pair_features(analysis.keys, story.keys, stats, published, topics, rivals, hand)
     p = round(model.belongs(features), 4)
     if p < model.threshold:
         return Relation("unrelated", p, f"too little in common with the story (p={p:.2f} < {model.threshold:.2f})")

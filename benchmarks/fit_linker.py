@@ -41,13 +41,13 @@ from wirewatch.alerts.linker import (
 from wirewatch.alerts.linker_rivals import Rivals
 from wirewatch.alerts.linker_trees import Trees
 from wirewatch.alerts.linker_watch import SEED_ID, LearnedStory
-from wirewatch.alerts.replay import replay_story
-from wirewatch.alerts.stories import Relation
-from wirewatch.alerts.stories import TermStats as NameStats
+from wirewatch.alerts.replay import replay_story, term_stats
+from wirewatch.alerts.stories import Relation, StoryProfile, relate
 from wirewatch.alerts.textkeys import Analyser, Analysis
 
 WATCH_FP_TARGET = 0.004  # the linear model's threshold lets at most this share of the training negatives through
 TREES_FP_TARGET = 0.001  # the same for the boosted trees
+HAND_THRESHOLD = 0.14  # the hand-written linker's (a feature of the learned one): [alert] related_threshold
 SOURCE_WEIGHT = {"stories-dev": 1.0, "wikiref": 0.5, "doha": 0.5, "demo": 0.5}
 
 
@@ -72,6 +72,7 @@ class Corpus:
     analyses: dict[str, Analysis]
     stats: TermStats  # over every text: the WikiRef pairs
     topics: dict[str, frozenset[str]]
+    texts: dict[str, str]
     wikiref_cache: Pairs | None = None
 
     def archive(self, ids: Sequence[str]) -> TermStats:
@@ -130,14 +131,17 @@ def corpus(shared: Path, data: Data) -> Corpus:
     stats = TermStats()
     for a in analyses.values():
         stats.add_keys(a.keys)
-    return Corpus(data, seed, rows, docs, analyses, stats, data.topics | demo_topics)
+    return Corpus(data, seed, rows, docs, analyses, stats, data.topics | demo_topics, texts)
 
 
 def watch_pairs(out: Pairs, c: Corpus, seed_id: str, seed: str, seed_date: datetime | None, story: str,
-                rows: Sequence[Row], source: str, stats: TermStats) -> None:
+                rows: Sequence[Row], source: str, stats: TermStats, archive_ids: Sequence[str]) -> None:
     """Each row against the story as it stood when the row came (the seed and the true members before it)."""
     profile = LearnedStory()
     profile.seed(seed, c.topics[seed_id], seed_date)
+    hand = StoryProfile("fit", "fit")
+    hand.seed(seed, c.topics[seed_id], seed_date)
+    names = term_stats(c.texts[i] for i in archive_ids)
     ordered = sorted(rows, key=lambda r: r.published.timestamp() if r.published else 0.0)
     weight = SOURCE_WEIGHT[source] / max(1, len(ordered))
     archive, members = Rivals(), {SEED_ID}
@@ -147,10 +151,15 @@ def watch_pairs(out: Pairs, c: Corpus, seed_id: str, seed: str, seed_date: datet
         vector = stats.vector(analysis.keys)
         rivals = archive.nearest(vector, members, row.id)
         archive.add(row.id, vector)
-        features = pair_features(analysis.keys, profile.keys, stats, row.published, c.topics.get(row.id, ()), rivals)
+        topics = c.topics.get(row.id, frozenset())
+        told = relate(c.texts[row.id], hand, names, HAND_THRESHOLD, row.published, topics)
+        features = pair_features(analysis.keys, profile.keys, stats, row.published, topics, rivals,
+                                 (told.similarity, told.related))
         member = row.story == story
         if member:
             members.add(row.id)
+            if row.relation == "follow_up":
+                hand.learn(c.texts[row.id], row.published)
         out.link.append([features[k] for k in LINK_FEATURES])
         out.label.append(int(member))
         out.weight.append(weight * (3.0 if member else 1.0))
@@ -191,9 +200,12 @@ def _wikiref_pairs(out: Pairs, c: Corpus, rng: random.Random) -> None:
                 label = docs[other][1]
                 best[label] = max(best.get(label, 0.0), cosine(vectors[name], vectors[other]))
         by_label[name] = best
+    hand_stats = term_stats(docs[n][0] for n in names)
     for seed in names:
         profile = LearnedStory()
         profile.seed(docs[seed][0])
+        hand = StoryProfile("fit", "fit")
+        hand.seed(docs[seed][0])
         others = [n for n in names if n != seed]
         same = [n for n in others if docs[n][1] == docs[seed][1]]
         different = [n for n in others if docs[n][1] != docs[seed][1]]
@@ -201,8 +213,10 @@ def _wikiref_pairs(out: Pairs, c: Corpus, rng: random.Random) -> None:
         rest = closest + rng.sample([n for n in different if n not in closest], 10)
         for name in same[:10] + rest:
             outside = max((v for label, v in by_label[name].items() if label != docs[seed][1]), default=0.0)
+            told = relate(docs[name][0], hand, hand_stats, HAND_THRESHOLD)
             f = pair_features(c.analyses[name].keys, profile.keys, c.stats,
-                              rivals=(cosine(vectors[name], vectors[seed]), outside))
+                              rivals=(cosine(vectors[name], vectors[seed]), outside),
+                              hand=(told.similarity, told.related))
             out.link.append([f[k] for k in LINK_FEATURES])
             out.label.append(int(docs[name][1] == docs[seed][1]))
             out.weight.append(SOURCE_WEIGHT["wikiref"] / len(names) / 5)
@@ -258,16 +272,18 @@ def fit(c: Corpus, exclude: str = "", hold_out: frozenset[str] = frozenset(), fp
             continue
         seed_row = next(r for r in data.rows if r.about == story and r.relation == "seed")
         others = [r for r in kept if r is not seed_row]
-        watch_pairs(out, c, f"seed:{story}", text, seed_row.published, story, others, "stories-dev",
-                    c.archive([f"seed:{story}", *(r.id for r in others)]))
+        ids = [f"seed:{story}", *(r.id for r in others)]
+        watch_pairs(out, c, f"seed:{story}", text, seed_row.published, story, others, "stories-dev", c.archive(ids),
+                    ids)
     retold = [Row(f"doha{n}", "doha", "same_report", t, DOHA_DAY.replace(hour=12))
               for n, t in enumerate(data.doha_seeds[1:], 1)]
     dev = [r for r in data.news_dev if r.id not in hold_out]
     doha_archive = [f"doha{n}" for n in range(len(data.doha_seeds))] + [r.id for r in data.news_dev + kept]
     watch_pairs(out, c, "doha0", data.doha_seeds[0], DOHA_DAY, "doha", retold + dev + kept, "doha",
-                c.archive(doha_archive))
+                c.archive(doha_archive), doha_archive)
+    demo_ids = [c.demo_seed.id, *(r.id for r in c.demo_rows)]
     watch_pairs(out, c, c.demo_seed.id, c.demo_seed.text, c.demo_seed.published, "demo", c.demo_rows, "demo",
-                c.archive([c.demo_seed.id, *(r.id for r in c.demo_rows)]))
+                c.archive(demo_ids), demo_ids)
     if c.wikiref:
         wikiref_pairs(out, c, random.Random(7))
     link_w, link_b = logistic(out.link, out.label, out.weight, [LINK_SIGNS.get(f, 1) for f in LINK_FEATURES])
@@ -335,8 +351,8 @@ class Learned:
         def replay(seed: str, topics: frozenset[str], start: datetime | None, past: Sequence[object],
                    archive: list[str]) -> Mapping[str, Relation]:
             # the alert stage's own replay (alerts/replay.py), with this fold's weights; the archive is the past
-            return replay_story(seed, topics, start, past, NameStats(), 0.0, model=model,  # type: ignore[arg-type]
-                                analyse=self.analyse)
+            return replay_story(seed, topics, start, past, term_stats(archive), HAND_THRESHOLD,  # type: ignore[arg-type]
+                                model=model, analyse=self.analyse)
         return replay  # type: ignore[return-value]
 
 
