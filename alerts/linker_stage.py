@@ -43,7 +43,7 @@ def shipped_model(path: Path = WEIGHTS_FILE) -> LinkModel | None:
     try:
         return LinkModel.load(path)
     except ModelFileError as exc:
-        log.error("%s; watched stories use the hand-written linker", exc)
+        (log.error if path.exists() else log.info)("%s; watched stories use the hand-written linker", exc)
         return None
 
 

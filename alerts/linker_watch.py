@@ -97,16 +97,24 @@ def relate_learned(analysis: Analysis, story: LearnedStory, stats: TermStats, mo
         return Relation("unrelated", 0.0, f"more than {window_days:g} days after the story's last news")
     features = pair_features(analysis.keys, story.keys, stats, published, topics, rivals, hand)
     p = round(model.belongs(features), 4)
+    scores = f"p={p:.2f}, threshold {model.threshold:.2f}"
     if p < model.threshold:
-        return Relation("unrelated", p, f"too little in common with the story (p={p:.2f} < {model.threshold:.2f})")
+        if features["rival"] > max(features["cos_member"], rivals[0] if rivals else 0.0):
+            return Relation("unrelated", p, f"closer to another article of the archive than to the story ({scores})")
+        return Relation("unrelated", p, f"too little in common with the story ({scores})")
     fresh, new_facts = novelty(analysis, story)
     kinds = kind_features(analysis, story.keys, stats, published, features["cos_seed"])
     develops = model.develops(kinds)
+    scores += f", new {develops:.2f}"
     if develops >= 0.5 and not (kinds["new_terms"] < NOTHING_NEW and not new_facts):
-        return Relation("follow_up", p, f"follow-up (p={p:.2f}, new {develops:.2f})", (), tuple(fresh[:3]),
-                        tuple(new_facts[:10]))
-    return Relation("same_report", p, f"the same report retold (p={p:.2f}, new {develops:.2f})", (),
-                    tuple(fresh[:3]), tuple(new_facts[:10]))
+        start = story.keys.first_seen or story.keys.earliest
+        days = (published - start).days if published is not None and start is not None else 0
+        added = f"new: {', '.join(new_facts[:4])}" if new_facts else "new sentences"
+        reason = f"{days} day{'s' if days != 1 else ''} after the first report, {added}" if days >= 1 else \
+            f"adds to the story ({added})"
+        return Relation("follow_up", p, f"{reason} ({scores})", (), tuple(fresh[:3]), tuple(new_facts[:10]))
+    return Relation("same_report", p, f"the same report retold ({scores})", (), tuple(fresh[:3]),
+                    tuple(new_facts[:10]))
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,10 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import random
+import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +35,7 @@ from wirewatch.alerts.linker import (
     KIND_SIGNS,
     LINK_FEATURES,
     LINK_SIGNS,
+    WEIGHTS_FILE,
     LinkModel,
     TermStats,
     cosine,
@@ -45,6 +49,7 @@ from wirewatch.alerts.replay import replay_story, term_stats
 from wirewatch.alerts.stories import Relation, StoryProfile, relate
 from wirewatch.alerts.textkeys import Analyser, Analysis
 
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # the trees are small: threads only fight over a shared machine's cores
 WATCH_FP_TARGET = 0.004  # the linear model's threshold lets at most this share of the training negatives through
 TREES_FP_TARGET = 0.001  # the same for the boosted trees
 HAND_THRESHOLD = 0.14  # the hand-written linker's (a feature of the learned one): [alert] related_threshold
@@ -342,7 +347,10 @@ class Learned:
     def model(self, story: str | None, held_out: frozenset[str]) -> LinkModel:
         key = (story or "", held_out)
         if key not in self._models:
+            start = time.process_time()
             self._models[key] = (fit_boosted if self.trees else fit)(self.corpus, story or "", held_out, self.fp_target)
+            print(f"  fitted without {story or f'{len(held_out)} news-dev rows'}: threshold "
+                  f"{self._models[key].threshold} ({time.process_time() - start:.0f} s CPU)", file=sys.stderr)
         return self._models[key]
 
     def fold(self, story: str | None, held_out: frozenset[str]) -> Replayer:
@@ -359,13 +367,17 @@ class Learned:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
-    parser.add_argument("--out", type=Path, required=True, help="where to write the weights (JSON numbers only)")
+    parser.add_argument("--out", type=Path, default=WEIGHTS_FILE, help="where to write the weights (JSON numbers only)")
     parser.add_argument("--exclude", default="", help="leave this stories-dev story out")
+    parser.add_argument("--linear", action="store_true", help="the logistic model rather than the boosted trees")
+    parser.add_argument("--fp-target", type=float, help="the threshold lets this share of held-out negatives in")
     args = parser.parse_args()
-    model = fit(corpus(args.shared, load(args.shared)), args.exclude)
-    args.out.write_text(json.dumps(model.as_json(fitted_by="benchmarks/fit_linker.py", excluded=args.exclude),
-                                   indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}: threshold {model.threshold}")
+    c = corpus(args.shared, load(args.shared))
+    target = args.fp_target if args.fp_target is not None else WATCH_FP_TARGET if args.linear else TREES_FP_TARGET
+    model = fit(c, args.exclude, fp_target=target) if args.linear else fit_boosted(c, args.exclude, fp_target=target)
+    args.out.write_text(json.dumps(model.as_json(fitted_by="benchmarks/fit_linker.py", excluded=args.exclude,
+                                                 fp_target=target), separators=(",", ":")) + "\n", encoding="utf-8")
+    print(f"wrote {args.out} ({args.out.stat().st_size:,} bytes): threshold {model.threshold}")
     for name, w in {**model.link_weights, **{f"kind {k}": v for k, v in model.kind_weights.items()}}.items():
         print(f"  {name:16s} {w:+.3f}")
 
