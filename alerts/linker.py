@@ -4,16 +4,19 @@ In: an article's :class:`~alerts.textkeys.Analysis`, a story's keys (its seed, w
 added, its facts, its dates and topics) and :class:`TermStats` (document frequencies). Out: a
 feature vector of the pair (:func:`pair_features`), the probability that the article belongs to the
 story (:meth:`LinkModel.belongs`) and the probability that it is a later development rather than the
-same report retold (:meth:`LinkModel.develops`).
+same report retold (:meth:`LinkModel.develops`). Also passed in: the article's closest archived member and
+closest other archived article (``rivals``) and the hand-written linker's name similarity and decision
+(``hand``).
 
 The features are independent of language and story: IDF-weighted cosines of the keys against the
 seed, against the story as it grew and against its closest member; how much of the seed's heaviest
 keys the article carries; places, name skeletons, figures and dates in common; the share of the
 story's topics the article carries (a signal, not a gate); and the days from the story's start and
 from its last member. Their weights are learned on labelled pairs by ``benchmarks/fit_linker.py``
-(a logistic regression with fixed signs, or boosted trees monotone in the same signs). No weights are
-shipped: the learned linker is off by default (:mod:`alerts.linker_watch`); ``fit_linker.py --out``
-writes a weights file that :meth:`LinkModel.load` reads (numbers only).
+(a logistic regression with fixed signs, or boosted trees monotone in the same signs, :mod:`alerts.linker_trees`).
+``fit_linker.py`` writes a weights file (numbers only, with its format version :data:`FORMAT`) that
+:meth:`LinkModel.load` reads; none ships yet, so the alert stage runs the hand-written linker
+(:mod:`alerts.linker_stage`).
 """
 
 from __future__ import annotations

@@ -3,12 +3,12 @@
 In: archived articles (their id and text, as the alert stage archives them), watches (seed text, topics, date)
 and their members. Out: each new article's :class:`~alerts.stories.Relation` to a watched story.
 
-- **Learned** (:mod:`alerts.linker_watch`), when the weights shipped with wirewatch
-  (``alerts/data/linker_weights.json``, fitted by ``benchmarks/fit_linker.py``) load: each archived article's
+- **Learned** (:mod:`alerts.linker_watch`), when the weights file ``alerts/data/linker_weights.json``
+  (written by ``benchmarks/fit_linker.py``; none ships yet, see docs/benchmarks.md) loads: each archived article's
   keys (:mod:`alerts.textkeys`) update the archive's key frequencies and its rivals (:mod:`alerts.linker_rivals`),
   and each watch is a :class:`~alerts.linker_watch.LearnedStory` that learns from the members its seed would take.
-- **Hand-written** (:func:`alerts.stories.relate`) when the file is missing or from another version: the error
-  is logged once, naming the file and what to do, and the stage goes on.
+- **Hand-written** (:func:`alerts.stories.relate`) when the file is missing (logged once) or unreadable or from
+  another version (an error logged once, naming the file and what to do); the stage goes on.
 
 Either way a watch also keeps its hand-written :class:`~alerts.stories.StoryProfile` (the story's start, and
 the names the email's "why" sentence is worded from), and a relation's ``shared_names`` are name keys of
@@ -40,10 +40,13 @@ CACHED = 64  # analyses kept: an article is analysed once for every watch it is 
 @cache
 def shipped_model(path: Path = WEIGHTS_FILE) -> LinkModel | None:
     """The shipped weights, read once per process; ``None`` (and one logged error) when they cannot be used."""
+    if not path.exists():
+        log.info("no learned linker's weights at %s: watched stories use the hand-written linker", path)
+        return None
     try:
         return LinkModel.load(path)
     except ModelFileError as exc:
-        (log.error if path.exists() else log.info)("%s; watched stories use the hand-written linker", exc)
+        log.error("%s; watched stories use the hand-written linker", exc)
         return None
 
 

@@ -1,4 +1,4 @@
-"""The learned story linker on a watched story: off by default (the alert stage runs alerts.stories.relate).
+"""The learned story linker on a watched story: used by the alert stage when its weights file loads.
 
 In: an article (title and text, publication time, fired topics), a :class:`LearnedStory` (the seed's keys and
 what its accepted members added), :class:`~alerts.linker.TermStats` over the archive's keys, and a
@@ -7,15 +7,18 @@ what its accepted members added), :class:`~alerts.linker.TermStats` over the arc
 
 - **About the same story?** The article's keys (:mod:`alerts.textkeys`: terms in any script, places
   across languages, name skeletons, figures and dates) against the seed's, the story as it grew and its
-  closest member; the story's topics and the days from its start are signals, not gates. The model turns
+  closest member; against its rivals (the closest archived article outside the story,
+  :mod:`alerts.linker_rivals`); the hand-written linker's name similarity and decision; the story's topics
+  and the days from its start are signals, not gates. The model turns
   the pair's features into the probability that the article belongs; it joins at the model's threshold.
 - **Same report or follow-up?** From what the article adds (its share of terms, figures, dates and places
   the analyst was not sent) and the time since the first report, weighed by the model: no word list.
 - **Learning and drift.** Each accepted member adds its keys to the story (bounded), while the seed stays a
   feature of its own, so that a story that grows stays anchored to what was watched.
 
-Nothing here is used unless a caller asks for it (``benchmarks/eval_watch.py --linker learned``): it did not
-beat the hand-written linker on every count of issue #10 (see docs/benchmarks.md).
+The alert stage, ``backtest --watch`` and the evaluations reach it through :mod:`alerts.linker_stage` and
+:mod:`alerts.replay`. No weights file ships: held out, it does not yet beat the hand-written linker on every
+count of issue #10 (see docs/benchmarks.md), so the stage runs the hand-written linker.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from wirewatch.alerts.linker import LinkModel, StoryKeys, TermStats, kind_features, pair_features
-from wirewatch.alerts.linker_rivals import Rivals
 from wirewatch.alerts.stories import Relation
 from wirewatch.alerts.textkeys import Analyser, Analysis
 
@@ -115,37 +117,3 @@ def relate_learned(analysis: Analysis, story: LearnedStory, stats: TermStats, mo
         return Relation("follow_up", p, f"{reason} ({scores})", (), tuple(fresh[:3]), tuple(new_facts[:10]))
     return Relation("same_report", p, f"the same report retold ({scores})", (), tuple(fresh[:3]),
                     tuple(new_facts[:10]))
-
-
-@dataclass(frozen=True)
-class Past:
-    id: str
-    text: str
-    published: datetime | None
-    topics: frozenset[str]
-
-
-def replay_learned(seed_text: str, seed_topics: Iterable[str], start: datetime | None, articles: Iterable[Past],
-                   stats: TermStats, model: LinkModel, window_days: float = 120.0,
-                   analyse: Callable[[str], Analysis] | None = None) -> dict[str, Relation]:
-    """Every article's relation to the story seeded by ``seed_text``, oldest first; each linked article is
-    learned before the next is judged."""
-    story = LearnedStory()
-    story.seed(seed_text, seed_topics, start)
-    analyse = analyse or Analyser.default().analyse
-    archive = Rivals()
-    members = {SEED_ID}
-    archive.add(SEED_ID, stats.vector(story.keys.seed))
-    out: dict[str, Relation] = {}
-    for art in sorted(articles, key=lambda a: a.published.timestamp() if a.published else float("inf")):
-        analysis = analyse(art.text)
-        vector = stats.vector(analysis.keys)
-        rivals = archive.nearest(vector, members, art.id)
-        relation = relate_learned(analysis, story, stats, model, art.published, art.topics, window_days, rivals)
-        if relation.related:
-            members.add(art.id)
-            if story.anchored(analysis, stats, model, art.published, art.topics, rivals):
-                story.learn(analysis, art.published)
-        archive.add(art.id, vector)
-        out[art.id] = relation
-    return out

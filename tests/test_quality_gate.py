@@ -73,10 +73,9 @@ def test_the_doha_story_on_the_labeled_dev_set(shared: Path) -> None:
 
 
 # benchmarks/eval_watch.py: watching each of the six stories of stories-dev from its seed (issue #10 asks for
-# recall >= 0.90 per story, pooled false flags <= 1 %, right kind >= 90 %). The hand-written linker's floors need no
-# fold (nothing is fitted); the learned linker, which the alert stage runs (alerts/linker_stage.py), is scored by the
-# same script leave one story out (each story by weights fitted on the five others; news-dev by fifths), and its
-# floors are never below the hand-written linker's.
+# recall >= 0.90 per story, pooled false flags <= 1 %, right kind >= 90 %). The floors are the hand-written
+# linker's figures (nothing fitted on stories-dev, so no fold is needed); a fitted linker is scored leave one
+# story out by the same script.
 WATCH_STORY_RECALL_FLOOR = {"armaz": 0.41, "gazadeal": 0.80, "hezbollah": 0.65, "indopak": 0.43, "thaicam": 0.60,
                             "znpp": 0.35}  # reached 7/17, 17/21, 15/23, 10/23, 12/20, 7/20
 WATCH_POOLED_RECALL_FLOOR = 0.54  # reached 68/124 = 0.548
@@ -84,48 +83,31 @@ WATCH_FALSE_FLAG_CEILING = 0.01  # reached 8/986 = 0.81 % (goal 1 %)
 WATCH_RIGHT_KIND_FLOOR = 0.89  # reached 61/68 = 89.7 % (goal 90 %)
 WATCH_DOHA_RECALL_FLOOR = 0.95  # reached 27/28 = 0.964
 WATCH_DOHA_FALSE_FLAG_CEILING = 0.01  # reached 1/124 = 0.81 %
-LEARNED = {"stories": WATCH_STORY_RECALL_FLOOR, "pooled": WATCH_POOLED_RECALL_FLOOR,
-           "false_flags": WATCH_FALSE_FLAG_CEILING, "right_kind": WATCH_RIGHT_KIND_FLOOR,
-           "doha": WATCH_DOHA_RECALL_FLOOR, "doha_false_flags": WATCH_DOHA_FALSE_FLAG_CEILING}  # FLOORS_PENDING
-FLOORS = {"hand": {"stories": WATCH_STORY_RECALL_FLOOR, "pooled": WATCH_POOLED_RECALL_FLOOR,
-                   "false_flags": WATCH_FALSE_FLAG_CEILING, "right_kind": WATCH_RIGHT_KIND_FLOOR,
-                   "doha": WATCH_DOHA_RECALL_FLOOR, "doha_false_flags": WATCH_DOHA_FALSE_FLAG_CEILING},
-          "learned": LEARNED}
 
 
 @pytest.fixture(scope="module")
-def watching(shared: Path) -> dict[str, dict[str, Any]]:
+def watching(shared: Path) -> dict[str, Any]:
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "eval_watch.py"
-    out = subprocess.run([sys.executable, str(script), "--shared", str(shared), "--linker", "hand", "--linker",
-                          "learned", "--json"], capture_output=True, text=True, check=True, timeout=3600)
-    hand, learned = json.loads(out.stdout)
-    return {"hand": hand, "learned": learned}
+    out = subprocess.run([sys.executable, str(script), "--shared", str(shared), "--linker", "hand", "--json"],
+                         capture_output=True, text=True, check=True, timeout=600)
+    return json.loads(out.stdout)
 
 
-@pytest.mark.parametrize("linker", sorted(FLOORS))
-def test_watching_each_story_of_stories_dev(watching: dict[str, dict[str, Any]], linker: str) -> None:
-    result, floors = watching[linker], FLOORS[linker]
-    assert set(result["stories"]) == set(floors["stories"])
-    for story, floor in floors["stories"].items():
-        s = result["stories"][story]
-        assert s["recall"] >= floor, f"{linker} {story}: recall {s['recall']:.2f} < {floor}; missed {s['missed']}"
-    pooled = result["pooled"]
-    assert pooled["recall"] >= floors["pooled"], pooled
-    assert pooled["false_flag_share"] <= floors["false_flags"], \
-        [s["flagged_wrongly"] for s in result["stories"].values()]
-    assert pooled["right_kind_share"] >= floors["right_kind"], [s["wrong_kind"] for s in result["stories"].values()]
+def test_watching_each_story_of_stories_dev(watching: dict[str, Any]) -> None:
+    assert set(watching["stories"]) == set(WATCH_STORY_RECALL_FLOOR)
+    for story, floor in WATCH_STORY_RECALL_FLOOR.items():
+        s = watching["stories"][story]
+        assert s["recall"] >= floor, f"{story}: recall {s['recall']:.2f} < {floor}; missed {s['missed']}"
+    pooled = watching["pooled"]
+    assert pooled["recall"] >= WATCH_POOLED_RECALL_FLOOR, pooled
+    assert pooled["false_flag_share"] <= WATCH_FALSE_FLAG_CEILING, \
+        [s["flagged_wrongly"] for s in watching["stories"].values()]
+    assert pooled["right_kind_share"] >= WATCH_RIGHT_KIND_FLOOR, \
+        [s["wrong_kind"] for s in watching["stories"].values()]
 
 
-@pytest.mark.parametrize("linker", sorted(FLOORS))
-def test_watching_doha_on_news_dev(watching: dict[str, dict[str, Any]], linker: str) -> None:
-    d, floors = watching[linker]["doha"], FLOORS[linker]
+def test_watching_doha_on_news_dev(watching: dict[str, Any]) -> None:
+    d = watching["doha"]
     assert set(d["seeds"].values()) == {"same_report"}, d["seeds"]
-    assert d["recall"] >= floors["doha"], d["missed"]
-    assert d["false_flag_share"] <= floors["doha_false_flags"], d["flagged_wrongly"]
-
-
-def test_the_learned_floors_are_never_below_the_hand_written_ones() -> None:
-    hand, learned = FLOORS["hand"], FLOORS["learned"]
-    assert all(learned["stories"][s] >= f for s, f in hand["stories"].items())  # type: ignore[index,attr-defined]
-    assert learned["pooled"] >= hand["pooled"] and learned["right_kind"] >= hand["right_kind"]  # type: ignore[operator]
-    assert learned["false_flags"] <= hand["false_flags"] and learned["doha"] >= hand["doha"]  # type: ignore[operator]
+    assert d["recall"] >= WATCH_DOHA_RECALL_FLOOR, d["missed"]
+    assert d["false_flag_share"] <= WATCH_DOHA_FALSE_FLAG_CEILING, d["flagged_wrongly"]
