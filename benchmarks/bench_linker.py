@@ -10,7 +10,7 @@ The archive of N articles is made of the real texts' keys, each copy with a few 
 that the archive's vocabulary and postings grow as a real archive's do); it is filled through the same calls
 the stage makes for each archived article, less the text analysis, which only the new articles pay. Run:
 
-    .venv/bin/python benchmarks/bench_linker.py [--sizes 10000 100000] [--watches 1] [--shared ../shared]
+    .venv/bin/python benchmarks/bench_linker.py [--sizes 10000 100000] [--watches 1] [--weights FILE]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from wirewatch.alerts.linker import LinkModel, ModelFileError
+from wirewatch.alerts.linker import WEIGHTS_FILE, LinkModel, ModelFileError
 from wirewatch.alerts.linker_stage import WatchLinker
 from wirewatch.alerts.stories import TermStats, names
 from wirewatch.alerts.textkeys import Analyser
@@ -76,11 +76,12 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--watches", type=int, default=1, help="watched stories each article is related to")
+    parser.add_argument("--weights", type=Path, default=WEIGHTS_FILE, help="the learned linker's weights file")
     args = parser.parse_args()
     if not (args.shared / "data" / "news-dev.jsonl").exists():
         sys.exit(f"skipped: no {args.shared / 'data'} (pass --shared)")
     try:
-        model = LinkModel.load()
+        model = LinkModel.load(args.weights)
     except ModelFileError as exc:
         sys.exit(f"no learned linker to time: {exc}")
     material = texts(args.shared)
