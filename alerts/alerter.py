@@ -28,10 +28,11 @@ from wirewatch.alerts.alert_facts import alert_facts, name_key, source_of
 from wirewatch.alerts.alert_store import AlertStore
 from wirewatch.alerts.archive_store import ArticleInStory
 from wirewatch.alerts.compose import AlertFacts, Composer
+from wirewatch.alerts.linker_stage import WatchedStory, WatchLinker
 from wirewatch.alerts.mailer import Mailer, RetryPolicy, dead_on_this_host, deliver_pending
 from wirewatch.alerts.outbox import QueuedAlert
 from wirewatch.alerts.stage import NAME as STAGE_NAME
-from wirewatch.alerts.stories import Relation, StoryProfile, TermStats, names, relate
+from wirewatch.alerts.stories import Relation, TermStats, names
 from wirewatch.alerts.story_index import StoryIndex, story_keys
 from wirewatch.alerts.story_wording import FollowUpWording, also_reported_by, follow_up_wording
 
@@ -53,7 +54,7 @@ BACKFILL_LIMIT = 2000
 @dataclass
 class Watch:
     settings: WatchSettings
-    profile: StoryProfile | None
+    profile: WatchedStory | None
     members: int = 0  # links of this story in the database that the profile has learnt from
 
 
@@ -97,6 +98,7 @@ class Alerter:
         self._unrecorded: list[QueuedAlert] = []  # sent while the database was down: recorded when it is back
         self._claims_checked = float("-inf")
         self.stats = TermStats.with_background()
+        self.linker = WatchLinker(self.stats, settings.related_threshold, settings.window_days)
         self.stories = StoryIndex(settings.story_threshold, settings.story_window_days, new_id=store.new_story)
         self._restore_stories()
         self.watches: list[Watch] = []
@@ -116,6 +118,7 @@ class Alerter:
     def _restore(self, row: ArticleInStory) -> None:
         body = f"{row['title']}\n{row['text']}"
         self.stats.add(body)
+        self.linker.archived(row["article_id"], body)
         if row["story_id"] is not None:
             self.stories.restore(row["story_id"], story_keys(body), parse_time(row["published"]), row["title"])
 
@@ -156,13 +159,13 @@ class Alerter:
             current.append(watch)
         self.watches = current
 
-    def _initial_profile(self, watch: WatchSettings) -> StoryProfile | None:
+    def _initial_profile(self, watch: WatchSettings) -> WatchedStory | None:
         """The story as far as it is known: its seed, then the members already linked (oldest first)."""
         seed_text = watch.seed_text
         if watch.seed_file:
             seed_text = Path(watch.seed_file).read_text(encoding="utf-8", errors="replace")
-        profile = StoryProfile(watch.id, watch.name)
         topics = set(watch.topics)
+        when = None
         if watch.seed_url:
             row = self.store.archived_by_url(watch.seed_url)
             if row is None:
@@ -170,13 +173,13 @@ class Alerter:
             seed = decode(row["tagged_json"], TaggedArticle)
             seed_text = _body(seed)
             topics |= {t.topic for t in seed.fired()}
-            profile.seed(seed_text, topics, parse_time(seed.article.published))
-        else:
-            profile.seed(seed_text, topics)
+            when = parse_time(seed.article.published)
+        profile = self.linker.story(watch.id, watch.name, seed_text, topics, when)
         self.stats.add(seed_text)
         for member in self.store.story_texts(watch.id):
-            if member["relation"] == "follow_up":
-                profile.learn(f"{member['title']}\n{member['text']}", parse_time(member.get("published")))
+            if member["relation"] in ("same_report", "follow_up"):
+                self.linker.learn(profile, str(member["article_id"]), f"{member['title']}\n{member['text']}",
+                                  str(member["relation"]), parse_time(member.get("published")))
         return profile
 
     # -- the stage ---------------------------------------------------------------------------
@@ -191,6 +194,7 @@ class Alerter:
         first_time = outcome in ("new", "unlinked")
         if outcome == "new":
             self.stats.add(_body(tagged))
+            self.linker.archived(tagged.article_id, _body(tagged))
         if first_time and self.store.story_of(tagged.article_id) is None:
             story_id, _new = self.stories.link(story_keys(_body(tagged)), parse_time(article.published),
                                                article.title)
@@ -313,9 +317,9 @@ class Alerter:
                 canonical_url(entry.url), canonical_url(entry.canonical_url)):
             if self.store.link_member(watch.settings.id, tagged.article_id, "seed", 1.0):
                 watch.members += 1
-                watch.profile = StoryProfile(watch.settings.id, watch.settings.name)
-                watch.profile.seed(body, set(watch.settings.topics) | {t.topic for t in tagged.fired()},
-                                   parse_time(tagged.article.published))
+                topics = set(watch.settings.topics) | {t.topic for t in tagged.fired()}
+                watch.profile = self.linker.story(watch.settings.id, watch.settings.name, body, topics,
+                                                  parse_time(tagged.article.published))
                 log.info("watch %s: seeded by %s", watch.settings.id, entry.url)
                 self._backfill(watch, tagged.article_id)
             return None
@@ -325,14 +329,12 @@ class Alerter:
 
     def _decide(self, watch: Watch, tagged: TaggedArticle) -> Relation:
         assert watch.profile is not None
-        relation = relate(_body(tagged), watch.profile, self.stats, self.settings.related_threshold,
-                          parse_time(tagged.article.published), {t.topic for t in tagged.fired()},
-                          self.settings.window_days)
+        published, topics = parse_time(tagged.article.published), {t.topic for t in tagged.fired()}
+        relation = self.linker.relate(watch.profile, tagged.article_id, _body(tagged), published, topics)
         if relation.related and self.store.link_member(watch.settings.id, tagged.article_id, relation.kind,
                                                        relation.similarity):
             watch.members += 1
-            if relation.kind == "follow_up":
-                watch.profile.learn(_body(tagged), parse_time(tagged.article.published))
+            self.linker.learn(watch.profile, tagged.article_id, _body(tagged), relation.kind, published, topics)
             log.info("watch %s: %s is %s (%s; names %.2f)", watch.settings.id, tagged.article_id,
                      relation.kind.replace("_", " "), relation.reason, relation.similarity)
         return relation

@@ -4,16 +4,19 @@ In: an article's :class:`~alerts.textkeys.Analysis`, a story's keys (its seed, w
 added, its facts, its dates and topics) and :class:`TermStats` (document frequencies). Out: a
 feature vector of the pair (:func:`pair_features`), the probability that the article belongs to the
 story (:meth:`LinkModel.belongs`) and the probability that it is a later development rather than the
-same report retold (:meth:`LinkModel.develops`).
+same report retold (:meth:`LinkModel.develops`). Also passed in: the article's closest archived member and
+closest other archived article (``rivals``) and the hand-written linker's name similarity and decision
+(``hand``).
 
 The features are independent of language and story: IDF-weighted cosines of the keys against the
 seed, against the story as it grew and against its closest member; how much of the seed's heaviest
 keys the article carries; places, name skeletons, figures and dates in common; the share of the
 story's topics the article carries (a signal, not a gate); and the days from the story's start and
 from its last member. Their weights are learned on labelled pairs by ``benchmarks/fit_linker.py``
-(a logistic regression with fixed signs, or boosted trees monotone in the same signs). No weights are
-shipped: the learned linker is off by default (:mod:`alerts.linker_watch`); ``fit_linker.py --out``
-writes a weights file that :meth:`LinkModel.load` reads (numbers only).
+(a logistic regression with fixed signs, or boosted trees monotone in the same signs, :mod:`alerts.linker_trees`).
+``fit_linker.py`` writes a weights file (numbers only, with its format version :data:`FORMAT`) that
+:meth:`LinkModel.load` reads; none ships yet, so the alert stage runs the hand-written linker
+(:mod:`alerts.linker_stage`).
 """
 
 from __future__ import annotations
@@ -26,17 +29,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from wirewatch.alerts.linker_trees import Trees
 from wirewatch.alerts.textkeys import Analysis
 
 WEIGHTS_FILE = Path(__file__).parent / "data" / "linker_weights.json"
-FORMAT = "wirewatch-linker/1"
+FORMAT = "wirewatch-linker/2"
 LINK_FEATURES = ("cos_seed", "cos_story", "cos_member", "anchors", "own_anchors", "both_anchors", "places",
                  "seed_places", "own_places", "both_places", "skeletons", "names", "facts", "topics",
-                 "days_seed", "days_last", "before_seed", "seed_top", "own_top")
+                 "days_seed", "days_last", "before_seed", "seed_top", "own_top", "rival", "beats_rival", "hand",
+                 "hand_names")
 KIND_FEATURES = ("days_seed", "new_terms", "new_facts", "new_places", "cos_seed")
 # the sign each weight may take (+1: never below zero, -1: never above, 0: free): more in common never makes an
 # article less likely to belong, more time never more likely; more new facts never makes it less of a development
-LINK_SIGNS = {"days_seed": -1, "days_last": -1, "before_seed": -1}
+LINK_SIGNS = {"days_seed": -1, "days_last": -1, "before_seed": -1, "rival": -1}
 KIND_SIGNS = {"days_seed": 1, "new_terms": 0, "new_facts": 1, "new_places": 1, "cos_seed": -1}
 ANCHORS = 10
 PLACES = 4
@@ -54,13 +59,21 @@ class TermStats:
 
     docs: int = 0
     df: Counter[str] = field(default_factory=Counter)
+    _idf: dict[str, float] = field(default_factory=dict, repr=False, compare=False)  # valid until the next add
 
     def add_keys(self, keys: Iterable[str]) -> None:
         self.docs += 1
         self.df.update(set(keys))
+        if self._idf:
+            self._idf = {}
 
     def idf(self, term: str) -> float:
-        return math.log((self.docs + 1) / (self.df.get(term, 0) + 1)) + 1.0
+        value = self._idf.get(term)
+        if value is None:
+            if len(self._idf) > 200_000:
+                self._idf = {}
+            value = self._idf[term] = math.log((self.docs + 1) / (self.df.get(term, 0) + 1)) + 1.0
+        return value
 
     def vector(self, counts: Mapping[str, float], kinds: str = "") -> dict[str, float]:
         """Unit TF-IDF vector of the keys whose first character is in ``kinds`` (``""``: the plain terms)."""
@@ -121,8 +134,11 @@ def _log_days(days: float) -> float:
 
 
 def pair_features(article: Counter[str], story: StoryKeys, stats: TermStats, published: datetime | None = None,
-                  topics: Iterable[str] = ()) -> dict[str, float]:
-    """The features of (article, story), see the module doc; every value lies in [0, 1]."""
+                  topics: Iterable[str] = (), rivals: tuple[float, float] | None = None,
+                  hand: tuple[float, bool] | None = None) -> dict[str, float]:
+    """The features of (article, story), see the module doc; every value lies in [0, 1]. ``rivals``: the article's
+    closest archived member of the story and closest other archived article (:mod:`alerts.linker_rivals`);
+    ``hand``: the hand-written linker's name similarity and decision (:func:`alerts.stories.relate`)."""
     terms = stats.vector(article)
     seed_terms = stats.vector(story.seed)
     out = {"cos_seed": cosine(terms, seed_terms), "cos_story": cosine(terms, stats.vector(story.grown))}
@@ -148,6 +164,10 @@ def pair_features(article: Counter[str], story: StoryKeys, stats: TermStats, pub
     out["days_seed"] = min(1.0, abs(since_seed) / 365.0)  # linear: weeks later is still the story, years is not
     out["days_last"] = min(1.0, abs(_days(published, story.last_seen)) / 365.0)
     out["before_seed"] = 1.0 if since_seed < -2 else 0.0
+    inside, outside = rivals if rivals is not None else (out["cos_member"], 0.0)
+    out["rival"] = outside
+    out["beats_rival"] = max(0.0, min(1.0, 0.5 + max(inside, out["cos_member"]) - outside))
+    out["hand_names"], out["hand"] = (max(0.0, min(1.0, hand[0])), float(hand[1])) if hand else (0.0, 0.0)
     return out
 
 
@@ -193,6 +213,7 @@ class LinkModel:
     kind_bias: float
     threshold: float  # P(belongs) that links an article to a watched story
     index_threshold: float  # P(belongs) that joins an article to an every-article story
+    trees: Trees | None = None  # boosted trees in place of the logistic link weights (alerts.linker_trees)
 
     @classmethod
     def load(cls, path: Path = WEIGHTS_FILE) -> LinkModel:
@@ -207,26 +228,31 @@ class LinkModel:
                                  "rerun benchmarks/fit_linker.py")
         try:
             link, kind = data["link"], data["kind"]
-            if set(link["weights"]) != set(LINK_FEATURES) or set(kind["weights"]) != set(KIND_FEATURES):
+            trees = Trees.from_json(link["trees"]) if "trees" in link else None
+            if set(trees.features if trees else link["weights"]) != set(LINK_FEATURES) or \
+                    set(kind["weights"]) != set(KIND_FEATURES):
                 raise KeyError("features differ from this version's")
-            return cls({k: float(v) for k, v in link["weights"].items()}, float(link["bias"]),
+            weights = {} if trees else {k: float(v) for k, v in link["weights"].items()}
+            return cls(weights, float(link.get("bias", 0.0)),
                        {k: float(v) for k, v in kind["weights"].items()}, float(kind["bias"]),
-                       float(data["threshold"]), float(data["index_threshold"]))
-        except (KeyError, TypeError, ValueError) as exc:
+                       float(data["threshold"]), float(data["index_threshold"]), trees)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise ModelFileError(f"{path}: malformed linker weights ({exc}); rerun benchmarks/fit_linker.py") \
                 from exc
 
     def as_json(self, **extra: object) -> dict[str, object]:
+        link: dict[str, object] = {"trees": self.trees.as_json()} if self.trees else \
+            {"weights": dict(self.link_weights), "bias": self.link_bias}
         return {"format": FORMAT, "threshold": self.threshold, "index_threshold": self.index_threshold,
-                "link": {"weights": dict(self.link_weights), "bias": self.link_bias},
-                "kind": {"weights": dict(self.kind_weights), "bias": self.kind_bias}, **extra}
+                "link": link, "kind": {"weights": dict(self.kind_weights), "bias": self.kind_bias}, **extra}
 
     def belongs(self, features: Mapping[str, float]) -> float:
-        inputs = link_inputs(features)
-        return _sigmoid(self.link_bias + sum(w * inputs[k] for k, w in self.link_weights.items()))
+        return self.score(link_inputs(features))
 
     def score(self, inputs: Mapping[str, float]) -> float:
         """P(belongs) from inputs already transformed by :func:`link_inputs`."""
+        if self.trees is not None:
+            return self.trees.probability(inputs)
         return _sigmoid(self.link_bias + sum(w * inputs[k] for k, w in self.link_weights.items()))
 
     def develops(self, features: Mapping[str, float]) -> float:

@@ -1,4 +1,4 @@
-"""The learned story linker on a watched story: off by default (the alert stage runs alerts.stories.relate).
+"""The learned story linker on a watched story: used by the alert stage when its weights file loads.
 
 In: an article (title and text, publication time, fired topics), a :class:`LearnedStory` (the seed's keys and
 what its accepted members added), :class:`~alerts.linker.TermStats` over the archive's keys, and a
@@ -7,20 +7,23 @@ what its accepted members added), :class:`~alerts.linker.TermStats` over the arc
 
 - **About the same story?** The article's keys (:mod:`alerts.textkeys`: terms in any script, places
   across languages, name skeletons, figures and dates) against the seed's, the story as it grew and its
-  closest member; the story's topics and the days from its start are signals, not gates. The model turns
+  closest member; against its rivals (the closest archived article outside the story,
+  :mod:`alerts.linker_rivals`); the hand-written linker's name similarity and decision; the story's topics
+  and the days from its start are signals, not gates. The model turns
   the pair's features into the probability that the article belongs; it joins at the model's threshold.
 - **Same report or follow-up?** From what the article adds (its share of terms, figures, dates and places
   the analyst was not sent) and the time since the first report, weighed by the model: no word list.
 - **Learning and drift.** Each accepted member adds its keys to the story (bounded), while the seed stays a
   feature of its own, so that a story that grows stays anchored to what was watched.
 
-Nothing here is used unless a caller asks for it (``benchmarks/eval_watch.py --linker learned``): it did not
-beat the hand-written linker on every count of issue #10 (see docs/benchmarks.md).
+The alert stage, ``backtest --watch`` and the evaluations reach it through :mod:`alerts.linker_stage` and
+:mod:`alerts.replay`. No weights file ships: held out, it does not yet beat the hand-written linker on every
+count of issue #10 (see docs/benchmarks.md), so the stage runs the hand-written linker.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -28,16 +31,17 @@ from wirewatch.alerts.linker import LinkModel, StoryKeys, TermStats, kind_featur
 from wirewatch.alerts.stories import Relation
 from wirewatch.alerts.textkeys import Analyser, Analysis
 
+SEED_ID = "\x00seed"  # the seed's id among the archive's rivals (no article id looks like it)
 NEW_SENTENCE_SHARE = 0.5  # a lead sentence is news when more than half of its terms are new to the story
 NOTHING_NEW = 0.05  # an article whose terms are this little new, with no new fact, retells what was sent
 
 
-def archive_stats(texts: Iterable[str]) -> TermStats:
+def archive_stats(texts: Iterable[str], analyse: Callable[[str], Analysis] | None = None) -> TermStats:
     """Key frequencies of the archive itself (no bundled background: what is common is what the archive repeats)."""
     stats = TermStats()
-    analyser = Analyser.default()
+    analyse = analyse or Analyser.default().analyse
     for text in texts:
-        stats.add_keys(analyser.analyse(text).keys)
+        stats.add_keys(analyse(text).keys)
     return stats
 
 
@@ -58,10 +62,12 @@ class LearnedStory:
         self.first_seen = when
 
     def anchored(self, analysis: Analysis, stats: TermStats, model: LinkModel, published: datetime | None,
-                 topics: Iterable[str]) -> bool:
+                 topics: Iterable[str], rivals: tuple[float, float] | None = None,
+                 hand: tuple[float, bool] | None = None) -> bool:
         """Whether the article would join on the seed alone: only such members teach the story (a member that
         joined through another member does not pull the story further, into a neighbouring one)."""
-        return model.belongs(pair_features(analysis.keys, self.anchor, stats, published, topics)) >= model.threshold
+        features = pair_features(analysis.keys, self.anchor, stats, published, topics, rivals, hand)
+        return model.belongs(features) >= model.threshold
 
     def learn(self, analysis: Analysis, when: datetime | None = None) -> None:
         self.keys.add(analysis.keys, when)
@@ -81,7 +87,8 @@ def novelty(analysis: Analysis, story: LearnedStory) -> tuple[list[str], list[st
 
 def relate_learned(analysis: Analysis, story: LearnedStory, stats: TermStats, model: LinkModel,
                    published: datetime | None = None, topics: Iterable[str] = (),
-                   window_days: float = 120.0) -> Relation:
+                   window_days: float = 120.0, rivals: tuple[float, float] | None = None,
+                   hand: tuple[float, bool] | None = None) -> Relation:
     """How the analysed article relates to ``story``, by the model's two decisions."""
     if not analysis.keys:
         return Relation("unrelated", 0.0, "no words to compare (empty, or a script the linker cannot read)")
@@ -90,40 +97,23 @@ def relate_learned(analysis: Analysis, story: LearnedStory, stats: TermStats, mo
     if published is not None and story.keys.last_seen is not None and \
             published - story.keys.last_seen > timedelta(days=window_days):
         return Relation("unrelated", 0.0, f"more than {window_days:g} days after the story's last news")
-    features = pair_features(analysis.keys, story.keys, stats, published, topics)
+    features = pair_features(analysis.keys, story.keys, stats, published, topics, rivals, hand)
     p = round(model.belongs(features), 4)
+    scores = f"p={p:.2f}, threshold {model.threshold:.2f}"
     if p < model.threshold:
-        return Relation("unrelated", p, f"too little in common with the story (p={p:.2f} < {model.threshold:.2f})")
+        if features["rival"] > max(features["cos_member"], rivals[0] if rivals else 0.0):
+            return Relation("unrelated", p, f"closer to another article of the archive than to the story ({scores})")
+        return Relation("unrelated", p, f"too little in common with the story ({scores})")
     fresh, new_facts = novelty(analysis, story)
     kinds = kind_features(analysis, story.keys, stats, published, features["cos_seed"])
     develops = model.develops(kinds)
+    scores += f", new {develops:.2f}"
     if develops >= 0.5 and not (kinds["new_terms"] < NOTHING_NEW and not new_facts):
-        return Relation("follow_up", p, f"follow-up (p={p:.2f}, new {develops:.2f})", (), tuple(fresh[:3]),
-                        tuple(new_facts[:10]))
-    return Relation("same_report", p, f"the same report retold (p={p:.2f}, new {develops:.2f})", (),
-                    tuple(fresh[:3]), tuple(new_facts[:10]))
-
-
-@dataclass(frozen=True)
-class Past:
-    id: str
-    text: str
-    published: datetime | None
-    topics: frozenset[str]
-
-
-def replay_learned(seed_text: str, seed_topics: Iterable[str], start: datetime | None, articles: Iterable[Past],
-                   stats: TermStats, model: LinkModel, window_days: float = 120.0) -> dict[str, Relation]:
-    """Every article's relation to the story seeded by ``seed_text``, oldest first; each linked article is
-    learned before the next is judged."""
-    story = LearnedStory()
-    story.seed(seed_text, seed_topics, start)
-    analyser = Analyser.default()
-    out: dict[str, Relation] = {}
-    for art in sorted(articles, key=lambda a: a.published.timestamp() if a.published else float("inf")):
-        analysis = analyser.analyse(art.text)
-        relation = relate_learned(analysis, story, stats, model, art.published, art.topics, window_days)
-        if relation.related and story.anchored(analysis, stats, model, art.published, art.topics):
-            story.learn(analysis, art.published)
-        out[art.id] = relation
-    return out
+        start = story.keys.first_seen or story.keys.earliest
+        days = (published - start).days if published is not None and start is not None else 0
+        added = f"new: {', '.join(new_facts[:4])}" if new_facts else "new sentences"
+        reason = f"{days} day{'s' if days != 1 else ''} after the first report, {added}" if days >= 1 else \
+            f"adds to the story ({added})"
+        return Relation("follow_up", p, f"{reason} ({scores})", (), tuple(fresh[:3]), tuple(new_facts[:10]))
+    return Relation("same_report", p, f"the same report retold ({scores})", (), tuple(fresh[:3]),
+                    tuple(new_facts[:10]))

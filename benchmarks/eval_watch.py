@@ -124,7 +124,7 @@ class HandWritten:
     def fold(self, story: str | None, held_out: frozenset[str]) -> Replayer:
         def replay(seed: str, topics: frozenset[str], start: datetime | None, past: list[PastArticle],
                    archive: list[str]) -> Mapping[str, Relation]:
-            return replay_story(seed, topics, start, past, term_stats(archive), self.threshold)
+            return replay_story(seed, topics, start, past, term_stats(archive), self.threshold, use_shipped=False)
         return replay
 
 

@@ -18,7 +18,10 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import random
+import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,18 +35,24 @@ from wirewatch.alerts.linker import (
     KIND_SIGNS,
     LINK_FEATURES,
     LINK_SIGNS,
+    WEIGHTS_FILE,
     LinkModel,
     TermStats,
     cosine,
     kind_features,
     pair_features,
 )
-from wirewatch.alerts.linker_watch import LearnedStory, Past, archive_stats, replay_learned
-from wirewatch.alerts.stories import Relation
+from wirewatch.alerts.linker_rivals import Rivals
+from wirewatch.alerts.linker_trees import Trees
+from wirewatch.alerts.linker_watch import SEED_ID, LearnedStory
+from wirewatch.alerts.replay import replay_story, term_stats
+from wirewatch.alerts.stories import Relation, StoryProfile, relate
 from wirewatch.alerts.textkeys import Analyser, Analysis
 
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # the trees are small: threads only fight over a shared machine's cores
 WATCH_FP_TARGET = 0.004  # the linear model's threshold lets at most this share of the training negatives through
 TREES_FP_TARGET = 0.001  # the same for the boosted trees
+HAND_THRESHOLD = 0.14  # the hand-written linker's (a feature of the learned one): [alert] related_threshold
 SOURCE_WEIGHT = {"stories-dev": 1.0, "wikiref": 0.5, "doha": 0.5, "demo": 0.5}
 
 
@@ -56,6 +65,7 @@ class Pairs:
     kind_label: list[int] = field(default_factory=list)
     kind_weight: list[float] = field(default_factory=list)
     negatives: list[list[float]] = field(default_factory=list)  # real news negatives: the threshold is set on them
+    group: list[str] = field(default_factory=list)  # each link pair's watch (a stories-dev story, doha, demo, wikiref)
 
 
 @dataclass
@@ -67,6 +77,8 @@ class Corpus:
     analyses: dict[str, Analysis]
     stats: TermStats  # over every text: the WikiRef pairs
     topics: dict[str, frozenset[str]]
+    texts: dict[str, str]
+    wikiref_cache: Pairs | None = None
 
     def archive(self, ids: Sequence[str]) -> TermStats:
         """Key frequencies over these texts: a replay's archive, as eval_watch.py builds it."""
@@ -124,23 +136,39 @@ def corpus(shared: Path, data: Data) -> Corpus:
     stats = TermStats()
     for a in analyses.values():
         stats.add_keys(a.keys)
-    return Corpus(data, seed, rows, docs, analyses, stats, data.topics | demo_topics)
+    return Corpus(data, seed, rows, docs, analyses, stats, data.topics | demo_topics, texts)
 
 
 def watch_pairs(out: Pairs, c: Corpus, seed_id: str, seed: str, seed_date: datetime | None, story: str,
-                rows: Sequence[Row], source: str, stats: TermStats) -> None:
+                rows: Sequence[Row], source: str, stats: TermStats, archive_ids: Sequence[str]) -> None:
     """Each row against the story as it stood when the row came (the seed and the true members before it)."""
     profile = LearnedStory()
     profile.seed(seed, c.topics[seed_id], seed_date)
+    hand = StoryProfile("fit", "fit")
+    hand.seed(seed, c.topics[seed_id], seed_date)
+    names = term_stats(c.texts[i] for i in archive_ids)
     ordered = sorted(rows, key=lambda r: r.published.timestamp() if r.published else 0.0)
     weight = SOURCE_WEIGHT[source] / max(1, len(ordered))
+    archive, members = Rivals(), {SEED_ID}
+    archive.add(SEED_ID, stats.vector(profile.keys.seed))
     for row in ordered:
         analysis = c.analyses[row.id]
-        features = pair_features(analysis.keys, profile.keys, stats, row.published, c.topics.get(row.id, ()))
+        vector = stats.vector(analysis.keys)
+        rivals = archive.nearest(vector, members, row.id)
+        archive.add(row.id, vector)
+        topics = c.topics.get(row.id, frozenset())
+        told = relate(c.texts[row.id], hand, names, HAND_THRESHOLD, row.published, topics)
+        features = pair_features(analysis.keys, profile.keys, stats, row.published, topics, rivals,
+                                 (told.similarity, told.related))
         member = row.story == story
+        if member:
+            members.add(row.id)
+            if row.relation == "follow_up":
+                hand.learn(c.texts[row.id], row.published)
         out.link.append([features[k] for k in LINK_FEATURES])
         out.label.append(int(member))
         out.weight.append(weight * (3.0 if member else 1.0))
+        out.group.append(story if source == "stories-dev" else source)
         if not member:
             if source != "demo":
                 out.negatives.append(out.link[-1])
@@ -154,52 +182,88 @@ def watch_pairs(out: Pairs, c: Corpus, seed_id: str, seed: str, seed_date: datet
 
 
 def wikiref_pairs(out: Pairs, c: Corpus, rng: random.Random) -> None:
-    """Each article as a one-article story against its event's other articles and sampled others."""
+    """Each article as a one-article story against its event's other articles and sampled others (computed once
+    per corpus: they do not depend on the fold)."""
+    if c.wikiref_cache is None:
+        c.wikiref_cache = Pairs()
+        _wikiref_pairs(c.wikiref_cache, c, rng)
+    out.link.extend(c.wikiref_cache.link)
+    out.label.extend(c.wikiref_cache.label)
+    out.weight.extend(c.wikiref_cache.weight)
+    out.group.extend("wikiref" for _ in c.wikiref_cache.link)
+
+
+def _wikiref_pairs(out: Pairs, c: Corpus, rng: random.Random) -> None:
     docs = c.wikiref
     names = sorted(docs)
     vectors = {n: c.stats.vector(c.analyses[n].keys) for n in names}
+    by_label: dict[str, dict[str, float]] = {}  # article -> its closest article of each label
+    for name in names:
+        best: dict[str, float] = {}
+        for other in names:
+            if other != name:
+                label = docs[other][1]
+                best[label] = max(best.get(label, 0.0), cosine(vectors[name], vectors[other]))
+        by_label[name] = best
+    hand_stats = term_stats(docs[n][0] for n in names)
     for seed in names:
         profile = LearnedStory()
         profile.seed(docs[seed][0])
+        hand = StoryProfile("fit", "fit")
+        hand.seed(docs[seed][0])
         others = [n for n in names if n != seed]
         same = [n for n in others if docs[n][1] == docs[seed][1]]
         different = [n for n in others if docs[n][1] != docs[seed][1]]
         closest = sorted(different, key=lambda n: -cosine(vectors[n], vectors[seed]))[:10]
         rest = closest + rng.sample([n for n in different if n not in closest], 10)
         for name in same[:10] + rest:
-            f = pair_features(c.analyses[name].keys, profile.keys, c.stats)
+            outside = max((v for label, v in by_label[name].items() if label != docs[seed][1]), default=0.0)
+            told = relate(docs[name][0], hand, hand_stats, HAND_THRESHOLD)
+            f = pair_features(c.analyses[name].keys, profile.keys, c.stats,
+                              rivals=(cosine(vectors[name], vectors[seed]), outside),
+                              hand=(told.similarity, told.related))
             out.link.append([f[k] for k in LINK_FEATURES])
             out.label.append(int(docs[name][1] == docs[seed][1]))
             out.weight.append(SOURCE_WEIGHT["wikiref"] / len(names) / 5)
 
 
-@dataclass(frozen=True)
-class Boosted:
-    """Gradient-boosted trees over the same features, each monotone in the sign the linear model keeps."""
-
-    link: object
-    kind: LinkModel
-    threshold: float
-
-    def belongs(self, features: Mapping[str, float]) -> float:
-        return float(self.link.predict_proba(np.asarray([[features[k] for k in LINK_FEATURES]]))[0, 1])  # type: ignore[attr-defined]
-
-    def develops(self, features: Mapping[str, float]) -> float:
-        return self.kind.develops(features)
+def export_trees(model: object) -> Trees:
+    """A fitted binary HistGradientBoostingClassifier as :class:`~alerts.linker_trees.Trees` (numbers only)."""
+    trees = []
+    for (predictor,) in model._predictors:  # type: ignore[attr-defined]
+        trees.append(tuple((int(n["feature_idx"]), float(n["num_threshold"]), int(n["left"]), int(n["right"]),
+                            float(n["value"]), bool(n["is_leaf"]), bool(n["missing_go_to_left"]))
+                           for n in predictor.nodes))
+    baseline = float(np.ravel(model._baseline_prediction)[0])  # type: ignore[attr-defined]
+    return Trees(LINK_FEATURES, baseline, tuple(trees))
 
 
 def fit_boosted(c: Corpus, exclude: str = "", hold_out: frozenset[str] = frozenset(),
-                fp_target: float = TREES_FP_TARGET) -> Boosted:
+                fp_target: float = TREES_FP_TARGET) -> LinkModel:
+    """Boosted trees over the same features, each monotone in the sign the linear model keeps; the kind model
+    is the linear one."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     linear, out = fit(c, exclude, hold_out, pairs_out=True)  # type: ignore[misc]  # the kind model, the pairs
-    trees = HistGradientBoostingClassifier(max_depth=3, max_iter=150, learning_rate=0.05, min_samples_leaf=20,
-                                           monotonic_cst=[LINK_SIGNS.get(f, 1) for f in LINK_FEATURES],
-                                           random_state=7)
-    trees.fit(np.asarray(out.link), np.asarray(out.label), sample_weight=np.asarray(out.weight) / np.mean(out.weight))
-    scores = sorted(trees.predict_proba(np.asarray(out.negatives))[:, 1], reverse=True)
+    x, y = np.asarray(out.link), np.asarray(out.label)
+    w, group = np.asarray(out.weight) / np.mean(out.weight), np.asarray(out.group)
+
+    def trees_on(rows: np.ndarray) -> HistGradientBoostingClassifier:
+        model = HistGradientBoostingClassifier(max_depth=3, max_iter=150, learning_rate=0.05, min_samples_leaf=20,
+                                               monotonic_cst=[LINK_SIGNS.get(f, 1) for f in LINK_FEATURES],
+                                               random_state=7)
+        return model.fit(x[rows], y[rows], sample_weight=w[rows])
+
+    # the threshold from held-out scores: each watch of the fit scored by trees fitted without it (in-sample scores
+    # of negatives are lower than those of unseen stories, so a threshold set on them lets more through)
+    held: list[float] = []
+    for g in sorted(set(out.group) - {"demo", "wikiref"}):
+        negatives = (group == g) & (y == 0)
+        held += list(trees_on(group != g).predict_proba(x[negatives])[:, 1])
+    scores = sorted(held, reverse=True)
     threshold = round(max(0.5, float(scores[int(len(scores) * fp_target)]) + 1e-4), 4)
-    return Boosted(trees, linear, threshold)
+    trees = export_trees(trees_on(np.ones(len(y), dtype=bool)))
+    return LinkModel({}, 0.0, linear.kind_weights, linear.kind_bias, threshold, threshold, trees)
 
 
 def fit(c: Corpus, exclude: str = "", hold_out: frozenset[str] = frozenset(), fp_target: float = WATCH_FP_TARGET,
@@ -213,16 +277,18 @@ def fit(c: Corpus, exclude: str = "", hold_out: frozenset[str] = frozenset(), fp
             continue
         seed_row = next(r for r in data.rows if r.about == story and r.relation == "seed")
         others = [r for r in kept if r is not seed_row]
-        watch_pairs(out, c, f"seed:{story}", text, seed_row.published, story, others, "stories-dev",
-                    c.archive([f"seed:{story}", *(r.id for r in others)]))
+        ids = [f"seed:{story}", *(r.id for r in others)]
+        watch_pairs(out, c, f"seed:{story}", text, seed_row.published, story, others, "stories-dev", c.archive(ids),
+                    ids)
     retold = [Row(f"doha{n}", "doha", "same_report", t, DOHA_DAY.replace(hour=12))
               for n, t in enumerate(data.doha_seeds[1:], 1)]
     dev = [r for r in data.news_dev if r.id not in hold_out]
     doha_archive = [f"doha{n}" for n in range(len(data.doha_seeds))] + [r.id for r in data.news_dev + kept]
     watch_pairs(out, c, "doha0", data.doha_seeds[0], DOHA_DAY, "doha", retold + dev + kept, "doha",
-                c.archive(doha_archive))
+                c.archive(doha_archive), doha_archive)
+    demo_ids = [c.demo_seed.id, *(r.id for r in c.demo_rows)]
     watch_pairs(out, c, c.demo_seed.id, c.demo_seed.text, c.demo_seed.published, "demo", c.demo_rows, "demo",
-                c.archive([c.demo_seed.id, *(r.id for r in c.demo_rows)]))
+                c.archive(demo_ids), demo_ids)
     if c.wikiref:
         wikiref_pairs(out, c, random.Random(7))
     link_w, link_b = logistic(out.link, out.label, out.weight, [LINK_SIGNS.get(f, 1) for f in LINK_FEATURES])
@@ -268,12 +334,23 @@ class Learned:
         what = f"boosted trees, threshold at {self.fp_target:.1%}" if trees else \
             f"logistic regression, threshold at {self.fp_target:.1%}"
         self.name = f"learned (alerts/linker.py features; {what} of the training negatives; anchored learning)"
-        self._models: dict[tuple[str, frozenset[str]], LinkModel | Boosted] = {}
+        self._models: dict[tuple[str, frozenset[str]], LinkModel] = {}
+        self._analyses: dict[str, Analysis] = {}
 
-    def model(self, story: str | None, held_out: frozenset[str]) -> LinkModel | Boosted:
+    def analyse(self, text: str) -> Analysis:
+        """The analysis of a text, once per text for all the folds."""
+        found = self._analyses.get(text)
+        if found is None:
+            found = self._analyses[text] = Analyser.default().analyse(text)
+        return found
+
+    def model(self, story: str | None, held_out: frozenset[str]) -> LinkModel:
         key = (story or "", held_out)
         if key not in self._models:
+            start = time.process_time()
             self._models[key] = (fit_boosted if self.trees else fit)(self.corpus, story or "", held_out, self.fp_target)
+            print(f"  fitted without {story or f'{len(held_out)} news-dev rows'}: threshold "
+                  f"{self._models[key].threshold} ({time.process_time() - start:.0f} s CPU)", file=sys.stderr)
         return self._models[key]
 
     def fold(self, story: str | None, held_out: frozenset[str]) -> Replayer:
@@ -281,21 +358,26 @@ class Learned:
 
         def replay(seed: str, topics: frozenset[str], start: datetime | None, past: Sequence[object],
                    archive: list[str]) -> Mapping[str, Relation]:
-            arts = [Past(a.id, a.text, a.published, a.topics) for a in past]  # type: ignore[attr-defined]
-            return replay_learned(seed, topics, start, arts, archive_stats(archive), model)  # type: ignore[arg-type]
+            # the alert stage's own replay (alerts/replay.py), with this fold's weights; the archive is the past
+            return replay_story(seed, topics, start, past, term_stats(archive), HAND_THRESHOLD,  # type: ignore[arg-type]
+                                model=model, analyse=self.analyse)
         return replay  # type: ignore[return-value]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
-    parser.add_argument("--out", type=Path, required=True, help="where to write the weights (JSON numbers only)")
+    parser.add_argument("--out", type=Path, default=WEIGHTS_FILE, help="where to write the weights (JSON numbers only)")
     parser.add_argument("--exclude", default="", help="leave this stories-dev story out")
+    parser.add_argument("--linear", action="store_true", help="the logistic model rather than the boosted trees")
+    parser.add_argument("--fp-target", type=float, help="the threshold lets this share of held-out negatives in")
     args = parser.parse_args()
-    model = fit(corpus(args.shared, load(args.shared)), args.exclude)
-    args.out.write_text(json.dumps(model.as_json(fitted_by="benchmarks/fit_linker.py", excluded=args.exclude),
-                                   indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}: threshold {model.threshold}")
+    c = corpus(args.shared, load(args.shared))
+    target = args.fp_target if args.fp_target is not None else WATCH_FP_TARGET if args.linear else TREES_FP_TARGET
+    model = fit(c, args.exclude, fp_target=target) if args.linear else fit_boosted(c, args.exclude, fp_target=target)
+    args.out.write_text(json.dumps(model.as_json(fitted_by="benchmarks/fit_linker.py", excluded=args.exclude,
+                                                 fp_target=target), separators=(",", ":")) + "\n", encoding="utf-8")
+    print(f"wrote {args.out} ({args.out.stat().st_size:,} bytes): threshold {model.threshold}")
     for name, w in {**model.link_weights, **{f"kind {k}": v for k, v in model.kind_weights.items()}}.items():
         print(f"  {name:16s} {w:+.3f}")
 

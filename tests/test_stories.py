@@ -3,12 +3,17 @@ the noise around a story (Gaza talks in Doha, battlefield and strike reports) is
 learned linker (off by default): its keys in scripts without capitals, its bad input, its anchored learning."""
 
 import json
+import math
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from wirewatch.alerts.linker import FORMAT, KIND_FEATURES, LINK_FEATURES, LinkModel, ModelFileError
+from wirewatch.alerts.linker_rivals import Rivals
+from wirewatch.alerts.linker_stage import WatchLinker, shipped_model
+from wirewatch.alerts.linker_trees import Trees
 from wirewatch.alerts.linker_watch import LearnedStory, archive_stats, relate_learned
 from wirewatch.alerts.stories import StoryProfile, TermStats, latin_key, names, relate, terms
 from wirewatch.alerts.textkeys import Analyser, spelling
@@ -157,3 +162,50 @@ def test_a_weights_file_of_another_version_is_named_with_what_to_do(tmp_path: Pa
         LinkModel.load(path)
     path.write_text(json.dumps(_model().as_json()), encoding="utf-8")
     assert LinkModel.load(path) == _model() and data["format"] == FORMAT
+
+
+def test_the_rivals_are_the_closest_archived_articles_outside_the_story() -> None:
+    rivals = Rivals(keep=3, postings=2)
+    rivals.add("seed", {"doha": 0.8, "kursk": 0.6})
+    rivals.add("gaza", {"doha": 0.6, "hamas": 0.8})
+    assert rivals.nearest({"doha": 1.0}, {"seed"}) == (0.8, 0.6)
+    assert rivals.nearest({"doha": 1.0}, {"seed"}, self_id="gaza") == (0.8, 0.0)
+    rivals.add("a", {"doha": 0.1})
+    rivals.add("b", {"doha": 0.1})  # each term keeps its latest two articles only: a bounded look-up
+    assert rivals.nearest({"doha": 1.0}, {"seed"}) == (0.0, 0.1)
+
+
+def test_trees_read_from_a_weights_file_score_as_written(tmp_path: Path) -> None:
+    # one tree: cos_seed <= 0.3 goes left (leaf -2), else right (leaf +2); baseline 0
+    tree = ((LINK_FEATURES.index("cos_seed"), 0.3, 1, 2, 0.0, False, False), (0, 0.0, 0, 0, -2.0, True, False),
+            (0, 0.0, 0, 0, 2.0, True, False))
+    model = replace(_model(), link_weights={}, trees=Trees(LINK_FEATURES, 0.0, (tree,)))
+    path = tmp_path / "weights.json"
+    path.write_text(json.dumps(model.as_json()), encoding="utf-8")
+    loaded = LinkModel.load(path)
+    low = {k: 0.0 for k in LINK_FEATURES}
+    assert loaded.belongs(low) == pytest.approx(1 / (1 + math.exp(2.0)))
+    assert loaded.belongs(low | {"cos_seed": 0.9}) == pytest.approx(1 / (1 + math.exp(-2.0)))
+    broken = model.as_json()
+    broken["link"]["trees"]["trees"][0][0][2] = 7  # type: ignore[index]  # a node pointing outside its tree
+    path.write_text(json.dumps(broken), encoding="utf-8")
+    with pytest.raises(ModelFileError, match="malformed"):
+        LinkModel.load(path)
+
+
+def test_the_alert_stage_falls_back_to_the_hand_written_linker_on_a_weights_file_of_another_version(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "weights.json"
+    path.write_text(json.dumps({"format": "wirewatch-linker/0"}), encoding="utf-8")
+    assert shipped_model(path) is None
+    assert "wirewatch-linker/0" in caplog.text and "hand-written" in caplog.text
+    seed = next(a for a in CORPUS.articles if a["kind"] == "doha_report")
+    rewrite = next(a for a in CORPUS.articles if a["kind"] == "doha_rewrite")
+    for linker in (WatchLinker(TermStats.with_background(), 0.14, 120.0, use_shipped=False),
+                   WatchLinker(TermStats.with_background(), 0.14, 120.0, model=_model())):
+        for art in CORPUS.articles:
+            linker.archived(art["id"], body(art))
+        story = linker.story("w", "Doha", body(seed), BOTH, when(seed))
+        relation = linker.relate(story, rewrite["id"], body(rewrite), when(rewrite), BOTH)
+        assert relation.kind == "same_report", (linker.name, relation.reason)
+        assert "kursk" in relation.shared_names  # the names the email's "why" sentence is worded from
