@@ -42,6 +42,8 @@ KEEP_SECONDS = 30.0  # an SMTP connection unused this long is closed, not reused
 class Mailer(Protocol):
     def send(self, message: EmailMessage) -> None: ...
 
+    def close(self) -> None: ...
+
 
 class OutboxMailer:
     """Writes each email as an ``.eml`` file (the embedded default, with no SMTP host)."""
@@ -56,6 +58,9 @@ class OutboxMailer:
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(message.as_bytes())
         tmp.replace(path)
+
+    def close(self) -> None:
+        """Nothing is kept open between emails."""
 
 
 class SmtpMailer:

@@ -40,6 +40,9 @@ class AlertHandler(Handler[TaggedArticle]):
     def reload(self) -> None:
         self.alerter.request_refresh()
 
+    def close(self) -> None:
+        self.alerter.mailer.close()  # QUIT on the SMTP connection kept across a burst
+
 
 def build_alerter(settings: Settings, store: AlertStore, progress: Progress | None = None,
                   worker: WorkerId | None = None) -> Alerter:
