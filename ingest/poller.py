@@ -69,7 +69,7 @@ log = logging.getLogger(__name__)
 __all__ = ["CycleMemory", "FeedPoller", "PollResult", "PollSource", "content_hash", "poll_due", "record"]
 
 BATCH = 500  # poll results published and recorded together ...
-FLUSH_SECONDS = 1.0  # ... or as soon as the oldest waiting result is this old: a slow feed holds back no other
+FLUSH_SECONDS = 0.25  # ... or as soon as the oldest waiting result is this old: a slow feed holds back no other
 DB_THREADS = 4  # the poller's database calls run on these, never on the event loop
 PARSE_WORKERS = 2  # processes parsing feeds for the poll stage (at most one per core)
 PARSE_SECONDS = 30.0  # a feed whose parse takes more CPU is given up for this poll (its worker replaced)
