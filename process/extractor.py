@@ -43,9 +43,6 @@ MAX_CRAWL_DELAY = 30.0  # a robots.txt Crawl-delay above this is capped, not obe
 HTML_TYPES = ("text/html", "application/xhtml+xml", "text/xml", "application/xml")
 FORGET_FETCH_SECONDS = 600.0  # a background fetch whose entry never came back (another worker took it)
 POOL_START_SECONDS = 60.0  # a pool not started by then (normally 1-6 s): that batch is extracted in-process
-WARM_UP_PAGE = (b"<html><head><title>Warm-up</title></head><body><article><p>"
-                + b"Each extraction worker reads this page once as the stage starts, before any entry comes. " * 4
-                + b"</p></article></body></html>")
 
 
 def strip_html(fragment: str) -> str:
@@ -145,16 +142,17 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     if not sys.platform.startswith("linux"):
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    # the fork server imports trafilatura once and each worker is forked from it with it. (Each worker still runs
-    # a main script file again, as spawn does: under the `wirewatch` command, the CLI's imports. The default
-    # preload, "__main__", never helped: Python 3.11's fork server is not given the script's path.)
-    context.set_forkserver_preload(["wirewatch.process.page_text"])
+    # the fork server imports trafilatura and loads py3langid's model once, and each worker is forked from it with
+    # both. (Each worker still runs its parent's main script file again, as spawn does: under the `wirewatch`
+    # command that is `wirewatch.__main__`, which imports nothing more. The default preload, "__main__", never
+    # helped: Python 3.11's fork server is not given the script's path.)
+    context.set_forkserver_preload(["wirewatch.process.pool_preload"])
     return context
 
 
 def _start_pool(workers: int) -> ProcessPoolExecutor:
-    """A pool of worker processes, each started on a warm-up page (it loads py3langid's model)."""
-    from wirewatch.process.page_text import extract_page
+    """A pool of worker processes, each started by a warm-up page (its fork server loaded the rest)."""
+    from wirewatch.process.page_text import WARM_UP_PAGE, extract_page
 
     pool = ProcessPoolExecutor(workers, mp_context=_pool_context())
     try:

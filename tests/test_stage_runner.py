@@ -113,3 +113,42 @@ def test_hostile_records_become_dead_letters_without_raising(raw: bytes) -> None
     assert out.topic == DEADLETTER and isinstance(out.message, DeadLetter)
     assert out.message.reason in ("bad_json", "bad_schema", "too_large", "tombstone", "empty")
     assert out.message.offset == 7 and out.message.partition == 0 and out.message.source_topic == "entries"
+
+
+def test_the_sole_member_is_assigned_every_partition_and_resumes_from_its_committed_offsets(broker: str) -> None:
+    """A process that owns its broker assigns instead of joining: it is ready at once, and what a runner
+    committed is where the next one starts (a restart processes nothing twice that it had committed)."""
+    wiring = KafkaWiring(KafkaSettings(topic_prefix=f"t{uuid.uuid4().hex[:6]}-"), broker, sole_member=True)
+    wiring.ensure_topics()
+
+    def publish(numbers: range) -> None:
+        producer = wiring.producer()
+        for n in numbers:
+            entry = Entry(article_id=f"a{n}", url=f"https://x.test/{n}", canonical_url="", feed_url="f", title=f"t{n}")
+            producer.send(wiring.topic(ENTRIES), key=entry.article_id.encode(), value=entry.to_bytes())
+        producer.flush()
+        producer.close()
+
+    consumer = wiring.consumer("probe", [ENTRIES])
+    try:  # no join to wait for: the partitions are there before the first poll
+        assert {tp.partition for tp in consumer.assignment()} == set(range(wiring.settings.partitions))
+    finally:
+        consumer.close(autocommit=False)
+    seen: list[str] = []
+
+    def handle(entry: Entry) -> list[Output]:
+        seen.append(entry.article_id)
+        return [Output(ARTICLES, entry.article_id, Article(entry=entry, title=entry.title, text="t"))]
+
+    for numbers in (range(12), range(12, 15)):  # the second runner of the group starts at the first one's commits
+        publish(numbers)
+        runner = StageRunner("extract", wiring, ENTRIES, Entry, handle)
+        stop = threading.Event()
+        worker = threading.Thread(target=runner.run, args=(stop,))
+        worker.start()
+        try:
+            assert len(read_all(wiring, ARTICLES, numbers.stop, timeout=20)) == numbers.stop
+        finally:
+            stop.set()
+            worker.join(timeout=30)
+    assert sorted(seen) == sorted(f"a{n}" for n in range(15))  # each once: the second read nothing again

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
@@ -59,11 +59,18 @@ class TransientFailure(RuntimeError):
 
 
 class KafkaWiring:
-    """Factories for producers, consumers and topics, bound to one bootstrap address and settings."""
+    """Factories for producers, consumers and topics, bound to one bootstrap address and settings.
 
-    def __init__(self, settings: KafkaSettings, bootstrap: str) -> None:
+    ``sole_member``: this process owns the broker (the embedded one of ``wirewatch run``), so no other
+    member of its consumer groups can exist. Its consumers are then assigned every partition of their
+    topics instead of joining their group (a join costs seconds on the bundled broker, an assignment
+    a few milliseconds); they keep the group id, so commits and committed offsets work as before.
+    """
+
+    def __init__(self, settings: KafkaSettings, bootstrap: str, sole_member: bool = False) -> None:
         self.settings = settings
         self.bootstrap = bootstrap
+        self.sole_member = sole_member
 
     def topic(self, name: str) -> str:
         return f"{self.settings.topic_prefix}{name}"
@@ -114,9 +121,12 @@ class KafkaWiring:
             raise BrokerUnavailable(f"no Kafka broker answers at {self.bootstrap}") from None
 
     def consumer(self, group: str, topics: Sequence[str]) -> KafkaConsumer:
+        """A consumer of the topics in ``group``: subscribed (it joins the group), or, for the
+        :attr:`sole_member`, assigned every partition of them."""
+        names = [self.topic(t) for t in topics]
         try:
-            return KafkaConsumer(
-                *[self.topic(t) for t in topics], bootstrap_servers=self.bootstrap, group_id=group,
+            consumer = KafkaConsumer(
+                *([] if self.sole_member else names), bootstrap_servers=self.bootstrap, group_id=group,
                 client_id=f"{self.settings.client_id}-{group}", enable_auto_commit=False,
                 auto_offset_reset="earliest", session_timeout_ms=self.settings.session_timeout_ms,
                 heartbeat_interval_ms=self.settings.heartbeat_interval_ms,
@@ -125,6 +135,26 @@ class KafkaWiring:
             )
         except KafkaTimeoutError:
             raise BrokerUnavailable(f"no Kafka broker answers at {self.bootstrap}") from None
+        if self.sole_member:
+            try:
+                consumer.assign(self._partitions(consumer, names))
+            except BaseException:
+                consumer.close(autocommit=False)
+                raise
+        return consumer
+
+    def _partitions(self, consumer: KafkaConsumer, names: Sequence[str]) -> list[TopicPartition]:
+        """Every partition of the topics, as the broker's metadata has them (the configured count where
+        a topic is not known yet: it is created with that many)."""
+        parts = []
+        for name in names:
+            try:
+                known = consumer.partitions_for_topic(name)
+            except KafkaTimeoutError:
+                raise BrokerUnavailable(f"no Kafka broker answers at {self.bootstrap}") from None
+            ids = sorted(known) if known else range(self.settings.partitions)
+            parts += [TopicPartition(name, p) for p in ids]
+        return parts
 
     def publish(self, producer: KafkaProducer, outputs: Iterable[Output | RawRecord], stage: str = "",
                 source: ConsumerRecord | None = None) -> list[FutureRecordMetadata]:

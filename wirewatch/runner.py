@@ -4,13 +4,14 @@ In: a stage's declaration (:mod:`wirewatch.stage`) and its handler or source. Ou
 messages on their topics, and a :class:`~wirewatch.schema.DeadLetter` for each record it could not
 process, all through the stage's :class:`~wirewatch.kafka.Delivery`.
 
-:class:`StageRunner` consumes in a consumer group, decodes, calls the handler, publishes, and commits
-the offsets only after the outputs are acknowledged (at-least-once; the stages' sinks are
-idempotent). A record that is no message — a tombstone, empty, larger than ``[kafka]
-max_message_bytes``, not valid JSON, not of the expected schema — or whose processing keeps failing,
-goes to ``deadletter`` with its own topic, partition, offset, key and reason, and processing goes
-on. :class:`SourceRunner` calls a source's cycles, waits between them, and backs off (with a new
-producer when the broker kept failing) while a service it needs is down.
+:class:`StageRunner` consumes in a consumer group (or, when this process owns the broker, on every
+partition of its topic under the group's committed offsets: ``KafkaWiring.sole_member``), decodes,
+calls the handler, publishes, and commits the offsets only after the outputs are acknowledged
+(at-least-once; the stages' sinks are idempotent). A record that is no message — a tombstone, empty,
+larger than ``[kafka] max_message_bytes``, not valid JSON, not of the expected schema — or whose
+processing keeps failing, goes to ``deadletter`` with its own topic, partition, offset, key and
+reason, and processing goes on. :class:`SourceRunner` calls a source's cycles, waits between them,
+and backs off (with a new producer when the broker kept failing) while a service it needs is down.
 """
 
 from __future__ import annotations
@@ -205,6 +206,7 @@ class StageRunner(Generic[M]):
         consumer = self.wiring.consumer(group, [self.source])
         delivery = Delivery(self.wiring, self.stage)
         log.info("%s: consuming %s", self.stage, self.wiring.topic(self.source))
+        ready = False
         try:
             while not stop.is_set():
                 self.resets.check(consumer)
@@ -216,6 +218,11 @@ class StageRunner(Generic[M]):
                     log.warning("%s: polling failed (%s); trying again", self.stage, exc)  # the broker is back soon
                     stop.wait(1.0)
                     continue
+                if not ready and consumer.assignment():  # joined (or assigned): from now on records come
+                    ready = True
+                    log.info("%s: ready: %d partitions of %s %s", self.stage, len(consumer.assignment()),
+                             self.wiring.topic(self.source),
+                             "assigned (sole member)" if self.wiring.sole_member else "from the group")
                 records = [r for rs in batch.values() for r in rs]
                 self._lag(consumer, records)
                 if not records:

@@ -26,12 +26,16 @@ from wirewatch.broker import EmbeddedBroker
 from wirewatch.config import ConfigError, Settings
 from wirewatch.database import UNAVAILABLE, Database, StorageError
 from wirewatch.heartbeats import Heartbeat, Heartbeats, WorkerCounters, WorkerId, WorkerState
-from wirewatch.kafka import Delivery, KafkaWiring
+from wirewatch.kafka import BrokerUnavailable, Delivery, KafkaWiring
 from wirewatch.progress import Progress
 from wirewatch.runner import worker_for
 from wirewatch.stage import SourceStage, StageContext, StageError, Worker
 
 log = logging.getLogger(__name__)
+
+# what a stage's build raises when the configuration or a service it names is wrong: ended with one line
+BUILD_ERRORS: tuple[type[BaseException], ...] = (StageError, StorageError, BrokerUnavailable, ConfigError,
+                                                 *UNAVAILABLE)
 
 
 class PipelineError(StageError):
@@ -76,7 +80,9 @@ class Pipeline:
             self.embedded = self._stack.enter_context(
                 EmbeddedBroker(log_path=self.settings.data_path / "broker.log"))
             bootstrap = self.embedded.bootstrap
-        self.wiring = KafkaWiring(self.settings.kafka, bootstrap)
+        # the embedded broker is this process's own: no other member of its consumer groups can exist, so
+        # the consumers are assigned their partitions instead of joining (seconds per join on this broker)
+        self.wiring = KafkaWiring(self.settings.kafka, bootstrap, sole_member=self.embedded is not None)
         self.wiring.ensure_topics()
         return self
 
@@ -192,24 +198,32 @@ class Pipeline:
         errors: list[BaseException] = []
         sources_done: list[threading.Event] = []
 
-        def guard(name: str, target: Callable[[], None]) -> None:
+        def guard(name: str, done: threading.Event) -> None:
+            try:  # each stage is built in its own thread: the model's load overlaps the other stages' start
+                worker = self.runner(name, once=poll_once)
+            except BUILD_ERRORS as exc:  # a configuration to fix: the run ends with its one line
+                errors.append(exc)
+                stop.set()
+                return
+            except BaseException as exc:
+                errors.append(exc)
+                log.exception("%s worker could not be built", name)
+                stop.set()
+                return
             try:
-                target()
+                worker.run(stop)
+                done.set()
             except BaseException as exc:  # a dead worker stops the run instead of hanging it
                 errors.append(exc)
                 log.exception("%s worker failed", name)
                 stop.set()
 
         for name in stages:
-            worker = self.runner(name, once=poll_once)
+            registry.stage(name)  # an unknown name fails here, before anything starts
             done = threading.Event()
             if isinstance(registry.stage(name), SourceStage):
                 sources_done.append(done)
-
-            def target(w: Worker = worker, d: threading.Event = done) -> None:
-                w.run(stop)
-                d.set()
-            threads.append(threading.Thread(target=guard, args=(name, target), name=name, daemon=True))
+            threads.append(threading.Thread(target=guard, args=(name, done), name=name, daemon=True))
         if any(registry.stage(name).keeps_state for name in stages):  # opened before any thread starts:
             self.state  # noqa: B018  # an error is one line, and the configuration's rows are in
         self.replay_unfinished()
