@@ -35,8 +35,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench_pipeline import TreeCpu
-
 from wirewatch.devtools.render import rss_feed
 from wirewatch.devtools.site import LoopbackSite, Resource
 
@@ -52,6 +50,8 @@ def timeline(command: list[str], cwd: Path,
              cpu: dict[str, float] | None = None) -> tuple[float, list[tuple[float, str]]]:
     """Wall seconds of the command, and its JSON log lines as (seconds since its start, message); the CPU
     seconds of its processes by role go into ``cpu`` (sampled from /proc)."""
+    from bench_pipeline import TreeCpu  # (it imports trafilatura: not before the steps below are timed)
+
     start_wall, start = time.time(), time.perf_counter()
     proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     tree = TreeCpu(proc.pid) if Path("/proc/self/stat").exists() else None
@@ -332,11 +332,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name, LoopbackSite(keep_requests=False) as site:
         tmp = Path(tmp_name)
         site.resources["/empty.xml"] = Resource(rss_feed("empty", site.url("/"), []), "application/rss+xml")
-        cli_startup(tmp, site.url("/empty.xml"))
-        worker_ready(tmp, site)
         print("steps, in this process:")
         for name, seconds in steps(tmp):
             print(f"  {seconds:6.2f} s  {name}")
+        cli_startup(tmp, site.url("/empty.xml"))
+        worker_ready(tmp, site)
         pool_variants(tmp)
 
 

@@ -151,13 +151,16 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 
 
 def _start_pool(workers: int) -> ProcessPoolExecutor:
-    """A pool of worker processes, each started by a warm-up page (its fork server loaded the rest)."""
+    """A pool of worker processes, returned once each has extracted a warm-up page (its fork server loaded
+    the rest). Until then a worker may not have been forked yet, and one forked after this process
+    exited would find its queues gone: so the pool is only handed out (and shut down) started."""
     from wirewatch.process.page_text import WARM_UP_PAGE, extract_page
 
     pool = ProcessPoolExecutor(workers, mp_context=_pool_context())
-    try:
-        for i in range(workers):  # one task each: a worker process is started per task while none is idle
-            pool.submit(extract_page, WARM_UP_PAGE, f"https://warm-up.invalid/{i}")
+    try:  # one task each: a worker process is started per task while none is idle
+        warm = [pool.submit(extract_page, WARM_UP_PAGE, f"https://warm-up.invalid/{i}") for i in range(workers)]
+        for future in warm:
+            future.result(timeout=POOL_START_SECONDS)
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         raise
@@ -165,8 +168,12 @@ def _start_pool(workers: int) -> ProcessPoolExecutor:
 
 
 def _shut_down(starting: Future[ProcessPoolExecutor]) -> None:
-    if not starting.cancelled() and starting.exception() is None:
-        starting.result().shutdown(wait=False, cancel_futures=True)
+    """Shut the pool down once it has started (waited for, so that no worker is forked after the exit)."""
+    try:
+        pool = starting.result(timeout=POOL_START_SECONDS)
+    except Exception:  # never started, or not in time: nothing to wait for
+        return
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 class Extractor:
@@ -196,7 +203,7 @@ class Extractor:
     def close(self) -> None:
         self._fetchers.shutdown(wait=False, cancel_futures=True)
         if self._pool is not None:
-            self._pool.add_done_callback(_shut_down)  # now, or once it has started
+            _shut_down(self._pool)  # a pool still starting is waited for (an empty run: about a second)
             self._pool = None
 
     def _fetch(self, entry: Entry) -> tuple[Fetched | None, str]:

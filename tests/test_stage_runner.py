@@ -152,3 +152,30 @@ def test_the_sole_member_is_assigned_every_partition_and_resumes_from_its_commit
             stop.set()
             worker.join(timeout=30)
     assert sorted(seen) == sorted(f"a{n}" for n in range(15))  # each once: the second read nothing again
+
+
+def test_a_consumer_joining_ahead_leaves_every_record_for_the_runner(broker: str) -> None:
+    """A separate worker's consumer joins its group while the stage is built; what came with the join is
+    read again by the runner, none skipped."""
+    from wirewatch.kafka import JoinAhead
+
+    wiring = KafkaWiring(KafkaSettings(topic_prefix=f"t{uuid.uuid4().hex[:6]}-", session_timeout_ms=2000,
+                                       heartbeat_interval_ms=600), broker)
+    wiring.ensure_topics()
+    producer = wiring.producer()
+    for n in range(8):
+        producer.send(wiring.topic(ENTRIES), key=f"k{n}".encode(), value=f"v{n}".encode())
+    producer.flush()
+    producer.close()
+    joining = JoinAhead(wiring, "ahead", [ENTRIES])
+    consumer = joining.take(threading.Event())
+    assert consumer is not None and consumer.assignment()
+    values: list[bytes] = []
+    try:
+        for _ in range(50):
+            values += [r.value for rs in consumer.poll(timeout_ms=100).values() for r in rs]
+            if len(values) >= 8:
+                break
+    finally:
+        consumer.close(autocommit=False)
+    assert sorted(values) == sorted(f"v{n}".encode() for n in range(8))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -238,6 +239,57 @@ class KafkaWiring:
         except KafkaError as exc:
             log.debug("closing the old producer: %s", exc)
         return fresh
+
+
+class JoinAhead:
+    """A consumer that joins its group in a thread of its own while the stage is still being built (a join
+    takes seconds on the bundled broker: about half the session timeout), then is handed to the runner.
+
+    Records that come with the join are not taken: their partitions are moved back to them, so the
+    runner reads them first. :meth:`take` waits for the join (the runner could not consume before it
+    anyway) and returns the consumer, or None when it failed (the runner makes its own and meets the
+    failure itself); :meth:`close` closes a consumer never taken.
+    """
+
+    def __init__(self, wiring: KafkaWiring, group: str, topics: Sequence[str], patience: float = 60.0) -> None:
+        self._consumer: KafkaConsumer | None = None
+        self._cancelled = threading.Event()
+        self._thread = threading.Thread(target=self._join, args=(wiring, group, topics, patience),
+                                        name=f"join-{group}", daemon=True)
+        self._thread.start()
+
+    def _join(self, wiring: KafkaWiring, group: str, topics: Sequence[str], patience: float) -> None:
+        try:
+            consumer = wiring.consumer(group, topics)
+        except (BrokerUnavailable, KafkaError) as exc:
+            log.debug("joining %s ahead failed: %s", group, exc)
+            return
+        deadline = time.monotonic() + patience
+        try:
+            while not consumer.assignment() and not self._cancelled.is_set() and time.monotonic() < deadline:
+                for tp, records in consumer.poll(timeout_ms=100).items():
+                    consumer.seek(tp, records[0].offset)  # the runner's to take
+        except KafkaError as exc:
+            log.debug("joining %s ahead failed: %s", group, exc)
+            consumer.close(autocommit=False)
+            return
+        self._consumer = consumer
+
+    def take(self, stop: threading.Event) -> KafkaConsumer | None:
+        while self._thread.is_alive() and not stop.is_set():
+            self._thread.join(timeout=0.1)
+        if self._thread.is_alive():  # stopped meanwhile: the join is left to end, and its consumer closed
+            self.close()
+            return None
+        consumer, self._consumer = self._consumer, None
+        return consumer
+
+    def close(self) -> None:
+        self._cancelled.set()
+        self._thread.join(timeout=5)
+        if self._consumer is not None:
+            self._consumer.close(autocommit=False)
+            self._consumer = None
 
 
 def delivered(producer: KafkaProducer, futures: Sequence[FutureRecordMetadata]) -> None:

@@ -193,22 +193,34 @@ class Pipeline:
 
     def run(self, stages: tuple[str, ...], stop: threading.Event, poll_once: bool = False,
             until_idle: bool = False, idle_grace: float = 1.5, timeout: float | None = None) -> None:
-        """Run the given stages in threads until ``stop`` (or, with ``until_idle``, until all is done)."""
+        """Run the given stages in threads until ``stop`` (or, with ``until_idle``, until all is done).
+
+        Each stage is built in its own thread, all at once; the workers start when every build is done, so
+        that a stage that cannot start (rules with errors, say) ends the run before anything ran."""
         threads: list[threading.Thread] = []
         errors: list[BaseException] = []
         sources_done: list[threading.Event] = []
 
+        built = threading.Semaphore(0)  # released once per stage built
+        all_built = threading.Event()  # every stage is built, or one failed to be: the workers may start
+
         def guard(name: str, done: threading.Event) -> None:
-            try:  # each stage is built in its own thread: the model's load overlaps the other stages' start
+            try:  # each stage is built in its own thread: scikit-learn's import and the model's load overlap the rest
                 worker = self.runner(name, once=poll_once)
             except BUILD_ERRORS as exc:  # a configuration to fix: the run ends with its one line
                 errors.append(exc)
                 stop.set()
+                all_built.set()
                 return
             except BaseException as exc:
                 errors.append(exc)
                 log.exception("%s worker could not be built", name)
                 stop.set()
+                all_built.set()
+                return
+            built.release()
+            all_built.wait()  # a stage that cannot start stops the run before any worker consumed or published
+            if stop.is_set():
                 return
             try:
                 worker.run(stop)
@@ -229,6 +241,10 @@ class Pipeline:
         self.replay_unfinished()
         for t in threads:
             t.start()
+        for _ in threads:  # every build done (or one failed): then the workers start together
+            while not all_built.is_set() and not stop.is_set() and not built.acquire(timeout=0.2):
+                pass
+        all_built.set()
         health = None
         if self.settings.observability.port:
             from wirewatch.app.observability import HealthServer
