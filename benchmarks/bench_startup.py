@@ -214,15 +214,28 @@ def report_pool_cpu(pool: Any) -> None:
     print(f"cpu {sum(cpu(p) for p in list(pool._processes)):.2f} {cpu(server) if server else 0.0:.2f}")
 
 
+def entry_import() -> str:
+    """The import line of the `wirewatch` script timed (what a worker that runs it again imports)."""
+    script = Path(WIREWATCH[0])
+    if len(WIREWATCH) == 1 and script.is_file():
+        for line in script.read_text(encoding="utf-8").splitlines():
+            if line.startswith("from ") and line.endswith(" import main"):
+                return line
+    return "import wirewatch.app.cli"
+
+
 def pool_variants(tmp: Path) -> None:
-    """Each variant in a fresh interpreter whose main script imports the CLI first, as `wirewatch` does (a
-    worker that runs the main script again then pays for it, as under `wirewatch run`)."""
-    print("extraction pool (forkserver, 2 workers) to two results of each, in a fresh `wirewatch`-like process:")
+    """Each variant in a fresh interpreter whose main script starts as the `wirewatch` script timed does (a
+    worker that runs the main script again then pays for its imports, as under `wirewatch run`)."""
+    line = entry_import()
+    print(f"extraction pool (forkserver, 2 workers) to two results of each, in a fresh process whose main script "
+          f"starts as `wirewatch` does ({line}):")
     script = tmp / "pool_probe.py"
-    script.write_text(f"import wirewatch.app.cli  # as the wirewatch command does\n"
-                      f"import sys, time\nsys.path.insert(0, {str(Path(__file__).parent)!r})\n"
-                      f"import bench_startup as b\n"
+    script.write_text(f"{line}  # as the wirewatch script does\n"
+                      f"import sys, time\n"
                       f"if __name__ == '__main__':\n"
+                      f"    sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+                      f"    import bench_startup as b\n"
                       f"    t = time.perf_counter()\n    b.pool_first_result(sys.argv[1])\n"
                       f"    print(time.perf_counter() - t)\n",
                       encoding="utf-8")
