@@ -269,7 +269,7 @@ class JoinAhead:
             while not consumer.assignment() and not self._cancelled.is_set() and time.monotonic() < deadline:
                 for tp, records in consumer.poll(timeout_ms=100).items():
                     consumer.seek(tp, records[0].offset)  # the runner's to take
-        except KafkaError as exc:
+        except BaseException as exc:  # never a member left behind: the runner joins with a consumer of its own
             log.debug("joining %s ahead failed: %s", group, exc)
             consumer.close(autocommit=False)
             return
