@@ -20,6 +20,7 @@ Out, each figure beside its baseline measured in the same run:
 Run (about two and a half minutes on 2 quiet cores; `--top 12` adds a cProfile listing):
 
     .venv/bin/python benchmarks/bench_pipeline.py [--rounds 3] [--repeat 2] [--shared ../shared] [--top 12]
+                                                  [--wirewatch PATH]
 """
 
 from __future__ import annotations
@@ -300,7 +301,13 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each size; the fastest counts (noise)")
     parser.add_argument("--top", type=int, default=0, help="list the extract stage's N hottest functions (cProfile)")
+    parser.add_argument("--wirewatch", help="the command to run (default: the wirewatch script beside this "
+                        "interpreter; for an older checkout, a script that starts it as its own script did)")
     args = parser.parse_args()
+    if args.wirewatch:
+        global WIREWATCH
+        WIREWATCH = [args.wirewatch]
+    print(f"command: {' '.join(WIREWATCH)}")
     if args.rounds < 2:
         sys.exit("--rounds must be at least 2: the start-up is cancelled by subtracting a one-round run")
     pages = load_pages(args.shared)

@@ -43,9 +43,6 @@ MAX_CRAWL_DELAY = 30.0  # a robots.txt Crawl-delay above this is capped, not obe
 HTML_TYPES = ("text/html", "application/xhtml+xml", "text/xml", "application/xml")
 FORGET_FETCH_SECONDS = 600.0  # a background fetch whose entry never came back (another worker took it)
 POOL_START_SECONDS = 60.0  # a pool not started by then (normally 1-6 s): that batch is extracted in-process
-WARM_UP_PAGE = (b"<html><head><title>Warm-up</title></head><body><article><p>"
-                + b"Each extraction worker reads this page once as the stage starts, before any entry comes. " * 4
-                + b"</p></article></body></html>")
 
 
 def strip_html(fragment: str) -> str:
@@ -145,21 +142,25 @@ def _pool_context() -> multiprocessing.context.BaseContext:
     if not sys.platform.startswith("linux"):
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    # the fork server imports trafilatura once and each worker is forked from it with it. (Each worker still runs
-    # a main script file again, as spawn does: under the `wirewatch` command, the CLI's imports. The default
-    # preload, "__main__", never helped: Python 3.11's fork server is not given the script's path.)
-    context.set_forkserver_preload(["wirewatch.process.page_text"])
+    # the fork server imports trafilatura and loads py3langid's model once, and each worker is forked from it with
+    # both. (Each worker still runs its parent's main script file again, as spawn does: under the `wirewatch`
+    # command that is `wirewatch.__main__`, which imports nothing more. The default preload, "__main__", never
+    # helped: Python 3.11's fork server is not given the script's path.)
+    context.set_forkserver_preload(["wirewatch.process.pool_preload"])
     return context
 
 
 def _start_pool(workers: int) -> ProcessPoolExecutor:
-    """A pool of worker processes, each started on a warm-up page (it loads py3langid's model)."""
-    from wirewatch.process.page_text import extract_page
+    """A pool of worker processes, returned once each has extracted a warm-up page (its fork server loaded
+    the rest). Until then a worker may not have been forked yet, and one forked after this process
+    exited would find its queues gone: so the pool is only handed out (and shut down) started."""
+    from wirewatch.process.page_text import WARM_UP_PAGE, extract_page
 
     pool = ProcessPoolExecutor(workers, mp_context=_pool_context())
-    try:
-        for i in range(workers):  # one task each: a worker process is started per task while none is idle
-            pool.submit(extract_page, WARM_UP_PAGE, f"https://warm-up.invalid/{i}")
+    try:  # one task each: a worker process is started per task while none is idle
+        warm = [pool.submit(extract_page, WARM_UP_PAGE, f"https://warm-up.invalid/{i}") for i in range(workers)]
+        for future in warm:
+            future.result(timeout=POOL_START_SECONDS)
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         raise
@@ -167,8 +168,12 @@ def _start_pool(workers: int) -> ProcessPoolExecutor:
 
 
 def _shut_down(starting: Future[ProcessPoolExecutor]) -> None:
-    if not starting.cancelled() and starting.exception() is None:
-        starting.result().shutdown(wait=False, cancel_futures=True)
+    """Shut the pool down once it has started (waited for, so that no worker is forked after the exit)."""
+    try:
+        pool = starting.result(timeout=POOL_START_SECONDS)
+    except Exception:  # never started, or not in time: nothing to wait for
+        return
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 class Extractor:
@@ -198,7 +203,7 @@ class Extractor:
     def close(self) -> None:
         self._fetchers.shutdown(wait=False, cancel_futures=True)
         if self._pool is not None:
-            self._pool.add_done_callback(_shut_down)  # now, or once it has started
+            _shut_down(self._pool)  # a pool still starting is waited for (an empty run: about a second)
             self._pool = None
 
     def _fetch(self, entry: Entry) -> tuple[Fetched | None, str]:

@@ -120,3 +120,19 @@ def test_an_extraction_past_its_timeout_falls_back_and_the_pool_is_replaced() ->
     article = out.message
     assert isinstance(article, Article) and article.text_source == "feed_summary"
     assert article.fetch_error == "extraction timed out after 0.5s"
+
+
+def test_the_wirewatch_script_s_module_imports_no_command_line() -> None:
+    """Extraction workers run their parent's main script again: under the `wirewatch` script, its entry
+    module, which must not pull in the command line (click, SQLAlchemy, kafka-python...)."""
+    import subprocess
+    import sys
+    import tomllib
+    from pathlib import Path
+
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    module, _, function = pyproject["project"]["scripts"]["wirewatch"].partition(":")
+    probe = (f"import sys; import {module} as m; assert callable(m.{function}); "
+             "print(sorted(n for n in ('wirewatch.app.cli', 'click', 'sqlalchemy', 'kafka') if n in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"

@@ -113,3 +113,69 @@ def test_hostile_records_become_dead_letters_without_raising(raw: bytes) -> None
     assert out.topic == DEADLETTER and isinstance(out.message, DeadLetter)
     assert out.message.reason in ("bad_json", "bad_schema", "too_large", "tombstone", "empty")
     assert out.message.offset == 7 and out.message.partition == 0 and out.message.source_topic == "entries"
+
+
+def test_the_sole_member_is_assigned_every_partition_and_resumes_from_its_committed_offsets(broker: str) -> None:
+    """A process that owns its broker assigns instead of joining: it is ready at once, and what a runner
+    committed is where the next one starts (a restart processes nothing twice that it had committed)."""
+    wiring = KafkaWiring(KafkaSettings(topic_prefix=f"t{uuid.uuid4().hex[:6]}-"), broker, sole_member=True)
+    wiring.ensure_topics()
+
+    def publish(numbers: range) -> None:
+        producer = wiring.producer()
+        for n in numbers:
+            entry = Entry(article_id=f"a{n}", url=f"https://x.test/{n}", canonical_url="", feed_url="f", title=f"t{n}")
+            producer.send(wiring.topic(ENTRIES), key=entry.article_id.encode(), value=entry.to_bytes())
+        producer.flush()
+        producer.close()
+
+    consumer = wiring.consumer("probe", [ENTRIES])
+    try:  # no join to wait for: the partitions are there before the first poll
+        assert {tp.partition for tp in consumer.assignment()} == set(range(wiring.settings.partitions))
+    finally:
+        consumer.close(autocommit=False)
+    seen: list[str] = []
+
+    def handle(entry: Entry) -> list[Output]:
+        seen.append(entry.article_id)
+        return [Output(ARTICLES, entry.article_id, Article(entry=entry, title=entry.title, text="t"))]
+
+    for numbers in (range(12), range(12, 15)):  # the second runner of the group starts at the first one's commits
+        publish(numbers)
+        runner = StageRunner("extract", wiring, ENTRIES, Entry, handle)
+        stop = threading.Event()
+        worker = threading.Thread(target=runner.run, args=(stop,))
+        worker.start()
+        try:
+            assert len(read_all(wiring, ARTICLES, numbers.stop, timeout=20)) == numbers.stop
+        finally:
+            stop.set()
+            worker.join(timeout=30)
+    assert sorted(seen) == sorted(f"a{n}" for n in range(15))  # each once: the second read nothing again
+
+
+def test_a_consumer_joining_ahead_leaves_every_record_for_the_runner(broker: str) -> None:
+    """A separate worker's consumer joins its group while the stage is built; what came with the join is
+    read again by the runner, none skipped."""
+    from wirewatch.kafka import JoinAhead
+
+    wiring = KafkaWiring(KafkaSettings(topic_prefix=f"t{uuid.uuid4().hex[:6]}-", session_timeout_ms=2000,
+                                       heartbeat_interval_ms=600), broker)
+    wiring.ensure_topics()
+    producer = wiring.producer()
+    for n in range(8):
+        producer.send(wiring.topic(ENTRIES), key=f"k{n}".encode(), value=f"v{n}".encode())
+    producer.flush()
+    producer.close()
+    joining = JoinAhead(wiring, "ahead", [ENTRIES])
+    consumer = joining.take(threading.Event())
+    assert consumer is not None and consumer.assignment()
+    values: list[bytes] = []
+    try:
+        for _ in range(50):
+            values += [r.value for rs in consumer.poll(timeout_ms=100).values() for r in rs]
+            if len(values) >= 8:
+                break
+    finally:
+        consumer.close(autocommit=False)
+    assert sorted(values) == sorted(f"v{n}".encode() for n in range(8))

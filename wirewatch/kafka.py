@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
@@ -59,11 +60,18 @@ class TransientFailure(RuntimeError):
 
 
 class KafkaWiring:
-    """Factories for producers, consumers and topics, bound to one bootstrap address and settings."""
+    """Factories for producers, consumers and topics, bound to one bootstrap address and settings.
 
-    def __init__(self, settings: KafkaSettings, bootstrap: str) -> None:
+    ``sole_member``: this process owns the broker (the embedded one of ``wirewatch run``), so no other
+    member of its consumer groups can exist. Its consumers are then assigned every partition of their
+    topics instead of joining their group (a join costs seconds on the bundled broker, an assignment
+    a few milliseconds); they keep the group id, so commits and committed offsets work as before.
+    """
+
+    def __init__(self, settings: KafkaSettings, bootstrap: str, sole_member: bool = False) -> None:
         self.settings = settings
         self.bootstrap = bootstrap
+        self.sole_member = sole_member
 
     def topic(self, name: str) -> str:
         return f"{self.settings.topic_prefix}{name}"
@@ -114,9 +122,12 @@ class KafkaWiring:
             raise BrokerUnavailable(f"no Kafka broker answers at {self.bootstrap}") from None
 
     def consumer(self, group: str, topics: Sequence[str]) -> KafkaConsumer:
+        """A consumer of the topics in ``group``: subscribed (it joins the group), or, for the
+        :attr:`sole_member`, assigned every partition of them."""
+        names = [self.topic(t) for t in topics]
         try:
-            return KafkaConsumer(
-                *[self.topic(t) for t in topics], bootstrap_servers=self.bootstrap, group_id=group,
+            consumer = KafkaConsumer(
+                *([] if self.sole_member else names), bootstrap_servers=self.bootstrap, group_id=group,
                 client_id=f"{self.settings.client_id}-{group}", enable_auto_commit=False,
                 auto_offset_reset="earliest", session_timeout_ms=self.settings.session_timeout_ms,
                 heartbeat_interval_ms=self.settings.heartbeat_interval_ms,
@@ -125,6 +136,26 @@ class KafkaWiring:
             )
         except KafkaTimeoutError:
             raise BrokerUnavailable(f"no Kafka broker answers at {self.bootstrap}") from None
+        if self.sole_member:
+            try:
+                consumer.assign(self._partitions(consumer, names))
+            except BaseException:
+                consumer.close(autocommit=False)
+                raise
+        return consumer
+
+    def _partitions(self, consumer: KafkaConsumer, names: Sequence[str]) -> list[TopicPartition]:
+        """Every partition of the topics, as the broker's metadata has them (the configured count where
+        a topic is not known yet: it is created with that many)."""
+        parts = []
+        for name in names:
+            try:
+                known = consumer.partitions_for_topic(name)
+            except KafkaTimeoutError:
+                raise BrokerUnavailable(f"no Kafka broker answers at {self.bootstrap}") from None
+            ids = sorted(known) if known else range(self.settings.partitions)
+            parts += [TopicPartition(name, p) for p in ids]
+        return parts
 
     def publish(self, producer: KafkaProducer, outputs: Iterable[Output | RawRecord], stage: str = "",
                 source: ConsumerRecord | None = None) -> list[FutureRecordMetadata]:
@@ -208,6 +239,57 @@ class KafkaWiring:
         except KafkaError as exc:
             log.debug("closing the old producer: %s", exc)
         return fresh
+
+
+class JoinAhead:
+    """A consumer that joins its group in a thread of its own while the stage is still being built (a join
+    takes seconds on the bundled broker: about half the session timeout), then is handed to the runner.
+
+    Records that come with the join are not taken: their partitions are moved back to them, so the
+    runner reads them first. :meth:`take` waits for the join (the runner could not consume before it
+    anyway) and returns the consumer, or None when it failed (the runner makes its own and meets the
+    failure itself); :meth:`close` closes a consumer never taken.
+    """
+
+    def __init__(self, wiring: KafkaWiring, group: str, topics: Sequence[str], patience: float = 60.0) -> None:
+        self._consumer: KafkaConsumer | None = None
+        self._cancelled = threading.Event()
+        self._thread = threading.Thread(target=self._join, args=(wiring, group, topics, patience),
+                                        name=f"join-{group}", daemon=True)
+        self._thread.start()
+
+    def _join(self, wiring: KafkaWiring, group: str, topics: Sequence[str], patience: float) -> None:
+        try:
+            consumer = wiring.consumer(group, topics)
+        except (BrokerUnavailable, KafkaError) as exc:
+            log.debug("joining %s ahead failed: %s", group, exc)
+            return
+        deadline = time.monotonic() + patience
+        try:
+            while not consumer.assignment() and not self._cancelled.is_set() and time.monotonic() < deadline:
+                for tp, records in consumer.poll(timeout_ms=100).items():
+                    consumer.seek(tp, records[0].offset)  # the runner's to take
+        except BaseException as exc:  # never a member left behind: the runner joins with a consumer of its own
+            log.debug("joining %s ahead failed: %s", group, exc)
+            consumer.close(autocommit=False)
+            return
+        self._consumer = consumer
+
+    def take(self, stop: threading.Event) -> KafkaConsumer | None:
+        while self._thread.is_alive() and not stop.is_set():
+            self._thread.join(timeout=0.1)
+        if self._thread.is_alive():  # stopped meanwhile: the join is left to end, and its consumer closed
+            self.close()
+            return None
+        consumer, self._consumer = self._consumer, None
+        return consumer
+
+    def close(self) -> None:
+        self._cancelled.set()
+        self._thread.join(timeout=5)
+        if self._consumer is not None:
+            self._consumer.close(autocommit=False)
+            self._consumer = None
 
 
 def delivered(producer: KafkaProducer, futures: Sequence[FutureRecordMetadata]) -> None:

@@ -4,13 +4,14 @@ In: a stage's declaration (:mod:`wirewatch.stage`) and its handler or source. Ou
 messages on their topics, and a :class:`~wirewatch.schema.DeadLetter` for each record it could not
 process, all through the stage's :class:`~wirewatch.kafka.Delivery`.
 
-:class:`StageRunner` consumes in a consumer group, decodes, calls the handler, publishes, and commits
-the offsets only after the outputs are acknowledged (at-least-once; the stages' sinks are
-idempotent). A record that is no message — a tombstone, empty, larger than ``[kafka]
-max_message_bytes``, not valid JSON, not of the expected schema — or whose processing keeps failing,
-goes to ``deadletter`` with its own topic, partition, offset, key and reason, and processing goes
-on. :class:`SourceRunner` calls a source's cycles, waits between them, and backs off (with a new
-producer when the broker kept failing) while a service it needs is down.
+:class:`StageRunner` consumes in a consumer group (or, when this process owns the broker, on every
+partition of its topic under the group's committed offsets: ``KafkaWiring.sole_member``), decodes,
+calls the handler, publishes, and commits the offsets only after the outputs are acknowledged
+(at-least-once; the stages' sinks are idempotent). A record that is no message — a tombstone, empty,
+larger than ``[kafka] max_message_bytes``, not valid JSON, not of the expected schema — or whose
+processing keeps failing, goes to ``deadletter`` with its own topic, partition, offset, key and
+reason, and processing goes on. :class:`SourceRunner` calls a source's cycles, waits between them,
+and backs off (with a new producer when the broker kept failing) while a service it needs is down.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import GroupAuthorizationFailedError, KafkaError, TopicAuthorizationFailedError
 
-from wirewatch.kafka import DEADLETTER, Delivery, KafkaWiring, Output, TransientFailure
+from wirewatch.kafka import DEADLETTER, Delivery, JoinAhead, KafkaWiring, Output, TransientFailure
 from wirewatch.log_reset import LogResetWatch
 from wirewatch.progress import CURRENT_ARTICLE, Progress
 from wirewatch.schema import BadMessage, DeadLetter, Message, decode, payload_of
@@ -70,6 +71,8 @@ class StageRunner(Generic[M]):
         self.resets = LogResetWatch(stage, wiring.topic(source))
         self.on_reload = on_reload
         self.on_close = on_close
+        self.joining: JoinAhead | None = None  # a consumer joining its group while the stage was built
+
 
     @classmethod
     def of(cls, stage: ConsumingStage[M], handler: Handler[M], wiring: KafkaWiring,
@@ -85,6 +88,8 @@ class StageRunner(Generic[M]):
 
     def close(self) -> None:
         """Release the handler's clients (after :meth:`run` returned, or if it never ran)."""
+        if self.joining is not None:
+            self.joining.close()
         if self.on_close is not None:
             self.on_close()
 
@@ -201,10 +206,12 @@ class StageRunner(Generic[M]):
 
     def run(self, stop: threading.Event, group: str | None = None) -> None:
         """Run until ``stop`` is set: finish the current batch, flush, commit, close."""
-        group = group or f"{self.wiring.settings.topic_prefix}wirewatch-{self.stage}"
-        consumer = self.wiring.consumer(group, [self.source])
+        consumer = self.joining.take(stop) if self.joining is not None and group is None else None
+        if consumer is None:
+            consumer = self.wiring.consumer(group or group_of(self.wiring, self.stage), [self.source])
         delivery = Delivery(self.wiring, self.stage)
         log.info("%s: consuming %s", self.stage, self.wiring.topic(self.source))
+        ready = False
         try:
             while not stop.is_set():
                 self.resets.check(consumer)
@@ -216,6 +223,11 @@ class StageRunner(Generic[M]):
                     log.warning("%s: polling failed (%s); trying again", self.stage, exc)  # the broker is back soon
                     stop.wait(1.0)
                     continue
+                if not ready and consumer.assignment():  # joined (or assigned): from now on records come
+                    ready = True
+                    log.info("%s: ready: %d partitions of %s %s", self.stage, len(consumer.assignment()),
+                             self.wiring.topic(self.source),
+                             "assigned (sole member)" if self.wiring.sole_member else "from the group")
                 records = [r for rs in batch.values() for r in rs]
                 self._lag(consumer, records)
                 if not records:
@@ -334,6 +346,11 @@ class SourceRunner:
         """Nothing to do: :meth:`run` opens and closes the source in its own thread."""
 
 
+def group_of(wiring: KafkaWiring, stage: str) -> str:
+    """The consumer group of a stage's workers."""
+    return f"{wiring.settings.topic_prefix}wirewatch-{stage}"
+
+
 def worker_for(stage: Stage, ctx: StageContext) -> Worker:
     """Build a declared stage and the runner that drives it."""
     if isinstance(stage, SourceStage):
@@ -344,4 +361,15 @@ def worker_for(stage: Stage, ctx: StageContext) -> Worker:
 
 
 def consuming_runner(stage: ConsumingStage[M], ctx: StageContext) -> StageRunner[M]:
-    return StageRunner.of(stage, stage.build(ctx), ctx.wiring, ctx.progress)
+    """The stage's runner; its consumer joins the group while the stage is built (the sole member of its
+    groups is assigned its partitions at once instead: nothing to overlap)."""
+    wiring = ctx.wiring
+    joining = None if wiring.sole_member else JoinAhead(wiring, group_of(wiring, stage.name), [stage.input])
+    try:
+        runner = StageRunner.of(stage, stage.build(ctx), wiring, ctx.progress)
+    except BaseException:
+        if joining is not None:
+            joining.close()
+        raise
+    runner.joining = joining
+    return runner

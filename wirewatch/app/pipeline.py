@@ -26,12 +26,16 @@ from wirewatch.broker import EmbeddedBroker
 from wirewatch.config import ConfigError, Settings
 from wirewatch.database import UNAVAILABLE, Database, StorageError
 from wirewatch.heartbeats import Heartbeat, Heartbeats, WorkerCounters, WorkerId, WorkerState
-from wirewatch.kafka import Delivery, KafkaWiring
+from wirewatch.kafka import BrokerUnavailable, Delivery, KafkaWiring
 from wirewatch.progress import Progress
 from wirewatch.runner import worker_for
 from wirewatch.stage import SourceStage, StageContext, StageError, Worker
 
 log = logging.getLogger(__name__)
+
+# what a stage's build raises when the configuration or a service it names is wrong: ended with one line
+BUILD_ERRORS: tuple[type[BaseException], ...] = (StageError, StorageError, BrokerUnavailable, ConfigError,
+                                                 *UNAVAILABLE)
 
 
 class PipelineError(StageError):
@@ -76,7 +80,9 @@ class Pipeline:
             self.embedded = self._stack.enter_context(
                 EmbeddedBroker(log_path=self.settings.data_path / "broker.log"))
             bootstrap = self.embedded.bootstrap
-        self.wiring = KafkaWiring(self.settings.kafka, bootstrap)
+        # the embedded broker is this process's own: no other member of its consumer groups can exist, so
+        # the consumers are assigned their partitions instead of joining (seconds per join on this broker)
+        self.wiring = KafkaWiring(self.settings.kafka, bootstrap, sole_member=self.embedded is not None)
         self.wiring.ensure_topics()
         return self
 
@@ -187,34 +193,58 @@ class Pipeline:
 
     def run(self, stages: tuple[str, ...], stop: threading.Event, poll_once: bool = False,
             until_idle: bool = False, idle_grace: float = 1.5, timeout: float | None = None) -> None:
-        """Run the given stages in threads until ``stop`` (or, with ``until_idle``, until all is done)."""
+        """Run the given stages in threads until ``stop`` (or, with ``until_idle``, until all is done).
+
+        Each stage is built in its own thread, all at once; the workers start when every build is done, so
+        that a stage that cannot start (rules with errors, say) ends the run before anything ran."""
         threads: list[threading.Thread] = []
         errors: list[BaseException] = []
         sources_done: list[threading.Event] = []
 
-        def guard(name: str, target: Callable[[], None]) -> None:
+        built = threading.Semaphore(0)  # released once per stage built
+        all_built = threading.Event()  # every stage is built, or one failed to be: the workers may start
+
+        def guard(name: str, done: threading.Event) -> None:
+            try:  # each stage is built in its own thread: scikit-learn's import and the model's load overlap the rest
+                worker = self.runner(name, once=poll_once)
+            except BUILD_ERRORS as exc:  # a configuration to fix: the run ends with its one line
+                errors.append(exc)
+                stop.set()
+                all_built.set()
+                return
+            except BaseException as exc:
+                errors.append(exc)
+                log.exception("%s worker could not be built", name)
+                stop.set()
+                all_built.set()
+                return
+            built.release()
+            all_built.wait()  # a stage that cannot start stops the run before any worker consumed or published
+            if stop.is_set():
+                return
             try:
-                target()
+                worker.run(stop)
+                done.set()
             except BaseException as exc:  # a dead worker stops the run instead of hanging it
                 errors.append(exc)
                 log.exception("%s worker failed", name)
                 stop.set()
 
         for name in stages:
-            worker = self.runner(name, once=poll_once)
+            registry.stage(name)  # an unknown name fails here, before anything starts
             done = threading.Event()
             if isinstance(registry.stage(name), SourceStage):
                 sources_done.append(done)
-
-            def target(w: Worker = worker, d: threading.Event = done) -> None:
-                w.run(stop)
-                d.set()
-            threads.append(threading.Thread(target=guard, args=(name, target), name=name, daemon=True))
+            threads.append(threading.Thread(target=guard, args=(name, done), name=name, daemon=True))
         if any(registry.stage(name).keeps_state for name in stages):  # opened before any thread starts:
             self.state  # noqa: B018  # an error is one line, and the configuration's rows are in
         self.replay_unfinished()
         for t in threads:
             t.start()
+        for _ in threads:  # every build done (or one failed): then the workers start together
+            while not all_built.is_set() and not stop.is_set() and not built.acquire(timeout=0.2):
+                pass
+        all_built.set()
         health = None
         if self.settings.observability.port:
             from wirewatch.app.observability import HealthServer
