@@ -26,7 +26,7 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 
-from wirewatch.alerts.linker import WEIGHTS_FILE, LinkModel, ModelFileError, TermStats
+from wirewatch.alerts.linker import WEIGHTS_FILE, KeySide, LinkModel, ModelFileError, TermStats
 from wirewatch.alerts.linker_rivals import Rivals
 from wirewatch.alerts.linker_watch import SEED_ID, LearnedStory, relate_learned
 from wirewatch.alerts.stories import Relation, StoryProfile, relate
@@ -79,6 +79,8 @@ class WatchLinker:
         self._cached = cached
         self._analyser = analyse or Analyser.default().analyse
         self._hand_of: tuple[tuple[int, str], tuple[float, bool]] = ((0, ""), (0.0, False))  # the last one asked
+        self._side_of: tuple[tuple[str, int], KeySide | None] = (("", -1), None)  # the last article's vectors
+        self._rivals_of: tuple[tuple[str, int, int], tuple[float, float]] = (("", 0, -1), (0.0, 0.0))
 
     @property
     def name(self) -> str:
@@ -92,15 +94,34 @@ class WatchLinker:
                 self._analyses.popitem(last=False)
         return found
 
-    def archived(self, article_id: str, text: str, counted: bool = False) -> None:
+    def archived(self, article_id: str, text: str, counted: bool = False, published: datetime | None = None) -> None:
         """An article joined the archive (new, or restored at start): its keys count in the frequencies (unless
-        ``counted`` already) and it becomes a rival of the stories it is not linked to."""
+        ``counted`` already) and it becomes a rival of the stories it is not linked to (of those it is published
+        near; a time not given here is taken from the first :meth:`relate` of the article)."""
         if self.model is None:
             return
         analysis = self._analyse(article_id, text)
         if not counted:
             self.keys.add_keys(analysis.keys)
-        self.rivals.add(article_id, self.keys.vector(analysis.keys))
+        self.rivals.add(article_id, self._side(article_id, analysis).vector(), published)
+
+    def _side(self, article_id: str, analysis: Analysis) -> KeySide:
+        """The article's vectors, computed once for the rivals and every watch (while the frequencies stay)."""
+        key = (article_id, self.keys.docs)
+        side = self._side_of[1]
+        if self._side_of[0] != key or side is None:
+            side = KeySide(analysis.keys, self.keys)
+            self._side_of = (key, side)
+        return side
+
+    def _rivals(self, story: WatchedStory, article_id: str, side: KeySide,
+                published: datetime | None) -> tuple[float, float]:
+        """The article's closest member and closest rival, once for its link and its learning."""
+        key = (article_id, id(story), self.keys.docs)
+        if self._rivals_of[0] != key:
+            self.rivals.dated(article_id, published)
+            self._rivals_of = (key, self.rivals.nearest(side.vector(), story.members, article_id, published))
+        return self._rivals_of[1]
 
     def count(self, article_id: str, text: str) -> None:
         """Count an article's keys in the frequencies only (a replay counts its whole archive first)."""
@@ -127,10 +148,11 @@ class WatchLinker:
             return relate(text, story.profile, self.names, self.related_threshold, published, topics,
                           self.window_days)
         analysis = self._analyse(article_id, text)
-        rivals = self.rivals.nearest(self.keys.vector(analysis.keys), story.members, article_id)
+        side = self._side(article_id, analysis)
+        rivals = self._rivals(story, article_id, side, published)
         hand = self._hand(story, text, published, topics)
         relation = relate_learned(analysis, story.learned, self.keys, self.model, published, topics,
-                                  self.window_days, rivals, hand)
+                                  self.window_days, rivals, hand, side)
         return replace(relation, shared_names=shared_names(text, story.profile))
 
     def _hand(self, story: WatchedStory, text: str, published: datetime | None,
@@ -152,9 +174,10 @@ class WatchLinker:
             story.profile.learn(text, published)
         if story.learned is not None and self.model is not None:
             analysis = self._analyse(article_id, text)
-            rivals = self.rivals.nearest(self.keys.vector(analysis.keys), story.members, article_id)
+            side = self._side(article_id, analysis)
+            rivals = self._rivals(story, article_id, side, published)
             hand = self._hand(story, text, published, topics)
-            if story.learned.anchored(analysis, self.keys, self.model, published, topics, rivals, hand):
+            if story.learned.anchored(side, self.keys, self.model, published, topics, rivals, hand):
                 story.learned.learn(analysis, published)
 
 

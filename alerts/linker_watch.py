@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from wirewatch.alerts.linker import LinkModel, StoryKeys, TermStats, kind_features, pair_features
+from wirewatch.alerts.linker import KeySide, LinkModel, StoryKeys, TermStats, kind_features, pair_features
 from wirewatch.alerts.stories import Relation
 from wirewatch.alerts.textkeys import Analyser, Analysis
 
@@ -61,12 +61,13 @@ class LearnedStory:
             story.add(keys, when, seed=True)
         self.first_seen = when
 
-    def anchored(self, analysis: Analysis, stats: TermStats, model: LinkModel, published: datetime | None,
+    def anchored(self, article: Analysis | KeySide, stats: TermStats, model: LinkModel, published: datetime | None,
                  topics: Iterable[str], rivals: tuple[float, float] | None = None,
                  hand: tuple[float, bool] | None = None) -> bool:
         """Whether the article would join on the seed alone: only such members teach the story (a member that
         joined through another member does not pull the story further, into a neighbouring one)."""
-        features = pair_features(analysis.keys, self.anchor, stats, published, topics, rivals, hand)
+        keys = article if isinstance(article, KeySide) else article.keys
+        features = pair_features(keys, self.anchor, stats, published, topics, rivals, hand)
         return model.belongs(features) >= model.threshold
 
     def learn(self, analysis: Analysis, when: datetime | None = None) -> None:
@@ -88,8 +89,9 @@ def novelty(analysis: Analysis, story: LearnedStory) -> tuple[list[str], list[st
 def relate_learned(analysis: Analysis, story: LearnedStory, stats: TermStats, model: LinkModel,
                    published: datetime | None = None, topics: Iterable[str] = (),
                    window_days: float = 120.0, rivals: tuple[float, float] | None = None,
-                   hand: tuple[float, bool] | None = None) -> Relation:
-    """How the analysed article relates to ``story``, by the model's two decisions."""
+                   hand: tuple[float, bool] | None = None, side: KeySide | None = None) -> Relation:
+    """How the analysed article relates to ``story``, by the model's two decisions (``side``: the article's
+    vectors, when already computed for other watches)."""
     if not analysis.keys:
         return Relation("unrelated", 0.0, "no words to compare (empty, or a script the linker cannot read)")
     if not story.keys.seed:
@@ -97,7 +99,7 @@ def relate_learned(analysis: Analysis, story: LearnedStory, stats: TermStats, mo
     if published is not None and story.keys.last_seen is not None and \
             published - story.keys.last_seen > timedelta(days=window_days):
         return Relation("unrelated", 0.0, f"more than {window_days:g} days after the story's last news")
-    features = pair_features(analysis.keys, story.keys, stats, published, topics, rivals, hand)
+    features = pair_features(side or analysis.keys, story.keys, stats, published, topics, rivals, hand)
     p = round(model.belongs(features), 4)
     scores = f"p={p:.2f}, threshold {model.threshold:.2f}"
     if p < model.threshold:

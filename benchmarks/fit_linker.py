@@ -150,12 +150,12 @@ def watch_pairs(out: Pairs, c: Corpus, seed_id: str, seed: str, seed_date: datet
     ordered = sorted(rows, key=lambda r: r.published.timestamp() if r.published else 0.0)
     weight = SOURCE_WEIGHT[source] / max(1, len(ordered))
     archive, members = Rivals(), {SEED_ID}
-    archive.add(SEED_ID, stats.vector(profile.keys.seed))
+    archive.add(SEED_ID, stats.vector(profile.keys.seed), seed_date)
     for row in ordered:
         analysis = c.analyses[row.id]
         vector = stats.vector(analysis.keys)
-        rivals = archive.nearest(vector, members, row.id)
-        archive.add(row.id, vector)
+        archive.add(row.id, vector, row.published)  # archived, then related: as the replay and the stage do
+        rivals = archive.nearest(vector, members, row.id, row.published)
         topics = c.topics.get(row.id, frozenset())
         told = relate(c.texts[row.id], hand, names, HAND_THRESHOLD, row.published, topics)
         features = pair_features(analysis.keys, profile.keys, stats, row.published, topics, rivals,
