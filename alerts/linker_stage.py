@@ -137,7 +137,7 @@ class WatchLinker:
         if self.model is not None:
             out.learned = LearnedStory()
             out.learned.seed(seed_text, topics, when)
-            self.rivals.add(SEED_ID + watch_id, self.keys.vector(out.learned.keys.seed))
+            self.rivals.add(SEED_ID + watch_id, self.keys.vector(out.learned.keys.seed), when)
             out.members.add(SEED_ID + watch_id)
         return out
 
