@@ -33,11 +33,11 @@ from wirewatch.alerts.linker_trees import Trees
 from wirewatch.alerts.textkeys import Analysis
 
 WEIGHTS_FILE = Path(__file__).parent / "data" / "linker_weights.json"
-FORMAT = "wirewatch-linker/2"
+FORMAT = "wirewatch-linker/3"
 LINK_FEATURES = ("cos_seed", "cos_story", "cos_member", "anchors", "own_anchors", "both_anchors", "places",
                  "seed_places", "own_places", "both_places", "skeletons", "names", "facts", "topics",
-                 "days_seed", "days_last", "before_seed", "seed_top", "own_top", "rival", "beats_rival", "hand",
-                 "hand_names")
+                 "days_seed", "days_last", "before_seed", "seed_top", "own_top", "rival", "beats_rival", "rival_own",
+                 "hand", "hand_names")
 KIND_FEATURES = ("days_seed", "new_terms", "new_facts", "new_places", "cos_seed")
 # the sign each weight may take (+1: never below zero, -1: never above, 0: free): more in common never makes an
 # article less likely to belong, more time never more likely; more new facts never makes it less of a development
@@ -199,12 +199,13 @@ def _log_days(days: float) -> float:
 
 def pair_features(article: Counter[str] | KeySide, story: StoryKeys, stats: TermStats,
                   published: datetime | None = None, topics: Iterable[str] = (),
-                  rivals: tuple[float, float] | None = None,
+                  rivals: tuple[float, ...] | None = None,
                   hand: tuple[float, bool] | None = None) -> dict[str, float]:
     """The features of (article, story), see the module doc; every value lies in [0, 1]. ``article``: its keys, or
     their :class:`KeySide` when the article is compared with several stories; ``rivals``: the article's closest
-    archived member of the story and closest other archived article (:mod:`alerts.linker_rivals`); ``hand``: the
-    hand-written linker's name similarity and decision (:func:`alerts.stories.relate`)."""
+    archived member of the story and closest other archived article (:mod:`alerts.linker_rivals`), and how close
+    that rival itself came to the story (an article of the story the linker missed is no rival: ``rival_own``);
+    ``hand``: the hand-written linker's name similarity and decision (:func:`alerts.stories.relate`)."""
     side = article if isinstance(article, KeySide) else KeySide(article, stats)
     keys = side.keys
     seed, grown, members = story.sides(stats)
@@ -230,8 +231,9 @@ def pair_features(article: Counter[str] | KeySide, story: StoryKeys, stats: Term
     out["days_seed"] = min(1.0, abs(since_seed) / 365.0)  # linear: weeks later is still the story, years is not
     out["days_last"] = min(1.0, abs(_days(published, story.last_seen)) / 365.0)
     out["before_seed"] = 1.0 if since_seed < -2 else 0.0
-    inside, outside = rivals if rivals is not None else (out["cos_member"], 0.0)
+    inside, outside, own = (*rivals, 0.0)[:3] if rivals is not None else (out["cos_member"], 0.0, 0.0)
     out["rival"] = outside
+    out["rival_own"] = max(0.0, min(1.0, own))
     out["beats_rival"] = max(0.0, min(1.0, 0.5 + max(inside, out["cos_member"]) - outside))
     out["hand_names"], out["hand"] = (max(0.0, min(1.0, hand[0])), float(hand[1])) if hand else (0.0, 0.0)
     return out

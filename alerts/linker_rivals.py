@@ -67,6 +67,12 @@ class Rivals:
         """The highest dot products of ``vector`` (its :attr:`keep` heaviest terms) with an indexed article of
         ``members``, and with one outside them published within :attr:`days` of ``published`` (``self_id`` left
         out)."""
+        inside, outside, _rival = self.closest(vector, members, self_id, published)
+        return inside, outside
+
+    def closest(self, vector: Mapping[str, float], members: Container[str], self_id: str = "",
+                published: datetime | None = None) -> tuple[float, float, str]:
+        """:meth:`nearest`, and the id of that closest article outside the story (``""``: none)."""
         acc: dict[str, float] = {}
         for term, weight in heaviest(vector, self.keep):
             posting = self._index.get(term)
@@ -75,6 +81,7 @@ class Rivals:
             for doc_id, w in posting:
                 acc[doc_id] = acc.get(doc_id, 0.0) + weight * w
         inside = outside = 0.0
+        rival = ""
         span = timedelta(days=self.days)
         docs = self._docs
         for doc_id, score in acc.items():
@@ -85,5 +92,5 @@ class Rivals:
             elif score > outside:
                 when = docs[doc_id]
                 if published is None or when is None or abs(published - when) <= span:
-                    outside = score
-        return min(1.0, inside), min(1.0, outside)
+                    outside, rival = score, doc_id
+        return min(1.0, inside), min(1.0, outside), rival

@@ -35,6 +35,7 @@ from wirewatch.alerts.textkeys import Analyser, Analysis
 
 log = logging.getLogger(__name__)
 CACHED = 64  # analyses kept: an article is analysed once for every watch it is related to
+CLOSENESS = 100_000  # articles whose closeness to a watched story is kept (a rival's own closeness to it)
 
 
 @cache
@@ -57,6 +58,12 @@ class WatchedStory:
     profile: StoryProfile
     learned: LearnedStory | None = None
     members: set[str] = field(default_factory=lambda: {SEED_ID})  # article ids linked to it (for the rivals)
+    closeness: OrderedDict[str, float] = field(default_factory=OrderedDict)  # how close articles came (bounded)
+
+    def saw(self, article_id: str, cos_member: float) -> None:
+        self.closeness[article_id] = cos_member
+        if len(self.closeness) > CLOSENESS:
+            self.closeness.popitem(last=False)
 
     @property
     def first_seen(self) -> datetime | None:
@@ -80,7 +87,7 @@ class WatchLinker:
         self._analyser = analyse or Analyser.default().analyse
         self._hand_of: tuple[tuple[int, str], tuple[float, bool]] = ((0, ""), (0.0, False))  # the last one asked
         self._side_of: tuple[tuple[str, int], KeySide | None] = (("", -1), None)  # the last article's vectors
-        self._rivals_of: tuple[tuple[str, int, int], tuple[float, float]] = (("", 0, -1), (0.0, 0.0))
+        self._rivals_of: tuple[tuple[str, int, int], tuple[float, float, float]] = (("", 0, -1), (0.0, 0.0, 0.0))
 
     @property
     def name(self) -> str:
@@ -115,12 +122,14 @@ class WatchLinker:
         return side
 
     def _rivals(self, story: WatchedStory, article_id: str, side: KeySide,
-                published: datetime | None) -> tuple[float, float]:
-        """The article's closest member and closest rival, once for its link and its learning."""
+                published: datetime | None) -> tuple[float, float, float]:
+        """The article's closest member, closest rival and that rival's own closeness to the story, once for its
+        link and its learning."""
         key = (article_id, id(story), self.keys.docs)
         if self._rivals_of[0] != key:
             self.rivals.dated(article_id, published)
-            self._rivals_of = (key, self.rivals.nearest(side.vector(), story.members, article_id, published))
+            inside, outside, rival = self.rivals.closest(side.vector(), story.members, article_id, published)
+            self._rivals_of = (key, (inside, outside, story.closeness.get(rival, 0.0)))
         return self._rivals_of[1]
 
     def count(self, article_id: str, text: str) -> None:
@@ -152,7 +161,8 @@ class WatchLinker:
         rivals = self._rivals(story, article_id, side, published)
         hand = self._hand(story, text, published, topics)
         relation = relate_learned(analysis, story.learned, self.keys, self.model, published, topics,
-                                  self.window_days, rivals, hand, side)
+                                  self.window_days, rivals, hand, side,
+                                  lambda cos: story.saw(article_id, cos))
         return replace(relation, shared_names=shared_names(text, story.profile))
 
     def _hand(self, story: WatchedStory, text: str, published: datetime | None,

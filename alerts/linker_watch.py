@@ -62,7 +62,7 @@ class LearnedStory:
         self.first_seen = when
 
     def anchored(self, article: Analysis | KeySide, stats: TermStats, model: LinkModel, published: datetime | None,
-                 topics: Iterable[str], rivals: tuple[float, float] | None = None,
+                 topics: Iterable[str], rivals: tuple[float, ...] | None = None,
                  hand: tuple[float, bool] | None = None) -> bool:
         """Whether the article would join on the seed alone: only such members teach the story (a member that
         joined through another member does not pull the story further, into a neighbouring one)."""
@@ -88,10 +88,12 @@ def novelty(analysis: Analysis, story: LearnedStory) -> tuple[list[str], list[st
 
 def relate_learned(analysis: Analysis, story: LearnedStory, stats: TermStats, model: LinkModel,
                    published: datetime | None = None, topics: Iterable[str] = (),
-                   window_days: float = 120.0, rivals: tuple[float, float] | None = None,
-                   hand: tuple[float, bool] | None = None, side: KeySide | None = None) -> Relation:
+                   window_days: float = 120.0, rivals: tuple[float, ...] | None = None,
+                   hand: tuple[float, bool] | None = None, side: KeySide | None = None,
+                   seen: Callable[[float], None] | None = None) -> Relation:
     """How the analysed article relates to ``story``, by the model's two decisions (``side``: the article's
-    vectors, when already computed for other watches)."""
+    vectors, when already computed for other watches; ``seen`` is told how close it came to the story's members,
+    what it weighs as a rival of later articles)."""
     if not analysis.keys:
         return Relation("unrelated", 0.0, "no words to compare (empty, or a script the linker cannot read)")
     if not story.keys.seed:
@@ -100,6 +102,8 @@ def relate_learned(analysis: Analysis, story: LearnedStory, stats: TermStats, mo
             published - story.keys.last_seen > timedelta(days=window_days):
         return Relation("unrelated", 0.0, f"more than {window_days:g} days after the story's last news")
     features = pair_features(side or analysis.keys, story.keys, stats, published, topics, rivals, hand)
+    if seen is not None:
+        seen(features["cos_member"])
     p = round(model.belongs(features), 4)
     scores = f"p={p:.2f}, threshold {model.threshold:.2f}"
     if p < model.threshold:
