@@ -4,9 +4,14 @@ In: an article's :class:`~alerts.textkeys.Analysis`, a story's keys (its seed, w
 added, its facts, its dates and topics) and :class:`TermStats` (document frequencies). Out: a
 feature vector of the pair (:func:`pair_features`), the probability that the article belongs to the
 story (:meth:`LinkModel.belongs`) and the probability that it is a later development rather than the
-same report retold (:meth:`LinkModel.develops`). Also passed in: the article's closest archived member and
-closest other archived article (``rivals``) and the hand-written linker's name similarity and decision
-(``hand``).
+same report retold (:meth:`LinkModel.develops`). Also passed in: the article's closest archived member, its
+closest other archived article and how close that rival itself came to the story (``rivals``), and the
+hand-written linker's name similarity and decision (``hand``).
+
+Cost: an article's vectors and heaviest keys (:class:`KeySide`) are computed once for all the watches it is
+related to, and a story's (:meth:`StoryKeys.sides`) once for all articles until the story learns or the archive's
+frequencies move by more than 1/:data:`STALE` (a replay, whose frequencies are fixed, gets exactly the numbers
+computed afresh).
 
 The features are independent of language and story: IDF-weighted cosines of the keys against the
 seed, against the story as it grew and against its closest member; how much of the seed's heaviest

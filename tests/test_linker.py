@@ -5,8 +5,18 @@ counts only when published near the article (issue 10)."""
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from wirewatch.alerts.linker import KeySide, StoryKeys, TermStats, pair_features
+from wirewatch.alerts.linker import (
+    KIND_FEATURES,
+    LINK_FEATURES,
+    KeySide,
+    LinkModel,
+    StoryKeys,
+    TermStats,
+    pair_features,
+)
 from wirewatch.alerts.linker_rivals import Rivals
+from wirewatch.alerts.linker_stage import WatchLinker
+from wirewatch.alerts.stories import TermStats as NameStats
 from wirewatch.alerts.textkeys import Analyser
 
 from wirewatch.devtools.corpus import DemoCorpus
@@ -86,3 +96,22 @@ def test_a_look_up_reads_only_the_articles_heaviest_terms() -> None:
     rivals.add("other", {"rare": 1.0}, DAY)
     assert rivals.nearest({"a": 0.7, "b": 0.6, "rare": 0.1}, set(), published=DAY) == (0.0, 0.0)
     assert rivals.nearest({"a": 0.7, "rare": 0.6, "b": 0.1}, set(), published=DAY) == (0.0, 0.6)
+
+
+def test_the_closest_rival_is_named_and_a_watch_keeps_how_close_each_article_came() -> None:
+    rivals = Rivals()
+    rivals.add("seed", {"gaza": 0.6}, DAY)
+    rivals.add("other", {"gaza": 0.8}, DAY)
+    assert rivals.closest({"gaza": 1.0}, {"seed"}, published=DAY) == (0.6, 0.8, "other")
+    assert rivals.closest({"kyiv": 1.0}, {"seed"}, published=DAY) == (0.0, 0.0, "")
+    link = {k: 0.0 for k in LINK_FEATURES} | {"cos_seed": 8.0, "anchors": 4.0}
+    model = LinkModel(link, -2.5, {k: 0.0 for k in KIND_FEATURES}, 0.0, 0.5, 0.5)
+    linker = WatchLinker(NameStats.with_background(), 0.14, 120.0, model=model)
+    arts = CORPUS.articles
+    text = [a["title"] + "\n" + "\n".join(a["body"]) for a in arts]
+    for n, t in enumerate(text):
+        linker.archived(f"a{n}", t)
+    story = linker.story("w", "w", text[0], (), DAY)
+    linker.relate(story, "a1", text[1], DAY, ())
+    linker.relate(story, "a2", text[2], DAY, ())
+    assert set(story.closeness) == {"a1", "a2"} and all(0.0 <= v <= 1.0 for v in story.closeness.values())
