@@ -51,7 +51,7 @@ from wirewatch.alerts.textkeys import Analyser, Analysis
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # the trees are small: threads only fight over a shared machine's cores
 WATCH_FP_TARGET = 0.004  # the linear model's threshold lets at most this share of the training negatives through
-TREES_FP_TARGET = 0.001  # the same for the boosted trees
+TREES_FP_TARGET = 0.005  # the same for the boosted trees (held-out scores, see fit_boosted)
 HAND_THRESHOLD = 0.14  # the hand-written linker's (a feature of the learned one): [alert] related_threshold
 MISSED = 3  # every third member of a fitted watch is left among the rivals, as a member the linker missed
 SOURCE_WEIGHT = {"stories-dev": 1.0, "wikiref": 0.5, "doha": 0.5, "demo": 0.5}
