@@ -20,8 +20,8 @@ story's topics the article carries (a signal, not a gate); and the days from the
 from its last member. Their weights are learned on labelled pairs by ``benchmarks/fit_linker.py``
 (a logistic regression with fixed signs, or boosted trees monotone in the same signs, :mod:`alerts.linker_trees`).
 ``fit_linker.py`` writes a weights file (numbers only, with its format version :data:`FORMAT`) that
-:meth:`LinkModel.load` reads; it ships (``alerts/data/linker_weights.json``), so the alert stage runs the learned
-linker (:mod:`alerts.linker_stage`).
+:meth:`LinkModel.load` reads; none ships yet, so the alert stage runs the hand-written linker
+(:mod:`alerts.linker_stage`).
 """
 
 from __future__ import annotations

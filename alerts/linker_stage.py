@@ -4,7 +4,7 @@ In: archived articles (their id and text, as the alert stage archives them), wat
 and their members. Out: each new article's :class:`~alerts.stories.Relation` to a watched story.
 
 - **Learned** (:mod:`alerts.linker_watch`), when the weights file ``alerts/data/linker_weights.json``
-  (written by ``benchmarks/fit_linker.py``; it ships, see docs/benchmarks.md) loads: each archived article's
+  (written by ``benchmarks/fit_linker.py``; none ships yet, see docs/benchmarks.md) loads: each archived article's
   keys (:mod:`alerts.textkeys`) update the archive's key frequencies and its rivals (:mod:`alerts.linker_rivals`),
   and each watch is a :class:`~alerts.linker_watch.LearnedStory` that learns from the members its seed would take.
 - **Hand-written** (:func:`alerts.stories.relate`) when the file is missing (logged once) or unreadable or from

@@ -18,8 +18,8 @@ one story out) and, on news-dev, without the fifth it scores. Run:
 
     .venv/bin/python benchmarks/eval_watch.py [--shared ../shared] [--linker hand] [--brief] [--json]
 
-``--linker learned`` and ``--linker learned-linear`` score the learned linker (benchmarks/fit_linker.py, whose
-weights the alert stage runs), each fold fitted without what it scores.
+``--linker learned`` and ``--linker learned-linear`` score the learned linker (benchmarks/fit_linker.py, off
+by default in the alert stage), each fold fitted without what it scores.
 """
 
 from __future__ import annotations
