@@ -4,9 +4,14 @@ In: an article's :class:`~alerts.textkeys.Analysis`, a story's keys (its seed, w
 added, its facts, its dates and topics) and :class:`TermStats` (document frequencies). Out: a
 feature vector of the pair (:func:`pair_features`), the probability that the article belongs to the
 story (:meth:`LinkModel.belongs`) and the probability that it is a later development rather than the
-same report retold (:meth:`LinkModel.develops`). Also passed in: the article's closest archived member and
-closest other archived article (``rivals``) and the hand-written linker's name similarity and decision
-(``hand``).
+same report retold (:meth:`LinkModel.develops`). Also passed in: the article's closest archived member, its
+closest other archived article and how close that rival itself came to the story (``rivals``), and the
+hand-written linker's name similarity and decision (``hand``).
+
+Cost: an article's vectors and heaviest keys (:class:`KeySide`) are computed once for all the watches it is
+related to, and a story's (:meth:`StoryKeys.sides`) once for all articles until the story learns or the archive's
+frequencies move by more than 1/:data:`STALE` (a replay, whose frequencies are fixed, gets exactly the numbers
+computed afresh).
 
 The features are independent of language and story: IDF-weighted cosines of the keys against the
 seed, against the story as it grew and against its closest member; how much of the seed's heaviest
@@ -33,11 +38,11 @@ from wirewatch.alerts.linker_trees import Trees
 from wirewatch.alerts.textkeys import Analysis
 
 WEIGHTS_FILE = Path(__file__).parent / "data" / "linker_weights.json"
-FORMAT = "wirewatch-linker/2"
+FORMAT = "wirewatch-linker/3"
 LINK_FEATURES = ("cos_seed", "cos_story", "cos_member", "anchors", "own_anchors", "both_anchors", "places",
                  "seed_places", "own_places", "both_places", "skeletons", "names", "facts", "topics",
-                 "days_seed", "days_last", "before_seed", "seed_top", "own_top", "rival", "beats_rival", "hand",
-                 "hand_names")
+                 "days_seed", "days_last", "before_seed", "seed_top", "own_top", "rival", "beats_rival", "rival_own",
+                 "hand", "hand_names")
 KIND_FEATURES = ("days_seed", "new_terms", "new_facts", "new_places", "cos_seed")
 # the sign each weight may take (+1: never below zero, -1: never above, 0: free): more in common never makes an
 # article less likely to belong, more time never more likely; more new facts never makes it less of a development
@@ -47,6 +52,8 @@ ANCHORS = 10
 PLACES = 4
 TOP = 3
 FACT = "#%"
+KINDS = ("", "@", "~", "#", "%", "^")
+STALE = 500  # a story's vectors are recomputed when the archive grew by more than 1/STALE of itself (or it learned)
 
 
 class ModelFileError(ValueError):
@@ -81,6 +88,53 @@ class TermStats:
         norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
         return {t: v / norm for t, v in vec.items()}
 
+    def vectors(self, counts: Mapping[str, float]) -> dict[str, dict[str, float]]:
+        """:meth:`vector` of every kind at once (the same numbers, one pass over the keys), by kind."""
+        raw: dict[str, dict[str, float]] = {kind: {} for kind in KINDS}
+        for t, c in counts.items():
+            if c > 0:
+                raw[_kind(t)][t] = (1.0 + math.log(c)) * self.idf(t)
+        out = {}
+        for kind, vec in raw.items():
+            norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+            out[kind] = {t: v / norm for t, v in vec.items()}
+        return out
+
+
+class KeySide:
+    """One side of a pair (an article, a story's seed, what it grew into, a member) as the features read it: its
+    vectors and heaviest keys, computed once for every pair it takes part in (see :meth:`StoryKeys.sides`)."""
+
+    def __init__(self, keys: Counter[str], stats: TermStats) -> None:
+        self.keys = keys
+        self.stats = stats
+        self._vectors: dict[str, dict[str, float]] | None = None
+        self._facts: dict[str, float] | None = None
+        self._heavy: dict[tuple[tuple[str, ...], int], tuple[list[float], list[str], float]] = {}
+
+    def vector(self, kind: str = "") -> dict[str, float]:
+        if self._vectors is None:
+            self._vectors = self.stats.vectors(self.keys)
+        return self._vectors[kind]
+
+    @property
+    def facts(self) -> dict[str, float]:
+        if self._facts is None:
+            self._facts = _unit({t: c for t, c in self.keys.items() if t[0] in FACT}, self.stats)
+        return self._facts
+
+    def covered_in(self, found_in: Mapping[str, float], kinds: tuple[str, ...], n: int) -> float:
+        """The IDF-weighted share of this side's ``n`` heaviest keys of those kinds found in ``found_in``."""
+        heavy = self._heavy.get((kinds, n))
+        if heavy is None:
+            keys = self.keys
+            terms = sorted((t for t in keys if _kind(t) in kinds),
+                           key=lambda t: -(1.0 + math.log(keys[t])) * self.stats.idf(t))[:n]
+            idfs = [self.stats.idf(t) for t in terms]
+            heavy = self._heavy[(kinds, n)] = (idfs, terms, sum(idfs))
+        idfs, terms, total = heavy
+        return sum(w for w, t in zip(idfs, terms, strict=True) if t in found_in) / total if total else 0.0
+
 
 def _kind(key: str) -> str:
     first = key[0]
@@ -107,8 +161,23 @@ class StoryKeys:
     earliest: datetime | None = None  # the earliest date of the seed or a member: the start of a dateless seed's story
     max_members: int = 30
     max_keys: int = 400
+    version: int = 0  # one more at each add: the cached vectors of :meth:`sides` are then out of date
+    _sides: tuple[tuple[int, int, int], tuple[KeySide, KeySide, list[KeySide]]] | None = \
+        field(default=None, repr=False, compare=False)
+
+    def sides(self, stats: TermStats) -> tuple[KeySide, KeySide, list[KeySide]]:
+        """The seed's, the grown story's and the latest ten members' :class:`KeySide`, kept while the story does
+        not change and the archive's frequencies barely do (exact in a replay, whose frequencies are fixed)."""
+        cached = self._sides
+        if cached is not None and cached[0][:2] == (self.version, id(stats)) and \
+                abs(stats.docs - cached[0][2]) <= stats.docs // STALE:
+            return cached[1]
+        sides = (KeySide(self.seed, stats), KeySide(self.grown, stats), [KeySide(m, stats) for m in self.members[-10:]])
+        self._sides = ((self.version, id(stats), stats.docs), sides)
+        return sides
 
     def add(self, keys: Counter[str], when: datetime | None, seed: bool = False) -> None:
+        self.version += 1
         if seed:
             self.seed.update(keys)
         self.grown.update(keys)
@@ -133,51 +202,46 @@ def _log_days(days: float) -> float:
     return math.log1p(abs(days)) / math.log1p(365.0)
 
 
-def pair_features(article: Counter[str], story: StoryKeys, stats: TermStats, published: datetime | None = None,
-                  topics: Iterable[str] = (), rivals: tuple[float, float] | None = None,
+def pair_features(article: Counter[str] | KeySide, story: StoryKeys, stats: TermStats,
+                  published: datetime | None = None, topics: Iterable[str] = (),
+                  rivals: tuple[float, ...] | None = None,
                   hand: tuple[float, bool] | None = None) -> dict[str, float]:
-    """The features of (article, story), see the module doc; every value lies in [0, 1]. ``rivals``: the article's
-    closest archived member of the story and closest other archived article (:mod:`alerts.linker_rivals`);
+    """The features of (article, story), see the module doc; every value lies in [0, 1]. ``article``: its keys, or
+    their :class:`KeySide` when the article is compared with several stories; ``rivals``: the article's closest
+    archived member of the story and closest other archived article (:mod:`alerts.linker_rivals`), and how close
+    that rival itself came to the story (an article of the story the linker missed is no rival: ``rival_own``);
     ``hand``: the hand-written linker's name similarity and decision (:func:`alerts.stories.relate`)."""
-    terms = stats.vector(article)
-    seed_terms = stats.vector(story.seed)
-    out = {"cos_seed": cosine(terms, seed_terms), "cos_story": cosine(terms, stats.vector(story.grown))}
-    out["cos_member"] = max([cosine(terms, stats.vector(m)) for m in story.members[-10:]] + [out["cos_seed"]])
-    out["anchors"] = _covered(story.seed, article, stats, ("", "@"), ANCHORS)
-    out["own_anchors"] = _covered(article, story.grown, stats, ("", "@"), ANCHORS)
-    out["seed_places"] = _covered(story.seed, article, stats, ("@",), PLACES)
-    out["own_places"] = _covered(article, story.seed, stats, ("@",), PLACES)
+    side = article if isinstance(article, KeySide) else KeySide(article, stats)
+    keys = side.keys
+    seed, grown, members = story.sides(stats)
+    terms = side.vector()
+    out = {"cos_seed": cosine(terms, seed.vector()), "cos_story": cosine(terms, grown.vector())}
+    out["cos_member"] = max([cosine(terms, m.vector()) for m in members] + [out["cos_seed"]])
+    out["anchors"] = seed.covered_in(keys, ("", "@"), ANCHORS)
+    out["own_anchors"] = side.covered_in(story.grown, ("", "@"), ANCHORS)
+    out["seed_places"] = seed.covered_in(keys, ("@",), PLACES)
+    out["own_places"] = side.covered_in(story.seed, ("@",), PLACES)
     out["both_anchors"] = math.sqrt(out["anchors"] * out["own_anchors"])  # the story's heaviest keys, and its own
     out["both_places"] = math.sqrt(out["seed_places"] * out["own_places"])
     # the three heaviest words of the seed in the article, and of the article in the seed: a report of another event
     # by the same actors shares the actors but not what the story is most about
-    out["seed_top"] = _covered(story.seed, article, stats, ("",), TOP)
-    out["own_top"] = _covered(article, story.seed, stats, ("",), TOP)
+    out["seed_top"] = seed.covered_in(keys, ("",), TOP)
+    out["own_top"] = side.covered_in(story.seed, ("",), TOP)
     for name, kind in (("places", "@"), ("skeletons", "~"), ("names", "^")):
-        out[name] = cosine(stats.vector(article, kind), stats.vector(story.grown, kind))
-    facts_a = {t: c for t, c in article.items() if t[0] in FACT}
-    facts_s = {t: c for t, c in story.grown.items() if t[0] in FACT}
-    out["facts"] = cosine(_unit(facts_a, stats), _unit(facts_s, stats))
+        out[name] = cosine(side.vector(kind), grown.vector(kind))
+    out["facts"] = cosine(side.facts, grown.facts)
     wanted = set(story.topics)
     out["topics"] = len(wanted & set(topics)) / len(wanted) if wanted else 0.5
     since_seed = _days(published, story.first_seen)
     out["days_seed"] = min(1.0, abs(since_seed) / 365.0)  # linear: weeks later is still the story, years is not
     out["days_last"] = min(1.0, abs(_days(published, story.last_seen)) / 365.0)
     out["before_seed"] = 1.0 if since_seed < -2 else 0.0
-    inside, outside = rivals if rivals is not None else (out["cos_member"], 0.0)
+    inside, outside, own = (*rivals, 0.0)[:3] if rivals is not None else (out["cos_member"], 0.0, 0.0)
     out["rival"] = outside
+    out["rival_own"] = max(0.0, min(1.0, own))
     out["beats_rival"] = max(0.0, min(1.0, 0.5 + max(inside, out["cos_member"]) - outside))
     out["hand_names"], out["hand"] = (max(0.0, min(1.0, hand[0])), float(hand[1])) if hand else (0.0, 0.0)
     return out
-
-
-def _covered(heavy_in: Counter[str], found_in: Mapping[str, float], stats: TermStats, kinds: tuple[str, ...],
-             n: int) -> float:
-    """The IDF-weighted share of the ``n`` heaviest keys of ``heavy_in`` (of those kinds) found in ``found_in``."""
-    heavy = sorted((t for t in heavy_in if _kind(t) in kinds),
-                   key=lambda t: -(1.0 + math.log(heavy_in[t])) * stats.idf(t))[:n]
-    total = sum(stats.idf(t) for t in heavy)
-    return sum(stats.idf(t) for t in heavy if t in found_in) / total if total else 0.0
 
 
 def _unit(counts: Mapping[str, float], stats: TermStats) -> dict[str, float]:

@@ -26,7 +26,7 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 
-from wirewatch.alerts.linker import WEIGHTS_FILE, LinkModel, ModelFileError, TermStats
+from wirewatch.alerts.linker import WEIGHTS_FILE, KeySide, LinkModel, ModelFileError, TermStats
 from wirewatch.alerts.linker_rivals import Rivals
 from wirewatch.alerts.linker_watch import SEED_ID, LearnedStory, relate_learned
 from wirewatch.alerts.stories import Relation, StoryProfile, relate
@@ -35,6 +35,7 @@ from wirewatch.alerts.textkeys import Analyser, Analysis
 
 log = logging.getLogger(__name__)
 CACHED = 64  # analyses kept: an article is analysed once for every watch it is related to
+CLOSENESS = 100_000  # articles whose closeness to a watched story is kept (a rival's own closeness to it)
 
 
 @cache
@@ -57,6 +58,12 @@ class WatchedStory:
     profile: StoryProfile
     learned: LearnedStory | None = None
     members: set[str] = field(default_factory=lambda: {SEED_ID})  # article ids linked to it (for the rivals)
+    closeness: OrderedDict[str, float] = field(default_factory=OrderedDict)  # how close articles came (bounded)
+
+    def saw(self, article_id: str, cos_member: float) -> None:
+        self.closeness[article_id] = cos_member
+        if len(self.closeness) > CLOSENESS:
+            self.closeness.popitem(last=False)
 
     @property
     def first_seen(self) -> datetime | None:
@@ -79,6 +86,8 @@ class WatchLinker:
         self._cached = cached
         self._analyser = analyse or Analyser.default().analyse
         self._hand_of: tuple[tuple[int, str], tuple[float, bool]] = ((0, ""), (0.0, False))  # the last one asked
+        self._side_of: tuple[tuple[str, int], KeySide | None] = (("", -1), None)  # the last article's vectors
+        self._rivals_of: tuple[tuple[str, int, int], tuple[float, float, float]] = (("", 0, -1), (0.0, 0.0, 0.0))
 
     @property
     def name(self) -> str:
@@ -92,15 +101,36 @@ class WatchLinker:
                 self._analyses.popitem(last=False)
         return found
 
-    def archived(self, article_id: str, text: str, counted: bool = False) -> None:
+    def archived(self, article_id: str, text: str, counted: bool = False, published: datetime | None = None) -> None:
         """An article joined the archive (new, or restored at start): its keys count in the frequencies (unless
-        ``counted`` already) and it becomes a rival of the stories it is not linked to."""
+        ``counted`` already) and it becomes a rival of the stories it is not linked to (of those it is published
+        near; a time not given here is taken from the first :meth:`relate` of the article)."""
         if self.model is None:
             return
         analysis = self._analyse(article_id, text)
         if not counted:
             self.keys.add_keys(analysis.keys)
-        self.rivals.add(article_id, self.keys.vector(analysis.keys))
+        self.rivals.add(article_id, self._side(article_id, analysis).vector(), published)
+
+    def _side(self, article_id: str, analysis: Analysis) -> KeySide:
+        """The article's vectors, computed once for the rivals and every watch (while the frequencies stay)."""
+        key = (article_id, self.keys.docs)
+        side = self._side_of[1]
+        if self._side_of[0] != key or side is None:
+            side = KeySide(analysis.keys, self.keys)
+            self._side_of = (key, side)
+        return side
+
+    def _rivals(self, story: WatchedStory, article_id: str, side: KeySide,
+                published: datetime | None) -> tuple[float, float, float]:
+        """The article's closest member, closest rival and that rival's own closeness to the story, once for its
+        link and its learning."""
+        key = (article_id, id(story), self.keys.docs)
+        if self._rivals_of[0] != key:
+            self.rivals.dated(article_id, published)
+            inside, outside, rival = self.rivals.closest(side.vector(), story.members, article_id, published)
+            self._rivals_of = (key, (inside, outside, story.closeness.get(rival, 0.0)))
+        return self._rivals_of[1]
 
     def count(self, article_id: str, text: str) -> None:
         """Count an article's keys in the frequencies only (a replay counts its whole archive first)."""
@@ -116,7 +146,7 @@ class WatchLinker:
         if self.model is not None:
             out.learned = LearnedStory()
             out.learned.seed(seed_text, topics, when)
-            self.rivals.add(SEED_ID + watch_id, self.keys.vector(out.learned.keys.seed))
+            self.rivals.add(SEED_ID + watch_id, self.keys.vector(out.learned.keys.seed), when)
             out.members.add(SEED_ID + watch_id)
         return out
 
@@ -127,10 +157,12 @@ class WatchLinker:
             return relate(text, story.profile, self.names, self.related_threshold, published, topics,
                           self.window_days)
         analysis = self._analyse(article_id, text)
-        rivals = self.rivals.nearest(self.keys.vector(analysis.keys), story.members, article_id)
+        side = self._side(article_id, analysis)
+        rivals = self._rivals(story, article_id, side, published)
         hand = self._hand(story, text, published, topics)
         relation = relate_learned(analysis, story.learned, self.keys, self.model, published, topics,
-                                  self.window_days, rivals, hand)
+                                  self.window_days, rivals, hand, side,
+                                  lambda cos: story.saw(article_id, cos))
         return replace(relation, shared_names=shared_names(text, story.profile))
 
     def _hand(self, story: WatchedStory, text: str, published: datetime | None,
@@ -152,9 +184,10 @@ class WatchLinker:
             story.profile.learn(text, published)
         if story.learned is not None and self.model is not None:
             analysis = self._analyse(article_id, text)
-            rivals = self.rivals.nearest(self.keys.vector(analysis.keys), story.members, article_id)
+            side = self._side(article_id, analysis)
+            rivals = self._rivals(story, article_id, side, published)
             hand = self._hand(story, text, published, topics)
-            if story.learned.anchored(analysis, self.keys, self.model, published, topics, rivals, hand):
+            if story.learned.anchored(side, self.keys, self.model, published, topics, rivals, hand):
                 story.learned.learn(analysis, published)
 
 

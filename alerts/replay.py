@@ -55,7 +55,7 @@ def replay_story(seed_text: str, seed_topics: Iterable[str], start: datetime | N
     story = linker.story("replay", "replay", seed_text, seed_topics, start)
     out: dict[str, Relation] = {}
     for art in ordered:
-        linker.archived(art.id, art.text, counted=True)
+        linker.archived(art.id, art.text, counted=True, published=art.published)
         relation = linker.relate(story, art.id, art.text, art.published, art.topics)
         if relation.related:
             linker.learn(story, art.id, art.text, relation.kind, art.published, art.topics)
