@@ -49,6 +49,7 @@ SWEEP_SECONDS = 300.0  # how often the archive is searched for articles a dead w
 SWEEP_MIN_AGE = timedelta(minutes=2)  # younger ones may be in the hands of a live worker
 SYNC_MARGIN = timedelta(seconds=5)  # articles archived this recently may still be getting their story
 BACKFILL_LIMIT = 2000
+BATCH_LIMIT = 20  # articles queued and mailed together: the first of a longer batch waits for no more than these
 
 
 @dataclass
@@ -176,6 +177,9 @@ class Alerter:
 
     def handle_batch(self, batch: list[TaggedArticle]) -> list[list[Output]]:
         """Archive, link and queue the alerts of a consumed batch (:mod:`alerts.alert_batch`), then send."""
+        if len(batch) > BATCH_LIMIT:
+            return [out for i in range(0, len(batch), BATCH_LIMIT)
+                    for out in self.handle_batch(batch[i:i + BATCH_LIMIT])]
         if time.monotonic() - self._refreshed > self.REFRESH_SECONDS:
             self.refresh()
         firsts: dict[str, TaggedArticle] = {}

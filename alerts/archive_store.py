@@ -93,20 +93,22 @@ class ArchiveStore(OnDatabase):
     def archive_many(self, conn: Connection, rows: Sequence[Mapping[str, object]]) -> set[str]:
         """Archive tagged articles (``archive`` rows without ``archived_at`` and ``linked``) and mark their
         entries archived, within the caller's transaction; returns the ids it archived. A row whose article
-        is archived already (another worker's, meanwhile) stays as it is."""
+        is archived already (another worker's, meanwhile) stays as it is. Rows are written in the order of
+        their ids, so that two workers writing some of the same rows wait for each other, never deadlock."""
         if not rows:
             return set()
         now = utcnow()
         done = conn.execute(self.db.insert_new(archive).returning(archive.c.article_id),
-                            [{**row, "archived_at": now, "linked": False} for row in rows])
+                            [{**row, "archived_at": now, "linked": False}
+                             for row in sorted(rows, key=lambda r: str(r["article_id"]))])
         archived = {r[0] for r in done}
-        for article_id in archived:
+        for article_id in sorted(archived):
             self.entry_progress.archived(conn, article_id)
         return archived
 
     def mark_linked_many(self, conn: Connection, article_ids: Sequence[str]) -> None:
         """Within the caller's transaction: these articles' stories are linked and their alerts queued."""
-        ids = list(article_ids)
+        ids = sorted(article_ids)
         for i in range(0, len(ids), CHUNK):
             conn.execute(update(archive).where(archive.c.article_id.in_(ids[i:i + CHUNK])).values(linked=True))
 

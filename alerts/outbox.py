@@ -122,7 +122,8 @@ class Outbox(OnDatabase):
         transaction; returns the keys it queued (a key already there stays as it is)."""
         if not rows:
             return set()
-        done = conn.execute(self.db.insert_new(alerts).returning(alerts.c.idem_key), list(rows))
+        done = conn.execute(self.db.insert_new(alerts).returning(alerts.c.idem_key),
+                            sorted(rows, key=lambda r: str(r["idem_key"])))  # in key order: two workers never deadlock
         return {r[0] for r in done}
 
     def pending_alerts(self, limit: int = 500, now: datetime | None = None) -> list[QueuedAlert]:

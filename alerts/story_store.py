@@ -74,7 +74,7 @@ class StoryStore(OnDatabase):
         """Archived articles' stories, within the caller's transaction."""
         if story_of:
             conn.execute(update(archive).where(archive.c.article_id == bindparam("id_")).values(
-                story_id=bindparam("story_id")), [{"id_": a, "story_id": s} for a, s in story_of.items()])
+                story_id=bindparam("story_id")), [{"id_": a, "story_id": s} for a, s in sorted(story_of.items())])
 
     def story_of(self, article_id: str) -> int | None:
         with self.engine.connect() as conn:
