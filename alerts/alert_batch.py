@@ -97,6 +97,13 @@ class BatchWrites:
     def queue(self, alert: PendingAlert) -> None:
         self.alerts.setdefault(alert.key, alert)
 
+    def latest(self, subscriber: str, story: str) -> datetime | None:
+        """When the latest of this batch's alerts to the subscriber on the story goes out (now, for one
+        due at once: as if it had been sent, the next one waits out the storm window as one by one did)."""
+        times = [a.row["next_attempt"] or a.row["created_at"] for a in self.alerts.values()
+                 if story and a.row["subscriber"] == subscriber and a.row["story"] == story]
+        return max(times, default=None)
+
     def write(self, store: AlertStore) -> list[PendingAlert]:
         """All of it in one transaction; returns the alerts queued (those not in the outbox already)."""
         if not (self.alerts or self.stories or self.linked):

@@ -72,11 +72,12 @@ class AlertQueue:
         self.store = store
         self.composer = composer
 
-    def due(self, sub: Subscriber, story: str) -> tuple[datetime | None, str]:
+    def due(self, sub: Subscriber, story: str, queued: datetime | None = None) -> tuple[datetime | None, str]:
         """When this subscriber's alert may go out, and the group it is sent in.
 
         Immediate: now — unless an email on the same story went out (or is due) within
         ``storm_window_minutes``; then with the next one, batched. Hourly and daily: in the digest.
+        ``queued``: when the latest alert on the story queued in this batch (not in the outbox yet) goes out.
         """
         now = datetime.now(UTC)
         if sub.mode in ("hourly", "daily"):
@@ -84,7 +85,7 @@ class AlertQueue:
             return due, f"digest:{due.isoformat()}"
         if not story:
             return None, ""
-        last = self.store.last_story_alert(sub.email, story)
+        last = max((t for t in (self.store.last_story_alert(sub.email, story), queued) if t is not None), default=None)
         window = timedelta(minutes=self.settings.storm_window_minutes)
         if last is not None and last > now:  # an email on this story is already held: join it
             return last, story
@@ -93,12 +94,13 @@ class AlertQueue:
         return None, story
 
     def compose(self, sub: Subscriber, tagged: TaggedArticle, kind: str, watch: WatchSettings | None,
-                relation: Relation | None, wording: FollowUpWording | None = None) -> PendingAlert:
+                relation: Relation | None, wording: FollowUpWording | None = None,
+                queued: datetime | None = None) -> PendingAlert:
         article = tagged.article
         key = f"{sub.email}|{tagged.article_id}|{kind}" + (f":{watch.id}" if watch else "")
         facts = alert_facts(key, kind, sub.email, tagged, watch, relation, wording)
         message = self.composer.compose(facts)
-        due, group = self.due(sub, watch.id if watch else "")
+        due, group = self.due(sub, watch.id if watch else "", queued)
         row = alert_row(key, sub.email, tagged.article_id, kind, facts.subject, message.as_string(), group,
                         json.dumps(asdict(facts), ensure_ascii=False), due,
                         published_at=parse_time(article.published), first_seen_at=parse_time(article.entry.seen_at))

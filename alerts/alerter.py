@@ -387,4 +387,6 @@ class Alerter:
     def _queue(self, sub: Subscriber, tagged: TaggedArticle, kind: str, watch: Watch | None,
                relation: Relation | None, wording: FollowUpWording | None = None) -> None:
         """Into the outbox with the batch's writes (:meth:`handle_batch`)."""
-        self._writes.queue(self.queue.compose(sub, tagged, kind, watch.settings if watch else None, relation, wording))
+        story = watch.settings.id if watch else ""
+        self._writes.queue(self.queue.compose(sub, tagged, kind, watch.settings if watch else None, relation, wording,
+                                              queued=self._writes.latest(sub.email, story)))
