@@ -182,6 +182,7 @@ class Alerter:
                     for out in self.handle_batch(batch[i:i + BATCH_LIMIT])]
         if time.monotonic() - self._refreshed > self.REFRESH_SECONDS:
             self.refresh()
+        self._writes = BatchWrites()
         firsts: dict[str, TaggedArticle] = {}
         for tagged in batch:
             firsts.setdefault(tagged.article_id, tagged)
@@ -277,8 +278,7 @@ class Alerter:
             gone = set(dead_on_this_host(heard))
             others = [w for w in heard if w != self.worker and w not in gone]
         rows = self.store.unlinked_articles(now if first and not others else now - SWEEP_MIN_AGE)
-        for raw in rows:
-            self.handle(decode(raw, TaggedArticle))
+        self.handle_batch([decode(raw, TaggedArticle) for raw in rows])
         if rows:
             log.warning("completed %d archived article(s) a stopped worker had not linked", len(rows))
             self.progress.event("alert_unlinked_completed", len(rows))
