@@ -1,4 +1,4 @@
-"""A consumed batch of the alert stage in three transactions, whatever its size, instead of six to eight per article.
+"""A consumed batch of the alert stage in three transactions per chunk of 20, instead of six to eight per article.
 
 In: the tagged articles of a batch (from :meth:`~wirewatch.alerts.alerter.Alerter.handle_batch`) and the
 alerter's decisions about them. Out, in the database:

@@ -4,8 +4,8 @@ In: :class:`TaggedArticle`. Out: nothing on Kafka; rows in the archive, story li
 outbox, then email. Order per article: archive (once, by article id) → for each watch, relate the
 article to the story (:mod:`alerts.stories`) and link it → queue one email per (subscriber,
 article, kind), an insert guarded by that idempotency key, so a redelivered message never mails
-twice → drain the outbox. A consumed batch does this for all its articles with three transactions
-(:mod:`alerts.alert_batch`), then drains the outbox at once; one article is a batch of one.
+twice → drain the outbox. A consumed batch does this in chunks of :data:`BATCH_LIMIT` articles, three
+transactions each (:mod:`alerts.alert_batch`), draining the outbox after each; one article is a batch of one.
 
 For a watched story, a *follow-up* (a new development) is emailed with what is new and who else
 reported it; the *same report* retold by another outlet is not emailed on its own — it is folded
