@@ -4,7 +4,8 @@ In: :class:`TaggedArticle`. Out: nothing on Kafka; rows in the archive, story li
 outbox, then email. Order per article: archive (once, by article id) → for each watch, relate the
 article to the story (:mod:`alerts.stories`) and link it → queue one email per (subscriber,
 article, kind), an insert guarded by that idempotency key, so a redelivered message never mails
-twice → drain the outbox.
+twice → drain the outbox. A consumed batch does this in chunks of :data:`BATCH_LIMIT` articles, three
+transactions each (:mod:`alerts.alert_batch`), draining the outbox after each; one article is a batch of one.
 
 For a watched story, a *follow-up* (a new development) is emailed with what is new and who else
 reported it; the *same report* retold by another outlet is not emailed on its own — it is folded
@@ -16,25 +17,24 @@ article's own text; the linker's keys, reason and scores go to the log and ``X-`
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from pathlib import Path
 
-from wirewatch.alerts.alert_facts import alert_facts, name_key, source_of
+from wirewatch.alerts.alert_batch import BatchWrites, StoryIds, archive, look_up
+from wirewatch.alerts.alert_queue import AlertQueue, Subscriber, seed_text_of
 from wirewatch.alerts.alert_store import AlertStore
-from wirewatch.alerts.archive_store import ArticleInStory
+from wirewatch.alerts.archive_store import ArchiveOutcome, ArticleInStory
 from wirewatch.alerts.compose import AlertFacts, Composer
 from wirewatch.alerts.linker_stage import WatchedStory, WatchLinker
 from wirewatch.alerts.mailer import Mailer, RetryPolicy, dead_on_this_host, deliver_pending
 from wirewatch.alerts.outbox import QueuedAlert
 from wirewatch.alerts.stage import NAME as STAGE_NAME
-from wirewatch.alerts.stories import Relation, TermStats, names
+from wirewatch.alerts.stories import Relation, TermStats
 from wirewatch.alerts.story_index import StoryIndex, story_keys
-from wirewatch.alerts.story_wording import FollowUpWording, also_reported_by, follow_up_wording
+from wirewatch.alerts.story_wording import FollowUpWording
 
 from wirewatch.canonical_url import canonical_url
 from wirewatch.config import AlertSettings, WatchSettings
@@ -49,6 +49,7 @@ SWEEP_SECONDS = 300.0  # how often the archive is searched for articles a dead w
 SWEEP_MIN_AGE = timedelta(minutes=2)  # younger ones may be in the hands of a live worker
 SYNC_MARGIN = timedelta(seconds=5)  # articles archived this recently may still be getting their story
 BACKFILL_LIMIT = 2000
+BATCH_LIMIT = 20  # articles queued and mailed together: the first of a longer batch waits for no more than these
 
 
 @dataclass
@@ -56,22 +57,6 @@ class Watch:
     settings: WatchSettings
     profile: WatchedStory | None
     members: int = 0  # links of this story in the database that the profile has learnt from
-
-
-@dataclass(frozen=True)
-class Subscriber:
-    email: str
-    mode: str  # "immediate", "hourly" or "daily"
-    topics: dict[str, float]
-    watches: tuple[str, ...]
-
-
-def next_digest(mode: str, now: datetime, daily_hour: int) -> datetime:
-    """When an hourly or daily digest that would include an alert queued ``now`` goes out."""
-    if mode == "hourly":
-        return now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    today = now.replace(hour=daily_hour, minute=0, second=0, microsecond=0)
-    return today if today > now else today + timedelta(days=1)
 
 
 def _body(tagged: TaggedArticle) -> str:
@@ -99,7 +84,11 @@ class Alerter:
         self._claims_checked = float("-inf")
         self.stats = TermStats.with_background()
         self.linker = WatchLinker(self.stats, settings.related_threshold, settings.window_days)
-        self.stories = StoryIndex(settings.story_threshold, settings.story_window_days, new_id=store.new_story)
+        self.story_ids = StoryIds(store)
+        self.queue = AlertQueue(settings, store, composer)
+        self._writes = BatchWrites()  # what the batch being handled writes once its articles are linked
+        self._unsettled: set[str] = set()  # the batch's articles not linked yet: a seed's backfill leaves them
+        self.stories = StoryIndex(settings.story_threshold, settings.story_window_days, new_id=self.story_ids.take)
         self._restore_stories()
         self.watches: list[Watch] = []
         self.subscribers: list[Subscriber] = []
@@ -163,7 +152,7 @@ class Alerter:
         """The story as far as it is known: its seed, then the members already linked (oldest first)."""
         seed_text = watch.seed_text
         if watch.seed_file:
-            seed_text = Path(watch.seed_file).read_text(encoding="utf-8", errors="replace")
+            seed_text = seed_text_of(watch)
         topics = set(watch.topics)
         when = None
         if watch.seed_url:
@@ -184,23 +173,75 @@ class Alerter:
 
     # -- the stage ---------------------------------------------------------------------------
     def handle(self, tagged: TaggedArticle) -> list[Output]:
+        return self.handle_batch([tagged])[0]
+
+    def handle_batch(self, batch: list[TaggedArticle]) -> list[list[Output]]:
+        """Archive, link and queue the alerts of a consumed batch (:mod:`alerts.alert_batch`), then send."""
+        if len(batch) > BATCH_LIMIT:
+            return [out for i in range(0, len(batch), BATCH_LIMIT)
+                    for out in self.handle_batch(batch[i:i + BATCH_LIMIT])]
         if time.monotonic() - self._refreshed > self.REFRESH_SECONDS:
             self.refresh()
+        self._writes = BatchWrites()
+        firsts: dict[str, TaggedArticle] = {}
+        for tagged in batch:
+            firsts.setdefault(tagged.article_id, tagged)
+        known = look_up(self.store, self.story_ids, list(firsts))
+        # the story index links each new article before it is archived: it is archived with its story
+        story_of = {i: self._link_story(t) for i, t in firsts.items() if i not in known}
+        archived, others = archive(self.store, self.story_ids, [self._row(t, story_of[i]) for i, t in firsts.items()
+                                                                if i in story_of])
+        known |= others
+        linked_at = datetime.now(UTC)
+        outcomes: dict[str, ArchiveOutcome] = {}
+        for article_id, tagged in firsts.items():
+            state = known.get(article_id)
+            outcomes[article_id] = "new" if article_id in archived else "done" if state and state.linked else "unlinked"
+            if article_id in archived:
+                self.stats.add(_body(tagged))
+                self.linker.archived(article_id, _body(tagged))
+                self._mine[article_id] = linked_at
+            elif outcomes[article_id] == "unlinked" and state is not None and state.story_id is None:
+                # archived by a worker that died before it linked the article: finish its work
+                self._writes.stories[article_id] = self._link_story(tagged)
+        self.progress.event("articles_linked", len(archived) + len(self._writes.stories))
+        self._unsettled = set(firsts)
+        try:
+            for article_id, tagged in firsts.items():
+                self._settle(tagged, outcomes[article_id])
+                self._unsettled.discard(article_id)
+            writes, self._writes = self._writes, BatchWrites()
+            queued = writes.write(self.store)
+        finally:
+            self._writes, self._unsettled = BatchWrites(), set()
+        for article_id in writes.stories:
+            self._mine[article_id] = datetime.now(UTC)
+        for alert in queued:
+            self.progress.event("alerts_queued")
+            log.info("%s", alert.log_line)
+            log.debug("alert %s: %s", alert.key, alert.detail)
+        self.flush()
+        for tagged in batch:  # an article twice in the batch: the second is a redelivery of the first
+            if firsts[tagged.article_id] is not tagged:
+                self.handle(tagged)
+        return [[] for _ in batch]
+
+    def _link_story(self, tagged: TaggedArticle) -> int:
         article = tagged.article
-        outcome = self.store.archive_article(
-            tagged.article_id, article.entry.url, article.title, article.sitename or article.entry.feed_title,
-            article.published, article.text, tagged.to_bytes().decode("utf-8"))
-        # "unlinked": archived by a worker that died before it linked the article: finish its work
+        story_id, _new = self.stories.link(story_keys(_body(tagged)), parse_time(article.published), article.title)
+        return story_id
+
+    @staticmethod
+    def _row(tagged: TaggedArticle, story_id: int) -> dict[str, object]:
+        article = tagged.article
+        return dict(article_id=tagged.article_id, url=article.entry.url, title=article.title,
+                    source=article.sitename or article.entry.feed_title, published=article.published,
+                    text=article.text, tagged_json=tagged.to_bytes().decode("utf-8"), story_id=story_id)
+
+    def _settle(self, tagged: TaggedArticle, outcome: ArchiveOutcome) -> None:
+        """An archived article's watched stories and alerts (into the batch's writes); ``outcome`` says
+        whether it is new, left unlinked by a worker that died, or done (a redelivery)."""
         first_time = outcome in ("new", "unlinked")
-        if outcome == "new":
-            self.stats.add(_body(tagged))
-            self.linker.archived(tagged.article_id, _body(tagged))
-        if first_time and self.store.story_of(tagged.article_id) is None:
-            story_id, _new = self.stories.link(story_keys(_body(tagged)), parse_time(article.published),
-                                               article.title)
-            self.store.set_story(tagged.article_id, story_id)
-            self._mine[tagged.article_id] = datetime.now(UTC)
-            self.progress.event("articles_linked")
         followed: set[str] = set()
         for watch in self.watches:
             # a redelivered article keeps the links decided the first time; only unsent email is completed
@@ -223,9 +264,7 @@ class Alerter:
             if hits:
                 self._queue(sub, tagged, "topic", None, None)
         if first_time:
-            self.store.mark_linked(tagged.article_id)
-        self.flush()
-        return []
+            self._writes.linked.append(tagged.article_id)
 
     def complete_unlinked(self, first: bool = False) -> int:
         """Finish, from the archive itself, the articles a worker archived and died before linking:
@@ -239,8 +278,7 @@ class Alerter:
             gone = set(dead_on_this_host(heard))
             others = [w for w in heard if w != self.worker and w not in gone]
         rows = self.store.unlinked_articles(now if first and not others else now - SWEEP_MIN_AGE)
-        for raw in rows:
-            self.handle(decode(raw, TaggedArticle))
+        self.handle_batch([decode(raw, TaggedArticle) for raw in rows])
         if rows:
             log.warning("completed %d archived article(s) a stopped worker had not linked", len(rows))
             self.progress.event("alert_unlinked_completed", len(rows))
@@ -271,13 +309,7 @@ class Alerter:
 
     def _refresh(self, facts: AlertFacts) -> AlertFacts:
         watch = next((w for w in self.watches if w.settings.id == facts.watch_id), None)
-        if facts.kind != "followup" or watch is None or not facts.article_id:
-            return facts
-        members = self.store.story_texts(watch.settings.id)
-        text = next((str(m["text"]) for m in members if m["article_id"] == facts.article_id), facts.snippet)
-        outlets = also_reported_by(facts.headline, text, facts.source, facts.article_id, members,
-                                   self._seed_text(watch.settings), names)
-        return replace(facts, also_reported_by=outlets or facts.also_reported_by)
+        return self.queue.refreshed(facts, watch.settings) if watch is not None else facts
 
     def _sent(self, alert: QueuedAlert) -> None:
         self.progress.event("alerts_sent")
@@ -298,17 +330,8 @@ class Alerter:
         return emails
 
     def _follow_up_wording(self, watch: Watch, tagged: TaggedArticle, relation: Relation) -> FollowUpWording:
-        article = tagged.article
         first = watch.profile.first_seen if watch.profile is not None else None
-        return follow_up_wording(
-            watch.settings.name, article.title, article.text, source_of(tagged), tagged.article_id,
-            relation.shared_names, relation.reason, self.store.story_texts(watch.settings.id),
-            self._seed_text(watch.settings), first.date() if first else None, name_key, names)
-
-    def _seed_text(self, watch: WatchSettings) -> str:
-        if watch.seed_file:
-            return Path(watch.seed_file).read_text(encoding="utf-8", errors="replace")
-        return watch.seed_text  # a seed URL's article is a member of the story
+        return self.queue.follow_up_wording(watch.settings, first, tagged, relation)
 
     def _link(self, watch: Watch, tagged: TaggedArticle) -> Relation | None:
         entry = tagged.article.entry
@@ -351,7 +374,8 @@ class Alerter:
         Partitions do not keep order across articles, so a rewrite may be archived before the report
         it retells; the seed's arrival gives those a second look, oldest first.
         """
-        rows = [r for r in self.store.recent_archive(BACKFILL_LIMIT) if r["article_id"] != seed_id]
+        rows = [r for r in self.store.recent_archive(BACKFILL_LIMIT)
+                if r["article_id"] != seed_id and r["article_id"] not in self._unsettled]
         tagged_rows = [decode(r["tagged_json"], TaggedArticle) for r in rows]
         tagged_rows.sort(key=lambda t: t.article.published or "")
         for tagged in tagged_rows:
@@ -360,39 +384,9 @@ class Alerter:
                 if relation.kind == "follow_up":
                     self._queue_followups(watch, tagged, relation)
 
-    def _due(self, sub: Subscriber, story: str) -> tuple[datetime | None, str]:
-        """When this subscriber's alert may go out, and the group it is sent in.
-
-        Immediate: now — unless an email on the same story went out (or is due) within
-        ``storm_window_minutes``; then with the next one, batched. Hourly and daily: in the digest.
-        """
-        now = datetime.now(UTC)
-        if sub.mode in ("hourly", "daily"):
-            due = next_digest(sub.mode, now, self.settings.daily_digest_hour)
-            return due, f"digest:{due.isoformat()}"
-        if not story:
-            return None, ""
-        last = self.store.last_story_alert(sub.email, story)
-        window = timedelta(minutes=self.settings.storm_window_minutes)
-        if last is not None and last > now:  # an email on this story is already held: join it
-            return last, story
-        if last is not None and now - last < window:
-            return last + window, story
-        return None, story
-
     def _queue(self, sub: Subscriber, tagged: TaggedArticle, kind: str, watch: Watch | None,
                relation: Relation | None, wording: FollowUpWording | None = None) -> None:
-        article = tagged.article
-        key = f"{sub.email}|{tagged.article_id}|{kind}" + (f":{watch.settings.id}" if watch else "")
-        facts = alert_facts(key, kind, sub.email, tagged, watch.settings if watch else None, relation, wording)
-        message = self.composer.compose(facts)
-        due, group = self._due(sub, watch.settings.id if watch else "")
-        if self.store.queue_alert(key, sub.email, tagged.article_id, kind, facts.subject, message.as_string(),
-                                  group, json.dumps(asdict(facts), ensure_ascii=False), due,
-                                  published_at=parse_time(article.published),
-                                  first_seen_at=parse_time(article.entry.seen_at)):
-            self.progress.event("alerts_queued")
-            log.info("queued %s alert for %s%s: %s [%s]", kind, sub.email,
-                     f" (due {due.isoformat(timespec='minutes')})" if due else "", facts.subject,
-                     facts.machine_summary)
-            log.debug("alert %s: %s", key, "; ".join(f"{t.topic}: {t.explanation}" for t in facts.topics))
+        """Into the outbox with the batch's writes (:meth:`handle_batch`)."""
+        story = watch.settings.id if watch else ""
+        self._writes.queue(self.queue.compose(sub, tagged, kind, watch.settings if watch else None, relation, wording,
+                                              queued=self._writes.latest(sub.email, story)))

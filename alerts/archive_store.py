@@ -4,21 +4,31 @@ In: tagged articles as the alert stage receives them. Out: rows of ``archive`` â
 article id (its entry marked archived in the same transaction, through the kernel's
 :class:`~wirewatch.entry_progress.EntryProgress`), ``linked`` once its stories are linked and alerts
 queued â€” and the reads of the archive: by URL, since a time, the newest, those a dead worker left unlinked.
+A consumed batch is archived in one transaction (:meth:`ArchiveStore.archive_many`, its rows carrying their
+story ids) and marked linked in another (:meth:`ArchiveStore.mark_linked_many`, with its alerts).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Literal, TypedDict, cast
+from typing import Literal, NamedTuple, TypedDict, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from wirewatch.database import Database, OnDatabase, utcnow
-from wirewatch.entry_progress import EntryProgress
+from wirewatch.entry_progress import CHUNK, EntryProgress
 from wirewatch.tables import archive
 
 ArchiveOutcome = Literal["new", "unlinked", "done"]
+
+
+class ArchiveState(NamedTuple):
+    """How far an archived article got: its stories linked and alerts queued (``linked``), its story."""
+
+    linked: bool
+    story_id: int | None
 
 
 class ArchivedArticle(TypedDict):
@@ -72,6 +82,35 @@ class ArchiveStore(OnDatabase):
             with self.engine.connect() as conn:
                 linked = conn.execute(select(archive.c.linked).where(archive.c.article_id == article_id)).scalar()
             return "done" if linked else "unlinked"
+
+    def archive_states(self, conn: Connection, article_ids: Sequence[str]) -> dict[str, ArchiveState]:
+        """The articles of these ids that are archived already, and how far they got."""
+        ids = list(article_ids)
+        return {r[0]: ArchiveState(bool(r[1]), r[2]) for i in range(0, len(ids), CHUNK) for r in conn.execute(
+            select(archive.c.article_id, archive.c.linked, archive.c.story_id)
+            .where(archive.c.article_id.in_(ids[i:i + CHUNK])))}
+
+    def archive_many(self, conn: Connection, rows: Sequence[Mapping[str, object]]) -> set[str]:
+        """Archive tagged articles (``archive`` rows without ``archived_at`` and ``linked``) and mark their
+        entries archived, within the caller's transaction; returns the ids it archived. A row whose article
+        is archived already (another worker's, meanwhile) stays as it is. Rows are written in the order of
+        their ids, so that two workers writing some of the same rows wait for each other, never deadlock."""
+        if not rows:
+            return set()
+        now = utcnow()
+        done = conn.execute(self.db.insert_new(archive).returning(archive.c.article_id),
+                            [{**row, "archived_at": now, "linked": False}
+                             for row in sorted(rows, key=lambda r: str(r["article_id"]))])
+        archived = {r[0] for r in done}
+        for article_id in sorted(archived):
+            self.entry_progress.archived(conn, article_id)
+        return archived
+
+    def mark_linked_many(self, conn: Connection, article_ids: Sequence[str]) -> None:
+        """Within the caller's transaction: these articles' stories are linked and their alerts queued."""
+        ids = sorted(article_ids)
+        for i in range(0, len(ids), CHUNK):
+            conn.execute(update(archive).where(archive.c.article_id.in_(ids[i:i + CHUNK])).values(linked=True))
 
     def mark_linked(self, article_id: str) -> None:
         """The article's stories are linked and its alerts queued: a redelivery has nothing left to do."""

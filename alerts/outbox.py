@@ -4,16 +4,17 @@ In: alerts the alert stage composed; each send's outcome; analysts' verdicts on 
 :class:`QueuedAlert` records due to be sent, claims (``claimed_by`` is the claiming worker's
 :class:`~wirewatch.heartbeats.WorkerId`, so a claim is released when that worker is no longer heard
 from — :func:`~wirewatch.heartbeats.heard_from`), counts and delays for ``wirewatch status``, and
-the verdicts with what they were about (``feedback``).
+the verdicts with what they were about (``feedback``). The alerts of a consumed batch are queued in
+one statement (:meth:`Outbox.queue_alerts`, in the caller's transaction).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypedDict, cast
+from typing import Any, TypedDict, cast
 
 from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -85,6 +86,16 @@ class OutboxSummary(TypedDict):
     from_first_sighting: list[float]
 
 
+def alert_row(idem_key: str, subscriber: str, article_id: str, kind: str, subject: str, message: str,
+              story: str = "", facts_json: str = "{}", due: datetime | None = None,
+              published_at: datetime | None = None, first_seen_at: datetime | None = None) -> dict[str, Any]:
+    """The outbox row of a new alert: pending, due at ``due`` (None: now)."""
+    return dict(idem_key=idem_key, subscriber=subscriber, article_id=article_id, kind=kind, subject=subject,
+                message=message, status="pending", attempts=0, last_error="", created_at=utcnow(), story=story,
+                facts_json=facts_json, next_attempt=due, ref=alert_ref(idem_key), claimed_by="", interrupted=0,
+                published_at=published_at, first_seen_at=first_seen_at)
+
+
 def alert_ref(idem_key: str) -> str:
     """The short reference of an alert, shown in its email (and in its Message-ID)."""
     return hashlib.sha256(idem_key.encode()).hexdigest()[:24]
@@ -99,14 +110,21 @@ class Outbox(OnDatabase):
         """Put an email in the outbox once per idempotency key; False when it is already there."""
         try:
             with self.engine.begin() as conn:
-                conn.execute(insert(alerts).values(
-                    idem_key=idem_key, subscriber=subscriber, article_id=article_id, kind=kind, subject=subject,
-                    message=message, status="pending", attempts=0, last_error="", created_at=utcnow(),
-                    story=story, facts_json=facts_json, next_attempt=due, ref=alert_ref(idem_key),
-                    claimed_by="", interrupted=0, published_at=published_at, first_seen_at=first_seen_at))
+                conn.execute(insert(alerts).values(alert_row(
+                    idem_key, subscriber, article_id, kind, subject, message, story, facts_json, due,
+                    published_at, first_seen_at)))
             return True
         except IntegrityError:
             return False
+
+    def queue_alerts(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> set[str]:
+        """Put emails (:func:`alert_row`) in the outbox once per idempotency key, within the caller's
+        transaction; returns the keys it queued (a key already there stays as it is)."""
+        if not rows:
+            return set()
+        done = conn.execute(self.db.insert_new(alerts).returning(alerts.c.idem_key),
+                            sorted(rows, key=lambda r: str(r["idem_key"])))  # in key order: two workers never deadlock
+        return {r[0] for r in done}
 
     def pending_alerts(self, limit: int = 500, now: datetime | None = None) -> list[QueuedAlert]:
         """Alerts waiting to be sent whose next attempt is due."""

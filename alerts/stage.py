@@ -26,13 +26,19 @@ NAME = "alert"  # the stage's name, here only: the worker ids of its outbox clai
 
 
 class AlertHandler(Handler[TaggedArticle]):
-    """Archive and link each article, queue its alerts; when nothing comes, send what the outbox holds."""
+    """Archive and link the articles of a consumed batch, queue their alerts and send them (a batch that
+    fails as a whole is handled again one by one by the runner); when nothing comes, send what is due."""
+
+    batches = True
 
     def __init__(self, ctx: StageContext) -> None:
         self.alerter = build_alerter(ctx.settings, AlertStore(ctx.database()), ctx.progress, WorkerId.here(NAME))
 
     def handle(self, message: TaggedArticle) -> list[Output]:
         return self.alerter.handle(message)
+
+    def handle_batch(self, messages: list[TaggedArticle]) -> list[list[Output]]:
+        return self.alerter.handle_batch(messages)
 
     def flush(self) -> None:
         self.alerter.idle()

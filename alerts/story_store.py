@@ -2,14 +2,18 @@
 
 In: the linker's decisions. Out: story ids no two alert workers share (``stories``), the story of
 each archived article (``archive.story_id``), and the articles linked to each watched story with
-how (``story_members``: relation and similarity), with their archived text for the emails.
+how (``story_members``: relation and similarity), with their archived text for the emails. Story ids
+can be reserved ahead, many in one transaction (:meth:`StoryStore.reserve_stories`), and named when a
+story is given one (:meth:`StoryStore.name_stories`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from typing import TypedDict, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from wirewatch.database import OnDatabase, utcnow
@@ -48,6 +52,29 @@ class StoryStore(OnDatabase):
             key = done.inserted_primary_key
             assert key is not None  # an insert of one row
             return int(key[0])
+
+    def reserve_stories(self, conn: Connection, count: int) -> list[int]:
+        """``count`` story ids no other alert worker will hand out, within the caller's transaction; each is
+        named by :meth:`name_stories` when a story takes it (one never taken stays an unnamed row)."""
+        if count <= 0:
+            return []
+        now = utcnow()
+        done = conn.execute(insert(stories).returning(stories.c.id), [{"title": "", "created_at": now}] * count)
+        return sorted(int(r[0]) for r in done)
+
+    def name_stories(self, conn: Connection, titles: Mapping[int, tuple[str, datetime]]) -> None:
+        """Reserved story ids taken by new stories: their title and when they began, within the caller's
+        transaction."""
+        if titles:
+            conn.execute(update(stories).where(stories.c.id == bindparam("id_")).values(
+                title=bindparam("title"), created_at=bindparam("created_at")),
+                [{"id_": i, "title": t[:500], "created_at": when} for i, (t, when) in titles.items()])
+
+    def set_stories(self, conn: Connection, story_of: Mapping[str, int]) -> None:
+        """Archived articles' stories, within the caller's transaction."""
+        if story_of:
+            conn.execute(update(archive).where(archive.c.article_id == bindparam("id_")).values(
+                story_id=bindparam("story_id")), [{"id_": a, "story_id": s} for a, s in sorted(story_of.items())])
 
     def story_of(self, article_id: str) -> int | None:
         with self.engine.connect() as conn:

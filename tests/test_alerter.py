@@ -4,8 +4,9 @@ from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
+from wirewatch.alerts.alert_queue import next_digest
 from wirewatch.alerts.alert_store import AlertStore
-from wirewatch.alerts.alerter import Alerter, next_digest
+from wirewatch.alerts.alerter import Alerter
 from wirewatch.alerts.compose import Composer
 from wirewatch.alerts.mailer import OutboxMailer, deliver_pending
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
+from wirewatch.alerts.alert_batch import BatchWrites
 from wirewatch.alerts.alert_store import AlertStore
 from wirewatch.alerts.alerter import Alerter
 from wirewatch.alerts.compose import Composer
@@ -67,9 +68,11 @@ def test_the_claim_of_a_dead_worker_is_released_at_once_and_a_live_ones_is_kept(
     store = make_store(tmp_path)
     outbox = tmp_path / "outbox"
     alerter = Alerter(AlertSettings(), store, Composer("w <w@wire.test>"), OutboxMailer(tmp_path / "first"))
+    writes = BatchWrites()  # two alerts in the outbox, as a batch queues them
     for i in range(2):
         store.archive_article(f"art{i}", "u", "t", "", None, "x", tagged(i).to_bytes().decode())
-        alerter._queue(alerter.subscribers[0], tagged(i), "topic", None, None)
+        writes.queue(alerter.queue.compose(alerter.subscribers[0], tagged(i), "topic", None, None))
+    assert len(writes.write(store)) == 2
     host = socket.gethostname()
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:

@@ -9,8 +9,9 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from wirewatch.alerts.alert_queue import next_digest
 from wirewatch.alerts.alert_store import AlertStore
-from wirewatch.alerts.alerter import Alerter, next_digest
+from wirewatch.alerts.alerter import Alerter
 from wirewatch.alerts.compose import Composer
 from wirewatch.alerts.mailer import SmtpMailer, deliver_pending
 
