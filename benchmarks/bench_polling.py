@@ -33,6 +33,7 @@ import socket
 import tempfile
 import threading
 import time
+import tracemalloc
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
@@ -204,6 +205,21 @@ def recorded_within(store: IngestStore, urls: list[str], start: datetime, hostil
             f"{times[int(len(times) * 0.95)]:.1f} s (95 %), {times[-1]:.1f} s (all) of the cycle's start")
 
 
+def grown_since(previous: tracemalloc.Snapshot | None, cycle: int) -> tracemalloc.Snapshot:
+    """With ``--trace-memory``: the Python allocations that grew since ``previous`` (taken at the end
+    of cycle 2), by line, the largest first; the new snapshot is kept only at the end of cycle 2."""
+    snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+    if previous is None:
+        return snapshot
+    stats = snapshot.compare_to(previous, "lineno")
+    grown = sum(s.size_diff for s in stats)
+    print(f"  traced Python memory, end of cycle 2 -> end of cycle {cycle}: {grown / 1e6:+.2f} MB; largest growth:")
+    for stat in stats[:8]:
+        frame = stat.traceback[0]
+        print(f"    {stat.size_diff / 1e3:+9.1f} kB {stat.count_diff:+7d} blocks  {frame.filename}:{frame.lineno}")
+    return previous
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--feeds", type=int, default=10_000)
@@ -211,7 +227,12 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=200)
     parser.add_argument("--hostile", action="store_true",
                         help="put trickling servers, gzip bombs, huge bodies and huge valid feeds among the feeds")
+    parser.add_argument("--trace-memory", action="store_true",
+                        help="trace the poller's Python allocations (slower): print what grew from the end of "
+                             "cycle 2 to the end of the last cycle, by line")
     args = parser.parse_args()
+    if args.trace_memory:
+        tracemalloc.start(8)
     print(f"poller code: {poller_module.__file__}", flush=True)  # which checkout is measured
 
     with socket.socket() as s:
@@ -243,6 +264,7 @@ def main() -> None:
         source.open()
         broker_proc = getattr(broker, "_proc", None)
         others = {server.pid or 0, broker_proc.pid if broker_proc is not None else 0}
+        traced: tracemalloc.Snapshot | None = None
         for cycle in range(1, args.cycles + 1):
             base, base_cpu = asyncio.run(baseline(urls, limits, http.per_host_concurrency, poll.concurrency))
             start = datetime.now(UTC)
@@ -264,6 +286,8 @@ def main() -> None:
                   f"{new} new entries, {events.get('feeds_failed', 0)} failed", flush=True)
             if args.hostile:
                 print(f"  {recorded_within(store, urls, start, args.hostile)}", flush=True)
+            if args.trace_memory and cycle >= 2:
+                traced = grown_since(traced, cycle)
         source.close()
         delivery.close()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # ru_maxrss is in KiB
