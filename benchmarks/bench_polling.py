@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import contextlib
 import gzip
+import io
 import multiprocessing
 import os
 import resource
@@ -38,8 +39,10 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 
 import aiohttp
+import feedparser
 from sqlalchemy import select, update
 from wirewatch.ingest import poller as poller_module
+from wirewatch.ingest.feed_parsing import read_feed
 from wirewatch.ingest.ingest_store import IngestStore
 from wirewatch.ingest.poller import PollSource
 
@@ -220,6 +223,26 @@ def grown_since(previous: tracemalloc.Snapshot | None, cycle: int) -> tracemallo
     return previous
 
 
+def parse_only(count: int) -> None:
+    """CPU seconds per feed of :func:`read_feed` (what a parse worker runs: the fast path where it takes
+    the feed, else feedparser) and of ``feedparser.parse`` alone, on the first cycle's bodies."""
+    from wirewatch.ingest.rss_fast import read_plain_rss  # here: main's poller, measured as "before", has none
+    bodies = [feed_body(n, 0, kind_of(n)) for n in range(count) if kind_of(n) in ("etag", "same", "new")]
+    headers = {"Content-Type": "application/rss+xml"}
+    plain = sum(read_plain_rss(b, headers) is not None for b in bodies)
+    cpu0 = cpu_seconds()
+    for b in bodies:
+        read_feed(b, "http://127.0.1.1/feed.xml", headers)
+    ours = cpu_seconds() - cpu0
+    cpu0 = cpu_seconds()
+    for b in bodies:
+        feedparser.parse(io.BytesIO(b), response_headers={"content-type": headers["Content-Type"]},
+                         sanitize_html=True, resolve_relative_uris=True)
+    alone = cpu_seconds() - cpu0
+    print(f"{len(bodies)} bodies, {plain} taken by the fast path: read_feed {1e6 * ours / len(bodies):.0f} us "
+          f"of CPU per feed; feedparser.parse alone {1e6 * alone / len(bodies):.0f} us ({alone / ours:.1f}x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--feeds", type=int, default=10_000)
@@ -230,7 +253,13 @@ def main() -> None:
     parser.add_argument("--trace-memory", action="store_true",
                         help="trace the poller's Python allocations (slower): print what grew from the end of "
                              "cycle 2 to the end of the last cycle, by line")
+    parser.add_argument("--parse-only", action="store_true",
+                        help="no polling: the CPU per feed of reading the cycle-1 bodies in this process, as the "
+                             "parse workers do (read_feed), beside feedparser alone on the same bodies")
     args = parser.parse_args()
+    if args.parse_only:
+        parse_only(args.feeds)
+        return
     if args.trace_memory:
         tracemalloc.start(8)
     print(f"poller code: {poller_module.__file__}", flush=True)  # which checkout is measured
