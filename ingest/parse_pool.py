@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.process
@@ -158,7 +159,8 @@ class ParsePool:
                 done, _ = await asyncio.wait({call}, timeout=self.timeout / 4)
                 if done:
                     return call.result()
-                if worker.cpu_seconds() - cpu0 >= self.timeout or time.monotonic() - start >= 10 * self.timeout:
+                used = worker.cpu_seconds() - cpu0  # infinite where there is no /proc: the wall clock bounds it
+                if (math.isfinite(used) and used >= self.timeout) or time.monotonic() - start >= 10 * self.timeout:
                     raise TimeoutError
         finally:
             call.cancel()  # if still running, its thread ends with the killed worker's EOF, which no one awaits
