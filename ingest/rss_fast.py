@@ -137,8 +137,8 @@ def read_plain_rss(content: bytes, headers: Mapping[str, str]) -> tuple[str, lis
     """The feed's title and items if the document is plain RSS 2.0 (see the module doc), else None."""
     if not _utf8_declared(content, headers) or _header(headers, "content-location") or b"xml:base" in content:
         return None
-    if b"<!DOCTYPE" in content or b"<!ENTITY" in content:
-        return None
+    if b"<rss" not in content[:4096] or b"<!DOCTYPE" in content or b"<!ENTITY" in content:
+        return None  # Atom and the rest are not parsed twice; no DTD is read
     try:
         root = etree.fromstring(content, PARSER)
     except (etree.XMLSyntaxError, ValueError):
