@@ -7,6 +7,8 @@ deadline and size limit) and no parsing, deduplication, scheduling, database or 
 of the two rates. Run:
 
     .venv/bin/python benchmarks/bench_polling.py [--feeds 10000] [--cycles 5] [--hosts 200] [--hostile]
+    .venv/bin/python benchmarks/bench_polling.py --trace-memory   # what the poller's Python memory grew by
+    .venv/bin/python benchmarks/bench_polling.py --parse-only     # a parse worker's CPU per feed, in-process
 
 The poller is the poll stage's own source (:class:`PollSource`, as the runner drives it: its HTTP
 session, its parse workers where it has them). The feeds are served by a separate process on
