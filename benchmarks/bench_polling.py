@@ -7,6 +7,8 @@ deadline and size limit) and no parsing, deduplication, scheduling, database or 
 of the two rates. Run:
 
     .venv/bin/python benchmarks/bench_polling.py [--feeds 10000] [--cycles 5] [--hosts 200] [--hostile]
+    .venv/bin/python benchmarks/bench_polling.py --trace-memory   # what the poller's Python memory grew by
+    .venv/bin/python benchmarks/bench_polling.py --parse-only     # a parse worker's CPU per feed, in-process
 
 The poller is the poll stage's own source (:class:`PollSource`, as the runner drives it: its HTTP
 session, its parse workers where it has them). The feeds are served by a separate process on
@@ -26,6 +28,7 @@ import argparse
 import asyncio
 import contextlib
 import gzip
+import io
 import multiprocessing
 import os
 import resource
@@ -33,12 +36,15 @@ import socket
 import tempfile
 import threading
 import time
+import tracemalloc
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
 import aiohttp
+import feedparser
 from sqlalchemy import select, update
 from wirewatch.ingest import poller as poller_module
+from wirewatch.ingest.feed_parsing import read_feed
 from wirewatch.ingest.ingest_store import IngestStore
 from wirewatch.ingest.poller import PollSource
 
@@ -204,6 +210,41 @@ def recorded_within(store: IngestStore, urls: list[str], start: datetime, hostil
             f"{times[int(len(times) * 0.95)]:.1f} s (95 %), {times[-1]:.1f} s (all) of the cycle's start")
 
 
+def grown_since(previous: tracemalloc.Snapshot | None, cycle: int) -> tracemalloc.Snapshot:
+    """With ``--trace-memory``: the Python allocations that grew since ``previous`` (taken at the end
+    of cycle 2), by line, the largest first; the new snapshot is kept only at the end of cycle 2."""
+    snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+    if previous is None:
+        return snapshot
+    stats = snapshot.compare_to(previous, "lineno")
+    grown = sum(s.size_diff for s in stats)
+    print(f"  traced Python memory, end of cycle 2 -> end of cycle {cycle}: {grown / 1e6:+.2f} MB; largest growth:")
+    for stat in stats[:8]:
+        frame = stat.traceback[0]
+        print(f"    {stat.size_diff / 1e3:+9.1f} kB {stat.count_diff:+7d} blocks  {frame.filename}:{frame.lineno}")
+    return previous
+
+
+def parse_only(count: int) -> None:
+    """CPU seconds per feed of :func:`read_feed` (what a parse worker runs: the fast path where it takes
+    the feed, else feedparser) and of ``feedparser.parse`` alone, on the first cycle's bodies."""
+    from wirewatch.ingest.rss_fast import read_plain_rss  # here: main's poller, measured as "before", has none
+    bodies = [feed_body(n, 0, kind_of(n)) for n in range(count) if kind_of(n) in ("etag", "same", "new")]
+    headers = {"Content-Type": "application/rss+xml"}
+    plain = sum(read_plain_rss(b, headers) is not None for b in bodies)
+    cpu0 = cpu_seconds()
+    for b in bodies:
+        read_feed(b, "http://127.0.1.1/feed.xml", headers)
+    ours = cpu_seconds() - cpu0
+    cpu0 = cpu_seconds()
+    for b in bodies:
+        feedparser.parse(io.BytesIO(b), response_headers={"content-type": headers["Content-Type"]},
+                         sanitize_html=True, resolve_relative_uris=True)
+    alone = cpu_seconds() - cpu0
+    print(f"{len(bodies)} bodies, {plain} taken by the fast path: read_feed {1e6 * ours / len(bodies):.0f} us "
+          f"of CPU per feed; feedparser.parse alone {1e6 * alone / len(bodies):.0f} us ({alone / ours:.1f}x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--feeds", type=int, default=10_000)
@@ -211,7 +252,18 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=200)
     parser.add_argument("--hostile", action="store_true",
                         help="put trickling servers, gzip bombs, huge bodies and huge valid feeds among the feeds")
+    parser.add_argument("--trace-memory", action="store_true",
+                        help="trace the poller's Python allocations (slower): print what grew from the end of "
+                             "cycle 2 to the end of the last cycle, by line")
+    parser.add_argument("--parse-only", action="store_true",
+                        help="no polling: the CPU per feed of reading the cycle-1 bodies in this process, as the "
+                             "parse workers do (read_feed), beside feedparser alone on the same bodies")
     args = parser.parse_args()
+    if args.parse_only:
+        parse_only(args.feeds)
+        return
+    if args.trace_memory:
+        tracemalloc.start(8)
     print(f"poller code: {poller_module.__file__}", flush=True)  # which checkout is measured
 
     with socket.socket() as s:
@@ -243,6 +295,7 @@ def main() -> None:
         source.open()
         broker_proc = getattr(broker, "_proc", None)
         others = {server.pid or 0, broker_proc.pid if broker_proc is not None else 0}
+        traced: tracemalloc.Snapshot | None = None
         for cycle in range(1, args.cycles + 1):
             base, base_cpu = asyncio.run(baseline(urls, limits, http.per_host_concurrency, poll.concurrency))
             start = datetime.now(UTC)
@@ -264,6 +317,8 @@ def main() -> None:
                   f"{new} new entries, {events.get('feeds_failed', 0)} failed", flush=True)
             if args.hostile:
                 print(f"  {recorded_within(store, urls, start, args.hostile)}", flush=True)
+            if args.trace_memory and cycle >= 2:
+                traced = grown_since(traced, cycle)
         source.close()
         delivery.close()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # ru_maxrss is in KiB

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.process
@@ -34,8 +35,9 @@ STARTUP_SECONDS = 120.0  # a new worker's imports, on a busy machine
 
 def _serve(conn: multiprocessing.connection.Connection) -> None:
     """A worker: say it is ready (its imports done), then parse each (content, url, headers) it receives;
-    answer (True, result) or (False, error)."""
-    conn.send("ready")
+    answer (True, result) or (False, error). Each message also carries the worker's CPU seconds so far,
+    which are those at the start of its next parse (it waits for that without using any)."""
+    conn.send(("ready", time.process_time()))
     while True:
         try:
             content, url, headers = conn.recv()
@@ -47,7 +49,7 @@ def _serve(conn: multiprocessing.connection.Connection) -> None:
             answer = (False, str(exc))
         except Exception as exc:  # a parser bug met by one document: that feed's failure, not the worker's
             answer = (False, f"{url}: unexpected failure while parsing: {type(exc).__name__}: {exc}")
-        conn.send(answer)
+        conn.send((*answer, time.process_time()))
 
 
 class _Worker:
@@ -59,19 +61,23 @@ class _Worker:
         self.process.start()
         child.close()  # only the worker holds its end: its death is an EOF here
         self.ready = False
+        self.idle_cpu = 0.0  # the worker's CPU seconds when it last answered: where its next parse starts
 
     def wait_ready(self) -> None:
         """Until the new worker has imported the parser (in a thread: not counted in a parse's time)."""
         if not self.ready:
-            if not self.conn.poll(STARTUP_SECONDS) or self.conn.recv() != "ready":
+            if not self.conn.poll(STARTUP_SECONDS):
                 raise OSError(f"the parser process did not start within {STARTUP_SECONDS:g}s")
+            word, self.idle_cpu = self.conn.recv()
+            if word != "ready":
+                raise OSError(f"the parser process said {word!r}, not that it is ready")
             self.ready = True
 
     def call(self, content: bytes, url: str, headers: Mapping[str, str]) -> tuple[bool, Read | str]:
         """One parse (in a thread of the pool: the pipe blocks)."""
         self.conn.send((content, url, dict(headers)))
-        answer: tuple[bool, Read | str] = self.conn.recv()
-        return answer
+        ok, answer, self.idle_cpu = self.conn.recv()
+        return ok, answer
 
     def cpu_seconds(self) -> float:
         """The worker's CPU seconds so far (Linux: /proc; elsewhere infinite, so the limit is the wall clock's)."""
@@ -143,15 +149,18 @@ class ParsePool:
         """The parse, bounded by the worker's own CPU seconds (so a loaded machine does not cut off a big
         feed a quiet one reads), and by ten times as many seconds of wall clock; else ``TimeoutError``."""
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._threads, worker.wait_ready)
+        if not worker.ready:
+            await loop.run_in_executor(self._threads, worker.wait_ready)
+        # the CPU at the start is what the worker said in its last answer: /proc is read only if it is slow
+        cpu0, start = worker.idle_cpu, time.monotonic()
         call = loop.run_in_executor(self._threads, worker.call, content, url, headers)
-        cpu0, start = worker.cpu_seconds(), time.monotonic()
         try:
             while True:
                 done, _ = await asyncio.wait({call}, timeout=self.timeout / 4)
                 if done:
                     return call.result()
-                if worker.cpu_seconds() - cpu0 >= self.timeout or time.monotonic() - start >= 10 * self.timeout:
+                used = worker.cpu_seconds() - cpu0  # infinite where there is no /proc: the wall clock bounds it
+                if (math.isfinite(used) and used >= self.timeout) or time.monotonic() - start >= 10 * self.timeout:
                     raise TimeoutError
         finally:
             call.cancel()  # if still running, its thread ends with the killed worker's EOF, which no one awaits

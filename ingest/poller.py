@@ -47,6 +47,7 @@ import aiohttp
 from sqlalchemy.exc import SQLAlchemyError
 from wirewatch.ingest.feed_parsing import FeedError, Keyed, content_hash, dedup_keys, read_feed
 from wirewatch.ingest.feed_store import FeedRow
+from wirewatch.ingest.heap import release_free_heap
 from wirewatch.ingest.ingest_store import IngestStore
 from wirewatch.ingest.parse_pool import ParsePool
 from wirewatch.ingest.poll_result import CycleMemory, PollResult, sort_entries
@@ -350,7 +351,10 @@ class PollSource(Source):
 
     def cycle(self, delivery: Delivery) -> float | None:
         assert self._loop is not None and self._poller is not None, "open() first"
-        return self._loop.run(self._cycle(self._poller, delivery))
+        try:
+            return self._loop.run(self._cycle(self._poller, delivery))
+        finally:
+            release_free_heap()  # what the cycle freed goes back to the system: memory flat over cycles
 
     async def _cycle(self, poller: FeedPoller, delivery: Delivery) -> float | None:
         await poll_due(poller, self.store, delivery, self.progress)
