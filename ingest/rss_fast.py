@@ -29,12 +29,19 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from feedparser.datetimes import _parse_date
-from feedparser.html import _cp1252
-from feedparser.mixin import _FeedParserMixin
-from feedparser.sanitizer import _sanitize_html
-from feedparser.urls import _urljoin, resolve_relative_uris
 from lxml import etree
+
+try:  # feedparser's inner steps; a release that moved them sends every feed to feedparser itself
+    from feedparser.datetimes import _parse_date
+    from feedparser.html import _cp1252
+    from feedparser.mixin import _FeedParserMixin
+    from feedparser.sanitizer import _sanitize_html
+    from feedparser.urls import _urljoin, resolve_relative_uris
+
+    looks_like_html = _FeedParserMixin.looks_like_html  # feedparser's guess for a plain-text title
+    FEEDPARSER_STEPS = True
+except (ImportError, AttributeError):
+    FEEDPARSER_STEPS = False
 
 XML_TYPES = ("application/rss+xml", "application/xml")
 ITEM_FIELDS = {"title", "link", "guid", "pubDate", "description"}
@@ -44,7 +51,6 @@ CHANNEL_PLAIN = {"title", "link", "description", "language", "copyright", "manag
 ATOM_LINK = "{http://www.w3.org/2005/Atom}link"  # the channel's rel="self" link, common and harmless
 DECLARATION = re.compile(rb"^<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']")
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
-looks_like_html = _FeedParserMixin.looks_like_html  # feedparser's guess for a plain-text title
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,8 @@ def _item(item: etree._Element) -> RawItem | None:
 
 def read_plain_rss(content: bytes, headers: Mapping[str, str]) -> tuple[str, list[RawItem]] | None:
     """The feed's title and items if the document is plain RSS 2.0 (see the module doc), else None."""
+    if not FEEDPARSER_STEPS:
+        return None
     if not _utf8_declared(content, headers) or _header(headers, "content-location") or b"xml:base" in content:
         return None
     if b"<rss" not in content[:4096] or b"<!DOCTYPE" in content or b"<!ENTITY" in content:

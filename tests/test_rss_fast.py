@@ -118,3 +118,14 @@ def test_only_xml_media_types_in_utf8_take_the_fast_path() -> None:
     for headers in ({}, {"Content-Type": "text/html"}, {"Content-Type": "application/rss+xml; charset=iso-8859-1"},
                     {**RSS, "Content-Location": "https://elsewhere.test/"}):
         assert read_plain_rss(content, headers) is None
+
+
+def test_a_feedparser_without_its_inner_steps_reads_every_feed_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wirewatch.ingest import rss_fast
+
+    content = PLAIN[0]
+    assert read_plain_rss(content, RSS) is not None
+    monkeypatch.setattr(rss_fast, "FEEDPARSER_STEPS", False)
+    assert read_plain_rss(content, RSS) is None
+    parsed = parse_feed(content, "https://site.test/rss", RSS)
+    assert parsed.entries and parsed.entries[0].title  # feedparser read it
