@@ -26,8 +26,8 @@ from pathlib import Path
 
 from wirewatch.alerts.alert_facts import alert_facts, name_key, source_of
 from wirewatch.alerts.alert_store import AlertStore
-from wirewatch.alerts.archive_store import ArticleInStory
 from wirewatch.alerts.compose import AlertFacts, Composer
+from wirewatch.alerts.key_store import ArticleKeyStore, RestoredArticle, count_names
 from wirewatch.alerts.linker_stage import WatchedStory, WatchLinker
 from wirewatch.alerts.mailer import Mailer, RetryPolicy, dead_on_this_host, deliver_pending
 from wirewatch.alerts.outbox import QueuedAlert
@@ -110,24 +110,24 @@ class Alerter:
 
     def _restore_stories(self) -> None:
         until = datetime.now(UTC) - SYNC_MARGIN  # the rest comes with the first refresh
-        for row in self.store.archive_since(until - timedelta(days=self.settings.story_window_days), until=until):
-            self._restore(row)
+        self.article_keys = ArticleKeyStore(self.store.db)
+        self.article_keys.restore(until - timedelta(days=self.settings.story_window_days), until, self._restore,
+                                  with_text=self.linker.model is not None)  # keys stored: alerts/key_store.py
         self._synced_until = until
         self._mine: dict[str, datetime] = {}  # articles this process linked lately: not taken twice from the database
 
-    def _restore(self, row: ArticleInStory) -> None:
-        body = f"{row['title']}\n{row['text']}"
-        self.stats.add(body)
-        self.linker.archived(row["article_id"], body)
-        if row["story_id"] is not None:
-            self.stories.restore(row["story_id"], story_keys(body), parse_time(row["published"]), row["title"])
+    def _restore(self, row: RestoredArticle) -> None:
+        count_names(self.stats, row.keys.names)  # as self.stats.add(row.body)
+        if self.linker.model is not None:  # the learned linker analyses the text (its keys are its own)
+            self.linker.archived(row.article_id, row.body)
+        if row.story_id is not None:
+            self.stories.restore(row.story_id, row.keys.keys, parse_time(row.published), row.title)
 
     def _sync_stories(self) -> None:
         """Take in the articles other alert workers linked since the last look (scale-out)."""
         until = datetime.now(UTC) - SYNC_MARGIN
-        for row in self.store.archive_since(self._synced_until, until=until):
-            if row["article_id"] not in self._mine and row["story_id"] is not None:
-                self._restore(row)
+        self.article_keys.restore(self._synced_until, until, self._restore, with_text=self.linker.model is not None,
+                                  linked_only=True, skip=self._mine)
         self._synced_until = until
         # linked before ``until`` means archived before it: covered by this look, not to be skipped again
         self._mine = {k: t for k, t in self._mine.items() if t >= until}
@@ -196,9 +196,10 @@ class Alerter:
             self.stats.add(_body(tagged))
             self.linker.archived(tagged.article_id, _body(tagged))
         if first_time and self.store.story_of(tagged.article_id) is None:
-            story_id, _new = self.stories.link(story_keys(_body(tagged)), parse_time(article.published),
-                                               article.title)
+            keys = story_keys(_body(tagged))
+            story_id, _new = self.stories.link(keys, parse_time(article.published), article.title)
             self.store.set_story(tagged.article_id, story_id)
+            self.article_keys.save(tagged.article_id, keys, _body(tagged))  # keys1m: kept for the next start
             self._mine[tagged.article_id] = datetime.now(UTC)
             self.progress.event("articles_linked")
         followed: set[str] = set()

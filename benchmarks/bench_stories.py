@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import json
 import random
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -184,38 +186,62 @@ def keyed_stream(kind: str, shared: Path, per_day: float) -> Iterator[tuple[Coun
     return recombined(real, random.Random(7), per_day)
 
 
-def speed(max_size: int, per_day: float, stream: Iterator[tuple[Counter[str], datetime]], kind: str) -> None:
+def baseline_index(path: Path) -> type[StoryIndex]:
+    """The ``StoryIndex`` of another checkout's alerts/story_index.py (the baseline beside this one, same run)."""
+    spec = importlib.util.spec_from_file_location("baseline_story_index", path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module.StoryIndex  # type: ignore[no-any-return]
+
+
+def probe_times(index: StoryIndex, probe: list[tuple[Counter[str], datetime]]) -> tuple[float, float, float]:
+    """Median, 90th percentile and mean CPU time of linking each probe article."""
+    times = []
+    for keys, when in probe:
+        start = time.process_time()
+        index.link(keys, when)
+        times.append(time.process_time() - start)
+    times.sort()
+    return times[len(times) // 2], times[int(len(times) * 0.9)], sum(times) / len(times)
+
+
+def speed(max_size: int, per_day: float, stream: Iterator[tuple[Counter[str], datetime]], kind: str,
+          baseline: type[StoryIndex] | None = None, baseline_max: int = 0) -> None:
     sizes = [s for s in (10_000, 100_000, 1_000_000) if s <= max_size]
-    index = StoryIndex(threshold=0.07)
+    indexes = {"index": StoryIndex(threshold=0.07)}
+    if baseline is not None:
+        indexes["baseline"] = baseline(threshold=0.07)
     done = 0
     print(f"\nlinking time per article ({kind} keys; index of N archived articles, {per_day:,.0f} a day, window "
-          "7 days; CPU time of each of 1,000 new articles: median, 90th percentile, mean):")
+          "7 days; CPU time of each of 1,000 new articles: median / 90th percentile / mean):")
     for size in sizes:
-        fill = time.process_time()
+        if size > baseline_max:
+            indexes.pop("baseline", None)
+        fill = dict.fromkeys(indexes, 0.0)
         while done < size:
             keys, when = next(stream)
-            index.link(keys, when)
+            for name, index in indexes.items():
+                start = time.process_time()
+                index.link(keys, when)
+                fill[name] += time.process_time() - start
             done += 1
-        fill = time.process_time() - fill
         probe = [next(stream) for _ in range(1_000)]
-        times = []
-        for keys, when in probe:
-            start = time.process_time()
-            index.link(keys, when)
-            times.append(time.process_time() - start)
+        for name, index in indexes.items():
+            median, p90, mean = probe_times(index, probe)
+            line = (f"  N = {size:>9,} {name:>8}: {median * 1e3:.3f} / {p90 * 1e3:.3f} / {mean * 1e3:.3f} ms/article; "
+                    f"held {index.held()}; {index.evicted:,} stories evicted; filling took {fill[name]:,.0f} s CPU")
+            if name == "index":
+                scan_n = 5 if len(index.stories) > 20_000 else 50
+                start = time.process_time()
+                for keys, _ in probe[:scan_n]:
+                    scan(index, keys)
+                scanned = (time.process_time() - start) / scan_n
+                line += f"; scan of every live story {scanned * 1e3:.1f} ms/article ({scanned / median:,.0f}x)"
+            print(line, flush=True)
         done += len(probe)
-        times.sort()
-        median, p90, mean = times[len(times) // 2], times[int(len(times) * 0.9)], sum(times) / len(times)
-        scan_n = 5 if len(index.stories) > 20_000 else 50
-        start = time.process_time()
-        for keys, _ in probe[:scan_n]:
-            scan(index, keys)
-        scanned = (time.process_time() - start) / scan_n
-        held = index.held()
-        print(f"  N = {size:>9,}: index {median * 1e3:.3f} / {p90 * 1e3:.3f} / {mean * 1e3:.3f} ms/article; "
-              f"scan of every live story {scanned * 1e3:.1f} ms/article ({scanned / median:,.0f}x the median); "
-              f"RSS {rss_mb():,.0f} MB; held {held}; {index.evicted:,} stories evicted; filling took "
-              f"{fill:,.0f} s CPU", flush=True)
+        print(f"  RSS {rss_mb():,.0f} MB (the process, with {' and '.join(indexes)})", flush=True)
 
 
 def main() -> None:
@@ -227,6 +253,8 @@ def main() -> None:
     parser.add_argument("--cold", action="store_true", help="link from an empty archive: IDF learnt as articles come")
     parser.add_argument("--stream", choices=("real", "invented"), default="real",
                         help="fill the index with keys recombined from real articles, or with invented keys")
+    parser.add_argument("--baseline", type=Path, help="another checkout's alerts/story_index.py, linked beside")
+    parser.add_argument("--baseline-max", type=int, default=100_000, help="the largest N the baseline is run to")
     args = parser.parse_args()
     if args.no_quality:
         pass
@@ -235,7 +263,8 @@ def main() -> None:
     else:
         print(f"skipped quality: no event-clusters or stories-dev under {args.shared}")
     if args.max > 0:
-        speed(args.max, args.per_day, keyed_stream(args.stream, args.shared, args.per_day), args.stream)
+        speed(args.max, args.per_day, keyed_stream(args.stream, args.shared, args.per_day), args.stream,
+              baseline_index(args.baseline) if args.baseline else None, args.baseline_max)
 
 
 if __name__ == "__main__":
