@@ -92,6 +92,40 @@ def build(url: str, size: int, shared: Path) -> None:
     engine.dispose()
 
 
+def write_cost(url: str, shared: Path, n: int = 500) -> None:
+    """What keeping the keys adds where the alert stage links an article: the name keys and packing, and the
+    write (one transaction per article, as the stage writes it now), beside computing the story keys."""
+    from real_texts import real_texts
+    from sqlalchemy import create_engine
+    from wirewatch.alerts.key_store import ArticleKeys, ArticleKeyStore
+    from wirewatch.alerts.story_index import story_keys
+
+    from wirewatch import migrate
+    from wirewatch.database import Database
+
+    engine = create_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    texts = real_texts(shared)[:n]
+    start = time.process_time()
+    keys = [story_keys(t) for t in texts]
+    computing = (time.process_time() - start) / n
+    start = time.process_time()
+    records = [ArticleKeys.of(t, k) for t, k in zip(texts, keys, strict=True)]
+    packed = [r.pack() for r in records]
+    packing = (time.process_time() - start) / n
+    db = Database(url)
+    store = ArticleKeyStore(db)
+    start = time.process_time()
+    for i, (t, k) in enumerate(zip(texts, keys, strict=True)):
+        store.save(f"w{i}", k, t)
+    saving = (time.process_time() - start) / n
+    db.close()
+    print(f"keeping an article's keys at link time (mean over {n} real texts): story keys (computed anyway) "
+          f"{computing * 1e3:.2f} ms CPU; name keys and packing {packing * 1e3:.2f} ms; the whole save (name keys, "
+          f"packing, one transaction) {saving * 1e3:.2f} ms; packed {sum(map(len, packed)) / n:,.0f} bytes an article")
+
+
 def run(python: str, url: str) -> dict[str, float | str]:
     done = subprocess.run([python, str(Path(__file__).resolve()), "--measure", url], capture_output=True, text=True,
                           check=False, cwd="/")
@@ -102,7 +136,7 @@ def run(python: str, url: str) -> dict[str, float | str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000])
     parser.add_argument("--shared", type=Path, default=HERE.parents[1] / "shared")
     parser.add_argument("--baseline-python", help="the python of a checkout without stored keys (the before)")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
@@ -137,6 +171,8 @@ def main() -> None:
                 got = run(python, url)
                 print(f"  {label:>60}: {got['cpu']:7.2f} s CPU ({got['wall']:6.2f} s wall), {got['stories']:,} "
                       f"stories, {got['docs']:,} articles, digest {got['digest']}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_cost(f"sqlite:///{tmp}/w.db", args.shared)
 
 
 if __name__ == "__main__":

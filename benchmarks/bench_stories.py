@@ -24,6 +24,7 @@ events, dated as a stream). Out, printed:
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import importlib.util
 import json
@@ -214,6 +215,8 @@ def speed(max_size: int, per_day: float, stream: Iterator[tuple[Counter[str], da
     if baseline is not None:
         indexes["baseline"] = baseline(threshold=0.07)
     done = 0
+    reference: StoryIndex | None = None  # the index at the first size, probed again beside each later size
+    reference_probe: list[tuple[Counter[str], datetime]] = []
     print(f"\nlinking time per article ({kind} keys; index of N archived articles, {per_day:,.0f} a day, window "
           "7 days; CPU time of each of 1,000 new articles: median / 90th percentile / mean):")
     for size in sizes:
@@ -228,6 +231,12 @@ def speed(max_size: int, per_day: float, stream: Iterator[tuple[Counter[str], da
                 fill[name] += time.process_time() - start
             done += 1
         probe = [next(stream) for _ in range(1_000)]
+        if reference is None:
+            reference, reference_probe = copy.deepcopy(indexes["index"]), probe
+        else:  # the machine is shared: the first size's figure, measured again now
+            median, p90, mean = probe_times(copy.deepcopy(reference), reference_probe)
+            print(f"  N = {sizes[0]:>9,}    again: {median * 1e3:.3f} / {p90 * 1e3:.3f} / {mean * 1e3:.3f} ms/article "
+                  "(the same index and probe as at the first size, measured now)", flush=True)
         for name, index in indexes.items():
             median, p90, mean = probe_times(index, probe)
             line = (f"  N = {size:>9,} {name:>8}: {median * 1e3:.3f} / {p90 * 1e3:.3f} / {mean * 1e3:.3f} ms/article; "
