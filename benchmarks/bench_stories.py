@@ -6,19 +6,23 @@ label each) with ../shared/data/news-dev.jsonl (the ``doha_story`` members one m
 rows of both (hard negatives, unlabelled news) stream through the index as distractors: one that
 joins a story counts against its precision, and they are not scored themselves. Articles are linked
 in publication order with the product's window, against the key frequencies of the whole set (as
-a running index has them from its archive; no label is used). Speed: synthetic articles (keys drawn for invented
-events, dated as a stream). Out, printed:
+a running index has them from its archive; no label is used). Speed: articles made from the real
+articles' keys, recombined into events (real_texts.py: the keys of 2,783 real texts computed once), dated
+as a stream; or, with ``--stream invented``, keys drawn for invented events. Out, printed:
 
 - B-cubed precision, recall and F1 on both sets at every threshold of the grid, for the index's keys
   (:func:`alerts.story_index.story_keys`) and, as the baseline, for the capitalised names the index
   used before (:func:`alerts.stories.names`);
 - with ``--cold``, the same from an empty archive (key frequencies learnt as the articles come);
 - the threshold chosen on one set (its best F1) and the F1 it gives on the other, both ways;
-- the time to link one article when the index already holds 10k, 100k and 1M articles, beside the
-  baseline of scoring every live story (a scan) in the same run; the stories, postings and resident
-  memory held at each size; and the cost of computing an article's keys (beside ``names``). Run:
+- the CPU time to link one article (median, 90th percentile, mean of 1,000) when the index already holds
+  10k, 100k and 1M articles (``--sizes``), beside the baseline of scoring every live story (a scan), the
+  first size's index measured again beside each later size (the machine is shared), and, with
+  ``--baseline``, another checkout's index fed the same articles; what the index holds at each size
+  (``held()``) and the resident memory; and the cost of computing an article's keys (beside ``names``). Run:
 
     .venv/bin/python benchmarks/bench_stories.py [--shared ../shared] [--max 1000000] [--per-day 20000]
+    .venv/bin/python benchmarks/bench_stories.py --no-quality --baseline /tmp/base/alerts/story_index.py
 """
 
 from __future__ import annotations
@@ -209,8 +213,9 @@ def probe_times(index: StoryIndex, probe: list[tuple[Counter[str], datetime]]) -
 
 
 def speed(max_size: int, per_day: float, stream: Iterator[tuple[Counter[str], datetime]], kind: str,
-          baseline: type[StoryIndex] | None = None, baseline_max: int = 0) -> None:
-    sizes = [s for s in (10_000, 100_000, 1_000_000) if s <= max_size]
+          baseline: type[StoryIndex] | None = None, baseline_max: int = 0,
+          sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)) -> None:
+    sizes = tuple(s for s in sorted(sizes) if s <= max_size)
     indexes = {"index": StoryIndex(threshold=0.07)}
     if baseline is not None:
         indexes["baseline"] = baseline(threshold=0.07)
@@ -263,6 +268,8 @@ def main() -> None:
     parser.add_argument("--stream", choices=("real", "invented"), default="real",
                         help="fill the index with keys recombined from real articles, or with invented keys")
     parser.add_argument("--baseline", type=Path, help="another checkout's alerts/story_index.py, linked beside")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000],
+                        help="archive sizes at which linking is measured (the first is measured again beside each)")
     parser.add_argument("--baseline-max", type=int, default=100_000, help="the largest N the baseline is run to")
     args = parser.parse_args()
     if args.no_quality:
@@ -273,7 +280,7 @@ def main() -> None:
         print(f"skipped quality: no event-clusters or stories-dev under {args.shared}")
     if args.max > 0:
         speed(args.max, args.per_day, keyed_stream(args.stream, args.shared, args.per_day), args.stream,
-              baseline_index(args.baseline) if args.baseline else None, args.baseline_max)
+              baseline_index(args.baseline) if args.baseline else None, args.baseline_max, tuple(args.sizes))
 
 
 if __name__ == "__main__":
