@@ -26,14 +26,15 @@ from email.message import EmailMessage
 from wirewatch.alerts.alert_batch import BatchWrites, StoryIds, archive, look_up
 from wirewatch.alerts.alert_queue import AlertQueue, Subscriber, seed_text_of
 from wirewatch.alerts.alert_store import AlertStore
-from wirewatch.alerts.archive_store import ArchiveOutcome, ArticleInStory
+from wirewatch.alerts.archive_store import ArchiveOutcome
 from wirewatch.alerts.compose import AlertFacts, Composer
+from wirewatch.alerts.key_store import ArticleKeys, ArticleKeyStore, RestoredArticle, count_names
 from wirewatch.alerts.linker_stage import WatchedStory, WatchLinker
 from wirewatch.alerts.mailer import Mailer, RetryPolicy, dead_on_this_host, deliver_pending
 from wirewatch.alerts.outbox import QueuedAlert
 from wirewatch.alerts.stage import NAME as STAGE_NAME
 from wirewatch.alerts.stories import Relation, TermStats
-from wirewatch.alerts.story_index import StoryIndex, story_keys
+from wirewatch.alerts.story_index import StoryIndex
 from wirewatch.alerts.story_wording import FollowUpWording
 
 from wirewatch.canonical_url import canonical_url
@@ -88,6 +89,7 @@ class Alerter:
         self.queue = AlertQueue(settings, store, composer)
         self._writes = BatchWrites()  # what the batch being handled writes once its articles are linked
         self._unsettled: set[str] = set()  # the batch's articles not linked yet: a seed's backfill leaves them
+        self._found: dict[str, ArticleKeys] = {}  # the batch's articles' keys, stored once they are archived
         self.stories = StoryIndex(settings.story_threshold, settings.story_window_days, new_id=self.story_ids.take)
         self._restore_stories()
         self.watches: list[Watch] = []
@@ -99,24 +101,24 @@ class Alerter:
 
     def _restore_stories(self) -> None:
         until = datetime.now(UTC) - SYNC_MARGIN  # the rest comes with the first refresh
-        for row in self.store.archive_since(until - timedelta(days=self.settings.story_window_days), until=until):
-            self._restore(row)
+        self.article_keys = ArticleKeyStore(self.store.db)
+        self.article_keys.restore(until - timedelta(days=self.settings.story_window_days), until, self._restore,
+                                  with_text=self.linker.model is not None)  # keys stored: alerts/key_store.py
         self._synced_until = until
         self._mine: dict[str, datetime] = {}  # articles this process linked lately: not taken twice from the database
 
-    def _restore(self, row: ArticleInStory) -> None:
-        body = f"{row['title']}\n{row['text']}"
-        self.stats.add(body)
-        self.linker.archived(row["article_id"], body)
-        if row["story_id"] is not None:
-            self.stories.restore(row["story_id"], story_keys(body), parse_time(row["published"]), row["title"])
+    def _restore(self, row: RestoredArticle) -> None:
+        count_names(self.stats, row.keys.names)  # as self.stats.add(row.body)
+        if self.linker.model is not None:  # the learned linker analyses the text (its keys are its own)
+            self.linker.archived(row.article_id, row.body, published=parse_time(row.published))
+        if row.story_id is not None:
+            self.stories.restore(row.story_id, row.keys.keys, parse_time(row.published), row.title)
 
     def _sync_stories(self) -> None:
         """Take in the articles other alert workers linked since the last look (scale-out)."""
         until = datetime.now(UTC) - SYNC_MARGIN
-        for row in self.store.archive_since(self._synced_until, until=until):
-            if row["article_id"] not in self._mine and row["story_id"] is not None:
-                self._restore(row)
+        self.article_keys.restore(self._synced_until, until, self._restore, with_text=self.linker.model is not None,
+                                  linked_only=True, skip=self._mine)
         self._synced_until = until
         # linked before ``until`` means archived before it: covered by this look, not to be skipped again
         self._mine = {k: t for k, t in self._mine.items() if t >= until}
@@ -198,13 +200,15 @@ class Alerter:
             state = known.get(article_id)
             outcomes[article_id] = "new" if article_id in archived else "done" if state and state.linked else "unlinked"
             if article_id in archived:
-                self.stats.add(_body(tagged))
-                self.linker.archived(article_id, _body(tagged))
+                count_names(self.stats, self._found[article_id].names)  # as self.stats.add(body)
+                self.linker.archived(article_id, _body(tagged), published=parse_time(tagged.article.published))
                 self._mine[article_id] = linked_at
             elif outcomes[article_id] == "unlinked" and state is not None and state.story_id is None:
                 # archived by a worker that died before it linked the article: finish its work
                 self._writes.stories[article_id] = self._link_story(tagged)
         self.progress.event("articles_linked", len(archived) + len(self._writes.stories))
+        found, self._found = self._found, {}
+        self.article_keys.save_many([(i, k) for i, k in found.items() if i in archived or i in self._writes.stories])
         self._unsettled = set(firsts)
         try:
             for article_id, tagged in firsts.items():
@@ -228,7 +232,8 @@ class Alerter:
 
     def _link_story(self, tagged: TaggedArticle) -> int:
         article = tagged.article
-        story_id, _new = self.stories.link(story_keys(_body(tagged)), parse_time(article.published), article.title)
+        found = self._found[tagged.article_id] = ArticleKeys.of(_body(tagged))  # kept for the next start
+        story_id, _new = self.stories.link(found.keys, parse_time(article.published), article.title)
         return story_id
 
     @staticmethod

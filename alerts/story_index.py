@@ -44,6 +44,7 @@ MAX_STORIES = 100_000  # about 14 KB each (a profile of 100-200 keys, its two ve
 MAX_VOCABULARY = 2_000_000
 CROSS = frozenset("@^~#%")  # the first characters of keys that meet across languages and scripts
 EVICT_EVERY = 1_000  # links between two sweeps of stale stories
+CLEANED_PER_SWEEP = 20_000  # posting lists looked over at each sweep for stories gone (see :meth:`evict`)
 
 
 def story_keys(text: str) -> Counter[str]:
@@ -63,13 +64,31 @@ class KeyStats:
         self.df.update(set(keys))
         if len(self.df) > MAX_VOCABULARY:  # forget what was seen once: bounded memory, IDF barely moves
             self.df = Counter({k: n for k, n in self.df.items() if n > 1})
+            if len(self.df) > MAX_VOCABULARY * 3 // 4:  # keys seen twice fill it: forget the rarest down to 3/4
+                self.df = Counter(self._commonest(MAX_VOCABULARY * 3 // 4))
+
+    def _commonest(self, most: int) -> dict[str, int]:
+        """The keys of the highest frequencies, at most ``most`` of them (ties at the cut go together)."""
+        by_count = sorted(Counter(self.df.values()).items(), reverse=True)
+        kept, floor = 0, by_count[0][0] + 1
+        for count, keys in by_count:
+            if kept + keys > most:
+                break
+            kept, floor = kept + keys, count
+        return {k: n for k, n in self.df.items() if n >= floor}
 
     def idf(self, key: str) -> float:
         return math.log((self.docs + 1) / (self.df.get(key, 0) + 1)) + 1.0
 
+    def idfs(self, keys: Iterable[str]) -> dict[str, float]:
+        """:meth:`idf` of each key (the same figures, without a call per key)."""
+        docs, df, log = self.docs + 1, self.df.get, math.log
+        return {k: log(docs / (df(k, 0) + 1)) + 1.0 for k in keys}
+
     def vectors(self, counts: Mapping[str, float]) -> tuple[dict[str, float], dict[str, float]]:
         """Unit TF-IDF vectors of all the keys and of the :data:`CROSS` keys only."""
-        weights = {k: (1.0 + math.log(c)) * self.idf(k) for k, c in counts.items() if c >= 1}
+        docs, df, log = self.docs + 1, self.df.get, math.log
+        weights = {k: (1.0 + log(c)) * (log(docs / (df(k, 0) + 1)) + 1.0) for k, c in counts.items() if c >= 1}
         cross = {k: w for k, w in weights.items() if k[0] in CROSS}
         return _unit(weights), _unit(cross)
 
@@ -80,7 +99,7 @@ def _unit(vec: dict[str, float]) -> dict[str, float]:
 
 
 def _dot(a: dict[str, float], b: dict[str, float]) -> float:
-    return sum(a[k] * b[k] for k in a.keys() & b.keys())  # the intersection is taken in C: few keys are shared
+    return sum([a[k] * b[k] for k in a.keys() & b.keys()])  # the intersection is taken in C: few keys are shared
 
 
 @dataclass
@@ -112,6 +131,7 @@ class StoryIndex:
         self.evicted = 0
         self._next = 1
         self._since_sweep = 0
+        self._uncleaned: list[str] = []  # posting lists not yet looked over in this round
 
     def restore(self, story_id: int, keys: Mapping[str, int], when: datetime | None, title: str = "") -> None:
         """Put back an article already assigned to a story (rebuilding the index at start-up)."""
@@ -173,8 +193,9 @@ class StoryIndex:
         before = set(story.centroid)
         story.centroid.update({sys.intern(k): n for k, n in counts.items()})  # one copy of a key for every story
         if len(story.centroid) > PROFILE_KEYS * 2:  # keep the heaviest keys only: bounded memory
-            idf = self.stats.idf
-            heaviest = sorted(story.centroid, key=lambda k: -story.centroid[k] * idf(k))[:PROFILE_KEYS]
+            idf = self.stats.idfs(story.centroid)
+            weight = {k: -n * idf[k] for k, n in story.centroid.items()}
+            heaviest = sorted(story.centroid, key=weight.__getitem__)[:PROFILE_KEYS]
             story.centroid = Counter({k: story.centroid[k] for k in heaviest})
         story.size += 1
         story.vectors = None
@@ -212,11 +233,33 @@ class StoryIndex:
                 else:
                     del self.postings[key]
         self.evicted += len(gone)
+        self._clean(CLEANED_PER_SWEEP)
         return len(gone)
+
+    def _clean(self, most: int) -> None:
+        """Drop gone stories from up to ``most`` more posting lists, in rounds over all of them. A story's
+        profile loses its lighter keys as it grows, and the postings of those keys keep its id: eviction
+        does not see them, so without this round they would keep gone stories, and keys no live story
+        carries, for ever."""
+        if not self._uncleaned:
+            self._uncleaned = list(self.postings)
+        for key in self._uncleaned[-most:]:
+            posting = self.postings.get(key)
+            if posting is None:
+                continue
+            live = [s for s in posting if s in self.stories]
+            if len(live) == len(posting):
+                continue
+            if live:
+                self.postings[key] = live
+            else:
+                del self.postings[key]
+        del self._uncleaned[-most:]
 
     def held(self) -> dict[str, int]:
         """What the index holds now: stories, postings entries and keys with frequencies (its memory)."""
-        return {"stories": len(self.stories), "postings": sum(len(p) for p in self.postings.values()),
+        return {"stories": len(self.stories), "posting_keys": len(self.postings),
+                "postings": sum(len(p) for p in self.postings.values()),
                 "profile_keys": sum(len(s.centroid) for s in self.stories.values()), "vocabulary": len(self.stats.df)}
 
 

@@ -6,33 +6,41 @@ label each) with ../shared/data/news-dev.jsonl (the ``doha_story`` members one m
 rows of both (hard negatives, unlabelled news) stream through the index as distractors: one that
 joins a story counts against its precision, and they are not scored themselves. Articles are linked
 in publication order with the product's window, against the key frequencies of the whole set (as
-a running index has them from its archive; no label is used). Speed: synthetic articles (keys drawn for invented
-events, dated as a stream). Out, printed:
+a running index has them from its archive; no label is used). Speed: articles made from the real
+articles' keys, recombined into events (real_texts.py: the keys of 2,783 real texts computed once), dated
+as a stream; or, with ``--stream invented``, keys drawn for invented events. Out, printed:
 
 - B-cubed precision, recall and F1 on both sets at every threshold of the grid, for the index's keys
   (:func:`alerts.story_index.story_keys`) and, as the baseline, for the capitalised names the index
   used before (:func:`alerts.stories.names`);
 - with ``--cold``, the same from an empty archive (key frequencies learnt as the articles come);
 - the threshold chosen on one set (its best F1) and the F1 it gives on the other, both ways;
-- the time to link one article when the index already holds 10k, 100k and 1M articles, beside the
-  baseline of scoring every live story (a scan) in the same run; the stories, postings and resident
-  memory held at each size; and the cost of computing an article's keys (beside ``names``). Run:
+- the CPU time to link one article (median, 90th percentile, mean of 1,000) when the index already holds
+  10k, 100k and 1M articles (``--sizes``), beside the baseline of scoring every live story (a scan), the
+  first size's index measured again beside each later size (the machine is shared), and, with
+  ``--baseline``, another checkout's index fed the same articles; what the index holds at each size
+  (``held()``) and the resident memory; and the cost of computing an article's keys (beside ``names``). Run:
 
     .venv/bin/python benchmarks/bench_stories.py [--shared ../shared] [--max 1000000] [--per-day 20000]
+    .venv/bin/python benchmarks/bench_stories.py --no-quality --baseline /tmp/base/alerts/story_index.py
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
+import importlib.util
 import json
 import random
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from real_texts import real_texts, recombined
 from wirewatch.alerts.stories import names
 from wirewatch.alerts.story_index import KeyStats, StoryIndex, bcubed, story_keys
 
@@ -168,34 +176,86 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def speed(max_size: int, per_day: float) -> None:
-    sizes = [s for s in (10_000, 100_000, 1_000_000) if s <= max_size]
-    stream = synthetic(random.Random(7), per_day)
-    index = StoryIndex(threshold=0.07)
+def keyed_stream(kind: str, shared: Path, per_day: float) -> Iterator[tuple[Counter[str], datetime]]:
+    """The articles the index is filled with: recombined from the real articles' keys (``real``, see
+    :func:`real_texts.recombined`), or invented keys (``invented``, :func:`synthetic`)."""
+    if kind == "invented":
+        return synthetic(random.Random(7), per_day)
+    texts = real_texts(shared)
+    if not texts:
+        raise SystemExit(f"no real texts under {shared}/data: run with --stream invented")
+    start = time.process_time()
+    real = [story_keys(t) for t in texts]
+    print(f"\nkeys of {len(real):,} real articles computed once ({time.process_time() - start:.1f} s CPU; "
+          f"{sum(len(k) for k in real) / len(real):.0f} keys an article)")
+    return recombined(real, random.Random(7), per_day)
+
+
+def baseline_index(path: Path) -> type[StoryIndex]:
+    """The ``StoryIndex`` of another checkout's alerts/story_index.py (the baseline beside this one, same run)."""
+    spec = importlib.util.spec_from_file_location("baseline_story_index", path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module.StoryIndex  # type: ignore[no-any-return]
+
+
+def probe_times(index: StoryIndex, probe: list[tuple[Counter[str], datetime]]) -> tuple[float, float, float]:
+    """Median, 90th percentile and mean CPU time of linking each probe article."""
+    times = []
+    for keys, when in probe:
+        start = time.process_time()
+        index.link(keys, when)
+        times.append(time.process_time() - start)
+    times.sort()
+    return times[len(times) // 2], times[int(len(times) * 0.9)], sum(times) / len(times)
+
+
+def speed(max_size: int, per_day: float, stream: Iterator[tuple[Counter[str], datetime]], kind: str,
+          baseline: type[StoryIndex] | None = None, baseline_max: int = 0,
+          sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)) -> None:
+    sizes = tuple(s for s in sorted(sizes) if s <= max_size)
+    indexes = {"index": StoryIndex(threshold=0.07)}
+    if baseline is not None:
+        indexes["baseline"] = baseline(threshold=0.07)
     done = 0
-    print(f"\nlinking time per article (index of N archived articles, {per_day:,.0f} a day, window 7 days; CPU "
-          "time, mean over 1,000 new articles):")
+    reference: StoryIndex | None = None  # the index at the first size, probed again beside each later size
+    reference_probe: list[tuple[Counter[str], datetime]] = []
+    print(f"\nlinking time per article ({kind} keys; index of N archived articles, {per_day:,.0f} a day, window "
+          "7 days; CPU time of each of 1,000 new articles: median / 90th percentile / mean):")
     for size in sizes:
+        if size > baseline_max:
+            indexes.pop("baseline", None)
+        fill = dict.fromkeys(indexes, 0.0)
         while done < size:
             keys, when = next(stream)
-            index.link(keys, when)
+            for name, index in indexes.items():
+                start = time.process_time()
+                index.link(keys, when)
+                fill[name] += time.process_time() - start
             done += 1
         probe = [next(stream) for _ in range(1_000)]
-        start = time.process_time()
-        for keys, when in probe:
-            index.link(keys, when)
-        linked = (time.process_time() - start) / len(probe)
+        if reference is None:
+            reference, reference_probe = copy.deepcopy(indexes["index"]), probe
+        else:  # the machine is shared: the first size's figure, measured again now
+            median, p90, mean = probe_times(copy.deepcopy(reference), reference_probe)
+            print(f"  N = {sizes[0]:>9,}    again: {median * 1e3:.3f} / {p90 * 1e3:.3f} / {mean * 1e3:.3f} ms/article "
+                  "(the same index and probe as at the first size, measured now)", flush=True)
+        for name, index in indexes.items():
+            median, p90, mean = probe_times(index, probe)
+            line = (f"  N = {size:>9,} {name:>8}: {median * 1e3:.3f} / {p90 * 1e3:.3f} / {mean * 1e3:.3f} ms/article; "
+                    f"held {index.held()}; {index.evicted:,} stories evicted; filling took {fill[name]:,.0f} s CPU")
+            if name == "index":
+                scan_n = 5 if len(index.stories) > 20_000 else 50
+                start = time.process_time()
+                for keys, _ in probe[:scan_n]:
+                    scan(index, keys)
+                scanned = (time.process_time() - start) / scan_n
+                line += f"; scan of every live story {scanned * 1e3:.1f} ms/article ({scanned / median:,.0f}x)"
+            print(line, flush=True)
         done += len(probe)
-        scan_n = 5 if len(index.stories) > 20_000 else 50
-        start = time.process_time()
-        for keys, _ in probe[:scan_n]:
-            scan(index, keys)
-        scanned = (time.process_time() - start) / scan_n
-        held = index.held()
-        print(f"  N = {size:>9,}: {held['stories']:>7,} live stories ({index.evicted:,} evicted), "
-              f"{held['postings']:,} postings, {held['vocabulary']:,} keys counted, RSS {rss_mb():,.0f} MB; "
-              f"index {linked * 1e3:6.3f} ms/article; scan of every live story {scanned * 1e3:8.1f} ms/article "
-              f"({scanned / linked:,.0f}x)", flush=True)
+        print(f"  RSS {rss_mb():,.0f} MB (the process, with {' and '.join(indexes)})", flush=True)
 
 
 def main() -> None:
@@ -205,6 +265,12 @@ def main() -> None:
     parser.add_argument("--per-day", type=float, default=20_000, help="synthetic articles a day")
     parser.add_argument("--no-quality", action="store_true")
     parser.add_argument("--cold", action="store_true", help="link from an empty archive: IDF learnt as articles come")
+    parser.add_argument("--stream", choices=("real", "invented"), default="real",
+                        help="fill the index with keys recombined from real articles, or with invented keys")
+    parser.add_argument("--baseline", type=Path, help="another checkout's alerts/story_index.py, linked beside")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000],
+                        help="archive sizes at which linking is measured (the first is measured again beside each)")
+    parser.add_argument("--baseline-max", type=int, default=100_000, help="the largest N the baseline is run to")
     args = parser.parse_args()
     if args.no_quality:
         pass
@@ -212,7 +278,9 @@ def main() -> None:
         quality(args.shared, args.cold)
     else:
         print(f"skipped quality: no event-clusters or stories-dev under {args.shared}")
-    speed(args.max, args.per_day)
+    if args.max > 0:
+        speed(args.max, args.per_day, keyed_stream(args.stream, args.shared, args.per_day), args.stream,
+              baseline_index(args.baseline) if args.baseline else None, args.baseline_max, tuple(args.sizes))
 
 
 if __name__ == "__main__":

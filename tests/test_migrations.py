@@ -129,3 +129,38 @@ def test_claims_in_flight_name_the_workers_row_after_0004_and_back(db_url: str) 
         claims = dict(conn.execute(text("SELECT idem_key, claimed_by FROM alerts")).all())
     assert claims == {"k1": "h.example:41", "k2": ""}
     engine.dispose()
+
+
+def test_0005_keeps_article_keys_and_an_older_archive_gets_its_keys_at_the_first_restore(db_url: str) -> None:
+    """0005 adds ``article_keys``; articles archived before it have none: the first restore computes theirs from
+    the archived text and writes them; a downgrade drops the table and leaves the archive as it was."""
+    from wirewatch.alerts.key_store import ArticleKeys, ArticleKeyStore, RestoredArticle
+
+    from wirewatch.database import Database
+
+    engine = create_engine(db_url)
+    migrate.upgrade(engine, "0004")
+    now = datetime.now(UTC)
+    text_ = "Talks resume in Valdoria\nGovernor Elsa Marquand met the envoys on 17 August."
+    with engine.begin() as conn:
+        title, body = text_.split("\n", 1)
+        conn.execute(insert(archive).values(article_id="old", url="https://n.test/old", title=title, source="",
+                                            published=None, text=body, tagged_json="{}",
+                                            archived_at=now - timedelta(hours=1), story_id=7, linked=True))
+    assert migrate.upgrade(engine) == ("0004", migrate.head())
+    assert inspect(engine).has_table("article_keys")
+    db = Database(db_url)
+    keys = ArticleKeyStore(db)
+    assert keys.load("old") is None
+    seen: list[RestoredArticle] = []
+    assert keys.restore(now - timedelta(days=7), now, seen.append) == 1  # computed from the text
+    assert [(r.article_id, r.story_id, r.keys) for r in seen] == [("old", 7, ArticleKeys.of(text_))]
+    assert keys.load("old") == ArticleKeys.of(text_)  # written back
+    seen.clear()
+    assert keys.restore(now - timedelta(days=7), now, seen.append) == 0 and seen[0].text is None  # no text read
+    db.close()
+    migrate.downgrade(engine, "0004")
+    assert not inspect(engine).has_table("article_keys")
+    with engine.connect() as conn:
+        assert conn.execute(select(archive.c.article_id, archive.c.story_id)).all() == [("old", 7)]
+    engine.dispose()

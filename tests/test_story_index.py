@@ -110,3 +110,37 @@ def test_clustering_quality_gate_at_the_configured_threshold() -> None:
         assigned = {i: index.link(k, when)[0] for i, k, when in keyed}
         _, _, f1 = bcubed(assigned, data.labels, data.scored)
         assert f1 >= floor, f"{data.name}: B-cubed F1 {f1:.3f} under the floor {floor}"
+
+
+def test_the_vocabulary_cap_holds_when_keys_seen_twice_fill_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keys seen more than once are not forgotten by the first rule: past the cap the rarest go, down to 3/4 of
+    it, so that the next articles do not each sweep the whole vocabulary again."""
+    monkeypatch.setattr(story_index, "MAX_VOCABULARY", 100)
+    stats = KeyStats()
+    for i in range(80):
+        stats.add([f"k{i}", f"k{i}b", "everywhere"] + (["often"] if i % 2 else []))
+        stats.add([f"k{i}", f"k{i}b", "everywhere"])
+        assert len(stats.df) <= 100
+    assert stats.df["everywhere"] == 160 and stats.df["often"] == 40
+    sweeps, size = 0, len(stats.df)
+    for i in range(100):  # 200 more articles, each bringing two keys seen twice
+        stats.add([f"new{i}", f"new{i}b"])
+        stats.add([f"new{i}", f"new{i}b"])
+        sweeps += len(stats.df) < size
+        size = len(stats.df)
+        assert size <= 100
+    assert 1 <= sweeps <= 200 // 12  # each sweep leaves room for at least a quarter of the cap
+
+
+def test_a_gone_story_leaves_the_postings_of_keys_its_profile_had_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(story_index, "PROFILE_KEYS", 3)
+    index = StoryIndex(0.01, window_days=1)
+    story, _ = index.link(Counter({"a": 5, "b": 5, "c": 5, "d": 1}), DAY)
+    for i in range(3):  # the story grows: its profile keeps its 3 heaviest keys, dropping lighter ones
+        assert index.link(Counter({"a": 5, "b": 5, "c": 5, f"x{i}": 1, f"y{i}": 1}), DAY)[0] == story
+    dropped = {k for k, p in index.postings.items() if story in p} - set(index.stories[story].centroid)
+    assert dropped  # still posted under keys it no longer carries
+    index.link(Counter({"other": 1}), DAY + timedelta(days=3))
+    assert index.evict() == 1
+    assert all(story not in p for p in index.postings.values())
+    assert not dropped & set(index.postings)  # keys no live story carries are gone

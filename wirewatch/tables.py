@@ -9,7 +9,7 @@ In: nothing. Out: :data:`metadata` and its tables, the schema that the migration
   pipeline (``accepted`` until the alert stage archives it), so that an entry the broker lost is
   published again;
 - ``archive``: every tagged article, once, with its story and whether its alerts are queued;
-  ``stories``: the story ids handed out;
+  ``stories``: the story ids handed out; ``article_keys``: each archived article's story and name keys;
 - ``story_members``: articles linked to a watched story; ``watches``, ``subscribers``,
   ``subscriptions``: who follows what; ``feedback``: analysts' verdicts on alerts;
 - ``alerts``: the email outbox, one row per idempotency key;
@@ -19,7 +19,7 @@ In: nothing. Out: :data:`metadata` and its tables, the schema that the migration
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, DateTime, Float, Index, Integer, LargeBinary, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -77,6 +77,13 @@ archive = Table(
     Column("archived_at", DateTime(timezone=True), nullable=False),
     Column("story_id", Integer, index=True),
     Column("linked", Boolean, nullable=False, default=False),  # stories linked and alerts queued
+)
+
+article_keys = Table(  # each archived article's keys, so that a starting alert worker need not analyse the texts
+    "article_keys", metadata,  # again to restore its story window (revision 0005; alerts/key_store.py)
+    Column("article_id", String(64), primary_key=True),
+    Column("analyser", String(16), nullable=False),  # which key functions wrote it: other rows are recomputed
+    Column("packed", LargeBinary, nullable=False),  # the story keys and name keys, zlib-packed (~0.6 KB)
 )
 
 stories = Table(  # hands out story ids, so that two alert workers never give one id to two stories
