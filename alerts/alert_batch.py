@@ -19,7 +19,7 @@ insert, whose outcome decides what the linker learns.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -29,6 +29,7 @@ from wirewatch.alerts.alert_store import AlertStore
 from wirewatch.alerts.archive_store import ArchiveState
 
 from wirewatch.database import utcnow
+from wirewatch.schema import TaggedArticle
 
 AHEAD = 50  # story ids reserved beyond a batch's need, so that most batches reserve none
 
@@ -72,13 +73,24 @@ def look_up(store: AlertStore, ids: StoryIds, article_ids: Sequence[str]) -> dic
     return known
 
 
-def archive(store: AlertStore, ids: StoryIds, rows: Sequence[Mapping[str, object]]
-            ) -> tuple[set[str], dict[str, ArchiveState]]:
+def archive_row(tagged: TaggedArticle, story_id: int) -> dict[str, object]:
+    """The archive row of a tagged article, with the story the index gave it."""
+    article = tagged.article
+    return dict(article_id=tagged.article_id, url=article.entry.url, title=article.title,
+                source=article.sitename or article.entry.feed_title, published=article.published,
+                text=article.text, tagged_json=tagged.to_bytes().decode("utf-8"), story_id=story_id)
+
+
+def archive(store: AlertStore, ids: StoryIds, rows: Sequence[Mapping[str, object]],
+            then: Callable[[Connection, set[str]], None] | None = None) -> tuple[set[str], dict[str, ArchiveState]]:
     """Archive the rows (with their stories) and name the stories taken since the last time, in one
-    transaction; returns the ids archived, and the state of those another worker archived meanwhile."""
+    transaction, with ``then`` (given the ids archived) in it too; returns the ids archived, and the
+    state of those another worker archived meanwhile."""
     named = dict(ids.unnamed)
     with store.engine.begin() as conn:
         archived = store.archive_many(conn, rows)
+        if then is not None:
+            then(conn, archived)
         store.name_stories(conn, named)
         others = store.archive_states(conn, [str(r["article_id"]) for r in rows if r["article_id"] not in archived])
     for story_id in named:

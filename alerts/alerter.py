@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
-from wirewatch.alerts.alert_batch import BatchWrites, StoryIds, archive, look_up
+from sqlalchemy import Connection
+from wirewatch.alerts.alert_batch import BatchWrites, StoryIds, archive, archive_row, look_up
 from wirewatch.alerts.alert_queue import AlertQueue, Subscriber, seed_text_of
 from wirewatch.alerts.alert_store import AlertStore
 from wirewatch.alerts.archive_store import ArchiveOutcome
@@ -191,8 +192,8 @@ class Alerter:
         known = look_up(self.store, self.story_ids, list(firsts))
         # the story index links each new article before it is archived: it is archived with its story
         story_of = {i: self._link_story(t) for i, t in firsts.items() if i not in known}
-        archived, others = archive(self.store, self.story_ids, [self._row(t, story_of[i]) for i, t in firsts.items()
-                                                                if i in story_of])
+        archived, others = archive(self.store, self.story_ids, [archive_row(t, story_of[i]) for i, t in firsts.items()
+                                                                if i in story_of], then=self._keep_keys)
         known |= others
         linked_at = datetime.now(UTC)
         outcomes: dict[str, ArchiveOutcome] = {}
@@ -207,8 +208,8 @@ class Alerter:
                 # archived by a worker that died before it linked the article: finish its work
                 self._writes.stories[article_id] = self._link_story(tagged)
         self.progress.event("articles_linked", len(archived) + len(self._writes.stories))
-        found, self._found = self._found, {}
-        self.article_keys.save_many([(i, k) for i, k in found.items() if i in archived or i in self._writes.stories])
+        self.article_keys.save_many([(i, self._found[i]) for i in self._writes.stories])  # rare: a dead worker's
+        self._found = {}
         self._unsettled = set(firsts)
         try:
             for article_id, tagged in firsts.items():
@@ -230,18 +231,14 @@ class Alerter:
                 self.handle(tagged)
         return [[] for _ in batch]
 
+    def _keep_keys(self, conn: Connection, archived: set[str]) -> None:
+        self.article_keys.write(conn, [(i, self._found[i]) for i in archived])  # for the next start
+
     def _link_story(self, tagged: TaggedArticle) -> int:
         article = tagged.article
         found = self._found[tagged.article_id] = ArticleKeys.of(_body(tagged))  # kept for the next start
         story_id, _new = self.stories.link(found.keys, parse_time(article.published), article.title)
         return story_id
-
-    @staticmethod
-    def _row(tagged: TaggedArticle, story_id: int) -> dict[str, object]:
-        article = tagged.article
-        return dict(article_id=tagged.article_id, url=article.entry.url, title=article.title,
-                    source=article.sitename or article.entry.feed_title, published=article.published,
-                    text=article.text, tagged_json=tagged.to_bytes().decode("utf-8"), story_id=story_id)
 
     def _settle(self, tagged: TaggedArticle, outcome: ArchiveOutcome) -> None:
         """An archived article's watched stories and alerts (into the batch's writes); ``outcome`` says

@@ -125,13 +125,19 @@ class ArticleKeyStore(OnDatabase):
 
     def save_many(self, records: list[tuple[str, ArticleKeys]]) -> None:
         """Keep several articles' keys in one transaction (a row already there is replaced)."""
+        if records:
+            with self.engine.begin() as conn:
+                self.write(conn, records)
+
+    @staticmethod
+    def write(conn: Connection, records: list[tuple[str, ArticleKeys]]) -> None:
+        """Keep the articles' keys within the caller's transaction (in key order, as the archive rows)."""
         if not records:
             return
         version = analyser()
         rows: list[dict[str, object]] = [{"article_id": i, "analyser": version, "packed": k.pack()}
-                                         for i, k in records]
-        with self.engine.begin() as conn:
-            _upsert(conn, rows)
+                                         for i, k in sorted(records, key=lambda r: r[0])]
+        _upsert(conn, rows)
 
     def load(self, article_id: str) -> ArticleKeys | None:
         """An article's stored keys, if they were written by this version's key functions."""

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from kafka.consumer.fetcher import ConsumerRecord
 from sqlalchemy import event, select
-from wirewatch.alerts.alert_batch import archive, look_up
+from wirewatch.alerts.alert_batch import archive, archive_row, look_up
 from wirewatch.alerts.alert_store import AlertStore
 from wirewatch.alerts.alerter import BATCH_LIMIT, Alerter
 from wirewatch.alerts.compose import Composer
@@ -127,7 +127,7 @@ def test_a_crash_between_the_archive_and_the_alerts_leaves_them_to_the_sweep_and
     articles = wire(15)
     first = alerter_on(db_url, tmp_path / "first")
     look_up(first.store, first.story_ids, [t.article_id for t in articles])
-    archive(first.store, first.story_ids, [first._row(t, first._link_story(t)) for t in articles])
+    archive(first.store, first.story_ids, [archive_row(t, first._link_story(t)) for t in articles])
     left = archive_rows(first.store)
     assert len(left) == 15 and not any(linked for _, linked in left.values()) and not alert_keys(first.store, "pending")
 
