@@ -190,8 +190,9 @@ class Alerter:
         for tagged in batch:
             firsts.setdefault(tagged.article_id, tagged)
         known = look_up(self.store, self.story_ids, list(firsts))
-        # the story index links each new article before it is archived: it is archived with its story
-        story_of = {i: self._link_story(t) for i, t in firsts.items() if i not in known}
+        # the story index links each new article before it is archived (with its story), in the order a
+        # restart replays the batch: by article id (one archive time)
+        story_of = {i: self._link_story(firsts[i]) for i in sorted(firsts) if i not in known}
         archived, others = archive(self.store, self.story_ids, [archive_row(t, story_of[i]) for i, t in firsts.items()
                                                                 if i in story_of], then=self._keep_keys)
         known |= others

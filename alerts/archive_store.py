@@ -132,14 +132,15 @@ class ArchiveStore(OnDatabase):
 
     def archive_since(self, since: datetime, limit: int = 200_000, until: datetime | None = None
                       ) -> list[ArticleInStory]:
-        """Archived articles with their story, oldest first, from ``since`` (and before ``until``)."""
+        """Archived articles with their story, oldest first (a batch by article id), from ``since`` (and
+        before ``until``)."""
         where = archive.c.archived_at >= since
         if until is not None:
             where &= archive.c.archived_at < until
         with self.engine.connect() as conn:
             rows = conn.execute(select(archive.c.article_id, archive.c.title, archive.c.text, archive.c.published,
                                        archive.c.story_id, archive.c.archived_at)
-                                .where(where).order_by(archive.c.archived_at).limit(limit))
+                                .where(where).order_by(archive.c.archived_at, archive.c.article_id).limit(limit))
             return [cast(ArticleInStory, dict(r)) for r in rows.mappings()]
 
     def recent_archive(self, limit: int = 1000) -> list[ArchivedArticle]:
