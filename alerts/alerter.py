@@ -29,7 +29,7 @@ from wirewatch.alerts.alert_queue import AlertQueue, Subscriber, seed_text_of
 from wirewatch.alerts.alert_store import AlertStore
 from wirewatch.alerts.archive_store import ArchiveOutcome
 from wirewatch.alerts.compose import AlertFacts, Composer
-from wirewatch.alerts.key_store import ArticleKeys, ArticleKeyStore, RestoredArticle, count_names
+from wirewatch.alerts.key_store import ArticleKeys, ArticleKeyStore, RestoredArticle
 from wirewatch.alerts.linker_stage import WatchedStory, WatchLinker
 from wirewatch.alerts.mailer import Mailer, RetryPolicy, dead_on_this_host, deliver_pending
 from wirewatch.alerts.outbox import QueuedAlert
@@ -109,7 +109,7 @@ class Alerter:
         self._mine: dict[str, datetime] = {}  # articles this process linked lately: not taken twice from the database
 
     def _restore(self, row: RestoredArticle) -> None:
-        count_names(self.stats, row.keys.names)  # as self.stats.add(row.body)
+        self.stats.add_names(row.keys.names)  # as self.stats.add(row.body)
         if self.linker.model is not None:  # the learned linker analyses the text (its keys are its own)
             self.linker.archived(row.article_id, row.body, published=parse_time(row.published))
         if row.story_id is not None:
@@ -202,7 +202,7 @@ class Alerter:
             state = known.get(article_id)
             outcomes[article_id] = "new" if article_id in archived else "done" if state and state.linked else "unlinked"
             if article_id in archived:
-                count_names(self.stats, self._found[article_id].names)  # as self.stats.add(body)
+                self.stats.add_names(self._found[article_id].names)  # as self.stats.add(body)
                 self.linker.archived(article_id, _body(tagged), published=parse_time(tagged.article.published))
                 self._mine[article_id] = linked_at
             elif outcomes[article_id] == "unlinked" and state is not None and state.story_id is None:

@@ -27,7 +27,7 @@ from functools import cache
 
 from sqlalchemy import Connection, and_, case, delete, insert, null, or_, select
 from sqlalchemy.exc import SQLAlchemyError
-from wirewatch.alerts.stories import TermStats, names
+from wirewatch.alerts.stories import names
 from wirewatch.alerts.story_index import story_keys
 
 from wirewatch.database import OnDatabase
@@ -93,12 +93,6 @@ def analyser() -> str:
     return digest.hexdigest()
 
 
-def count_names(stats: TermStats, found: frozenset[str]) -> None:
-    """What ``stats.add(body)`` does, from the article's stored name keys."""
-    stats.docs += 1
-    stats.df.update(found)
-
-
 @dataclass(frozen=True)
 class RestoredArticle:
     """An archived article of the story window, with its keys (stored, or computed from its text)."""
@@ -118,10 +112,6 @@ class RestoredArticle:
 
 class ArticleKeyStore(OnDatabase):
     """The ``article_keys`` rows: written as articles are linked, read when a worker restores its stories."""
-
-    def save(self, article_id: str, keys: Mapping[str, int], body: str) -> None:
-        """Keep a linked article's keys (``keys``: its story keys, already computed; ``body``: title and text)."""
-        self.save_many([(article_id, ArticleKeys.of(body, keys))])
 
     def save_many(self, records: list[tuple[str, ArticleKeys]]) -> None:
         """Keep several articles' keys in one transaction (a row already there is replaced)."""

@@ -3,7 +3,7 @@
 In: unit term vectors of archived articles (:meth:`TermStats.vector` of their keys) with their publication times
 when known, added as they are archived, and a new article's vector and time with the ids of the story's members (the
 seed included). Out: the highest dot product of the article with an archived article of the story, and with one
-outside it published within :data:`DAYS` days of the article (:meth:`Rivals.nearest`), a feature of the learned
+outside it published within :data:`DAYS` days of the article (:meth:`Rivals.closest`), a feature of the learned
 linker: an article that fits another event of the archive better than the watched story ("same actors, another
 event") is more likely that event's. An event is reported when it happens, so an archived article from months
 before the article is not the event the article reports (the 2023 hostage deal is no rival of a 2025 report); an
@@ -62,17 +62,11 @@ class Rivals:
         if published is not None and doc_id in self._docs and self._docs[doc_id] is None:
             self._docs[doc_id] = published
 
-    def nearest(self, vector: Mapping[str, float], members: Container[str], self_id: str = "",
-                published: datetime | None = None) -> tuple[float, float]:
-        """The highest dot products of ``vector`` (its :attr:`keep` heaviest terms) with an indexed article of
-        ``members``, and with one outside them published within :attr:`days` of ``published`` (``self_id`` left
-        out)."""
-        inside, outside, _rival = self.closest(vector, members, self_id, published)
-        return inside, outside
-
     def closest(self, vector: Mapping[str, float], members: Container[str], self_id: str = "",
                 published: datetime | None = None) -> tuple[float, float, str]:
-        """:meth:`nearest`, and the id of that closest article outside the story (``""``: none)."""
+        """The highest dot products of ``vector`` (its :attr:`keep` heaviest terms) with an indexed article of
+        ``members``, and with one outside them published within :attr:`days` of ``published`` (``self_id`` left
+        out), and the id of that closest article outside (``""``: none)."""
         acc: dict[str, float] = {}
         for term, weight in heaviest(vector, self.keep):
             posting = self._index.get(term)

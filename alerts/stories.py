@@ -150,8 +150,12 @@ class TermStats:
         return cls(int(data["docs"]), Counter({k: int(v) for k, v in data["df"].items()}))
 
     def add(self, text: str) -> None:
+        self.add_names(set(names(text)))
+
+    def add_names(self, found: Iterable[str]) -> None:
+        """Count one document by its distinct name keys (what :meth:`add` finds in a text)."""
         self.docs += 1
-        self.df.update(set(names(text)))
+        self.df.update(found)
 
     def idf(self, term: str) -> float:
         return math.log((self.docs + 1) / (self.df.get(term, 0) + 1)) + 1.0

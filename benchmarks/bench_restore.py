@@ -118,7 +118,7 @@ def write_cost(url: str, shared: Path, n: int = 500) -> None:
     store = ArticleKeyStore(db)
     start = time.process_time()
     for i, (t, k) in enumerate(zip(texts, keys, strict=True)):
-        store.save(f"w{i}", k, t)
+        store.save_many([(f"w{i}", ArticleKeys.of(t, k))])
     saving = (time.process_time() - start) / n
     db.close()
     print(f"keeping an article's keys at link time (mean over {n} real texts): story keys (computed anyway) "

@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from real_texts import real_texts, recombined
+from real_texts import event_of_the_moment, real_texts, recombined
 from wirewatch.alerts.stories import names
 from wirewatch.alerts.story_index import KeyStats, StoryIndex, bcubed, story_keys
 
@@ -150,14 +150,7 @@ def synthetic(rng: random.Random, per_day: float, vocabulary: int = 300_000,
     events: list[list[str]] = []
     i = 0
     while True:
-        if not events or rng.random() < 0.125:
-            event = [f"e{rng.randrange(vocabulary)}" for _ in range(40)]
-            if len(events) < 2_000:
-                events.append(event)
-            else:
-                events[rng.randrange(len(events))] = event
-        else:
-            event = rng.choice(events)
+        event = event_of_the_moment(events, rng, lambda: [f"e{rng.randrange(vocabulary)}" for _ in range(40)])
         keys = Counter(rng.sample(event, 20) + [f"w{int(rng.paretovariate(1.1)) % vocabulary}" for _ in range(80)])
         yield keys, start + timedelta(days=i / per_day)
         i += 1

@@ -9,12 +9,14 @@ is reached without computing keys a million times. Nothing of these texts is cop
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 
 def _decoded(raw: bytes) -> str:
@@ -38,6 +40,22 @@ def real_texts(shared: Path) -> list[str]:
     return [t for t in texts if t]
 
 
+E = TypeVar("E")
+
+
+def event_of_the_moment(events: list[E], rng: random.Random, new: Callable[[], E], current: int = 2_000) -> E:
+    """The event an article of the stream tells: a new one (made by ``new``) one time in eight, else one of the
+    ``current`` events of the moment (a new one replaces one of them at random once they are that many)."""
+    if not events or rng.random() < 0.125:
+        event = new()
+        if len(events) < current:
+            events.append(event)
+        else:
+            events[rng.randrange(len(events))] = event
+        return event
+    return rng.choice(events)
+
+
 def recombined(real: list[Counter[str]], rng: random.Random, per_day: float,
                start: datetime = datetime(2025, 1, 1), specific_share: float = 0.005,
                ) -> Iterator[tuple[Counter[str], datetime]]:
@@ -57,19 +75,10 @@ def recombined(real: list[Counter[str]], rng: random.Random, per_day: float,
     limit = max(1, int(specific_share * len(real)))
     specific = {k for k, n in df.items() if n <= limit}
     events: list[tuple[int, int]] = []  # (template, event number)
-    number = 0
+    numbers = itertools.count(1)
     i = 0
     while True:
-        if not events or rng.random() < 0.125:
-            number += 1
-            event = (rng.randrange(len(real)), number)
-            if len(events) < 2_000:
-                events.append(event)
-            else:
-                events[rng.randrange(len(events))] = event
-        else:
-            event = rng.choice(events)
-        template, n = event
+        template, n = event_of_the_moment(events, rng, lambda: (rng.randrange(len(real)), next(numbers)))
         out: Counter[str] = Counter()
         for key, count in real[template].items():
             if rng.random() < 0.7:

@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select, update
 from wirewatch.alerts.alert_store import AlertStore
 from wirewatch.alerts.alerter import Alerter
 from wirewatch.alerts.compose import Composer
-from wirewatch.alerts.key_store import ArticleKeys, ArticleKeyStore, analyser, count_names
+from wirewatch.alerts.key_store import ArticleKeys, ArticleKeyStore, analyser
 from wirewatch.alerts.mailer import OutboxMailer
 from wirewatch.alerts.stories import TermStats
 from wirewatch.alerts.story_index import StoryIndex, story_keys
@@ -46,7 +46,7 @@ def test_keys_holding_a_separator_are_packed_as_json_and_read_back() -> None:
 def test_stored_names_count_as_the_text_would() -> None:
     from_text, from_names = TermStats(), TermStats()
     from_text.add(BODY)
-    count_names(from_names, ArticleKeys.of(BODY).names)
+    from_names.add_names(ArticleKeys.of(BODY).names)
     assert (from_text.docs, from_text.df) == (from_names.docs, from_names.df)
 
 

@@ -80,22 +80,22 @@ def test_a_rival_outside_the_story_counts_only_when_published_near_the_article()
     rivals = Rivals(days=30)
     rivals.add("seed", {"gaza": 0.6, "katar": 0.8}, DAY)
     rivals.add("deal-2023", {"gaza": 0.8, "katar": 0.6}, DAY - timedelta(days=420))  # an earlier deal
-    assert rivals.nearest({"gaza": 1.0}, {"seed"}, published=DAY) == (0.6, 0.0)
-    assert rivals.nearest({"gaza": 1.0}, {"seed"}, published=DAY - timedelta(days=400)) == (0.6, 0.8)
-    assert rivals.nearest({"gaza": 1.0}, {"seed"}) == (0.6, 0.8)  # the article's time unknown: it counts
+    assert rivals.closest({"gaza": 1.0}, {"seed"}, published=DAY)[:2] == (0.6, 0.0)
+    assert rivals.closest({"gaza": 1.0}, {"seed"}, published=DAY - timedelta(days=400))[:2] == (0.6, 0.8)
+    assert rivals.closest({"gaza": 1.0}, {"seed"})[:2] == (0.6, 0.8)  # the article's time unknown: it counts
     rivals.add("undated", {"gaza": 0.7})
-    assert rivals.nearest({"gaza": 1.0}, {"seed"}, published=DAY) == (0.6, 0.7)  # a rival's time unknown: it counts
+    assert rivals.closest({"gaza": 1.0}, {"seed"}, published=DAY)[:2] == (0.6, 0.7)  # a rival's time unknown: it counts
     rivals.dated("undated", DAY - timedelta(days=200))  # its time, learned later
-    assert rivals.nearest({"gaza": 1.0}, {"seed"}, published=DAY) == (0.6, 0.0)
+    assert rivals.closest({"gaza": 1.0}, {"seed"}, published=DAY)[:2] == (0.6, 0.0)
     rivals.dated("seed", DAY - timedelta(days=999))  # a known time is not overwritten
-    assert rivals.nearest({"gaza": 1.0}, {"seed"}, published=DAY) == (0.6, 0.0)
+    assert rivals.closest({"gaza": 1.0}, {"seed"}, published=DAY)[:2] == (0.6, 0.0)
 
 
 def test_a_look_up_reads_only_the_articles_heaviest_terms() -> None:
     rivals = Rivals(keep=2)
     rivals.add("other", {"rare": 1.0}, DAY)
-    assert rivals.nearest({"a": 0.7, "b": 0.6, "rare": 0.1}, set(), published=DAY) == (0.0, 0.0)
-    assert rivals.nearest({"a": 0.7, "rare": 0.6, "b": 0.1}, set(), published=DAY) == (0.0, 0.6)
+    assert rivals.closest({"a": 0.7, "b": 0.6, "rare": 0.1}, set(), published=DAY)[:2] == (0.0, 0.0)
+    assert rivals.closest({"a": 0.7, "rare": 0.6, "b": 0.1}, set(), published=DAY)[:2] == (0.0, 0.6)
 
 
 def test_the_closest_rival_is_named_and_a_watch_keeps_how_close_each_article_came() -> None:
