@@ -14,8 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Literal, NamedTuple, TypedDict, cast
 
-from sqlalchemy import Connection, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, func, select, update
 
 from wirewatch.database import Database, OnDatabase, utcnow
 from wirewatch.entry_progress import CHUNK, EntryProgress
@@ -71,17 +70,13 @@ class ArchiveStore(OnDatabase):
         Returns ``"new"``; ``"unlinked"`` when it was archived before but its stories and alerts were
         not done (the worker died in between: do them now); ``"done"`` for a plain redelivery.
         """
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(insert(archive).values(
-                    article_id=article_id, url=url, title=title, source=source, published=published, text=text,
-                    tagged_json=tagged_json, archived_at=utcnow(), linked=False))
-                self.entry_progress.archived(conn, article_id)
-            return "new"
-        except IntegrityError:
-            with self.engine.connect() as conn:
-                linked = conn.execute(select(archive.c.linked).where(archive.c.article_id == article_id)).scalar()
-            return "done" if linked else "unlinked"
+        row = dict(article_id=article_id, url=url, title=title, source=source, published=published, text=text,
+                   tagged_json=tagged_json)
+        with self.engine.begin() as conn:
+            if self.archive_many(conn, [row]):
+                return "new"
+            state = self.archive_states(conn, [article_id]).get(article_id)
+        return "done" if state is not None and state.linked else "unlinked"
 
     def archive_states(self, conn: Connection, article_ids: Sequence[str]) -> dict[str, ArchiveState]:
         """The articles of these ids that are archived already, and how far they got."""
@@ -115,7 +110,7 @@ class ArchiveStore(OnDatabase):
     def mark_linked(self, article_id: str) -> None:
         """The article's stories are linked and its alerts queued: a redelivery has nothing left to do."""
         with self.engine.begin() as conn:
-            conn.execute(update(archive).where(archive.c.article_id == article_id).values(linked=True))
+            self.mark_linked_many(conn, [article_id])
 
     def unlinked_articles(self, archived_before: datetime, limit: int = 10_000) -> list[str]:
         """The tagged JSON of articles archived before ``archived_before`` whose stories and alerts were

@@ -17,7 +17,6 @@ from datetime import datetime
 from typing import Any, TypedDict, cast
 
 from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from wirewatch.database import OnDatabase, aware, utcnow
 from wirewatch.heartbeats import WorkerId, heard_from
@@ -108,14 +107,10 @@ class Outbox(OnDatabase):
                     message: str, story: str = "", facts_json: str = "{}", due: datetime | None = None,
                     published_at: datetime | None = None, first_seen_at: datetime | None = None) -> bool:
         """Put an email in the outbox once per idempotency key; False when it is already there."""
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(insert(alerts).values(alert_row(
-                    idem_key, subscriber, article_id, kind, subject, message, story, facts_json, due,
-                    published_at, first_seen_at)))
-            return True
-        except IntegrityError:
-            return False
+        row = alert_row(idem_key, subscriber, article_id, kind, subject, message, story, facts_json, due,
+                        published_at, first_seen_at)
+        with self.engine.begin() as conn:
+            return bool(self.queue_alerts(conn, [row]))
 
     def queue_alerts(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> set[str]:
         """Put emails (:func:`alert_row`) in the outbox once per idempotency key, within the caller's

@@ -112,9 +112,6 @@ class Story:
     title: str = ""
     vectors: tuple[dict[str, float], dict[str, float]] | None = None  # recomputed after a change
 
-    def key_names(self, n: int = 10) -> list[str]:
-        return [t for t, _ in self.centroid.most_common(n)]
-
 
 class StoryIndex:
     def __init__(self, threshold: float = 0.07, window_days: float = 7.0,

@@ -83,7 +83,7 @@ class StoryStore(OnDatabase):
 
     def set_story(self, article_id: str, story_id: int) -> None:
         with self.engine.begin() as conn:
-            conn.execute(update(archive).where(archive.c.article_id == article_id).values(story_id=story_id))
+            self.set_stories(conn, {article_id: story_id})
 
     def story_articles(self, story_id: int) -> list[StoryArticle]:
         with self.engine.connect() as conn:
