@@ -15,12 +15,15 @@ Out, each figure beside its baseline measured in the same run:
 - token F1 (bag of words) of the archived texts against the gold bodies, beside bare ``extract``'s;
 - the start-up of ``run --once`` (an empty feed), beside the one-round run's wall time;
 - per stage: the workers' busy seconds from the run's own statistics, and the CPU per article of
-  each stage in one process (``--top N``: the extract stage's hottest functions under cProfile).
+  each stage in one process (``--top N``: the extract stage's hottest functions under cProfile);
+- with ``--hostile``, one more full run whose feed also lists, in each round, a slow-loris page, a gzip
+  bomb, a page over the size limit and a 4.5 MB page under it: when the normal articles were archived
+  with the mix and without (the fastest full run), and what became of each hostile page.
 
 Run (about two and a half minutes on 2 quiet cores; `--top 12` adds a cProfile listing):
 
     .venv/bin/python benchmarks/bench_pipeline.py [--rounds 3] [--repeat 2] [--shared ../shared] [--top 12]
-                                                  [--wirewatch PATH]
+                                                  [--hostile] [--wirewatch PATH]
 """
 
 from __future__ import annotations
@@ -29,19 +32,20 @@ import argparse
 import cProfile
 import gzip
 import json
-import os
 import pstats
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 import trafilatura
+from pipeline_hostile import hostile_pages, hostile_path, hostile_report
+from process_tree_cpu import TreeCpu
 from wirewatch.process.extraction_quality import token_f1
 
 from wirewatch.devtools.render import Item, rss_feed
@@ -101,15 +105,26 @@ def page_path(rnd: int, page: Page) -> str:
     return f"/r{rnd}/{page.id}.html"
 
 
-def serve(site: LoopbackSite, pages: list[Page], rounds: int, feed: str) -> str:
-    """Put the pages on the site under round-specific paths and a feed listing them; the feed's URL."""
+def serve(site: LoopbackSite, pages: list[Page], rounds: int, feed: str,
+          hostile: dict[str, Resource] | None = None) -> str:
+    """Put the pages on the site under round-specific paths and a feed listing them (each round also lists
+    the hostile pages, if given, under round-specific paths); the feed's URL."""
     items = []
     for rnd in range(rounds):
+        round_items = []
         for n, page in enumerate(pages):
             site.resources[page_path(rnd, page)] = Resource(page.html)
-            items.append(Item(url=site.url(page_path(rnd, page)), title=f"Page {n} of round {rnd}",
-                              body=[], published=f"2024-08-{1 + n % 28:02d}T{rnd:02d}:00:00Z",
-                              summary="A short summary from the feed."))
+            round_items.append(Item(url=site.url(page_path(rnd, page)), title=f"Page {n} of round {rnd}",
+                                    body=[], published=f"2024-08-{1 + n % 28:02d}T{rnd:02d}:00:00Z",
+                                    summary="A short summary from the feed."))
+        for k, (path, res) in enumerate((hostile or {}).items()):
+            at = hostile_path(rnd, path)
+            site.resources[at] = res
+            round_items.insert(k * len(round_items) // 4,  # spread among the round's pages
+                               Item(url=site.url(at), title=f"Hostile page {k} of round {rnd}", body=[],
+                                    published=f"2024-08-{1 + k:02d}T{rnd:02d}:30:00Z",
+                                    summary="A short summary from the feed."))
+        items.extend(round_items)
     site.resources[feed] = Resource(rss_feed("bench", site.url("/"), items), "application/rss+xml")
     return site.url(feed)
 
@@ -134,67 +149,6 @@ topics = {{ ceasefire_talks = 0.5, energy_strikes = 0.5 }}
     return config
 
 
-class TreeCpu:
-    """CPU seconds of a process and all its descendants by role, sampled from /proc (Linux) while it runs."""
-
-    TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-    def __init__(self, root: int) -> None:
-        self.root = root
-        self.seen: dict[int, tuple[str, float]] = {}  # pid -> (role, CPU seconds when last seen)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.2):
-            self.sample()
-
-    def sample(self) -> None:
-        parents: dict[int, int] = {}
-        cpu: dict[int, float] = {}
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            pid = int(stat.parent.name)
-            parents[pid] = int(fields[1])
-            cpu[pid] = (int(fields[11]) + int(fields[12])) / self.TICK
-        for pid in cpu:
-            depth, up = 0, pid
-            while up in parents and up != self.root:
-                up, depth = parents[up], depth + 1
-            if up == self.root:
-                self.seen[pid] = (self._role(pid, depth), cpu[pid])
-
-    def _role(self, pid: int, depth: int) -> str:
-        if pid in self.seen:
-            return self.seen[pid][0]
-        try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            cmd = ""
-        if depth == 0:
-            return "wirewatch process (poll, fetch, classify, alert, Kafka clients)"
-        if "tansu" in cmd:
-            return "broker (tansu)"
-        if "resource_tracker" in cmd:
-            return "multiprocessing resource tracker"
-        if "forkserver" in cmd and depth == 1:
-            return "forkserver"
-        return "extraction workers" if depth >= 2 or "multiprocessing" in cmd else f"other: {cmd[:40]}"
-
-    def stop(self) -> dict[str, float]:
-        self.sample()
-        self._stop.set()
-        self._thread.join()
-        roles: dict[str, float] = {}
-        for role, seconds in self.seen.values():
-            roles[role] = roles.get(role, 0.0) + seconds
-        return roles
-
-
 @dataclass
 class CliRun:
     seconds: float
@@ -202,16 +156,17 @@ class CliRun:
     stats: dict  # type: ignore[type-arg]
     data_dir: Path
     log: list[str]
+    started: float  # epoch seconds, as the archive's timestamps
 
 
 def cli_run(site: LoopbackSite, pages: list[Page], rounds: int, tmp: Path, name: str,
-            model: Path | None = None) -> CliRun:
+            model: Path | None = None, hostile: dict[str, Resource] | None = None) -> CliRun:
     folder = tmp / name
     (folder / "data").mkdir(parents=True)
     if model is not None:  # the model trained by an earlier run: its training time varies with load, by seconds
         shutil.copy(model, folder / "data" / model.name)
-    config = write_config(folder, serve(site, pages, rounds, f"/{name}.xml"))
-    start = time.perf_counter()
+    config = write_config(folder, serve(site, pages, rounds, f"/{name}.xml", hostile))
+    started, start = time.time(), time.perf_counter()
     proc = subprocess.Popen([*WIREWATCH, "--config", str(config), "run", "--once"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, cwd=folder)
     tree = TreeCpu(proc.pid) if Path("/proc/self/stat").exists() else None
@@ -221,11 +176,11 @@ def cli_run(site: LoopbackSite, pages: list[Page], rounds: int, tmp: Path, name:
     if proc.returncode != 0:
         sys.exit(f"wirewatch run --once failed ({proc.returncode}):\n{stderr[-3000:]}")
     lines = stderr.strip().splitlines()
-    return CliRun(seconds, cpu, json.loads(lines[-1]), folder / "data", lines[:-1])
+    return CliRun(seconds, cpu, json.loads(lines[-1]), folder / "data", lines[:-1], started)
 
 
 def archived(run: CliRun) -> dict[str, dict]:  # type: ignore[type-arg]
-    """The archived articles of a run by URL path."""
+    """The archived articles of a run by URL path, each with ``archived_after``: seconds from the run's start."""
     from wirewatch.alerts.alert_store import AlertStore
 
     store = AlertStore.open(f"sqlite:///{run.data_dir / 'wirewatch.db'}")
@@ -237,6 +192,9 @@ def archived(run: CliRun) -> dict[str, dict]:  # type: ignore[type-arg]
     for row in rows:
         tagged = json.loads(row["tagged_json"])
         article = tagged["article"]
+        at = row["archived_at"]
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)  # SQLite keeps no zone; the stage writes UTC
+        article["archived_after"] = at.timestamp() - run.started
         out[article["entry"]["url"].split("/", 3)[3]] = article
     return out
 
@@ -301,6 +259,8 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each size; the fastest counts (noise)")
     parser.add_argument("--top", type=int, default=0, help="list the extract stage's N hottest functions (cProfile)")
+    parser.add_argument("--hostile", action="store_true", help="also run once with a slow-loris page, a gzip "
+                        "bomb, a 20 MB and a 4.5 MB page in each round, and compare the normal articles' timing")
     parser.add_argument("--wirewatch", help="the command to run (default: the wirewatch script beside this "
                         "interpreter; for an older checkout, a script that starts it as its own script did)")
     args = parser.parse_args()
@@ -325,6 +285,14 @@ def main() -> None:
             ones.append(cli_run(site, pages, 1, tmp, f"one{i}", model))
         full, one = min(fulls, key=lambda r: r.seconds), min(ones, key=lambda r: r.seconds)
         texts = archived(fulls[0])
+        hostile: list[str] = []
+        if args.hostile:
+            mix = hostile_pages([p.gold for p in pages], pages[0].html)
+            with_mix = cli_run(site, pages, args.rounds, tmp, "hostile", model, mix)
+            hostile = hostile_report({"without": (full.seconds, archived(full)),
+                                      "with": (with_mix.seconds, archived(with_mix))},
+                                     [page_path(r, p) for r in range(args.rounds) for p in pages],
+                                     [hostile_path(r, m) for r in range(args.rounds) for m in mix])
         profile, listing, training = stage_profile(pages, tmp, args.top)
     pool_s = min(pool_s, bare_extract(pages, args.rounds, 2)[0])  # the baseline's best too
     work = full.seconds - one.seconds
@@ -364,6 +332,8 @@ def main() -> None:
     print("CPU per article by stage, one process (the stage's own code, no Kafka, no HTTP): "
           + ", ".join(f"{k} {v:.1f} ms" for k, v in profile.items())
           + f"; model training {training[0]:.2f} s (CPU {training[1]:.2f} s)")
+    if hostile:
+        print("\n".join(hostile))
     if listing:
         print("extract stage, hottest functions (cProfile, one round, by own time):")
         print("\n".join(line for line in listing.splitlines() if line.strip())[-(args.top + 2) * 200:])

@@ -263,12 +263,12 @@ async def poll_due(poller: FeedPoller, store: IngestStore, delivery: Delivery, p
         await poller.sort(batch, memory)
         outputs = [Output(ENTRIES, e.article_id, e) for r in batch for e in r.new_entries]
         # acknowledged by the broker before they are recorded as seen: a broker outage loses nothing
-        await asyncio.to_thread(delivery.deliver, outputs)
+        landed = await asyncio.to_thread(delivery.deliver, outputs)
         before = {r.feed.id: r.feed for r in batch}
         await poller.db(record, store, poller, batch, datetime.now(UTC), delivery.wiring.settings.redrive_after_seconds)
         for r in batch:
             report(r, before[r.feed.id])
-        progress.add("produced", ENTRIES, len(outputs))
+        progress.add("produced", ENTRIES, landed[ENTRIES])  # an entry too large went to the dead letters
         progress.add("consumed", "feeds", len(batch))
         progress.event("feeds_polled", len(batch))
         progress.event("feeds_failed", sum(1 for r in batch if r.error))

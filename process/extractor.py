@@ -94,6 +94,17 @@ def build_article(entry: Entry, page: Fetched | None, fetch_error: str, settings
     return assemble(entry, result, problem, settings)
 
 
+def cut_text(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters: at the last paragraph's end in its last tenth, if any,
+    else at the last space there, else at the limit."""
+    head = text[:limit]
+    for sep in ("\n", " "):
+        at = head.rfind(sep)
+        if at >= limit * 9 // 10:
+            return head[:at].rstrip()
+    return head
+
+
 def assemble(entry: Entry, result: dict[str, Any] | str, problem: str, settings: ExtractSettings) -> Article:
     """The article from an extraction result (or the reason there is none) and the feed entry."""
     extracted: dict[str, Any] = {}
@@ -121,6 +132,11 @@ def assemble(entry: Entry, result: dict[str, Any] | str, problem: str, settings:
         text = extracted["text"].strip()
         provenance["text"] = "page"
         source = "page"
+    if len(text) > settings.max_text_chars:
+        log.warning("extract %s: its text of %d characters is cut to [extract] max_text_chars (%d)",
+                    entry.article_id, len(text), settings.max_text_chars)
+        provenance["text_cut_from"] = str(len(text))  # characters, before the cut
+        text = cut_text(text, settings.max_text_chars)
     title = pick("title", extracted.get("title"), entry.title)
     author = pick("author", extracted.get("author"), entry.author)
     published = entry.published or extracted.get("date") or None

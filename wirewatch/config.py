@@ -134,6 +134,9 @@ class ExtractSettings(_Section):
     max_bytes: int = Field(5_000_000, gt=0)
     respect_robots_txt: bool = True
     min_text_chars: int = Field(200, ge=0, description="shorter page text falls back to the feed summary")
+    max_text_chars: int = Field(100_000, ge=1_000, description="a longer text is cut at a paragraph's end before "
+                                "this, so that one huge page costs the later stages a bounded time and fits a "
+                                "Kafka message")
     workers: int = Field(0, ge=0, description="extraction processes; 0: one per core, 1: in the worker itself")
     fetch_concurrency: int = Field(16, ge=1, description="pages fetched at once per worker")
     extraction_timeout_seconds: float = Field(30.0, gt=0, description="a page taking longer falls back")

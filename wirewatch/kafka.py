@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -158,8 +159,10 @@ class KafkaWiring:
         return parts
 
     def publish(self, producer: KafkaProducer, outputs: Iterable[Output | RawRecord], stage: str = "",
-                source: ConsumerRecord | None = None) -> list[FutureRecordMetadata]:
-        """Send the outputs; returns their futures (see :func:`delivered`).
+                source: ConsumerRecord | None = None,
+                landed: Counter[str] | None = None) -> list[FutureRecordMetadata]:
+        """Send the outputs; returns their futures (see :func:`delivered`), and counts in ``landed`` the
+        records sent to each topic (its name without prefix; a raw record's, with it).
 
         A message larger than ``[kafka] max_message_bytes`` (what a real broker accepts by default) is
         not sent: a dead letter takes its place, so that one huge article never stalls a partition. It
@@ -171,11 +174,14 @@ class KafkaWiring:
         futures = []
         for out in outputs:
             if isinstance(out, RawRecord):
-                value, topic = out.value, out.full_topic
+                value, topic, name = out.value, out.full_topic, out.full_topic
             else:
-                value, topic = out.message.to_bytes(), self.topic(out.topic)
+                value, topic, name = out.message.to_bytes(), self.topic(out.topic), out.topic
             if len(value) > self.settings.max_message_bytes:
                 value, topic = self._too_large(out, len(value), stage, source).to_bytes(), self.topic(DEADLETTER)
+                name = DEADLETTER
+            if landed is not None:
+                landed[name] += 1
             try:
                 key = out.key.encode("utf-8") if out.key is not None else None
                 futures.append(producer.send(topic, key=key, value=value))
@@ -318,23 +324,27 @@ class Delivery:
         self.producer = wiring.producer()
         self._futures: list[FutureRecordMetadata] = []
 
-    def send(self, outputs: Iterable[Output | RawRecord], source: ConsumerRecord | None = None) -> None:
-        """Hand the outputs (of ``source``, the consumed record they came from) to the producer."""
+    def send(self, outputs: Iterable[Output | RawRecord], source: ConsumerRecord | None = None) -> Counter[str]:
+        """Hand the outputs (of ``source``, the consumed record they came from) to the producer; how many went
+        to each topic (a message too large for its topic goes to the dead letters instead)."""
+        landed: Counter[str] = Counter()
         try:
-            self._futures += self.wiring.publish(self.producer, outputs, self.stage, source)
+            self._futures += self.wiring.publish(self.producer, outputs, self.stage, source, landed)
         except BaseException:  # the caller sends the whole batch again
             self._futures = []
             raise
+        return landed
 
     def confirm(self) -> None:
         """Wait until the broker acknowledged everything sent since the last confirmation."""
         futures, self._futures = self._futures, []
         delivered(self.producer, futures)
 
-    def deliver(self, outputs: Iterable[Output | RawRecord]) -> None:
-        """Send and confirm: when this returns, the broker holds every output."""
-        self.send(outputs)
+    def deliver(self, outputs: Iterable[Output | RawRecord]) -> Counter[str]:
+        """Send and confirm: when this returns, the broker holds every output; how many went to each topic."""
+        landed = self.send(outputs)
         self.confirm()
+        return landed
 
     def renew(self) -> None:
         """A new producer for one that keeps failing; what was sent and not confirmed is sent again."""

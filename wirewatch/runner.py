@@ -164,8 +164,7 @@ class StageRunner(Generic[M]):
         """Process a batch and publish its outputs, acknowledged by the broker (or raise transient)."""
         produced: Counter[str] = Counter()
         for record, outputs in zip(records, self.process_batch(records), strict=True):
-            delivery.send(outputs, source=record)
-            produced.update(out.topic for out in outputs)
+            produced.update(delivery.send(outputs, source=record))  # where they went: too large, dead letters
         delivery.confirm()
         for topic, n in produced.items():
             self.progress.add("produced", topic, n)

@@ -84,7 +84,8 @@ class Article(Message):
     """An entry with its extracted article text (topic ``articles``).
 
     ``provenance`` says, per field, where the value came from: ``page`` (trafilatura on the fetched
-    page), ``feed`` (the feed entry), ``detected`` (language identification) or ``none``.
+    page), ``feed`` (the feed entry), ``detected`` (language identification) or ``none``; and
+    ``text_cut_from``, when the text was longer than ``[extract] max_text_chars``, its length before the cut.
     """
 
     kind: ClassVar[str] = "article"
