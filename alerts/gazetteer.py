@@ -80,12 +80,25 @@ def places_in_any_script(spelling: Callable[[str], str], key_chars: int) -> Plac
     return _places(spelling, key_chars, ALL_LANGUAGES, True)
 
 
+def _remembered(spelling: Callable[[str], str]) -> Callable[[str], str]:
+    """``spelling`` with its answers kept, for the length of one table's build."""
+    known: dict[str, str] = {}
+
+    def spell(word: str) -> str:
+        found = known.get(word)
+        if found is None:
+            found = known[word] = spelling(word)
+        return found
+    return spell
+
+
 def _places(spelling: Callable[[str], str], key_chars: int, languages: tuple[str, ...], same: bool) -> PlaceNames:
     from babel import Locale
 
     english = Locale("en")
     locales = [Locale(lang) for lang in languages]
     claims: dict[str, set[str]] = defaultdict(set)
+    spelling = _remembered(spelling)  # an English name is spelled once, not once per language
 
     def claim(local: str | None, canonical: str | None) -> None:
         if not local or not canonical:
@@ -115,6 +128,7 @@ def month_numbers(spelling: Callable[[str], str]) -> dict[str, int]:
     from babel import Locale
 
     claims: dict[str, set[int]] = defaultdict(set)
+    spelling = _remembered(spelling)
     for lang in ALL_LANGUAGES:
         months = Locale(lang).months
         for context in ("format", "stand-alone"):
