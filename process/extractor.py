@@ -16,10 +16,12 @@ it comes again, the page fetched meanwhile is used.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import multiprocessing.context
 import os
+import signal
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
@@ -167,8 +169,25 @@ def _start_pool(workers: int) -> ProcessPoolExecutor:
     return pool
 
 
+def _stop_fork_server() -> None:
+    """Kill this process's fork server (Linux pools: ``_pool_context``) while a pool is still starting on it:
+    no worker can then be forked after this process is gone, and the start fails at once (its waiting
+    ``Process.start`` reads the end of the server's socket) instead of being waited for. A later pool
+    starts a new server. The workers already forked are the pool's, shut down with it."""
+    from multiprocessing import forkserver
+
+    # the server's pid is only kept privately by the module (Python 3.11-3.13: ForkServer._forkserver_pid)
+    pid = getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
+    if isinstance(pid, int) and pid > 0:  # a child of this process, not reaped: its pid is still its own
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
 def _shut_down(starting: Future[ProcessPoolExecutor]) -> None:
-    """Shut the pool down once it has started (waited for, so that no worker is forked after the exit)."""
+    """Shut the pool down: one still starting is cut short (its fork server stopped, :func:`_stop_fork_server`),
+    then waited for, so that no worker is forked after the exit."""
+    if not starting.done() and sys.platform.startswith("linux"):
+        _stop_fork_server()
     try:
         pool = starting.result(timeout=POOL_START_SECONDS)
     except Exception:  # never started, or not in time: nothing to wait for
@@ -203,7 +222,7 @@ class Extractor:
     def close(self) -> None:
         self._fetchers.shutdown(wait=False, cancel_futures=True)
         if self._pool is not None:
-            _shut_down(self._pool)  # a pool still starting is waited for (an empty run: about a second)
+            _shut_down(self._pool)  # a pool still starting is cut short (an empty run never waits for it)
             self._pool = None
 
     def _fetch(self, entry: Entry) -> tuple[Fetched | None, str]:
