@@ -114,7 +114,7 @@ class Pipeline:
         if self.embedded is None:
             return 0
         published = 0
-        for stage in registry.STAGES:
+        for stage in registry.stages():
             if isinstance(stage, SourceStage) and stage.after_broker_loss is not None:
                 delivery = Delivery(self.wiring, stage.name)
                 try:
@@ -188,7 +188,7 @@ class Pipeline:
         """True when every stage has consumed everything the previous one produced."""
         snap = self.progress.snapshot()
         produced, consumed = snap["produced"], snap["consumed"]
-        topics = {t for s in registry.STAGES for t in s.outputs}
+        topics = {t for s in registry.stages() for t in s.outputs}
         return all(consumed.get(t, 0) >= produced.get(t, 0) for t in topics)
 
     def run(self, stages: tuple[str, ...], stop: threading.Event, poll_once: bool = False,
