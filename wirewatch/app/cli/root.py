@@ -8,6 +8,8 @@ commands is asked for, so that ``wirewatch feeds list`` imports neither the pipe
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 import logging
 import signal
@@ -160,6 +162,10 @@ def reported(*also: type[Exception]) -> Iterator[None]:
 def main(ctx: click.Context, config: str | None, data_dir: str | None) -> None:
     """wirewatch: watch news feeds and email analysts about the stories they follow."""
     ctx.obj = Context(config, data_dir)
+    # at exit (after the threads are joined, before the modules are torn down), the objects left are frozen:
+    # the interpreter's last collections then skip them instead of walking the ~200,000 objects of a run's
+    # modules and stages, about 0.4 s of CPU per `run --once`; they are freed with the process as before
+    atexit.register(gc.freeze)
 
 
 def open_store(ctx: Context, read_only: bool = False) -> AppState:
