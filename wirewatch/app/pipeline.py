@@ -12,6 +12,7 @@ classify start without it, and their heartbeats reach it when it answers.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -245,6 +246,10 @@ class Pipeline:
             while not all_built.is_set() and not stop.is_set() and not built.acquire(timeout=0.2):
                 pass
         all_built.set()
+        # what start-up made (modules, models, tables) lives as long as the process: frozen, the collector's full
+        # passes no longer walk it while the workers run (freed by reference counts, it still is; only cyclic
+        # garbage made before this point stays)
+        gc.freeze()
         health = None
         if self.settings.observability.port:
             from wirewatch.app.observability import HealthServer
