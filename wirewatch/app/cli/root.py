@@ -166,6 +166,7 @@ def main(ctx: click.Context, config: str | None, data_dir: str | None) -> None:
     # at exit (after the threads are joined, before the modules are torn down), the objects left are frozen:
     # the interpreter's last collections then skip them instead of walking the ~200,000 objects of a run's
     # modules and stages, about 0.4 s of CPU per `run --once`; they are freed with the process as before
+    atexit.unregister(gc.freeze)  # once, however many commands one process runs (tests)
     atexit.register(gc.freeze)
 
 
