@@ -2,8 +2,8 @@
 
 In: :class:`Entry`. Out: :class:`Article`. The page is fetched with limits (``wirewatch.http``),
 then trafilatura extracts text, title, author, date and site name and py3langid identifies the
-language, in one pass over one parsed tree (``process.page_text``, imported only when the stage starts
-its worker pool or extracts a page, so that commands that do not extract never load trafilatura).
+language, in one pass over one parsed tree (``process.page_text``, imported by the pool's workers, and by this
+process only when it extracts a page itself: commands that do not extract never load trafilatura).
 When the page cannot be fetched, is not HTML, or yields less than ``min_text_chars`` of text, the
 feed's summary is used instead and the article says so (``text_source = "feed_summary"``,
 ``fetch_error``). ``provenance`` names the source of each field.
@@ -156,11 +156,11 @@ def _start_pool(workers: int) -> ProcessPoolExecutor:
     """A pool of worker processes, returned once each has extracted a warm-up page (its fork server loaded
     the rest). Until then a worker may not have been forked yet, and one forked after this process
     exited would find its queues gone: so the pool is only handed out (and shut down) started."""
-    from wirewatch.process.page_text import WARM_UP_PAGE, extract_page
+    from wirewatch.process import pool_tasks
 
     pool = ProcessPoolExecutor(workers, mp_context=_pool_context())
     try:  # one task each: a worker process is started per task while none is idle
-        warm = [pool.submit(extract_page, WARM_UP_PAGE, f"https://warm-up.invalid/{i}") for i in range(workers)]
+        warm = [pool.submit(pool_tasks.warm_up) for _ in range(workers)]
         for future in warm:
             future.result(timeout=POOL_START_SECONDS)
     except BaseException:
@@ -201,8 +201,8 @@ class Extractor:
     A batch is fetched concurrently (threads) and extracted in a pool of worker processes sized to
     the cores, so that extraction, which is CPU-bound, uses every core. The pool starts in the
     background when the stage is built (meanwhile the stage joins its consumer group), and its
-    workers import only ``process.page_text``. A page whose extraction outlasts
-    ``extraction_timeout_seconds`` falls back to the feed summary and the pool is replaced.
+    workers import only ``process.page_text`` (this process does not: ``process.pool_tasks``). A page whose
+    extraction outlasts ``extraction_timeout_seconds`` falls back to the feed summary and the pool is replaced.
     """
 
     def __init__(self, settings: ExtractSettings, http: HttpSettings, client: httpx.Client) -> None:
@@ -269,10 +269,10 @@ class Extractor:
         pool = self.worker_pool() if todo else None
         futures: dict[int, Future[dict[str, Any] | str]] = {}
         if pool is not None:
-            from wirewatch.process.page_text import extract_page  # by reference: workers never load this module
+            from wirewatch.process import pool_tasks  # by reference: neither process loads the other's modules
 
             try:
-                futures = {i: pool.submit(extract_page, page.content, page.url, not entries[i].published)
+                futures = {i: pool.submit(pool_tasks.extract_page, page.content, page.url, not entries[i].published)
                            for i, page in todo}
             except RuntimeError as exc:  # a broken pool (a worker died meanwhile): this batch is extracted here
                 log.warning("extraction pool unusable (%s: %s)", type(exc).__name__, exc)

@@ -98,6 +98,32 @@ def test_the_pool_starts_with_the_stage_and_its_workers_load_page_text_only() ->
     assert not {"wirewatch.process.extractor", "wirewatch.kafka", "wirewatch.http", "httpx"} & set(loaded)
 
 
+def test_the_stage_s_own_process_does_not_load_trafilatura_for_its_pool() -> None:
+    """The pool's tasks are named by ``process.pool_tasks``: the submitting process imports no trafilatura."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\n"
+             "from wirewatch.process.extractor import Extractor\n"
+             "from wirewatch.config import ExtractSettings, HttpSettings\n"
+             "from wirewatch.http import AddressPolicy, make_client\n"
+             "if __name__ == '__main__':\n"
+             "    http = HttpSettings()\n"
+             "    with make_client(2, http.agent, 3, AddressPolicy.from_strings([])) as client:\n"
+             "        extractor = Extractor(ExtractSettings(workers=2), http, client)\n"
+             "        pool = extractor.worker_pool()\n"
+             "        assert pool is not None\n"
+             "        from wirewatch.process import pool_tasks\n"
+             "        page = pool.submit(pool_tasks.extract_page, b'<html><body><p>' + b'Some words. ' * 40 + "
+             "b'</p></body></html>', 'https://x.invalid/').result(timeout=60)\n"
+             "        extractor.close()\n"
+             "    print(isinstance(page, dict), sorted(m for m in sys.modules if m.split('.')[0] in "
+             "('trafilatura', 'htmldate', 'py3langid')))\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[-2] == "True []"
+
+
 def test_a_stage_closed_while_its_pool_starts_cuts_the_start_short_and_a_new_pool_still_starts() -> None:
     """An empty run closes its extract stage before the pool it never used has started: the fork server is
     stopped instead of waited for, nothing of the start outlives the close, and the next pool starts anew."""
