@@ -100,8 +100,10 @@ def steps(tmp: Path) -> list[tuple[str, float]]:
         marks.append((name, time.perf_counter() - start))
         return out
 
-    step("import wirewatch.app.cli (click, pydantic, SQLAlchemy, Alembic, kafka)",
+    step("import wirewatch.app.cli (its root group: each family of commands is imported at first use)",
          lambda: __import__("wirewatch.app.cli"))
+    step("import the `run` commands' family (the pipeline: pydantic, SQLAlchemy, Alembic, kafka-python)",
+         lambda: __import__("wirewatch.app.cli.workers"))
     from wirewatch.alerts.alert_store import AlertStore
     from wirewatch.alerts.stage import build_alerter
     from wirewatch.process.stage import build_classifier
@@ -120,7 +122,8 @@ def steps(tmp: Path) -> list[tuple[str, float]]:
         store = step("database schema from nothing (SQLite)", lambda: AlertStore.open(settings.database_url))
         step("import trafilatura, htmldate, py3langid (wirewatch.process.page_text)",
              lambda: __import__("wirewatch.process.page_text"))
-        step("import scikit-learn", lambda: __import__("sklearn.linear_model"))
+        step("import scikit-learn (training only: a saved model is scored without it)",
+             lambda: __import__("sklearn.linear_model"))
         # .model waits for a model trained in the background (a plain attribute before that change)
         step("classify: train the model (no model in the data dir)", lambda: build_classifier(settings).model)
         step("classify: load the saved model", lambda: build_classifier(settings).model)

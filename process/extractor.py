@@ -2,8 +2,8 @@
 
 In: :class:`Entry`. Out: :class:`Article`. The page is fetched with limits (``wirewatch.http``),
 then trafilatura extracts text, title, author, date and site name and py3langid identifies the
-language, in one pass over one parsed tree (``process.page_text``, imported only when the stage starts
-its worker pool or extracts a page, so that commands that do not extract never load trafilatura).
+language, in one pass over one parsed tree (``process.page_text``, imported by the pool's workers, and by this
+process only when it extracts a page itself: commands that do not extract never load trafilatura).
 When the page cannot be fetched, is not HTML, or yields less than ``min_text_chars`` of text, the
 feed's summary is used instead and the article says so (``text_source = "feed_summary"``,
 ``fetch_error``). ``provenance`` names the source of each field.
@@ -16,10 +16,12 @@ it comes again, the page fetched meanwhile is used.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import multiprocessing.context
 import os
+import signal
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
@@ -170,11 +172,11 @@ def _start_pool(workers: int) -> ProcessPoolExecutor:
     """A pool of worker processes, returned once each has extracted a warm-up page (its fork server loaded
     the rest). Until then a worker may not have been forked yet, and one forked after this process
     exited would find its queues gone: so the pool is only handed out (and shut down) started."""
-    from wirewatch.process.page_text import WARM_UP_PAGE, extract_page
+    from wirewatch.process import pool_tasks
 
     pool = ProcessPoolExecutor(workers, mp_context=_pool_context())
     try:  # one task each: a worker process is started per task while none is idle
-        warm = [pool.submit(extract_page, WARM_UP_PAGE, f"https://warm-up.invalid/{i}") for i in range(workers)]
+        warm = [pool.submit(pool_tasks.warm_up) for _ in range(workers)]
         for future in warm:
             future.result(timeout=POOL_START_SECONDS)
     except BaseException:
@@ -183,8 +185,25 @@ def _start_pool(workers: int) -> ProcessPoolExecutor:
     return pool
 
 
+def _stop_fork_server() -> None:
+    """Kill this process's fork server (Linux pools: ``_pool_context``) while a pool is still starting on it:
+    no worker can then be forked after this process is gone, and the start fails at once (its waiting
+    ``Process.start`` reads the end of the server's socket) instead of being waited for. A later pool
+    starts a new server. The workers already forked are the pool's, shut down with it."""
+    from multiprocessing import forkserver
+
+    # the server's pid is only kept privately by the module (Python 3.11-3.13: ForkServer._forkserver_pid)
+    pid = getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
+    if isinstance(pid, int) and pid > 0:  # a child of this process, not reaped: its pid is still its own
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
 def _shut_down(starting: Future[ProcessPoolExecutor]) -> None:
-    """Shut the pool down once it has started (waited for, so that no worker is forked after the exit)."""
+    """Shut the pool down: one still starting is cut short (its fork server stopped, :func:`_stop_fork_server`),
+    then waited for, so that no worker is forked after the exit."""
+    if not starting.done() and sys.platform.startswith("linux"):
+        _stop_fork_server()
     try:
         pool = starting.result(timeout=POOL_START_SECONDS)
     except Exception:  # never started, or not in time: nothing to wait for
@@ -198,8 +217,8 @@ class Extractor:
     A batch is fetched concurrently (threads) and extracted in a pool of worker processes sized to
     the cores, so that extraction, which is CPU-bound, uses every core. The pool starts in the
     background when the stage is built (meanwhile the stage joins its consumer group), and its
-    workers import only ``process.page_text``. A page whose extraction outlasts
-    ``extraction_timeout_seconds`` falls back to the feed summary and the pool is replaced.
+    workers import only ``process.page_text`` (this process does not: ``process.pool_tasks``). A page whose
+    extraction outlasts ``extraction_timeout_seconds`` falls back to the feed summary and the pool is replaced.
     """
 
     def __init__(self, settings: ExtractSettings, http: HttpSettings, client: httpx.Client) -> None:
@@ -219,7 +238,7 @@ class Extractor:
     def close(self) -> None:
         self._fetchers.shutdown(wait=False, cancel_futures=True)
         if self._pool is not None:
-            _shut_down(self._pool)  # a pool still starting is waited for (an empty run: about a second)
+            _shut_down(self._pool)  # a pool still starting is cut short (an empty run never waits for it)
             self._pool = None
 
     def _fetch(self, entry: Entry) -> tuple[Fetched | None, str]:
@@ -266,10 +285,10 @@ class Extractor:
         pool = self.worker_pool() if todo else None
         futures: dict[int, Future[dict[str, Any] | str]] = {}
         if pool is not None:
-            from wirewatch.process.page_text import extract_page  # by reference: workers never load this module
+            from wirewatch.process import pool_tasks  # by reference: neither process loads the other's modules
 
             try:
-                futures = {i: pool.submit(extract_page, page.content, page.url, not entries[i].published)
+                futures = {i: pool.submit(pool_tasks.extract_page, page.content, page.url, not entries[i].published)
                            for i, page in todo}
             except RuntimeError as exc:  # a broken pool (a worker died meanwhile): this batch is extracted here
                 log.warning("extraction pool unusable (%s: %s)", type(exc).__name__, exc)

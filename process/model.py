@@ -2,8 +2,10 @@
 
 In: examples (``text``, optional ``title``, ``labels`` as {topic: bool}). Out: a fitted
 :class:`TopicModel` giving each topic a probability, saved to and loaded from a joblib file that
-records the scikit-learn version, the training data hash and the topics. Loading a model saved by
-another scikit-learn version fails with a :class:`ModelError` naming both versions. The one fallback
+records the scikit-learn version, the training data hash and the topics. The file holds the fitted
+features and coefficients as plain arrays (:mod:`process.plain_model`), so loading and scoring a model
+import neither scikit-learn nor scipy; training does. Loading a model saved by another scikit-learn version,
+or by a wirewatch that saved models otherwise, fails with a :class:`ModelError` saying so. The one fallback
 when no usable model is saved (or the bundled examples changed since this one was trained here) is
 :func:`load_or_train`; the examples it and ``wirewatch train``/``evaluate`` use, :func:`training_examples`.
 :func:`train_in_background` trains and saves in a thread and gives a future of the model at once,
@@ -22,27 +24,28 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as installed_version
 from pathlib import Path
-from typing import Any, NotRequired, TypedDict, cast
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict, cast
 
-import joblib
 import numpy as np
-import sklearn
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.multiclass import OneVsRestClassifier
-from sklearn.pipeline import FeatureUnion, Pipeline
-from threadpoolctl import threadpool_limits
 from wirewatch.process.jsonl import JsonlError, read_objects
+from wirewatch.process.plain_model import PlainModel
 from wirewatch.process.scripts import MARKS
 
 from wirewatch.textnorm import fold
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
 TOPICS = ("ceasefire_talks", "energy_strikes")
 MAX_MODEL_CHARS = 3_000  # the lead carries the topic; the rest costs time and adds noise
 TOKEN = rf"[\w{MARKS}][\w{MARKS}'-]*[\w{MARKS}]"  # two characters or more, vowel signs inside
+FORMAT = 2  # the file's layout: 1 held the scikit-learn pipeline itself
+CHECKED_DOCS = 32  # training documents scored both ways after each fit (the plain arrays must agree)
 
 
 class Example(TypedDict):
@@ -60,9 +63,13 @@ class ModelError(RuntimeError):
 
 @dataclass
 class TopicModel:
-    pipeline: Pipeline
+    """Scored by its plain arrays when it has them (a saved model always does), else by its ``pipeline``
+    (a pipeline built otherwise than :mod:`process.plain_model` computes, as benchmarks may train)."""
+
+    plain: PlainModel | None
     topics: tuple[str, ...]
     meta: dict[str, Any] = field(default_factory=dict)
+    pipeline: Pipeline | None = None  # the fitted scikit-learn pipeline, after training here
 
     @property
     def version(self) -> str:
@@ -70,7 +77,11 @@ class TopicModel:
 
     def probabilities(self, docs: Sequence[str]) -> np.ndarray:
         """One row per document, one column per topic."""
-        return np.asarray(self.pipeline.predict_proba([d[:MAX_MODEL_CHARS] for d in docs]))
+        docs = [d[:MAX_MODEL_CHARS] for d in docs]
+        if self.plain is not None:
+            return self.plain.probabilities(docs)
+        assert self.pipeline is not None, "a model has its plain arrays or its pipeline"
+        return np.asarray(self.pipeline.predict_proba(docs))
 
 
 def document(title: str, text: str) -> str:
@@ -101,7 +112,20 @@ def training_examples(extra: Iterable[str | Path] = (), bundled: bool = True) ->
     return examples
 
 
+def sklearn_version() -> str:
+    """The installed scikit-learn's version, read without importing it."""
+    try:
+        return installed_version("scikit-learn")
+    except PackageNotFoundError:
+        return "none"
+
+
 def features_and_classifier() -> Pipeline:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
     features = FeatureUnion([
         ("words", TfidfVectorizer(preprocessor=fold, ngram_range=(1, 2), sublinear_tf=True, min_df=2,
                                   token_pattern=TOKEN)),
@@ -130,7 +154,10 @@ def check_trainable(examples: Sequence[Example], topics: Sequence[str] = TOPICS)
 
 def train(examples: Iterable[Example], topics: Sequence[str] = TOPICS,
           pipeline: Pipeline | None = None) -> TopicModel:
-    """Fit the pipeline (:func:`features_and_classifier` unless given) on the examples."""
+    """Fit the pipeline (:func:`features_and_classifier` unless given) on the examples, and take its plain
+    arrays (checked against the pipeline's own probabilities on the first training documents)."""
+    from threadpoolctl import threadpool_limits
+
     examples = list(examples)
     docs = [document(str(e.get("title", "")), e["text"]) for e in examples]
     labels = check_trainable(examples, topics)
@@ -141,20 +168,42 @@ def train(examples: Iterable[Example], topics: Sequence[str] = TOPICS,
         pipeline = (pipeline or features_and_classifier()).fit(docs, labels)
     digest = training_digest(examples)
     meta = {"version": f"m-{digest}", "data_sha256": digest, "examples": len(examples),
-            "sklearn": sklearn.__version__, "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "sklearn": sklearn_version(), "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "topics": list(topics), "positives": {t: int(labels[:, i].sum()) for i, t in enumerate(topics)}}
-    return TopicModel(pipeline, tuple(topics), meta)
+    return TopicModel(plain_arrays(pipeline, topics, docs[:CHECKED_DOCS]), tuple(topics), meta, pipeline)
+
+
+def plain_arrays(pipeline: Pipeline, topics: Sequence[str], docs: Sequence[str]) -> PlainModel | None:
+    """The fitted pipeline as plain arrays, or None for a pipeline they do not compute. They must give the
+    pipeline's probabilities on ``docs`` (RuntimeError otherwise: features computed unlike scikit-learn's)."""
+    try:
+        plain = PlainModel.from_pipeline(pipeline, topics)
+    except ValueError as exc:
+        log.info("the model is scored by scikit-learn and cannot be saved: %s", exc)
+        return None
+    docs = [d[:MAX_MODEL_CHARS] for d in docs]
+    gap = float(np.max(np.abs(plain.probabilities(docs) - pipeline.predict_proba(docs)), initial=0.0))
+    if gap > 1e-9:
+        raise RuntimeError(f"the model's plain arrays score {gap:.2g} away from scikit-learn {sklearn_version()}")
+    return plain
 
 
 def save(model: TopicModel, path: str | Path) -> None:
+    """Write the model's plain arrays (ValueError for a model that has none)."""
+    import joblib
+
+    if model.plain is None:
+        raise ValueError("this model's features are not computed by process.plain_model: it cannot be saved")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    joblib.dump({"format": 1, "meta": model.meta, "topics": model.topics, "pipeline": model.pipeline}, tmp)
+    joblib.dump({"format": FORMAT, "meta": model.meta, "topics": model.topics, "plain": model.plain.arrays()}, tmp)
     tmp.replace(path)
 
 
 def load(path: str | Path) -> TopicModel:
+    import joblib
+
     path = Path(path)
     try:
         blob = joblib.load(path)
@@ -162,13 +211,21 @@ def load(path: str | Path) -> TopicModel:
         raise ModelError(f"{path}: no model file (run `wirewatch train`)") from None
     except Exception as exc:
         raise ModelError(f"{path}: cannot be read as a wirewatch model: {type(exc).__name__}: {exc}") from None
-    if not isinstance(blob, dict) or blob.get("format") != 1:
+    if not isinstance(blob, dict) or "format" not in blob:
         raise ModelError(f"{path}: not a wirewatch model file")
-    saved = blob["meta"].get("sklearn")
-    if saved != sklearn.__version__:
+    if blob["format"] != FORMAT:
+        raise ModelError(f"{path}: a model file of format {blob['format']} (an older wirewatch); this one reads "
+                         f"format {FORMAT}: retrain with `wirewatch train`")
+    saved, here = blob["meta"].get("sklearn"), sklearn_version()
+    if saved != here:
         raise ModelError(f"{path}: model was built with scikit-learn {saved}, but scikit-learn "
-                         f"{sklearn.__version__} is installed; retrain with `wirewatch train`")
-    return TopicModel(blob["pipeline"], tuple(blob["topics"]), blob["meta"])
+                         f"{here} is installed; retrain with `wirewatch train`")
+    try:
+        plain = PlainModel.from_arrays(blob["plain"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{path}: its arrays cannot be used ({type(exc).__name__}: {exc}); "
+                         "retrain with `wirewatch train`") from None
+    return TopicModel(plain, tuple(blob["topics"]), blob["meta"])
 
 
 def load_or_train(path: str | Path, examples: list[Example],

@@ -98,6 +98,69 @@ def test_the_pool_starts_with_the_stage_and_its_workers_load_page_text_only() ->
     assert not {"wirewatch.process.extractor", "wirewatch.kafka", "wirewatch.http", "httpx"} & set(loaded)
 
 
+def test_the_stage_s_own_process_does_not_load_trafilatura_for_its_pool() -> None:
+    """The pool's tasks are named by ``process.pool_tasks``: the submitting process imports no trafilatura."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\n"
+             "from wirewatch.process.extractor import Extractor\n"
+             "from wirewatch.config import ExtractSettings, HttpSettings\n"
+             "from wirewatch.http import AddressPolicy, make_client\n"
+             "if __name__ == '__main__':\n"
+             "    http = HttpSettings()\n"
+             "    with make_client(2, http.agent, 3, AddressPolicy.from_strings([])) as client:\n"
+             "        extractor = Extractor(ExtractSettings(workers=2), http, client)\n"
+             "        pool = extractor.worker_pool()\n"
+             "        assert pool is not None\n"
+             "        from wirewatch.process import pool_tasks\n"
+             "        page = pool.submit(pool_tasks.extract_page, b'<html><body><p>' + b'Some words. ' * 40 + "
+             "b'</p></body></html>', 'https://x.invalid/').result(timeout=60)\n"
+             "        extractor.close()\n"
+             "    print(isinstance(page, dict), sorted(m for m in sys.modules if m.split('.')[0] in "
+             "('trafilatura', 'htmldate', 'py3langid')))\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[-2] == "True []"
+
+
+def test_a_stage_closed_while_its_pool_starts_cuts_the_start_short_and_a_new_pool_still_starts() -> None:
+    """An empty run closes its extract stage before the pool it never used has started: the fork server is
+    stopped instead of waited for, nothing of the start outlives the close, and the next pool starts anew."""
+    import time
+    from multiprocessing import forkserver
+    from pathlib import Path
+
+    from wirewatch.process.extractor import _stop_fork_server
+
+    _stop_fork_server()  # a fork server left by an earlier test would make the start below too quick to catch
+    old = getattr(forkserver._forkserver, "_forkserver_pid", None)
+    http = HttpSettings(allow_networks=["127.0.0.0/8"])
+    with make_client(2, http.agent, http.max_redirects, AddressPolicy.from_strings(http.allow_networks)) as client:
+        extractor = Extractor(ExtractSettings(workers=2), http, client)
+        starting = extractor._pool
+        assert starting is not None
+        while getattr(forkserver._forkserver, "_forkserver_pid", None) in (None, old) and not starting.done():
+            pass  # the server is being started by the stage's thread
+        server = forkserver._forkserver._forkserver_pid
+        started_before_close = starting.done()
+        extractor.close()
+        assert starting.done()
+        if not started_before_close:  # cut short: the server is dead (a zombie until the next pool reaps it)
+            stat, until = Path(f"/proc/{server}/stat"), time.monotonic() + 30
+            while stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+                assert time.monotonic() < until, "the fork server still runs after the close"
+                time.sleep(0.01)
+            assert isinstance(starting.exception(), Exception)
+        again = Extractor(ExtractSettings(workers=2), http, client)
+        try:
+            pool = again.worker_pool()
+            assert pool is not None and pool.submit(eval, "6 * 7").result(timeout=60) == 42
+        finally:
+            again.close()
+    assert not started_before_close, "the pool started before the close: nothing was cut short"
+
+
 def test_an_extraction_past_its_timeout_falls_back_and_the_pool_is_replaced() -> None:
     body = [f"Paragraph {i} of a very long report about the talks, with words enough to count as text."
             for i in range(20_000)]

@@ -16,13 +16,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, TypeVar
 
-from wirewatch.config import Settings
-from wirewatch.database import Database
-from wirewatch.kafka import Delivery, KafkaWiring, Output
-from wirewatch.progress import Progress
 from wirewatch.schema import Message
+
+if TYPE_CHECKING:  # only named in signatures: importing the contract imports neither Kafka nor the database
+    from wirewatch.config import Settings
+    from wirewatch.database import Database
+    from wirewatch.kafka import Delivery, KafkaWiring, Output
+    from wirewatch.progress import Progress
 
 M = TypeVar("M", bound=Message)
 

@@ -12,6 +12,7 @@ classify start without it, and their heartbeats reach it when it answers.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -114,7 +115,7 @@ class Pipeline:
         if self.embedded is None:
             return 0
         published = 0
-        for stage in registry.STAGES:
+        for stage in registry.stages():
             if isinstance(stage, SourceStage) and stage.after_broker_loss is not None:
                 delivery = Delivery(self.wiring, stage.name)
                 try:
@@ -188,7 +189,7 @@ class Pipeline:
         """True when every stage has consumed everything the previous one produced."""
         snap = self.progress.snapshot()
         produced, consumed = snap["produced"], snap["consumed"]
-        topics = {t for s in registry.STAGES for t in s.outputs}
+        topics = {t for s in registry.stages() for t in s.outputs}
         return all(consumed.get(t, 0) >= produced.get(t, 0) for t in topics)
 
     def run(self, stages: tuple[str, ...], stop: threading.Event, poll_once: bool = False,
@@ -245,6 +246,10 @@ class Pipeline:
             while not all_built.is_set() and not stop.is_set() and not built.acquire(timeout=0.2):
                 pass
         all_built.set()
+        # what start-up made (modules, models, tables) lives as long as the process: frozen, the collector's full
+        # passes no longer walk it while the workers run (freed by reference counts, it still is; only cyclic
+        # garbage made before this point stays)
+        gc.freeze()
         health = None
         if self.settings.observability.port:
             from wirewatch.app.observability import HealthServer

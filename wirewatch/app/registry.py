@@ -1,31 +1,41 @@
 """The registry of stages: the one place the app learns which stages exist, in pipeline order.
 
 In: the stage packages' declarations (``ingest/stage.py``, ``process/stage.py``, ``alerts/stage.py``).
-Out: :data:`STAGES` and look-ups by name, for pipeline assembly, the CLI's stage commands, status and
-the web's operations page; and :data:`ingest`, :data:`process`, :data:`alerts`, each stage package's
-``tools`` module: what the app may use of a stage besides running it (its store, OPML, back-testing,
-the rule language...). No other module of the app imports a stage. Importing the registry imports no
-stage's heavy modules: each declaration builds its stage only when it runs, and each tool is imported
-when first used.
+Out: :data:`NAMES`, :func:`stage` and :func:`stages` (the declarations, for pipeline assembly, the CLI's
+stage commands, status and the web's operations page); and :data:`ingest`, :data:`process`, :data:`alerts`,
+each stage package's ``tools`` module: what the app may use of a stage besides running it (its store, OPML,
+back-testing, the rule language...). No other module of the app imports a stage. Importing the registry
+imports no stage: a declaration's module is imported when that stage is first asked for (``wirewatch
+extract`` imports the process stage's declarations only; ``wirewatch feeds`` none), each declaration builds
+its stage only when it runs, and each tool is imported when first used.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections import defaultdict
 from collections.abc import Mapping
 
 from wirewatch.alerts import tools as alerts
-from wirewatch.alerts.stage import ALERT
 from wirewatch.ingest import tools as ingest
-from wirewatch.ingest.stage import POLL
 from wirewatch.process import tools as process
-from wirewatch.process.stage import CLASSIFY, EXTRACT
 from wirewatch.stage import SourceStage, Stage, StageError
 
-STAGES: tuple[Stage, ...] = (POLL, EXTRACT, CLASSIFY, ALERT)
-NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)
+#: each stage's name -> the module and name of its declaration, in pipeline order
+DECLARED: Mapping[str, tuple[str, str]] = {
+    "poll": ("wirewatch.ingest.stage", "POLL"),
+    "extract": ("wirewatch.process.stage", "EXTRACT"),
+    "classify": ("wirewatch.process.stage", "CLASSIFY"),
+    "alert": ("wirewatch.alerts.stage", "ALERT"),
+}
+NAMES: tuple[str, ...] = tuple(DECLARED)
 
-__all__ = ["NAMES", "STAGES", "alerts", "find", "ingest", "is_source", "process", "stage", "summary"]
+__all__ = ["NAMES", "alerts", "find", "ingest", "is_source", "process", "stage", "stages", "summary"]
+
+
+def stages() -> tuple[Stage, ...]:
+    """Every stage's declaration, in pipeline order (importing each stage's declarations)."""
+    return tuple(stage(name) for name in NAMES)
 
 
 def stage(name: str) -> Stage:
@@ -38,7 +48,13 @@ def stage(name: str) -> Stage:
 
 def find(name: str) -> Stage | None:
     """The stage of that name, or None (a worker row written by another version, say)."""
-    return next((s for s in STAGES if s.name == name), None)
+    if name not in DECLARED:
+        return None
+    module, attribute = DECLARED[name]
+    declared = getattr(importlib.import_module(module), attribute)
+    if not isinstance(declared, Stage) or declared.name != name:
+        raise StageError(f"{module}.{attribute} does not declare the stage {name!r}")
+    return declared
 
 
 def is_source(name: str) -> bool:

@@ -16,9 +16,9 @@ from pydantic import ValidationError
 
 from wirewatch.app import registry
 from wirewatch.app.cli.root import (
-    EXPECTED,
     Context,
     ago,
+    expected_failures,
     fail,
     main,
     open_store,
@@ -44,7 +44,7 @@ def feeds_add(ctx: Context, url: str, name: str) -> None:
         added = store.ingest.add_feed(url, name, interval=ctx.settings.poll.interval_seconds)
     except ValidationError as exc:
         fail(ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")))
-    except EXPECTED as exc:
+    except expected_failures() as exc:
         fail(exc)
     click.echo(f"added {url}" if added else f"{url} is already a feed")
 

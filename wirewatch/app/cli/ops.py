@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,10 +17,11 @@ from wirewatch.app.cli.root import (
     open_store,
     reported,
 )
-from wirewatch.app.pipeline import PipelineError
-from wirewatch.config import Settings
 from wirewatch.database import UNAVAILABLE, StorageError
-from wirewatch.schema import DeadLetter
+
+if TYPE_CHECKING:
+    from wirewatch.config import Settings
+    from wirewatch.schema import DeadLetter
 
 
 @main.command()
@@ -84,6 +85,8 @@ def _dead_letters(settings: Settings, timeout: float = 5.0) -> list[tuple[int, i
     from wirewatch.kafka import KafkaWiring, read_dead_letters
 
     if not settings.kafka.bootstrap_servers:
+        from wirewatch.app.pipeline import PipelineError
+
         raise PipelineError("set KAFKA_BOOTSTRAP_SERVERS: dead letters live on the broker the workers use")
     wiring = KafkaWiring(settings.kafka, settings.kafka.bootstrap_servers)
     wiring.check_reachable()

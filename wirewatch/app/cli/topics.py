@@ -16,8 +16,8 @@ import click
 
 from wirewatch.app import registry
 from wirewatch.app.cli.root import (
-    EXPECTED,
     Context,
+    expected_failures,
     fail,
     main,
     reported,
@@ -74,7 +74,7 @@ def backtest(ctx: Context, articles: str, candidate: str | None, as_json: bool, 
         for problem in exc.problems:
             click.echo(problem, err=True)
         sys.exit(1)
-    except (registry.process.BacktestInputError, *EXPECTED) as exc:
+    except (registry.process.BacktestInputError, *expected_failures()) as exc:
         fail(exc)
     topics = sorted({t.topic for v in verdicts for t in v.tagged.topics})
     changes = {c.id: c for c in registry.process.compare(verdicts, other)} if other is not None else {}
@@ -141,7 +141,7 @@ def evaluate(ctx: Context, data: str, folds: int, plot_path: str, no_bootstrap: 
                                                   model_alone=settings.classify.model_alone_probability)
     except registry.process.RuleError as exc:
         fail(ValueError("\n".join(exc.problems)))
-    except (registry.process.BacktestInputError, ValueError, *EXPECTED) as exc:
+    except (registry.process.BacktestInputError, ValueError, *expected_failures()) as exc:
         fail(exc)
     for topic, res in results.items():
         s = res.scores
@@ -207,7 +207,7 @@ def rules_check(ctx: Context, folder: str | None) -> None:
         for problem in exc.problems:
             click.echo(problem, err=True)
         sys.exit(1)
-    except EXPECTED as exc:
+    except expected_failures() as exc:
         fail(exc)
     for topic, rules_ in pack.topics.items():
         click.echo(f"{rules_.path}: topic {topic}: {len(rules_.patterns)} patterns, threshold {rules_.threshold:g}")

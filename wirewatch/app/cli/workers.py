@@ -80,7 +80,7 @@ def _source_command(stage: str, doc: str) -> None:
         _run(ctx, (stage,), embedded=False, once=once)
 
 
-for _stage in registry.STAGES:
+for _stage in registry.stages():
     (_source_command if registry.is_source(_stage.name) else _stage_command)(_stage.name, _stage.help)
 
 
