@@ -231,6 +231,11 @@ def _record_sent(store: Outbox, unrecorded: list[QueuedAlert], on_sent: Callable
     if not unrecorded:
         return
     store.mark_sent(*(a.idem_key for a in unrecorded))
+    _recorded(unrecorded, on_sent)
+
+
+def _recorded(unrecorded: list[QueuedAlert], on_sent: Callable[[QueuedAlert], None] | None) -> None:
+    """The alerts of ``unrecorded`` are marked sent now: they leave it."""
     done = unrecorded[:]
     unrecorded.clear()
     if on_sent is not None:
@@ -269,7 +274,9 @@ def deliver_pending(store: Outbox, mailer: Mailer, now: datetime | None = None, 
     for group in _groups(store.pending_alerts(now=now)):
         if digest is None:  # without a digest composer, one alert per email: the rest wait for the next round
             group = group[:1]
-        claimed = set(store.claim_alerts([a.idem_key for a in group], worker))
+        # the last email's send is recorded with this claim, in one transaction (see alerts.outbox)
+        claimed = set(store.claim_alerts([a.idem_key for a in group], worker, [a.idem_key for a in unrecorded]))
+        _recorded(unrecorded, on_sent)
         group = [a for a in group if a.idem_key in claimed]
         if not group:
             continue
@@ -293,7 +300,7 @@ def deliver_pending(store: Outbox, mailer: Mailer, now: datetime | None = None, 
             log.warning("%d alert(s) to %s not sent (attempt %d), next try at %s: %s", len(group),
                         group[0].subscriber, attempt, retry_at.isoformat(timespec="seconds") if retry_at else "-", exc)
             break
-        unrecorded.extend(group)
-        _record_sent(store, unrecorded, on_sent)
+        unrecorded.extend(group)  # recorded with the next claim, or below
         sent += len(group)
+    _record_sent(store, unrecorded, on_sent)
     return sent, failed

@@ -42,7 +42,7 @@ SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+")
 NUMBER = re.compile(r"\b\d[\d.,]*\b")
 LEAD_WORDS = 400  # news puts its facts first; comments and background further down only dilute
 NAME_CHARS = 5
-NAMES_KEPT = 50_000  # distinct words whose name keys are kept (a few MB)
+NAMES_KEPT = 20_000  # distinct words whose name keys are kept (about 4 MB when full)
 ANCHORS, MIN_ANCHORS = 6, 3  # a related article names half of the six names that weigh most in the seed
 CLOSE = 0.5  # an article this close in names needs only one of the story's topics, not all
 SAME_REPORT_DAYS = 2  # a retelling comes within days; later coverage is a development
@@ -120,7 +120,7 @@ def names(text: str, limit: int = LEAD_WORDS) -> list[str]:
         words = TOKEN.findall(sent)
         count += len(words)
         for word in words[1:]:
-            key = name_key(word)
+            key = lead_name_key(word)
             if key is not None:
                 out.append(key)
         if count >= limit:
@@ -129,7 +129,7 @@ def names(text: str, limit: int = LEAD_WORDS) -> list[str]:
 
 
 @lru_cache(maxsize=NAMES_KEPT)
-def name_key(word: str) -> str | None:
+def lead_name_key(word: str) -> str | None:
     """The name key of a word not opening a sentence (see :func:`names`), or None if it is no name; the last
     :data:`NAMES_KEPT` distinct words' keys are kept, news repeating its names."""
     if len(word) < 4 or not word[0].isupper() or fold(word) in STOPWORDS:

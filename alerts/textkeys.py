@@ -50,7 +50,7 @@ SKELETON = str.maketrans({"p": "b", "v": "f", "k": "q", "c": "q", "g": "q", "z":
 VOWELS = re.compile(r"[aeiouyhw'\W\d_]+")
 UNSPACED = ("THAI", "LAO", "KHMER", "MYANMAR", "CJK", "HIRAGANA", "KATAKANA", "HANGUL", "TIBETAN")
 PIECE = 5
-WORDS_KEPT = 50_000  # distinct words whose keys an Analyser keeps (a few MB)
+WORDS_KEPT = 20_000  # distinct words whose keys an Analyser keeps (about 8 MB when full)
 STOP_LANGUAGES = ("en", "fr", "de", "es", "it", "pt", "nl", "pl", "ru", "uk", "bg", "cs", "ro", "hu", "tr", "ar",
                   "fa", "ur", "hi", "bn", "he", "el", "id", "ms", "sv", "da", "no", "fi", "hr", "sk", "sl", "lt",
                   "lv", "et", "hy", "th", "vi", "ca", "gl", "eu", "mr", "gu", "tl", "sw", "zh", "ja", "ko")

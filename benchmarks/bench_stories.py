@@ -230,12 +230,12 @@ def key_functions(baseline: Path | None) -> dict[str, tuple[KeyFunction, Callabl
     and its name keys), here and, with ``baseline`` (another checkout), there; each with what empties its
     memory of words (nothing, for code without one), so that a timing starts cold."""
     from wirewatch.alerts.key_store import ArticleKeys
-    from wirewatch.alerts.stories import name_key
+    from wirewatch.alerts.stories import lead_name_key
     from wirewatch.alerts.textkeys import Analyser
 
     def forget() -> None:
         Analyser.default()._word_keys.cache_clear()  # type: ignore[attr-defined]
-        name_key.cache_clear()
+        lead_name_key.cache_clear()
 
     out: dict[str, tuple[KeyFunction, Callable[[], None]]] = {"keys here": (ArticleKeys.of, forget)}
     if baseline is not None:

@@ -147,3 +147,43 @@ def test_claims_and_sends_of_a_group_take_one_statement_each(tmp_path: Path) -> 
     assert store.claim_alerts([], WorkerId("h", 2, "alert")) == []
     store.mark_sent(*keys)
     assert store.alert_counts() == {"sent": 4}
+
+
+def test_a_round_records_each_send_with_the_next_claim_and_a_crash_leaves_one_email_in_doubt(  # type: ignore[no-untyped-def]
+        tmp_path: Path, smtp) -> None:
+    """One commit per email (the record of a send shares the next claim's transaction) plus one at the end; a
+    worker that dies sending the third email leaves the first two recorded and the third alone in doubt."""
+    from sqlalchemy import event
+    from wirewatch.alerts.mailer import release_claims
+
+    from wirewatch.heartbeats import WorkerId
+
+    store = AlertStore.open(f"sqlite:///{tmp_path / 's.db'}")
+    for i in range(4):
+        queue_one(store, f"a@example.org|r{i}|topic")
+    commits = [0]
+    event.listen(store.engine, "commit", lambda _conn: commits.__setitem__(0, commits[0] + 1))
+    mailer = SmtpMailer(SmtpSettings(host="127.0.0.1", port=smtp.port, security="none"))
+    recorded: list[str] = []
+    assert deliver_pending(store, mailer, on_sent=lambda a: recorded.append(a.idem_key)) == (4, 0)
+    assert commits[0] == 5 and store.alert_counts() == {"sent": 4}  # 4 claims (3 with a record), 1 last record
+    assert sorted(recorded) == [f"a@example.org|r{i}|topic" for i in range(4)] and len(smtp.messages) == 4
+
+    class Dies(SmtpMailer):
+        sent = 0
+
+        def send(self, message: EmailMessage) -> None:
+            if self.sent == 2:
+                raise KeyboardInterrupt  # the process is killed in the third SMTP conversation
+            super().send(message)
+            self.sent += 1
+
+    for i in range(3):
+        queue_one(store, f"a@example.org|d{i}|topic")
+    dead = WorkerId("h", 1, "alert")
+    with pytest.raises(KeyboardInterrupt):
+        deliver_pending(store, Dies(SmtpSettings(host="127.0.0.1", port=smtp.port, security="none")), worker=dead)
+    assert store.alert_counts() == {"sent": 6, "sending": 1}
+    assert release_claims(store, 0.0, datetime.now(UTC) + timedelta(seconds=1)) == ["a@example.org|d2|topic"]
+    assert deliver_pending(store, mailer) == (1, 0) and store.alert_counts() == {"sent": 7}
+    assert len(smtp.messages) == 7  # each email once: none of the recorded ones went again
