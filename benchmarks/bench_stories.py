@@ -285,8 +285,8 @@ def whole_step(functions: dict[str, tuple[KeyFunction, Callable[[], None]]], tex
 def speed(max_size: int, per_day: float, stream: Iterator[tuple[Counter[str], datetime]], kind: str,
           baseline: type[StoryIndex] | None = None, baseline_max: int = 0,
           sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000),
-          keys: tuple[list[str], dict[str, tuple[KeyFunction, Callable[[], None]]]] | None = None) -> None:
-    """``keys``: real texts and key functions, for the whole link step (keys, then link) of each probe article."""
+          keying: tuple[list[str], dict[str, tuple[KeyFunction, Callable[[], None]]]] | None = None) -> None:
+    """``keying``: real texts and key functions, for the whole link step (keys, then link) of each probe article."""
     sizes = tuple(s for s in sorted(sizes) if s <= max_size)
     indexes = {"index": StoryIndex(threshold=0.07)}
     if baseline is not None:
@@ -326,9 +326,9 @@ def speed(max_size: int, per_day: float, stream: Iterator[tuple[Counter[str], da
                     scan(index, keys)
                 scanned = (time.process_time() - start) / scan_n
                 line += f"; scan of every live story {scanned * 1e3:.1f} ms/article ({scanned / median:,.0f}x)"
-                if keys is not None:  # another 1,000 real texts at each size
-                    texts = [keys[0][(done + j) % len(keys[0])] for j in range(len(probe))]
-                    line += "\n    " + whole_step(keys[1], texts, links)
+                if keying is not None:  # another 1,000 real texts at each size
+                    texts = [keying[0][(done + j) % len(keying[0])] for j in range(len(probe))]
+                    line += "\n    " + whole_step(keying[1], texts, links)
             print(line, flush=True)
         done += len(probe)
         print(f"  RSS {rss_mb():,.0f} MB (the process, with {' and '.join(indexes)})", flush=True)
