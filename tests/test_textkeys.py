@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -132,12 +133,8 @@ def _same(a: Analysis, b: Analysis) -> bool:
 
 
 def _corpora() -> dict[str, list[str]]:
-    def decoded(raw: bytes) -> str:
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            text = raw.decode("cp1252")
-        return text.replace("\r\n", "\n").strip()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from real_texts import decoded_text as decoded
 
     out = {"bbc": [decoded(p.read_bytes()) for p in sorted((DATA / "bbc" / "bbc").glob("*/*.txt"))],
            "wikiref": [decoded(p.read_bytes()) for p in sorted((DATA / "event-clusters" / "WikiRef220").glob("*"))
