@@ -120,8 +120,7 @@ def names(text: str, limit: int = LEAD_WORDS) -> list[str]:
         words = TOKEN.findall(sent)
         count += len(words)
         for word in words[1:]:
-            key = lead_name_key(word)
-            if key is not None:
+            if word[0].isupper() and (key := lead_name_key(word)) is not None:  # lower case: no name, not kept
                 out.append(key)
         if count >= limit:
             break
