@@ -17,8 +17,8 @@ from typing import Literal, NamedTuple, TypedDict, cast
 from sqlalchemy import Connection, func, select, update
 
 from wirewatch.database import Database, OnDatabase, utcnow
-from wirewatch.entry_progress import CHUNK, EntryProgress
-from wirewatch.tables import archive
+from wirewatch.entry_progress import CHUNK, EntryProgress, EntryState
+from wirewatch.tables import archive, entries
 
 ArchiveOutcome = Literal["new", "unlinked", "done"]
 
@@ -97,8 +97,10 @@ class ArchiveStore(OnDatabase):
                             [{**row, "archived_at": now, "linked": False}
                              for row in sorted(rows, key=lambda r: str(r["article_id"]))])
         archived = {r[0] for r in done}
-        for article_id in sorted(archived):
-            self.entry_progress.archived(conn, article_id)
+        ids = sorted(archived)
+        for i in range(0, len(ids), CHUNK):  # their entries are archived: one statement for a chunk, not one each
+            conn.execute(update(entries).where(entries.c.article_id.in_(ids[i:i + CHUNK]))
+                         .values(state=EntryState.ARCHIVED.value))
         return archived
 
     def mark_linked_many(self, conn: Connection, article_ids: Sequence[str]) -> None:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Protocol
 
 from wirewatch.alerts.outbox import Outbox, QueuedAlert
+from wirewatch.alerts.smtp_envelope import stored_envelope
 from wirewatch.alerts.stage import NAME as STAGE_NAME
 
 from wirewatch.config import SmtpSettings
@@ -41,6 +42,9 @@ KEEP_SECONDS = 30.0  # an SMTP connection unused this long is closed, not reused
 
 class Mailer(Protocol):
     def send(self, message: EmailMessage) -> None: ...
+
+    def send_stored(self, text: str) -> None:
+        """An email as the outbox keeps it (the text of :meth:`EmailMessage.as_string`)."""
 
     def close(self) -> None: ...
 
@@ -58,6 +62,9 @@ class OutboxMailer:
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(message.as_bytes())
         tmp.replace(path)
+
+    def send_stored(self, text: str) -> None:
+        self.send(parsed(text))
 
     def close(self) -> None:
         """Nothing is kept open between emails."""
@@ -116,9 +123,21 @@ class SmtpMailer:
         return client if alive else None
 
     def send(self, message: EmailMessage) -> None:
+        self._transmit(lambda client: client.send_message(message))
+
+    def send_stored(self, text: str) -> None:
+        """The stored text as it is, when that is what ``send`` would transmit of it parsed (see
+        :mod:`alerts.smtp_envelope`): the parse and the writing out again are saved; else parsed and sent."""
+        envelope = stored_envelope(text)
+        if envelope is None:
+            self.send(parsed(text))
+        else:
+            self._transmit(lambda client: client.sendmail(*envelope))
+
+    def _transmit(self, conversation: Callable[[smtplib.SMTP], object]) -> None:
         client = self._kept() or self._connect()
         try:
-            client.send_message(message)
+            conversation(client)
         except BaseException:
             _drop(client)
             raise
@@ -144,6 +163,11 @@ class SmtpMailer:
 
 def _drop(client: smtplib.SMTP) -> None:
     client.close()  # the socket only: no reply is awaited
+
+
+def parsed(text: str) -> EmailMessage:
+    """A stored email as a message."""
+    return email.message_from_string(text, _class=EmailMessage, policy=email.policy.default)
 
 
 def make_mailer(settings: SmtpSettings, outbox: Path) -> Mailer:
@@ -231,6 +255,11 @@ def _record_sent(store: Outbox, unrecorded: list[QueuedAlert], on_sent: Callable
     if not unrecorded:
         return
     store.mark_sent(*(a.idem_key for a in unrecorded))
+    _recorded(unrecorded, on_sent)
+
+
+def _recorded(unrecorded: list[QueuedAlert], on_sent: Callable[[QueuedAlert], None] | None) -> None:
+    """The alerts of ``unrecorded`` are marked sent now: they leave it."""
     done = unrecorded[:]
     unrecorded.clear()
     if on_sent is not None:
@@ -269,16 +298,18 @@ def deliver_pending(store: Outbox, mailer: Mailer, now: datetime | None = None, 
     for group in _groups(store.pending_alerts(now=now)):
         if digest is None:  # without a digest composer, one alert per email: the rest wait for the next round
             group = group[:1]
-        claimed = set(store.claim_alerts([a.idem_key for a in group], worker))
+        # the last email's send is recorded with this claim, in one transaction (see alerts.outbox)
+        claimed = set(store.claim_alerts([a.idem_key for a in group], worker, [a.idem_key for a in unrecorded]))
+        _recorded(unrecorded, on_sent)
         group = [a for a in group if a.idem_key in claimed]
         if not group:
             continue
-        if len(group) == 1 or digest is None:
-            message = email.message_from_string(group[0].message, _class=EmailMessage, policy=email.policy.default)
-        else:
-            message = digest(group)
+        message = digest(group) if len(group) > 1 and digest is not None else None
         try:
-            mailer.send(message)
+            if message is None:
+                mailer.send_stored(group[0].message)  # as the outbox keeps it
+            else:
+                mailer.send(message)
         except (smtplib.SMTPException, OSError) as exc:
             permanent = is_final_refusal(exc)
             attempt = max(a.attempts for a in group) + 1
@@ -293,7 +324,7 @@ def deliver_pending(store: Outbox, mailer: Mailer, now: datetime | None = None, 
             log.warning("%d alert(s) to %s not sent (attempt %d), next try at %s: %s", len(group),
                         group[0].subscriber, attempt, retry_at.isoformat(timespec="seconds") if retry_at else "-", exc)
             break
-        unrecorded.extend(group)
-        _record_sent(store, unrecorded, on_sent)
+        unrecorded.extend(group)  # recorded with the next claim, or below
         sent += len(group)
+    _record_sent(store, unrecorded, on_sent)
     return sent, failed

@@ -6,6 +6,14 @@ In: alerts the alert stage composed; each send's outcome; analysts' verdicts on 
 from — :func:`~wirewatch.heartbeats.heard_from`), counts and delays for ``wirewatch status``, and
 the verdicts with what they were about (``feedback``). The alerts of a consumed batch are queued in
 one statement (:meth:`Outbox.queue_alerts`, in the caller's transaction).
+
+The sending protocol (:func:`alerts.mailer.deliver_pending`): an email's alerts are claimed (pending →
+sending, by one worker only) before it goes to the server, and marked sent only after the server took it.
+A worker that dies holding a claim has its claim released (at once when its process is known gone, else
+after the claim timeout), and the email is sent again with the same Message-ID, counted as interrupted:
+an alert is never lost, and a second copy can only come of an email whose sender died between its
+claim and the record of its send. The record of one email's send and the claim of the next share a
+transaction: they follow each other with nothing in between either way, so the window stays one email wide.
 """
 
 from __future__ import annotations
@@ -133,13 +141,16 @@ class Outbox(OnDatabase):
                                 aware(r["first_seen_at"]), aware(r["next_attempt"]))
                     for r in conn.execute(query).mappings()]
 
-    def claim_alerts(self, idem_keys: Sequence[str], worker: WorkerId) -> list[str]:
+    def claim_alerts(self, idem_keys: Sequence[str], worker: WorkerId, sent: Sequence[str] = ()) -> list[str]:
         """Claim pending alerts for sending; returns the keys this worker got (another may have taken some).
         One statement for them all: each row is taken by one worker only (its status is checked and set
-        in the same update)."""
+        in the same update). ``sent``: alerts of the email this worker sent just before, marked sent in the
+        same transaction (first), so that sending a round of emails takes one commit per email, not two."""
         if not idem_keys:
+            self.mark_sent(*sent)
             return []
         with self.engine.begin() as conn:
+            _mark_sent(conn, sent)
             done = conn.execute(update(alerts).where(alerts.c.idem_key.in_(list(idem_keys))
                                                      & (alerts.c.status == "pending"))
                                 .values(status="sending", claimed_by=str(worker), claimed_at=utcnow())
@@ -181,8 +192,7 @@ class Outbox(OnDatabase):
         if not idem_keys:
             return
         with self.engine.begin() as conn:
-            conn.execute(update(alerts).where(alerts.c.idem_key.in_(idem_keys))
-                         .values(status="sent", sent_at=utcnow(), attempts=alerts.c.attempts + 1, claimed_by=""))
+            _mark_sent(conn, idem_keys)
 
     def mark_failed(self, idem_key: str, error: str, give_up: bool, retry_at: datetime | None = None,
                     in_doubt: bool = False) -> None:
@@ -243,6 +253,12 @@ class Outbox(OnDatabase):
                  .join(archive, archive.c.article_id == alerts.c.article_id))
         with self.engine.connect() as conn:
             return [cast(FeedbackExample, dict(r)) for r in conn.execute(query).mappings()]
+
+
+def _mark_sent(conn: Connection, idem_keys: Sequence[str]) -> None:
+    if idem_keys:
+        conn.execute(update(alerts).where(alerts.c.idem_key.in_(list(idem_keys)))
+                     .values(status="sent", sent_at=utcnow(), attempts=alerts.c.attempts + 1, claimed_by=""))
 
 
 def _requeue_interrupted(conn: Connection, claimed: ColumnElement[bool], keys: list[str]) -> None:

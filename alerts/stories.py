@@ -29,9 +29,11 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 from wirewatch.alerts.gazetteer import place_names
+from wirewatch.alerts.textkeys import lazy_split
 
 from wirewatch.textnorm import WORD, fold
 
@@ -40,6 +42,7 @@ SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+")
 NUMBER = re.compile(r"\b\d[\d.,]*\b")
 LEAD_WORDS = 400  # news puts its facts first; comments and background further down only dilute
 NAME_CHARS = 5
+NAMES_KEPT = 20_000  # distinct words whose name keys are kept (about 4 MB when full)
 ANCHORS, MIN_ANCHORS = 6, 3  # a related article names half of the six names that weigh most in the seed
 CLOSE = 0.5  # an article this close in names needs only one of the story's topics, not all
 SAME_REPORT_DAYS = 2  # a retelling comes within days; later coverage is a development
@@ -98,7 +101,7 @@ def latin_key(word: str) -> str:
 
 def sentences(text: str, limit: int = LEAD_WORDS) -> list[str]:
     out, count = [], 0
-    for sent in SENTENCE.split(text):
+    for sent in lazy_split(SENTENCE, text):  # the lead only: a long text is not split to its end
         if not sent.strip():
             continue
         out.append(sent.strip())
@@ -111,19 +114,27 @@ def sentences(text: str, limit: int = LEAD_WORDS) -> list[str]:
 def names(text: str, limit: int = LEAD_WORDS) -> list[str]:
     """Name keys of the lead: capitalised words that do not open a sentence (see the module doc); a
     country or city named in another language takes the key of its English name (*Moskau* → *mosco*)."""
-    places = place_names(latin_spelling, NAME_CHARS)
     out: list[str] = []
     count = 0
     for sent in sentences(text, limit):
-        for i, word in enumerate(TOKEN.findall(sent)):
-            count += 1
-            if i == 0 or len(word) < 4 or not word[0].isupper() or fold(word) in STOPWORDS:
-                continue
-            spelling = latin_spelling(word)
-            out.append(places.key(spelling) or spelling[:NAME_CHARS])
+        words = TOKEN.findall(sent)
+        count += len(words)
+        for word in words[1:]:
+            if word[0].isupper() and (key := lead_name_key(word)) is not None:  # lower case: no name, not kept
+                out.append(key)
         if count >= limit:
             break
     return out
+
+
+@lru_cache(maxsize=NAMES_KEPT)
+def lead_name_key(word: str) -> str | None:
+    """The name key of a word not opening a sentence (see :func:`names`), or None if it is no name; the last
+    :data:`NAMES_KEPT` distinct words' keys are kept, news repeating its names."""
+    if len(word) < 4 or not word[0].isupper() or fold(word) in STOPWORDS:
+        return None
+    spelling = latin_spelling(word)
+    return place_names(latin_spelling, NAME_CHARS).key(spelling) or spelling[:NAME_CHARS]
 
 
 def terms(text: str, limit: int = LEAD_WORDS) -> list[str]:

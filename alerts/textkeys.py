@@ -29,8 +29,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 
 from anyascii import anyascii
 from wirewatch.alerts.gazetteer import PlaceNames, month_numbers, places_in_any_script
@@ -49,6 +50,7 @@ SKELETON = str.maketrans({"p": "b", "v": "f", "k": "q", "c": "q", "g": "q", "z":
 VOWELS = re.compile(r"[aeiouyhw'\W\d_]+")
 UNSPACED = ("THAI", "LAO", "KHMER", "MYANMAR", "CJK", "HIRAGANA", "KATAKANA", "HANGUL", "TIBETAN")
 PIECE = 5
+WORDS_KEPT = 20_000  # distinct words whose keys an Analyser keeps (about 8 MB when full)
 STOP_LANGUAGES = ("en", "fr", "de", "es", "it", "pt", "nl", "pl", "ru", "uk", "bg", "cs", "ro", "hu", "tr", "ar",
                   "fa", "ur", "hi", "bn", "he", "el", "id", "ms", "sv", "da", "no", "fi", "hr", "sk", "sl", "lt",
                   "lv", "et", "hy", "th", "vi", "ca", "gl", "eu", "mr", "gu", "tl", "sw", "zh", "ja", "ko")
@@ -91,7 +93,7 @@ def unspaced(word: str) -> bool:
 def sentences(text: str, limit: int = LEAD_WORDS) -> list[str]:
     """The first sentences of ``text`` (the title line is one), up to ``limit`` words."""
     out, count = [], 0
-    for sent in SENTENCE.split(text[:MAX_CHARS]):
+    for sent in lazy_split(SENTENCE, text[:MAX_CHARS]):
         sent = sent.strip()
         if not sent:
             continue
@@ -100,6 +102,16 @@ def sentences(text: str, limit: int = LEAD_WORDS) -> list[str]:
         if count >= limit:
             break
     return out
+
+
+def lazy_split(pattern: re.Pattern[str], text: str) -> Iterator[str]:
+    """``pattern.split(text)`` one piece at a time, so that reading the lead does not split the whole text
+    (for a pattern without groups whose every match is at least one character long)."""
+    start = 0
+    for match in pattern.finditer(text):
+        yield text[start:match.start()]
+        start = match.end()
+    yield text[start:]
 
 
 @dataclass
@@ -116,13 +128,28 @@ class Analysis:
         return {k for k in self.keys if k[0] in "@#%"}
 
 
+# what one word adds, whatever its neighbours: the keys before its name key and their surfaces, its name key
+# (added where the word is written as a name), the keys after, and its month number (0: not a month); None for
+# a word of a script without spaces (cut into pieces each time: such runs are long and seldom repeated)
+WordKeys = tuple[tuple[tuple[str, str], ...], str | None, tuple[tuple[str, str], ...], int]
+
+
 @dataclass(frozen=True)
 class Analyser:
-    """Turns texts into :class:`Analysis` objects; holds the place and month tables (build it once per process)."""
+    """Turns texts into :class:`Analysis` objects; holds the place and month tables (build it once per process).
+
+    What a word adds is worked out once and kept for the next :data:`WORDS_KEPT` distinct words (an LRU):
+    news repeats its words, so most of the per-word work (transliteration, stop words, places) is a look-up.
+    """
 
     places: PlaceNames
     months: dict[str, int]
     stops: frozenset[str]
+    words_kept: int = 0  # 0: WORDS_KEPT
+    _word_keys: Callable[[str], WordKeys | None] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_word_keys", lru_cache(maxsize=self.words_kept or WORDS_KEPT)(self._keys_of))
 
     @classmethod
     def default(cls) -> Analyser:
@@ -131,44 +158,59 @@ class Analyser:
     def analyse(self, text: str, limit: int = LEAD_WORDS) -> Analysis:
         out = Analysis()
         out.sentences = sentences(text, limit)
+        keys, surface, word_keys = out.keys, out.surface, self._word_keys
+        count, most = keys.get, limit * 2
+        words = 0
         for n, sent in enumerate(out.sentences):
             weight = 2 if n == 0 else 1
             previous = ""
             for i, word in enumerate(TOKEN.findall(sent)):
-                out.words += 1
-                if out.words > limit * 2:
+                words += 1
+                if words > most:
                     break
-                self._word(word, weight, previous, out, name=i > 0 and word[0].isupper())
+                found = word_keys(word)
+                if found is None:
+                    self._pieces(word, weight, out)
+                    previous = word
+                    continue
+                head, name, tail, month = found
+                if month:
+                    self._add(out, f"%{month:02d}", word, weight)
+                    if previous.isdecimal() and 1 <= int(previous) <= 31:
+                        self._add(out, f"%{month:02d}-{int(previous):02d}", f"{previous} {word}", weight)
+                    previous = word
+                    continue
+                for key, written in head:
+                    keys[key] = count(key, 0) + weight
+                    surface.setdefault(key, written)
+                if name is not None and i > 0 and word[0].isupper():
+                    keys[name] = count(name, 0) + weight
+                    surface.setdefault(name, word)
+                for key, written in tail:
+                    keys[key] = count(key, 0) + weight
+                    surface.setdefault(key, written)
                 previous = word
+        out.words = words
         return out
 
-    def _word(self, word: str, weight: int, previous: str, out: Analysis, name: bool = False) -> None:
+    def _keys_of(self, word: str) -> WordKeys | None:
+        """What ``word`` adds (see :data:`WordKeys`): a figure, a month, or its term, place, name and skeleton."""
         if word.isdigit():
-            if len(word) >= 2:
-                self._add(out, f"#{word.lstrip('0') or '0'}", word, weight)
-            return
+            return (((f"#{word.lstrip('0') or '0'}", word),) if len(word) >= 2 else ()), None, (), 0
         if unspaced(word):
-            self._pieces(word, weight, out)
-            return
+            return None
         latin = spelling(word)
         month = self.months.get(latin)
         if month is not None:
-            self._add(out, f"%{month:02d}", word, weight)
-            if previous.isdigit() and 1 <= int(previous) <= 31:
-                self._add(out, f"%{month:02d}-{int(previous):02d}", f"{previous} {word}", weight)
-            return
+            return (), None, (), month
         folded = fold_word(word)
         if len(folded) < 3 or len(latin) < 3 or folded in self.stops or latin in self.stops:
-            return
+            return (), None, (), 0
         place = self.places.key(latin, latin_script=word.isascii() or word[0] < "\u0250")
-        if place is not None:
-            self._add(out, f"@{place}", word, weight)
-        self._add(out, latin[:KEY_CHARS], word, weight)
-        if name and len(latin) >= 4:
-            self._add(out, f"^{latin[:5]}", word, weight)
+        head = ((f"@{place}", word), (latin[:KEY_CHARS], word)) if place is not None else ((latin[:KEY_CHARS], word),)
         bones = skeleton(latin)
-        if len(latin) >= 5 and len(bones) >= 3:
-            self._add(out, f"~{bones[:5]}", word, weight)
+        tail = ((f"~{bones[:5]}", word),) if len(latin) >= 5 and len(bones) >= 3 else ()
+        return head, f"^{latin[:5]}" if len(latin) >= 4 else None, tail, 0
 
     def _pieces(self, word: str, weight: int, out: Analysis) -> None:
         latin = spelling(word)[:600]

@@ -9,7 +9,7 @@ handler's ``handle_batch`` when the stage has one: ``AlertHandler.batches``) —
 thread per article, the wall time per article, the commits per article (counted on the engine) and the
 emails the server took. Run from any checkout (an older one measures its own code):
 
-    .venv/bin/python benchmarks/bench_alert.py [--articles 1500] [--batch 50] [--sqlite] [--top 25]
+    .venv/bin/python benchmarks/bench_alert.py [--articles 1500] [--batch 50] [--sqlite] [--top 25 [--sort cumulative]]
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def drop(db: str | None) -> None:
 
 
 def run(mode: str, batch: int, tagged: list[TaggedArticle], folder: Path, sqlite: bool, smtp: SmtpSink,
-        top: int) -> str:
+        top: int, sort: str = "tottime") -> str:
     url, db = fresh_url(folder, sqlite, mode.replace(" ", "_"))
     settings = Settings.model_validate({"data_dir": str(folder / mode.replace(" ", "_")),
                                         "smtp": {"host": "127.0.0.1", "port": smtp.port, "security": "none"}})
@@ -117,7 +117,7 @@ def run(mode: str, batch: int, tagged: list[TaggedArticle], folder: Path, sqlite
                 f"({n} articles{'' if batched or batch <= 1 else ', no batch handler: one by one'})")
         if profiler is not None:
             stream = io.StringIO()
-            pstats.Stats(profiler, stream=stream).sort_stats("tottime").print_stats(top)
+            pstats.Stats(profiler, stream=stream).sort_stats(sort).print_stats(top)
             line += "\n" + "\n".join(s for s in stream.getvalue().splitlines() if s.strip())
         return line
     finally:
@@ -131,6 +131,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=50, help="records per batch, as the runner consumes them")
     parser.add_argument("--sqlite", action="store_true", help="SQLite instead of the local PostgreSQL")
     parser.add_argument("--top", type=int, default=0, help="list the N hottest functions of each mode (cProfile)")
+    parser.add_argument("--sort", default="tottime", help="the profile's order: tottime, cumulative...")
     args = parser.parse_args()
     smtp = SmtpSink().start()
     try:
@@ -140,7 +141,7 @@ def main() -> None:
                   "(a third mailed to a topic desk), SMTP on loopback")
             for mode, batch in (("one by one", 1), (f"batches of {args.batch}", args.batch)):
                 print(run(mode, batch, articles(args.articles, f"{mode[0]}{batch}-"), folder, args.sqlite, smtp,
-                          args.top), flush=True)
+                          args.top, args.sort), flush=True)
     finally:
         smtp.stop()
 

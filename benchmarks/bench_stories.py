@@ -19,10 +19,14 @@ as a stream; or, with ``--stream invented``, keys drawn for invented events. Out
   10k, 100k and 1M articles (``--sizes``), beside the baseline of scoring every live story (a scan), the
   first size's index measured again beside each later size (the machine is shared), and, with
   ``--baseline``, another checkout's index fed the same articles; what the index holds at each size
-  (``held()``) and the resident memory; and the cost of computing an article's keys (beside ``names``). Run:
+  (``held()``) and the resident memory; and the cost of computing an article's keys (beside ``names``);
+- an article's keys as the alert stage computes them, CPU per article over the real texts, and, at each size, the
+  whole link step (those keys computed from a real text, then the link), with ``--keys-baseline`` another
+  checkout's key functions beside. Run:
 
     .venv/bin/python benchmarks/bench_stories.py [--shared ../shared] [--max 1000000] [--per-day 20000]
     .venv/bin/python benchmarks/bench_stories.py --no-quality --baseline /tmp/base/alerts/story_index.py
+    .venv/bin/python benchmarks/bench_stories.py --no-quality --keys-baseline /tmp/base --max 0  # the keys only
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from real_texts import event_of_the_moment, real_texts, recombined
 from wirewatch.alerts.stories import names
@@ -186,28 +191,102 @@ def keyed_stream(kind: str, shared: Path, per_day: float) -> Iterator[tuple[Coun
 
 def baseline_index(path: Path) -> type[StoryIndex]:
     """The ``StoryIndex`` of another checkout's alerts/story_index.py (the baseline beside this one, same run)."""
-    spec = importlib.util.spec_from_file_location("baseline_story_index", path)
+    return _module(path, "baseline_story_index").StoryIndex  # type: ignore[no-any-return]
+
+
+def _module(path: Path, name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None, path
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)
-    return module.StoryIndex  # type: ignore[no-any-return]
+    return module
 
 
-def probe_times(index: StoryIndex, probe: list[tuple[Counter[str], datetime]]) -> tuple[float, float, float]:
-    """Median, 90th percentile and mean CPU time of linking each probe article."""
+def probe_times(index: StoryIndex, probe: list[tuple[Counter[str], datetime]],
+                each: list[float] | None = None) -> tuple[float, float, float]:
+    """Median, 90th percentile and mean CPU time of linking each probe article (``each``: filled with them)."""
     times = []
     for keys, when in probe:
         start = time.process_time()
         index.link(keys, when)
         times.append(time.process_time() - start)
-    times.sort()
-    return times[len(times) // 2], times[int(len(times) * 0.9)], sum(times) / len(times)
+    if each is not None:
+        each[:] = times
+    return spread(times)
+
+
+def spread(times: list[float]) -> tuple[float, float, float]:
+    """Median, 90th percentile and mean."""
+    ordered = sorted(times)
+    return ordered[len(ordered) // 2], ordered[int(len(ordered) * 0.9)], sum(ordered) / len(ordered)
+
+
+KeyFunction = Callable[[str], object]
+
+
+def key_functions(baseline: Path | None) -> dict[str, tuple[KeyFunction, Callable[[], None]]]:
+    """What the alert stage computes for each article before it links it (:meth:`ArticleKeys.of`: its story keys
+    and its name keys), here and, with ``baseline`` (another checkout), there; each with what empties its
+    memory of words (nothing, for code without one), so that a timing starts cold."""
+    from wirewatch.alerts.key_store import ArticleKeys
+    from wirewatch.alerts.stories import lead_name_key
+    from wirewatch.alerts.textkeys import Analyser
+
+    def forget() -> None:
+        Analyser.default()._word_keys.cache_clear()  # type: ignore[attr-defined]
+        lead_name_key.cache_clear()
+
+    out: dict[str, tuple[KeyFunction, Callable[[], None]]] = {"keys here": (ArticleKeys.of, forget)}
+    if baseline is not None:
+        textkeys, stories = (_module(baseline / "alerts" / f"{m}.py", f"baseline_{m}") for m in ("textkeys", "stories"))
+        analyser = textkeys.Analyser.default()
+        out["keys of the baseline"] = (lambda body: (analyser.analyse(body).keys, frozenset(stories.names(body))),
+                                       lambda: None)
+    return out
+
+
+def keys_cost(texts: list[str], functions: dict[str, tuple[KeyFunction, Callable[[], None]]], rounds: int = 3) -> None:
+    """CPU per article of each key function over the real texts, in alternating rounds, each from a cold memory."""
+    for fn, _ in functions.values():
+        fn(texts[0])  # tables built, imports done
+    cpu: dict[str, list[float]] = {name: [] for name in functions}
+    for _ in range(rounds):
+        for name, (fn, forget) in functions.items():
+            forget()
+            start = time.process_time()
+            for text in texts:
+                fn(text)
+            cpu[name].append((time.process_time() - start) / len(texts))
+    print(f"\ncomputing an article's keys (story keys and name keys, as the alert stage does) over {len(texts):,} "
+          f"real texts, {rounds} alternating rounds, each from a cold word memory: mean ms CPU per article, best "
+          "round (all rounds)")
+    for name, each in cpu.items():
+        print(f"  {name:>22}: {min(each) * 1e3:.3f} ms ({', '.join(f'{c * 1e3:.3f}' for c in each)})")
+
+
+def whole_step(functions: dict[str, tuple[KeyFunction, Callable[[], None]]], texts: list[str],
+               links: list[float]) -> str:
+    """The whole link step of each probe article: its keys computed from a real text (cold word memory at the
+    start of the probe), then its link (the times measured just before)."""
+    cells = []
+    for name, (fn, forget) in functions.items():
+        forget()
+        times = []
+        for text, link in zip(texts, links, strict=False):
+            start = time.process_time()
+            fn(text)
+            times.append(time.process_time() - start + link)
+        median, p90, mean = spread(times)
+        cells.append(f"{name} + link {median * 1e3:.3f} / {p90 * 1e3:.3f} / {mean * 1e3:.3f}")
+    return "whole link step, ms/article: " + "; ".join(cells)
 
 
 def speed(max_size: int, per_day: float, stream: Iterator[tuple[Counter[str], datetime]], kind: str,
           baseline: type[StoryIndex] | None = None, baseline_max: int = 0,
-          sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)) -> None:
+          sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000),
+          keying: tuple[list[str], dict[str, tuple[KeyFunction, Callable[[], None]]]] | None = None) -> None:
+    """``keying``: real texts and key functions, for the whole link step (keys, then link) of each probe article."""
     sizes = tuple(s for s in sorted(sizes) if s <= max_size)
     indexes = {"index": StoryIndex(threshold=0.07)}
     if baseline is not None:
@@ -236,7 +315,8 @@ def speed(max_size: int, per_day: float, stream: Iterator[tuple[Counter[str], da
             print(f"  N = {sizes[0]:>9,}    again: {median * 1e3:.3f} / {p90 * 1e3:.3f} / {mean * 1e3:.3f} ms/article "
                   "(the same index and probe as at the first size, measured now)", flush=True)
         for name, index in indexes.items():
-            median, p90, mean = probe_times(index, probe)
+            links: list[float] = []
+            median, p90, mean = probe_times(index, probe, links)
             line = (f"  N = {size:>9,} {name:>8}: {median * 1e3:.3f} / {p90 * 1e3:.3f} / {mean * 1e3:.3f} ms/article; "
                     f"held {index.held()}; {index.evicted:,} stories evicted; filling took {fill[name]:,.0f} s CPU")
             if name == "index":
@@ -246,6 +326,9 @@ def speed(max_size: int, per_day: float, stream: Iterator[tuple[Counter[str], da
                     scan(index, keys)
                 scanned = (time.process_time() - start) / scan_n
                 line += f"; scan of every live story {scanned * 1e3:.1f} ms/article ({scanned / median:,.0f}x)"
+                if keying is not None:  # another 1,000 real texts at each size
+                    texts = [keying[0][(done + j) % len(keying[0])] for j in range(len(probe))]
+                    line += "\n    " + whole_step(keying[1], texts, links)
             print(line, flush=True)
         done += len(probe)
         print(f"  RSS {rss_mb():,.0f} MB (the process, with {' and '.join(indexes)})", flush=True)
@@ -264,6 +347,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000],
                         help="archive sizes at which linking is measured (the first is measured again beside each)")
     parser.add_argument("--baseline-max", type=int, default=100_000, help="the largest N the baseline is run to")
+    parser.add_argument("--keys-baseline", type=Path,
+                        help="another checkout (its alerts/textkeys.py and stories.py): its key computation beside")
     args = parser.parse_args()
     if args.no_quality:
         pass
@@ -271,9 +356,14 @@ def main() -> None:
         quality(args.shared, args.cold)
     else:
         print(f"skipped quality: no event-clusters or stories-dev under {args.shared}")
+    texts = real_texts(args.shared)
+    functions = key_functions(args.keys_baseline)
+    if texts:
+        keys_cost(texts, functions)
     if args.max > 0:
         speed(args.max, args.per_day, keyed_stream(args.stream, args.shared, args.per_day), args.stream,
-              baseline_index(args.baseline) if args.baseline else None, args.baseline_max, tuple(args.sizes))
+              baseline_index(args.baseline) if args.baseline else None, args.baseline_max, tuple(args.sizes),
+              (texts, functions) if texts else None)
 
 
 if __name__ == "__main__":

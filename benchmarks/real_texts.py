@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TypeVar
 
 
-def _decoded(raw: bytes) -> str:
+def decoded_text(raw: bytes) -> str:
+    """A text file of the corpora as text (UTF-8, or Windows-1252 for the older ones), Unix line ends."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -30,8 +31,8 @@ def _decoded(raw: bytes) -> str:
 def real_texts(shared: Path) -> list[str]:
     """Every article text of the four corpora, in a fixed order (missing corpora are skipped)."""
     data = shared / "data"
-    texts = [_decoded(p.read_bytes()) for p in sorted((data / "bbc" / "bbc").glob("*/*.txt"))]
-    texts += [_decoded(p.read_bytes()) for p in sorted((data / "event-clusters" / "WikiRef220").glob("*"))
+    texts = [decoded_text(p.read_bytes()) for p in sorted((data / "bbc" / "bbc").glob("*/*.txt"))]
+    texts += [decoded_text(p.read_bytes()) for p in sorted((data / "event-clusters" / "WikiRef220").glob("*"))
               if p.is_file()]
     for path in (data / "stories-dev" / "stories-dev.jsonl", data / "news-dev.jsonl"):
         if path.exists():

@@ -1,5 +1,6 @@
 """The outbox against SMTP servers that misbehave: nothing is lost, nothing is sent twice."""
 
+import smtplib
 import socket
 import threading
 from datetime import UTC, datetime, timedelta
@@ -147,3 +148,124 @@ def test_claims_and_sends_of_a_group_take_one_statement_each(tmp_path: Path) -> 
     assert store.claim_alerts([], WorkerId("h", 2, "alert")) == []
     store.mark_sent(*keys)
     assert store.alert_counts() == {"sent": 4}
+
+
+def test_a_round_records_each_send_with_the_next_claim_and_a_crash_leaves_one_email_in_doubt(  # type: ignore[no-untyped-def]
+        tmp_path: Path, smtp) -> None:
+    """One commit per email (the record of a send shares the next claim's transaction) plus one at the end; a
+    worker that dies sending the third email leaves the first two recorded and the third alone in doubt."""
+    from sqlalchemy import event
+    from wirewatch.alerts.mailer import release_claims
+
+    from wirewatch.heartbeats import WorkerId
+
+    store = AlertStore.open(f"sqlite:///{tmp_path / 's.db'}")
+    for i in range(4):
+        queue_one(store, f"a@example.org|r{i}|topic")
+    commits = [0]
+    event.listen(store.engine, "commit", lambda _conn: commits.__setitem__(0, commits[0] + 1))
+    mailer = SmtpMailer(SmtpSettings(host="127.0.0.1", port=smtp.port, security="none"))
+    recorded: list[str] = []
+    assert deliver_pending(store, mailer, on_sent=lambda a: recorded.append(a.idem_key)) == (4, 0)
+    assert commits[0] == 5 and store.alert_counts() == {"sent": 4}  # 4 claims (3 with a record), 1 last record
+    assert sorted(recorded) == [f"a@example.org|r{i}|topic" for i in range(4)] and len(smtp.messages) == 4
+
+    class Dies(SmtpMailer):
+        sent = 0
+
+        def send_stored(self, text: str) -> None:
+            if self.sent == 2:
+                raise KeyboardInterrupt  # the process is killed in the third SMTP conversation
+            super().send_stored(text)
+            self.sent += 1
+
+    for i in range(3):
+        queue_one(store, f"a@example.org|d{i}|topic")
+    dead = WorkerId("h", 1, "alert")
+    with pytest.raises(KeyboardInterrupt):
+        deliver_pending(store, Dies(SmtpSettings(host="127.0.0.1", port=smtp.port, security="none")), worker=dead)
+    assert store.alert_counts() == {"sent": 6, "sending": 1}
+    assert release_claims(store, 0.0, datetime.now(UTC) + timedelta(seconds=1)) == ["a@example.org|d2|topic"]
+    assert deliver_pending(store, mailer) == (1, 0) and store.alert_counts() == {"sent": 7}
+    assert len(smtp.messages) == 7  # each email once: none of the recorded ones went again
+
+
+class Transcript(smtplib.SMTP):
+    """An SMTP client that connects nowhere and keeps what it would transmit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, list[str], bytes]] = []
+
+    def ehlo_or_helo_if_needed(self) -> None:
+        """No server to greet."""
+
+    def sendmail(self, from_addr, to_addrs, msg, mail_options=(), rcpt_options=()):  # type: ignore[no-untyped-def]
+        self.sent.append((from_addr, list(to_addrs), msg))
+        return {}
+
+
+def composed_alerts() -> list[str]:
+    """Alerts as the alert stage stores them: the real composer over articles in several scripts, long titles."""
+    from wirewatch.alerts.alert_facts import alert_facts
+    from wirewatch.alerts.compose import Composer
+
+    from wirewatch.schema import Article, Entry, TaggedArticle, TopicTag
+
+    titles = ["Ceasefire talks resume in Doha", "Переговоры о перемирии возобновились в Дохе",
+              "استئناف محادثات وقف إطلاق النار في الدوحة", "การเจรจาหยุดยิงกลับมาอีกครั้ง",
+              "A very long headline " * 8 + "that the subject header has to fold over several lines",
+              "Zürich — «quotes», naïve café: 50 % of 1,200 €", "x" * 120]
+    out = []
+    for n, title in enumerate(titles):
+        entry = Entry(article_id=f"a{n}", url=f"https://wire.test/{'deep/' * 20}{n}?q=" + "y" * 90,
+                      canonical_url="", feed_url="https://wire.test/feed.xml", feed_title="Wire Désk",
+                      title=title, published="2026-12-01T10:00:00+00:00", seen_at="2026-12-01T10:00:05+00:00")
+        article = Article(entry=entry, title=title, text=f"{title}.\n" + "Délégations et négociateurs. " * 30,
+                          published=entry.published, sitename="Wire Désk")
+        tagged = TaggedArticle(article=article, topics=[TopicTag(topic="ceasefire_talks", score=0.9, fired=True,
+                                                                 explanation="talks, ceasefire")])
+        for sender in ("w <w@wire.test>", "Wirewatch Désk <alerts@wire.test>"):
+            facts = alert_facts(f"a@example.org|a{n}|topic", "topic", "Ana Lyst <a@example.org>", tagged, None,
+                                None, None)
+            out.append(Composer(sender).compose(facts).as_string())
+    return out
+
+
+def test_a_stored_alert_is_sent_as_the_bytes_the_full_parse_would_send() -> None:
+    """The stored text, sent as it is, is byte for byte what send_message transmits of it parsed back."""
+    from wirewatch.alerts.mailer import parsed
+    from wirewatch.alerts.smtp_envelope import stored_envelope
+
+    texts = composed_alerts()
+    texts.append(texts[0].replace("Subject: ", "Subject:", 1))  # written back as "Subject: ", as the generator does
+    fast = 0
+    for text in texts:
+        slow = Transcript()
+        slow.send_message(parsed(text))
+        envelope = stored_envelope(text)
+        if envelope is not None:
+            fast += 1
+            assert envelope == slow.sent[0], text[:300]
+    assert fast >= len(texts) - 2  # the composer's alerts take the short way (a header too long may not)
+    with_bcc = texts[0].replace("\nTo: ", "\nBcc: b@example.org\nTo: ", 1)
+    assert stored_envelope(with_bcc) is None and stored_envelope(texts[0].replace("\n", "\r\n")) is None
+    part = texts[0].index("Content-Transfer-Encoding:", texts[0].index("\n\n"))  # a part's header, not verbatim
+    assert stored_envelope(texts[0][:part] + texts[0][part:].replace(": ", ":", 1)) is None
+
+
+def test_a_stored_alert_reaches_the_server_as_composed(tmp_path: Path, smtp) -> None:  # type: ignore[no-untyped-def]
+    store = AlertStore.open(f"sqlite:///{tmp_path / 's.db'}")
+    texts = composed_alerts()[:4]
+    for n, text in enumerate(texts):
+        store.queue_alert(f"a@example.org|c{n}|topic", "a@example.org", f"c{n}", "topic", "s", text)
+    mailer = SmtpMailer(SmtpSettings(host="127.0.0.1", port=smtp.port, security="none"))
+    assert deliver_pending(store, mailer) == (4, 0)
+    from wirewatch.alerts.mailer import parsed
+
+    got = {m["X-Wirewatch-Alert"]: m for m in smtp.messages}
+    for text in texts:
+        want = parsed(text)
+        assert got[want["X-Wirewatch-Alert"]]["Subject"] == want["Subject"]
+        assert got[want["X-Wirewatch-Alert"]].get_body(("plain",)).get_content().replace("\r\n", "\n") == \
+            want.get_body(("plain",)).get_content()
