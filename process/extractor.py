@@ -11,7 +11,10 @@ feed's summary is used instead and the article says so (``text_source = "feed_su
 A page still loading after ``page_patience_seconds`` (a slow server) does not hold back its batch:
 its fetch goes on in the background, bounded by its own deadline, and its entry goes back to the
 end of ``entries`` (an output, published before the batch is committed, so nothing is lost); when
-it comes again, the page fetched meanwhile is used.
+it comes again, the page fetched meanwhile is used. Once all but a tenth of a batch's pages are in,
+the last ones get :data:`STRAGGLER_GRACE` seconds more at most (or as long again as the batch has
+waited), not the whole patience; and a batch made only of entries that came back waits at most
+:data:`COMEBACK_WAIT` seconds for their pages: a slow server costs the other pages about a second.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ log = logging.getLogger(__name__)
 MAX_CRAWL_DELAY = 30.0  # a robots.txt Crawl-delay above this is capped, not obeyed to the letter
 HTML_TYPES = ("text/html", "application/xhtml+xml", "text/xml", "application/xml")
 FORGET_FETCH_SECONDS = 600.0  # a background fetch whose entry never came back (another worker took it)
+STRAGGLER_GRACE = 1.0  # seconds a batch waits for its last pages once nine tenths are in (at least)
+COMEBACK_WAIT = 1.0  # seconds a batch of entries that came back waits for their pages, at most
 POOL_START_SECONDS = 60.0  # a pool not started by then (normally 1-6 s): that batch is extracted in-process
 
 
@@ -326,8 +331,9 @@ class Extractor:
     def _fetch_all(self, entries: list[Entry]) -> list[tuple[Fetched | None, str] | None]:
         """Each entry's page, or None for a page still loading after the patience (fetched on meanwhile).
 
-        The patience runs for the pages of new entries; a batch made only of entries that came back
-        waits for them up to the patience too, so that a slow page is asked for at that pace."""
+        The patience runs for the pages of new entries, cut short for the last tenth of them once the rest
+        are in; a batch made only of entries that came back waits for them up to :data:`COMEBACK_WAIT`, so
+        that a slow page is asked for at that pace and holds back the entries behind it little."""
         now = time.monotonic()
         self._slow = {k: v for k, v in self._slow.items() if not v[0].done() or now - v[1] < FORGET_FETCH_SECONDS}
         futures, fresh = [], []
@@ -336,11 +342,19 @@ class Extractor:
             futures.append(slow[0] if slow else self._fetchers.submit(self._fetch, entry))
             if slow is None:
                 fresh.append(futures[-1])
-        patience = now + self.settings.page_patience_seconds
         waited_for = fresh or futures
-        while time.monotonic() < patience and not all(f.done() for f in waited_for):
-            wait([f for f in waited_for if not f.done()], timeout=patience - time.monotonic(),
-                 return_when=FIRST_COMPLETED)
+        patience = now + (self.settings.page_patience_seconds if fresh else
+                          min(self.settings.page_patience_seconds, COMEBACK_WAIT))
+        stragglers, cut = max(1, len(waited_for) // 10), False
+        while (left := patience - time.monotonic()) > 0:
+            pending = [f for f in waited_for if not f.done()]
+            if not pending:
+                break
+            if not cut and len(pending) <= stragglers < len(waited_for):  # the rest are in: a grace, not the patience
+                cut, waited = True, time.monotonic() - now
+                patience = min(patience, time.monotonic() + max(STRAGGLER_GRACE, waited))
+                left = patience - time.monotonic()
+            wait(pending, timeout=left, return_when=FIRST_COMPLETED)
         pages: list[tuple[Fetched | None, str] | None] = []
         for entry, future in zip(entries, futures, strict=True):
             key = (entry.article_id, entry.url)

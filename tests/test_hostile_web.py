@@ -129,6 +129,30 @@ def test_a_slow_article_page_does_not_hold_back_its_batch() -> None:
     assert took < 2.5 and again[0][0].topic == ARTICLES and "deadline" in again[0][0].message.fetch_error
 
 
+def test_the_last_slow_page_gets_a_grace_not_the_whole_patience_nor_again_when_it_comes_back() -> None:
+    """A patience of 30 s: once the nine fast pages are in, the slow one gets about a second more, and its entry
+    coming back alone waits about a second; neither holds the batch or the stage for the 30 s."""
+    page = html_page(Item(url="x", title="Doha talks", body=BODY, published="2024-08-10", author="A"))
+    with LoopbackSite({f"/{i}.html": Resource(page) for i in range(9)} |
+                      {"/slow.html": Resource(page, trickle=0.5)}) as site:
+        settings = ExtractSettings(workers=1, deadline_seconds=60, page_patience_seconds=30, respect_robots_txt=False)
+        with make_client(3, LOOPBACK.agent, 5, AddressPolicy.from_strings(LOOPBACK.allow_networks)) as client:
+            extractor = Extractor(settings, LOOPBACK, client)
+            try:
+                entries = [entry(site.url(f"/{i}.html"), i) for i in range(9)] + [entry(site.url("/slow.html"), 9)]
+                started = time.monotonic()
+                first = extractor.handle_batch(entries)
+                took = time.monotonic() - started
+                again = extractor.handle_batch([entries[-1]])
+                took_again = time.monotonic() - started - took
+            finally:
+                extractor.close()
+    print(f"9 pages out after {took:.1f} s, the slow one's entry back; its come-back batch took {took_again:.1f} s")
+    assert [o[0].topic for o in first] == [ARTICLES] * 9 + [ENTRIES]
+    assert again[0][0].topic == ENTRIES  # still loading: back to the queue again
+    assert took < 15 and took_again < 15  # not the 30 s patience (about 1 s each on a quiet machine)
+
+
 def test_an_octal_ip_link_falls_back_to_the_feed_summary() -> None:
     with make_client(2, LOOPBACK.agent, 5, AddressPolicy()) as client:
         extractor = Extractor(ExtractSettings(workers=1, respect_robots_txt=True), LOOPBACK, client)
