@@ -18,10 +18,10 @@ seed, against the story as it grew and against its closest member; how much of t
 keys the article carries; places, name skeletons, figures and dates in common; the share of the
 story's topics the article carries (a signal, not a gate); and the days from the story's start and
 from its last member. Their weights are learned on labelled pairs by ``benchmarks/fit_linker.py``
-(a logistic regression with fixed signs, or boosted trees monotone in the same signs, :mod:`alerts.linker_trees`).
-``fit_linker.py`` writes a weights file (numbers only, with its format version :data:`FORMAT`) that
-:meth:`LinkModel.load` reads; none ships yet, so the alert stage runs the hand-written linker
-(:mod:`alerts.linker_stage`).
+(a logistic regression with fixed signs, or a bag of boosted trees monotone in the same signs,
+:mod:`alerts.linker_trees`). ``fit_linker.py`` writes a weights file (numbers only, with its format version
+:data:`FORMAT`) that :meth:`LinkModel.load` reads; none ships yet (docs/benchmarks.md: held out, it misses the
+Doha floors), so the alert stage runs the hand-written linker (:mod:`alerts.linker_stage`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from wirewatch.alerts.linker_trees import Trees
 from wirewatch.alerts.textkeys import Analysis
 
 WEIGHTS_FILE = Path(__file__).parent / "data" / "linker_weights.json"
-FORMAT = "wirewatch-linker/3"
+FORMAT = "wirewatch-linker/4"  # 4: a bag of trees (alerts/linker_trees.py), fitted without news-dev
 LINK_FEATURES = ("cos_seed", "cos_story", "cos_member", "anchors", "own_anchors", "both_anchors", "places",
                  "seed_places", "own_places", "both_places", "skeletons", "names", "facts", "topics",
                  "days_seed", "days_last", "before_seed", "seed_top", "own_top", "rival", "beats_rival", "rival_own",
@@ -278,6 +278,12 @@ class LinkModel:
     threshold: float  # P(belongs) that links an article to a watched story
     index_threshold: float  # P(belongs) that joins an article to an every-article story
     trees: Trees | None = None  # boosted trees in place of the logistic link weights (alerts.linker_trees)
+    learn_threshold: float | None = None  # P(belongs) on the seed alone to teach the story (None: threshold)
+
+    @property
+    def teaches(self) -> float:
+        """The bar a member must clear on the story's seed alone to teach the story (never below the link's)."""
+        return self.threshold if self.learn_threshold is None else max(self.threshold, self.learn_threshold)
 
     @classmethod
     def load(cls, path: Path = WEIGHTS_FILE) -> LinkModel:
@@ -299,7 +305,8 @@ class LinkModel:
             weights = {} if trees else {k: float(v) for k, v in link["weights"].items()}
             return cls(weights, float(link.get("bias", 0.0)),
                        {k: float(v) for k, v in kind["weights"].items()}, float(kind["bias"]),
-                       float(data["threshold"]), float(data["index_threshold"]), trees)
+                       float(data["threshold"]), float(data["index_threshold"]), trees,
+                       None if data["learn_threshold"] is None else float(data["learn_threshold"]))
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise ModelFileError(f"{path}: malformed linker weights ({exc}); rerun benchmarks/fit_linker.py") \
                 from exc
@@ -308,6 +315,7 @@ class LinkModel:
         link: dict[str, object] = {"trees": self.trees.as_json()} if self.trees else \
             {"weights": dict(self.link_weights), "bias": self.link_bias}
         return {"format": FORMAT, "threshold": self.threshold, "index_threshold": self.index_threshold,
+                "learn_threshold": self.learn_threshold,
                 "link": link, "kind": {"weights": dict(self.kind_weights), "bias": self.kind_bias}, **extra}
 
     def belongs(self, features: Mapping[str, float]) -> float:

@@ -183,6 +183,7 @@ class WatchLinker:
         if kind == "follow_up":
             story.profile.learn(text, published)
         if story.learned is not None and self.model is not None:
+            story.learned.linked(published)
             analysis = self._analyse(article_id, text)
             side = self._side(article_id, analysis)
             rivals = self._rivals(story, article_id, side, published)

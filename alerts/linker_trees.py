@@ -2,8 +2,10 @@
 
 In: the ``"trees"`` object of a weights file (written by ``benchmarks/fit_linker.py`` from a fitted
 ``HistGradientBoostingClassifier``): the feature names, a baseline and a list of trees, each a list of nodes
-``[feature, threshold, left, right, value, leaf, missing_left]``. Out: the probability that an article belongs
-to the story (:meth:`Trees.probability`), the same number scikit-learn's ``predict_proba`` gives.
+``[feature, threshold, left, right, value, leaf, missing_left]``, and ``bag``, how many fitted models they
+average (their leaves already divided by it, so the sum of all trees is the mean of the models' log-odds). Out:
+the probability that an article belongs to the story (:meth:`Trees.probability`): for one model, the number
+scikit-learn's ``predict_proba`` gives; for a bag, the logistic of the models' mean log-odds.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ class Trees:
     features: tuple[str, ...]
     baseline: float
     trees: tuple[tuple[Node, ...], ...]
+    bag: int = 1  # the number of fitted models whose trees these are
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> Trees:
@@ -36,10 +39,24 @@ class Trees:
             if not nodes:
                 raise ValueError("an empty tree")
             trees.append(nodes)
-        return cls(features, float(data["baseline"]), tuple(trees))  # type: ignore[arg-type]
+        bag = int(data["bag"])  # type: ignore[call-overload]
+        if not 1 <= bag <= len(trees):
+            raise ValueError(f"a bag of {bag} models in {len(trees)} trees")
+        return cls(features, float(data["baseline"]), tuple(trees), bag)  # type: ignore[arg-type]
+
+    @classmethod
+    def mean(cls, parts: Sequence[Trees]) -> Trees:
+        """One set of trees whose log-odds are the mean of the parts' (a bag of fitted models): every leaf divided
+        by the number of parts, the baselines averaged."""
+        if not parts or any(p.features != parts[0].features for p in parts):
+            raise ValueError("a bag needs models over the same features")
+        share = 1.0 / len(parts)
+        trees = tuple(tuple((f, t, left, right, v * share, leaf, miss) for f, t, left, right, v, leaf, miss in tree)
+                      for part in parts for tree in part.trees)
+        return cls(parts[0].features, sum(p.baseline for p in parts) * share, trees, sum(p.bag for p in parts))
 
     def as_json(self) -> dict[str, object]:
-        return {"features": list(self.features), "baseline": self.baseline,
+        return {"features": list(self.features), "baseline": self.baseline, "bag": self.bag,
                 "trees": [[list(n) for n in tree] for tree in self.trees]}
 
     def raw(self, values: Sequence[float]) -> float:

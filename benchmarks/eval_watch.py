@@ -14,12 +14,13 @@ and ../shared/data/news-dev.jsonl. Out, printed (``--json``: one JSON object):
 A linker is scored through :class:`Linker`: ``fold(story, ids)`` gives the linker to score a held-out
 story or a held-out part of news-dev with. The hand-written linker fits nothing, so every fold is the
 same; a linker whose weights are fitted on stories-dev must be fitted without the story it scores (leave
-one story out) and, on news-dev, without the fifth it scores. Run:
+one story out) and, on news-dev, without any of news-dev (the Doha watch is scored once, on all its rows). Run:
 
     .venv/bin/python benchmarks/eval_watch.py [--shared ../shared] [--linker hand] [--brief] [--json]
 
-``--linker learned`` and ``--linker learned-linear`` score the learned linker (benchmarks/fit_linker.py, off
-by default in the alert stage), each fold fitted without what it scores.
+``--linker learned``, ``learned-single`` and ``learned-linear`` score the learned linker (benchmarks/fit_linker.py:
+the bag of trees ``fit_linker.py`` writes, one model of trees, a logistic regression), each fold fitted without what
+it scores; ``--stability`` also scores the Doha watch by each fold's model.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ from wirewatch.process.model import bundled_training_file, read_examples, train
 from wirewatch.process.rules import bundled_rules_dir
 
 DOHA_DAY = datetime(2024, 8, 17, tzinfo=UTC)
-FOLDS = 5  # news-dev is cut in five (every fifth row by id order) for a fitted linker
 KINDS = ("same_report", "follow_up")
 
 
@@ -150,24 +150,19 @@ def watch_story(story: str, data: Data, replay: Replayer) -> dict[str, Any]:
                                 f"{relations[r.id].similarity:.2f})" for r in wrong]}
 
 
-def doha(data: Data, linker: Linker) -> dict[str, Any]:
-    """The Doha watch on news-dev (a fitted linker: each fifth scored by a fold fitted without it) and the
-    four other Doha seeds, which retell the first the same day."""
+def doha(data: Data, linker: Linker, without: str | None = None) -> dict[str, Any]:
+    """The Doha watch on news-dev (a fitted linker: by the fit on everything but news-dev, the one fit_linker.py writes)
+    and the four other Doha seeds, which retell the first the same day (``without``: by the fold fitted without
+    that stories-dev story instead, to see how much the Doha watch moves with what the fit sees)."""
     seeds, dev = data.doha_seeds, data.news_dev
     seed_topics = data.topics["doha0"]
-    retold = linker.fold(None, frozenset())(
+    retold = linker.fold(without, frozenset())(
         seeds[0], seed_topics, DOHA_DAY,
         [PastArticle(f"seed {n}", t, DOHA_DAY.replace(hour=12), data.topics[f"doha{n}"]) for n, t in
          enumerate(seeds[1:], 1)], list(seeds))
     past = [PastArticle(r.id, r.text, r.published, data.topics[r.id]) for r in dev]
     archive = [*seeds, *(r.text for r in dev)]
-    ordered = sorted(r.id for r in dev)
-    folds = [frozenset(ordered[k::FOLDS]) for k in range(FOLDS)] if linker.fitted else [frozenset(ordered)]
-    relations: dict[str, Relation] = {}
-    for held in folds:
-        replayed = linker.fold(None, held if linker.fitted else frozenset())(seeds[0], seed_topics, DOHA_DAY, past,
-                                                                            archive)
-        relations.update({i: r for i, r in replayed.items() if i in held})
+    relations = linker.fold(without, frozenset(r.id for r in dev))(seeds[0], seed_topics, DOHA_DAY, past, archive)
     members = [r for r in dev if r.story == "doha"]
     others = [r for r in dev if r.story != "doha"]
     found = [r for r in members if relations[r.id].related]
@@ -179,7 +174,9 @@ def doha(data: Data, linker: Linker) -> dict[str, Any]:
             "flagged_wrongly": [f"{r.id} ({r.lang}, {relations[r.id].similarity:.2f})" for r in wrong]}
 
 
-def evaluate(data: Data, linker: Linker) -> dict[str, Any]:
+def evaluate(data: Data, linker: Linker, stability: bool = False) -> dict[str, Any]:
+    """Each story watched by the fold without it, pooled, and the Doha watch (``stability``: also the Doha watch
+    by each fold's model, a fitted linker's spread)."""
     per_story = {story: watch_story(story, data, linker.fold(story, frozenset())) for story in sorted(data.seeds)}
     total = {k: sum(s[k] for s in per_story.values()) for k in ("members", "found", "negatives", "false_flags",
                                                                  "right_kind")}
@@ -187,8 +184,11 @@ def evaluate(data: Data, linker: Linker) -> dict[str, Any]:
               "min_recall": min(s["recall"] for s in per_story.values()),
               "false_flag_share": total["false_flags"] / total["negatives"],
               "right_kind_share": total["right_kind"] / max(1, total["found"])}
-    return {"linker": linker.name, "scoring": "leave one story out" if linker.fitted else "nothing fitted",
-            "stories": per_story, "pooled": pooled, "doha": doha(data, linker)}
+    out = {"linker": linker.name, "scoring": "leave one story out" if linker.fitted else "nothing fitted",
+           "stories": per_story, "pooled": pooled, "doha": doha(data, linker)}
+    if stability and linker.fitted:
+        out["doha_by_fold"] = {story: doha(data, linker, story) for story in sorted(data.seeds)}
+    return out
 
 
 def report(result: dict[str, Any], details: bool = True) -> None:
@@ -212,19 +212,25 @@ def report(result: dict[str, Any], details: bool = True) -> None:
         print(f"  missed: {'; '.join(d['missed']) or 'none'}")
         print(f"  flagged wrongly: {'; '.join(d['flagged_wrongly']) or 'none'}")
     print(f"  the four other Doha seeds: {d['seeds']}")
+    if "doha_by_fold" in result:
+        print("  the Doha watch by each fold's model (fitted without that story):")
+        for story, f in result["doha_by_fold"].items():
+            print(f"    without {story:10s} recall {f['found']}/{f['members']}, false flags {f['false_flags']}; "
+                  f"missed {', '.join(m.split()[0] for m in f['missed']) or 'none'}")
 
 
 def linkers(fp_target: float | None = None) -> dict[str, Callable[[Path, Data], Linker]]:
     """The linkers this script can score, by name (``fp_target``: a learned linker's threshold lets this share
     of its training negatives through; by default fit_linker.py's)."""
-    def learned(trees: bool) -> Callable[[Path, Data], Linker]:
+    def learned(trees: bool, bag: bool = True) -> Callable[[Path, Data], Linker]:
         def make(shared: Path, data: Data) -> Linker:
             sys.path.insert(0, str(Path(__file__).resolve().parent))
-            from fit_linker import Learned
+            from linker_folds import Learned
 
-            return Learned(shared, data, trees, fp_target)
+            return Learned(shared, data, trees, fp_target, bag)
         return make
-    return {"hand": lambda shared, data: HandWritten(), "learned": learned(True), "learned-linear": learned(False)}
+    return {"hand": lambda shared, data: HandWritten(), "learned": learned(True), "learned-linear": learned(False),
+            "learned-single": learned(True, bag=False)}
 
 
 def main() -> None:
@@ -235,12 +241,13 @@ def main() -> None:
     parser.add_argument("--brief", action="store_true", help="no per-row lists")
     parser.add_argument("--fp-target", type=float, help="a learned linker lets this share of its training negatives in")
     parser.add_argument("--json", action="store_true", help="print one JSON object (a list with several linkers)")
+    parser.add_argument("--stability", action="store_true", help="also the Doha watch by each fold's model")
     args = parser.parse_args()
     if not (args.shared / "data" / "stories-dev" / "stories-dev.jsonl").exists():
         sys.exit(f"skipped: no {args.shared / 'data' / 'stories-dev'} (pass --shared)")
     data = load(args.shared)
     made = linkers(args.fp_target)
-    results = [evaluate(data, made[name](args.shared, data)) for name in (args.linker or sorted(made))]
+    results = [evaluate(data, made[name](args.shared, data), args.stability) for name in (args.linker or sorted(made))]
     if args.json:
         print(json.dumps(results[0] if len(results) == 1 else results))
         return

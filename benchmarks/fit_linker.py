@@ -1,13 +1,14 @@
 """Fit the learned story linker's weights on labelled pairs; score it through benchmarks/eval_watch.py.
 
 In: ../shared — stories-dev (each row against each story's seed and the true members seen before it), the
-Doha watch (its first seed against the four others, news-dev's ``doha_story`` excerpts and everything
-else), WikiRef220 (articles of one event against articles of others) and wirewatch's own demo corpus.
-Out: the weights of the two logistic regressions of :mod:`alerts.linker` (belongs to the story? a
-development or the same report?) and the watch threshold (:class:`~alerts.linker.LinkModel`), fitted
-without a held-out stories-dev story and held-out news-dev rows when asked: :class:`Learned` gives
-``eval_watch.py`` a model fitted without what each fold scores. Weights keep fixed signs (more in common
-never makes an article less likely to belong; more time never more likely). Run:
+Doha watch (its first seed against the four others, among the stories-dev rows), WikiRef220 (articles of one
+event against articles of others) and wirewatch's own demo corpus; never news-dev, which scores the fit.
+Out: the link model — a bag of boosted trees (one fitted without each watch, their log-odds averaged:
+:func:`fit_boosted`), or a logistic regression — and the kind model (a logistic regression: a development or
+the same report?) with the watch threshold (:class:`~alerts.linker.LinkModel`), fitted without a held-out
+stories-dev story when asked (``benchmarks/linker_folds.py`` gives ``eval_watch.py`` a model fitted without the
+story each fold scores). Weights and trees keep fixed signs (more in common never makes an article less likely
+to belong; more time never more likely). Run:
 
     .venv/bin/python benchmarks/eval_watch.py --linker learned --linker hand
     .venv/bin/python benchmarks/fit_linker.py [--shared ../shared] [--out weights.json]
@@ -22,13 +23,13 @@ import os
 import random
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from eval_watch import DOHA_DAY, Data, Replayer, Row, load
+from eval_watch import DOHA_DAY, Data, Row, load
 from scipy.optimize import minimize
 from wirewatch.alerts.linker import (
     KIND_FEATURES,
@@ -45,13 +46,16 @@ from wirewatch.alerts.linker import (
 from wirewatch.alerts.linker_rivals import Rivals
 from wirewatch.alerts.linker_trees import Trees
 from wirewatch.alerts.linker_watch import SEED_ID, LearnedStory
-from wirewatch.alerts.replay import replay_story, term_stats
-from wirewatch.alerts.stories import Relation, StoryProfile, relate
+from wirewatch.alerts.replay import term_stats
+from wirewatch.alerts.stories import StoryProfile, relate
 from wirewatch.alerts.textkeys import Analyser, Analysis
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # the trees are small: threads only fight over a shared machine's cores
 WATCH_FP_TARGET = 0.004  # the linear model's threshold lets at most this share of the training negatives through
 TREES_FP_TARGET = 0.005  # the same for the boosted trees (held-out scores, see fit_boosted)
+LEARN_SHARE = 0.5  # a member teaches the story when it would join at this share of the link's false-flag rate
+BAG_LEAF = 20  # the fewest weighted pairs a leaf of the bag's trees holds
+BAG_L2 = 1.0  # the L2 penalty on the leaves' values
 HAND_THRESHOLD = 0.14  # the hand-written linker's (a feature of the learned one): [alert] related_threshold
 MISSED = 3  # every third member of a fitted watch is left among the rivals, as a member the linker missed
 SOURCE_WEIGHT = {"stories-dev": 1.0, "wikiref": 0.5, "doha": 0.5, "demo": 0.5}
@@ -129,7 +133,7 @@ def corpus(shared: Path, data: Data) -> Corpus:
     classifier = TopicClassifier(RuleSource(bundled_rules_dir()), train(read_examples(bundled_training_file())))
     demo_topics = {v.id: frozenset(v.fired()) for v in run(classifier, [
         InputArticle(r.id, r.text.split("\n", 1)[0], r.text.split("\n", 1)[1]) for r in [seed, *rows]])}
-    texts = {r.id: r.text for r in [*data.rows, *data.news_dev, seed, *rows]}
+    texts = {r.id: r.text for r in [*data.rows, seed, *rows]}
     texts |= {f"seed:{s}": t for s, t in data.seeds.items()} | {f"doha{n}": t for n, t in enumerate(data.doha_seeds)}
     texts |= {n: t for n, (t, _) in docs.items()}
     analyser = Analyser.default()
@@ -248,38 +252,57 @@ def export_trees(model: object) -> Trees:
     return Trees(LINK_FEATURES, baseline, tuple(trees))
 
 
-def fit_boosted(c: Corpus, exclude: str = "", hold_out: frozenset[str] = frozenset(),
-                fp_target: float = TREES_FP_TARGET) -> LinkModel:
-    """Boosted trees over the same features, each monotone in the sign the linear model keeps; the kind model
-    is the linear one."""
+def boosted_trees() -> object:
+    """One model of the bag: shallow trees, large leaves, an L2 penalty on the leaves, each feature monotone in
+    the sign the linear model keeps (more in common never lowers the probability, more time never raises it)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    linear, out = fit(c, exclude, hold_out, pairs_out=True)  # type: ignore[misc]  # the kind model, the pairs
+    return HistGradientBoostingClassifier(max_depth=3, max_iter=150, learning_rate=0.05, min_samples_leaf=BAG_LEAF,
+                                          l2_regularization=BAG_L2,
+                                          monotonic_cst=[LINK_SIGNS.get(f, 1) for f in LINK_FEATURES],
+                                          random_state=7)
+
+
+def fit_boosted(c: Corpus, exclude: str = "", fp_target: float = TREES_FP_TARGET, bag: bool = True) -> LinkModel:
+    """A bag of boosted trees over the same features: one model fitted without each watch of the fit (each
+    stories-dev story but ``exclude``, the Doha seeds), their log-odds averaged. Trees fitted on every watch swing
+    near the threshold with the watches they see; the bag's mean of models that each miss one watch does not.
+    The threshold comes from held-out scores: each watch's negatives scored by the bag of models fitted without
+    it (and one other watch each), a nested leave-one-watch-out; the bar for a member to teach the story lets
+    :data:`LEARN_SHARE` of that share through. The kind model is the linear one. ``bag=False``:
+    one model fitted on every watch, its threshold from models fitted without each watch (the procedure before
+    the bag, for comparison)."""
+    linear, out = fit(c, exclude, pairs_out=True)  # type: ignore[misc]  # the kind model, the pairs
     x, y = np.asarray(out.link), np.asarray(out.label)
     w, group = np.asarray(out.weight) / np.mean(out.weight), np.asarray(out.group)
+    watches = sorted(set(out.group) - {"demo", "wikiref"})
+    models: dict[frozenset[str], object] = {}
 
-    def trees_on(rows: np.ndarray) -> HistGradientBoostingClassifier:
-        model = HistGradientBoostingClassifier(max_depth=3, max_iter=150, learning_rate=0.05, min_samples_leaf=20,
-                                               monotonic_cst=[LINK_SIGNS.get(f, 1) for f in LINK_FEATURES],
-                                               random_state=7)
-        return model.fit(x[rows], y[rows], sample_weight=w[rows])
+    def without(left_out: frozenset[str]) -> object:
+        if left_out not in models:
+            rows = ~np.isin(group, sorted(left_out))
+            models[left_out] = boosted_trees().fit(x[rows], y[rows], sample_weight=w[rows])  # type: ignore[attr-defined]
+        return models[left_out]
 
-    # the threshold from held-out scores: each watch of the fit scored by trees fitted without it (in-sample scores
-    # of negatives are lower than those of unseen stories, so a threshold set on them lets more through)
     held: list[float] = []
-    for g in sorted(set(out.group) - {"demo", "wikiref"}):
-        negatives = (group == g) & (y == 0)
-        held += list(trees_on(group != g).predict_proba(x[negatives])[:, 1])
+    for g in watches:
+        negatives = x[(group == g) & (y == 0)]
+        bagged_without = [frozenset((g, h)) for h in watches if h != g] if bag else [frozenset((g,))]
+        logit = np.mean([without(left_out).decision_function(negatives)  # type: ignore[attr-defined]
+                         for left_out in bagged_without], axis=0)
+        held += list(1.0 / (1.0 + np.exp(-logit)))
     scores = sorted(held, reverse=True)
-    threshold = round(max(0.5, float(scores[int(len(scores) * fp_target)]) + 1e-4), 4)
-    trees = export_trees(trees_on(np.ones(len(y), dtype=bool)))
-    return LinkModel({}, 0.0, linear.kind_weights, linear.kind_bias, threshold, threshold, trees)
+    threshold, teaches = (round(max(0.5, float(scores[int(len(scores) * share)]) + 1e-4), 4)
+                          for share in (fp_target, fp_target * LEARN_SHARE))
+    bagged = [frozenset((g,)) for g in watches] if bag else [frozenset()]
+    trees = Trees.mean([export_trees(without(left_out)) for left_out in bagged])
+    return LinkModel({}, 0.0, linear.kind_weights, linear.kind_bias, threshold, threshold, trees, teaches)
 
 
-def fit(c: Corpus, exclude: str = "", hold_out: frozenset[str] = frozenset(), fp_target: float = WATCH_FP_TARGET,
-        pairs_out: bool = False) -> LinkModel:
-    """Fit on every source but the stories-dev story ``exclude`` (its members and hard negatives) and the
-    news-dev rows ``hold_out``."""
+def fit(c: Corpus, exclude: str = "", fp_target: float = WATCH_FP_TARGET, pairs_out: bool = False) -> LinkModel:
+    """Fit on every source but the stories-dev story ``exclude`` (its members and hard negatives). news-dev is
+    never used: it scores the Doha watch of the fitted model (the Doha watch of the fit is its first seed against
+    the four others, among the stories-dev rows)."""
     data, out = c.data, Pairs()
     kept = [r for r in data.rows if not (exclude and r.about == exclude)]
     for story, text in data.seeds.items():
@@ -292,9 +315,8 @@ def fit(c: Corpus, exclude: str = "", hold_out: frozenset[str] = frozenset(), fp
                     ids)
     retold = [Row(f"doha{n}", "doha", "same_report", t, DOHA_DAY.replace(hour=12))
               for n, t in enumerate(data.doha_seeds[1:], 1)]
-    dev = [r for r in data.news_dev if r.id not in hold_out]
-    doha_archive = [f"doha{n}" for n in range(len(data.doha_seeds))] + [r.id for r in data.news_dev + kept]
-    watch_pairs(out, c, "doha0", data.doha_seeds[0], DOHA_DAY, "doha", retold + dev + kept, "doha",
+    doha_archive = [f"doha{n}" for n in range(len(data.doha_seeds))] + [r.id for r in kept]
+    watch_pairs(out, c, "doha0", data.doha_seeds[0], DOHA_DAY, "doha", retold + kept, "doha",
                 c.archive(doha_archive), doha_archive)
     demo_ids = [c.demo_seed.id, *(r.id for r in c.demo_rows)]
     watch_pairs(out, c, c.demo_seed.id, c.demo_seed.text, c.demo_seed.published, "demo", c.demo_rows, "demo",
@@ -332,59 +354,21 @@ def logistic(x: list[list[float]], y: list[int], weight: list[float], signs: lis
     return [round(float(v), 4) for v in theta[:n]], round(float(theta[n]), 4)
 
 
-class Learned:
-    """The learned linker for eval_watch.py: each fold is fitted without the story or rows it scores."""
-
-    fitted = True
-
-    def __init__(self, shared: Path, data: Data, trees: bool = True, fp_target: float | None = None) -> None:
-        self.corpus = corpus(shared, data)
-        self.trees = trees
-        self.fp_target = fp_target if fp_target is not None else TREES_FP_TARGET if trees else WATCH_FP_TARGET
-        what = f"boosted trees, threshold at {self.fp_target:.1%}" if trees else \
-            f"logistic regression, threshold at {self.fp_target:.1%}"
-        self.name = f"learned (alerts/linker.py features; {what} of the training negatives; anchored learning)"
-        self._models: dict[tuple[str, frozenset[str]], LinkModel] = {}
-        self._analyses: dict[str, Analysis] = {}
-
-    def analyse(self, text: str) -> Analysis:
-        """The analysis of a text, once per text for all the folds."""
-        found = self._analyses.get(text)
-        if found is None:
-            found = self._analyses[text] = Analyser.default().analyse(text)
-        return found
-
-    def model(self, story: str | None, held_out: frozenset[str]) -> LinkModel:
-        key = (story or "", held_out)
-        if key not in self._models:
-            start = time.process_time()
-            self._models[key] = (fit_boosted if self.trees else fit)(self.corpus, story or "", held_out, self.fp_target)
-            print(f"  fitted without {story or f'{len(held_out)} news-dev rows'}: threshold "
-                  f"{self._models[key].threshold} ({time.process_time() - start:.0f} s CPU)", file=sys.stderr)
-        return self._models[key]
-
-    def fold(self, story: str | None, held_out: frozenset[str]) -> Replayer:
-        model = self.model(story, held_out)
-
-        def replay(seed: str, topics: frozenset[str], start: datetime | None, past: Sequence[object],
-                   archive: list[str]) -> Mapping[str, Relation]:
-            # the alert stage's own replay (alerts/replay.py), with this fold's weights; the archive is the past
-            return replay_story(seed, topics, start, past, term_stats(archive), HAND_THRESHOLD,  # type: ignore[arg-type]
-                                model=model, analyse=self.analyse)
-        return replay  # type: ignore[return-value]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
     parser.add_argument("--out", type=Path, default=WEIGHTS_FILE, help="where to write the weights (JSON numbers only)")
     parser.add_argument("--exclude", default="", help="leave this stories-dev story out")
     parser.add_argument("--linear", action="store_true", help="the logistic model rather than the boosted trees")
+    parser.add_argument("--single", action="store_true", help="one model of boosted trees rather than a bag")
     parser.add_argument("--fp-target", type=float, help="the threshold lets this share of held-out negatives in")
     args = parser.parse_args()
     c = corpus(args.shared, load(args.shared))
     target = args.fp_target if args.fp_target is not None else WATCH_FP_TARGET if args.linear else TREES_FP_TARGET
-    model = fit(c, args.exclude, fp_target=target) if args.linear else fit_boosted(c, args.exclude, fp_target=target)
+    start = time.process_time()
+    model = fit(c, args.exclude, fp_target=target) if args.linear else \
+        fit_boosted(c, args.exclude, fp_target=target, bag=not args.single)
+    print(f"fitted in {time.process_time() - start:.0f} s CPU", file=sys.stderr)
     args.out.write_text(json.dumps(model.as_json(fitted_by="benchmarks/fit_linker.py", excluded=args.exclude,
                                                  fp_target=target), separators=(",", ":")) + "\n", encoding="utf-8")
     print(f"wrote {args.out} ({args.out.stat().st_size:,} bytes): threshold {model.threshold}")

@@ -2,20 +2,26 @@
 and give the same features as computed afresh; a story's vectors follow what it learns; a rival outside the story
 counts only when published near the article (issue 10)."""
 
+import json
+import logging
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from wirewatch.alerts.linker import (
     KIND_FEATURES,
     LINK_FEATURES,
     KeySide,
     LinkModel,
+    ModelFileError,
     StoryKeys,
     TermStats,
     pair_features,
 )
 from wirewatch.alerts.linker_rivals import Rivals
-from wirewatch.alerts.linker_stage import WatchLinker
+from wirewatch.alerts.linker_stage import WatchLinker, shipped_model
+from wirewatch.alerts.linker_trees import Trees
 from wirewatch.alerts.stories import TermStats as NameStats
 from wirewatch.alerts.textkeys import Analyser
 
@@ -115,3 +121,73 @@ def test_the_closest_rival_is_named_and_a_watch_keeps_how_close_each_article_cam
     linker.relate(story, "a1", text[1], DAY, ())
     linker.relate(story, "a2", text[2], DAY, ())
     assert set(story.closeness) == {"a1", "a2"} and all(0.0 <= v <= 1.0 for v in story.closeness.values())
+
+
+def _one_tree(value: float, baseline: float) -> Trees:
+    """cos_seed <= 0.3 goes left (leaf -value), else right (leaf +value)."""
+    tree = ((LINK_FEATURES.index("cos_seed"), 0.3, 1, 2, 0.0, False, False), (0, 0.0, 0, 0, -value, True, False),
+            (0, 0.0, 0, 0, value, True, False))
+    return Trees(LINK_FEATURES, baseline, (tree,))
+
+
+def test_a_bag_of_trees_scores_the_mean_of_its_models_log_odds_and_reads_back_as_written(tmp_path: Path) -> None:
+    a, b = _one_tree(2.0, 0.0), _one_tree(1.0, -1.0)
+    bag = Trees.mean([a, b])
+    assert bag.bag == 2 and len(bag.trees) == 2
+    for cos in (0.1, 0.9):
+        values = [cos if f == "cos_seed" else 0.0 for f in LINK_FEATURES]
+        assert bag.raw(values) == pytest.approx((a.raw(values) + b.raw(values)) / 2)
+    model = LinkModel({}, 0.0, {k: 0.0 for k in KIND_FEATURES}, 0.0, 0.6, 0.6, bag)
+    path = tmp_path / "weights.json"
+    path.write_text(json.dumps(model.as_json()), encoding="utf-8")
+    assert LinkModel.load(path) == model
+    with pytest.raises(ValueError, match="same features"):
+        Trees.mean([a, Trees(LINK_FEATURES[:-1], 0.0, a.trees)])
+
+
+def test_a_weights_file_of_the_unbagged_format_or_a_bad_bag_falls_back_to_the_hand_written_linker(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    model = LinkModel({}, 0.0, {k: 0.0 for k in KIND_FEATURES}, 0.0, 0.6, 0.6, Trees.mean([_one_tree(2.0, 0.0)] * 3))
+    path = tmp_path / "weights.json"
+    old = model.as_json() | {"format": "wirewatch-linker/3"}  # the single trees of before, fitted with news-dev
+    path.write_text(json.dumps(old), encoding="utf-8")
+    with pytest.raises(ModelFileError, match=r"wirewatch-linker/3.*rerun benchmarks/fit_linker.py"):
+        LinkModel.load(path)
+    for bag in (0, 4, "three"):  # more models than trees, none, not a number
+        broken = model.as_json()
+        broken["link"]["trees"]["bag"] = bag  # type: ignore[index]
+        path.write_text(json.dumps(broken), encoding="utf-8")
+        with pytest.raises(ModelFileError, match="malformed"):
+            LinkModel.load(path)
+    shipped_model.cache_clear()
+    with caplog.at_level(logging.ERROR):
+        assert shipped_model(path) is None
+    assert "malformed" in caplog.text and "hand-written" in caplog.text
+    linker = WatchLinker(NameStats.with_background(), 0.14, 120.0, model=shipped_model(path), use_shipped=False)
+    assert linker.name == "hand-written"
+    text = [a["title"] + "\n" + "\n".join(a["body"]) for a in CORPUS.articles]
+    story = linker.story("w", "w", text[0], (), DAY)
+    assert linker.relate(story, "a0", text[0], DAY, ()).kind == "same_report"  # the stage goes on, hand-written
+    shipped_model.cache_clear()
+
+
+def test_a_member_teaches_the_story_only_above_the_models_bar_for_teaching() -> None:
+    from dataclasses import replace
+
+    from wirewatch.alerts.linker_watch import LearnedStory
+
+    link = {k: 0.0 for k in LINK_FEATURES} | {"cos_seed": 8.0, "anchors": 4.0}
+    low = LinkModel(link, -2.5, {k: 0.0 for k in KIND_FEATURES}, 0.0, 0.5, 0.5)
+    text = [a["title"] + "\n" + "\n".join(a["body"]) for a in CORPUS.articles]
+    analyse = Analyser.default().analyse
+    stats = TermStats()
+    for t in text:
+        stats.add_keys(analyse(t).keys)
+    story = LearnedStory()
+    story.seed(text[0], (), DAY)
+    p = low.belongs(pair_features(analyse(text[0]).keys, story.anchor, stats, DAY))
+    assert p > 0.5 and low.teaches == 0.5
+    assert story.anchored(analyse(text[0]), stats, low, DAY, ())
+    strict = replace(low, learn_threshold=min(1.0, p + 0.01))
+    assert strict.teaches > p and not story.anchored(analyse(text[0]), stats, strict, DAY, ())
+    assert replace(low, learn_threshold=0.1).teaches == 0.5  # never below the link's own threshold
