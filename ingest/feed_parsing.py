@@ -112,7 +112,7 @@ def parse_feed(content: bytes, feed_url: str, headers: Mapping[str, str] | None 
     plain = read_plain_rss(content, headers)  # the plainest RSS 2.0, read as feedparser would, 10x faster
     if plain is not None:
         title, items = plain
-        return _parsed(feed_url, title, [(i.link, i.id, i.title, i.summary, "", i.published) for i in items], "")
+        return _parsed(feed_url, title, [(i.link, i.id, i.title, i.summary, i.author, i.published) for i in items], "")
     # a stream, never the bytes themselves: feedparser tries bytes as a file name first (a body reading
     # "/etc/passwd" would have been that file), a needless system call per feed besides
     parsed = feedparser.parse(io.BytesIO(content), response_headers={k.lower(): v for k, v in headers.items()},

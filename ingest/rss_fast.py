@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lxml import etree
+from wirewatch.ingest.rss_elements import CHANNEL_PASSED, ITEM_PASSED, feedparser_name, passable
 
 try:  # feedparser's inner steps; a release that moved them sends every feed to feedparser itself
     from feedparser.datetimes import _parse_date
@@ -44,11 +45,6 @@ except (ImportError, AttributeError):
     FEEDPARSER_STEPS = False
 
 XML_TYPES = ("application/rss+xml", "application/xml")
-ITEM_FIELDS = {"title", "link", "guid", "pubDate", "description"}
-ITEM_IGNORED = {"category", "comments", "enclosure"}  # feedparser keeps them apart from our fields
-CHANNEL_PLAIN = {"title", "link", "description", "language", "copyright", "managingEditor", "webMaster",
-                 "pubDate", "lastBuildDate", "category", "generator", "docs", "ttl", "item"}
-ATOM_LINK = "{http://www.w3.org/2005/Atom}link"  # the channel's rel="self" link, common and harmless
 DECLARATION = re.compile(rb"^<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']")
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
 
@@ -59,6 +55,7 @@ class RawItem:
     id: str
     title: str
     summary: str
+    author: str
     published: time.struct_time | None
 
 
@@ -66,17 +63,18 @@ def _header(headers: Mapping[str, str], name: str) -> str:
     return next((v for k, v in headers.items() if k.lower() == name), "")
 
 
-def _utf8_declared(content: bytes, headers: Mapping[str, str]) -> bool:
+def _check_encoding(content: bytes, headers: Mapping[str, str]) -> None:
     media, _, params = _header(headers, "content-type").partition(";")
     if media.strip().lower() not in XML_TYPES:
-        return False
+        raise NotPlain("media type")
     charset = params.strip().lower()
     if charset and charset.replace(" ", "") not in ("charset=utf-8", 'charset="utf-8"'):
-        return False
+        raise NotPlain("charset other than UTF-8")
     if content.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) or b"\0" in content[:4]:
-        return False  # a byte order mark, or UTF-16 or -32 without one
+        raise NotPlain("byte order mark or UTF-16/32")
     declared = DECLARATION.match(content)
-    return declared is None or declared.group(1).lower() == b"utf-8"
+    if declared is not None and declared.group(1).lower() != b"utf-8":
+        raise NotPlain("declared encoding other than UTF-8")
 
 
 def _text(text: str | None, html: bool = False) -> str:
@@ -108,67 +106,102 @@ def _link(text: str | None) -> str:
     return re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", _uri(text).replace("&amp;", "&"))
 
 
-def _item(item: etree._Element) -> RawItem | None:
+class NotPlain(Exception):
+    """Why a document is not for the fast path (feedparser reads it)."""
+
+
+DC = "{http://purl.org/dc/elements/1.1/}"
+CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
+# the item elements read here, by the field each fills: an author from RSS or Dublin Core, the body
+# from content:encoded when there is no description, the date from pubDate or else dc:date/atom:updated
+FIELD_OF = {"title": "title", "link": "link", "guid": "guid", "description": "description", "pubDate": "published",
+            "author": "author", f"{DC}creator": "author", CONTENT_ENCODED: "content", f"{DC}date": "updated",
+            "{http://www.w3.org/2005/Atom}updated": "updated"}
+
+
+def _item(item: etree._Element) -> RawItem:
     fields: dict[str, str] = {}
     permalink = True
+    if item.attrib:
+        raise NotPlain("item attributes")
     for child in item:
         tag = child.tag
         if not isinstance(tag, str):
-            return None
-        if len(child):  # markup inside (or an element feedparser would read as one of ours): not plain
-            return None
-        if tag in ITEM_IGNORED:
+            raise NotPlain("comment or instruction in an item")
+        field = FIELD_OF.get(tag)
+        if field is None:
+            if not passable(child, ITEM_PASSED):
+                raise NotPlain(f"item element {feedparser_name(child)}")
             continue
-        if tag not in ITEM_FIELDS or tag in fields or set(child.attrib.keys()) - {"isPermaLink"}:
-            return None
+        if len(child):  # markup inside: feedparser reads it as text of its own
+            raise NotPlain(f"item element {feedparser_name(child)} with elements inside")
+        if field in fields or set(child.attrib.keys()) - {"isPermaLink"}:
+            raise NotPlain(f"item {feedparser_name(child)} twice or with attributes")
         if tag == "guid":
             permalink = child.get("isPermaLink", "true") == "true"
         elif "isPermaLink" in child.attrib:
-            return None
-        if tag == "link":
-            fields[tag] = _link(child.text)
-        elif tag == "guid":
-            fields[tag] = _uri(child.text) if permalink else _mended((child.text or "").strip())
-        else:
-            fields[tag] = _text(child.text, html=tag == "description")
-    if item.attrib:
-        return None
+            raise NotPlain("isPermaLink outside a guid")
+        text = child.text
+        if field == "link":
+            fields[field] = _link(text)
+        elif field == "guid":
+            fields[field] = _uri(text) if permalink else _mended((text or "").strip())
+        elif field in ("title", "description", "content"):
+            fields[field] = _text(text, html=field != "title")
+        else:  # author, dates: text as it stands
+            fields[field] = _mended((text or "").strip())
     link = fields.get("link", fields["guid"] if "guid" in fields and permalink else "")
-    date = fields.get("pubDate")
-    return RawItem(link, fields.get("guid", ""), fields.get("title", ""), fields.get("description", ""),
-                   _parse_date(date) if date else None)
+    published, updated = fields.get("published"), fields.get("updated")
+    date = (_parse_date(published) if published else None) or (_parse_date(updated) if updated else None)
+    # feedparser's summary is the description, or content:encoded where there is none; wirewatch takes
+    # the content when the summary is empty
+    return RawItem(link, fields.get("guid", ""), fields.get("title", ""),
+                   fields.get("description") or fields.get("content", ""), fields.get("author", ""), date)
 
 
 def read_plain_rss(content: bytes, headers: Mapping[str, str]) -> tuple[str, list[RawItem]] | None:
     """The feed's title and items if the document is plain RSS 2.0 (see the module doc), else None."""
+    try:
+        return _read(content, headers)
+    except NotPlain:
+        return None
+
+
+def why_not_plain(content: bytes, headers: Mapping[str, str]) -> str:
+    """Why the fast path leaves the document to feedparser ('' if it takes it)."""
+    try:
+        _read(content, headers)
+    except NotPlain as exc:
+        return str(exc)
+    return ""
+
+
+def _read(content: bytes, headers: Mapping[str, str]) -> tuple[str, list[RawItem]]:
     if not FEEDPARSER_STEPS:
-        return None
-    if not _utf8_declared(content, headers) or _header(headers, "content-location") or b"xml:base" in content:
-        return None
-    if b"<rss" not in content[:4096] or b"<!DOCTYPE" in content or b"<!ENTITY" in content:
-        return None  # Atom and the rest are not parsed twice; no DTD is read
+        raise NotPlain("feedparser's inner steps moved")
+    _check_encoding(content, headers)
+    if _header(headers, "content-location") or b"xml:base" in content:
+        raise NotPlain("a base URI")
+    if b"<rss" not in content[:4096]:
+        raise NotPlain("not RSS")  # Atom and the rest are not parsed twice
+    if b"<!DOCTYPE" in content or b"<!ENTITY" in content:
+        raise NotPlain("a DTD")  # none is read
     try:
         root = etree.fromstring(content, PARSER)
     except (etree.XMLSyntaxError, ValueError):
-        return None
+        raise NotPlain("not well-formed") from None
     if root.tag != "rss" or root.get("version") != "2.0" or len(root) != 1 or root[0].tag != "channel":
-        return None
-    title, items = "", []
+        raise NotPlain("not an RSS 2.0 channel")
+    title: str | None = None
+    items = []
     for child in root[0]:
         tag = child.tag
-        if not isinstance(tag, str):  # a comment or processing instruction
-            return None
+        if not isinstance(tag, str):
+            raise NotPlain("comment or instruction in the channel")
         if tag == "item":
-            item = _item(child)
-            if item is None:
-                return None
-            items.append(item)
-        elif tag == ATOM_LINK and not len(child):
-            continue
-        elif tag not in CHANNEL_PLAIN or len(child):
-            return None
-        elif tag == "title":
-            if title:
-                return None
+            items.append(_item(child))
+        elif tag == "title" and not len(child) and not child.attrib and title is None:
             title = _text(child.text)
-    return title, items
+        elif tag == "title" or not passable(child, CHANNEL_PASSED):
+            raise NotPlain(f"channel element {feedparser_name(child)}")
+    return title or "", items
