@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
-from wirewatch.ingest.rss_fast import read_plain_rss
+from wirewatch.ingest.fast_feed import read_fast
 
 from wirewatch.canonical_url import article_id, canonical_url
 from wirewatch.safe_display import one_line, web_link
@@ -109,7 +109,7 @@ def parse_feed(content: bytes, feed_url: str, headers: Mapping[str, str] | None 
         except FeedError:
             if content.lstrip()[:1] == b"{":
                 raise
-    plain = read_plain_rss(content, headers)  # the plainest RSS 2.0, read as feedparser would, 10x faster
+    plain = read_fast(content, headers)  # plain RSS 2.0 and Atom, read as feedparser would, 10x faster
     if plain is not None:
         title, items = plain
         return _parsed(feed_url, title, [(i.link, i.id, i.title, i.summary, i.author, i.published) for i in items], "")

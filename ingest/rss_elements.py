@@ -43,8 +43,14 @@ CHANNEL_PASSED = {"link", "description", "language", "copyright", "managingedito
                   "itunes_summary", "itunes_explicit", "itunes_image", "itunes_keywords", "itunes_category",
                   "itunes_owner", "dc_language", "dc_rights", "dc_creator", "dc_publisher", "dc_subject",
                   "dc_date", "media_thumbnail", "image"}
+# Atom: the feed's own id, links, authors, dates and descriptions; an entry's categories and rights
+FEED_PASSED = {"id", "updated", "published", "link", "author", "contributor", "subtitle", "generator", "icon",
+               "logo", "rights", "category"}
+ENTRY_PASSED = {"category", "rights", "media_thumbnail", "media_content"}
+PERSON = {"name", "email", "uri"}
 NESTED = {"image": {"url", "title", "link", "width", "height", "description"},  # the channel's logo
-          "itunes_owner": {"itunes_name", "itunes_email"}, "itunes_category": {"itunes_category"}}
+          "itunes_owner": {"itunes_name", "itunes_email"}, "itunes_category": {"itunes_category"},
+          "author": PERSON, "contributor": PERSON}
 
 
 def feedparser_name(element: etree._Element) -> str:

@@ -23,92 +23,10 @@ the result to feedparser's on every feed and parser case of ``../shared`` the fa
 
 from __future__ import annotations
 
-import contextlib
-import re
-import time
-from collections.abc import Mapping
-from dataclasses import dataclass
-
 from lxml import etree
+from wirewatch.ingest.feed_charset import NotPlain
+from wirewatch.ingest.feed_text import RawItem, date, mended, rss_link, text, uri
 from wirewatch.ingest.rss_elements import CHANNEL_PASSED, ITEM_PASSED, feedparser_name, passable
-
-try:  # feedparser's inner steps; a release that moved them sends every feed to feedparser itself
-    from feedparser.datetimes import _parse_date
-    from feedparser.html import _cp1252
-    from feedparser.mixin import _FeedParserMixin
-    from feedparser.sanitizer import _sanitize_html
-    from feedparser.urls import _urljoin, resolve_relative_uris
-
-    looks_like_html = _FeedParserMixin.looks_like_html  # feedparser's guess for a plain-text title
-    FEEDPARSER_STEPS = True
-except (ImportError, AttributeError):
-    FEEDPARSER_STEPS = False
-
-XML_TYPES = ("application/rss+xml", "application/xml")
-DECLARATION = re.compile(rb"^<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']")
-PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
-
-
-@dataclass(frozen=True)
-class RawItem:
-    link: str
-    id: str
-    title: str
-    summary: str
-    author: str
-    published: time.struct_time | None
-
-
-def _header(headers: Mapping[str, str], name: str) -> str:
-    return next((v for k, v in headers.items() if k.lower() == name), "")
-
-
-def _check_encoding(content: bytes, headers: Mapping[str, str]) -> None:
-    media, _, params = _header(headers, "content-type").partition(";")
-    if media.strip().lower() not in XML_TYPES:
-        raise NotPlain("media type")
-    charset = params.strip().lower()
-    if charset and charset.replace(" ", "") not in ("charset=utf-8", 'charset="utf-8"'):
-        raise NotPlain("charset other than UTF-8")
-    if content.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) or b"\0" in content[:4]:
-        raise NotPlain("byte order mark or UTF-16/32")
-    declared = DECLARATION.match(content)
-    if declared is not None and declared.group(1).lower() != b"utf-8":
-        raise NotPlain("declared encoding other than UTF-8")
-
-
-def _text(text: str | None, html: bool = False) -> str:
-    """An element's text through the steps feedparser's ``pop`` takes for a title (``html`` False: plain
-    text unless it looks like HTML) or a description (HTML) when there is no base URI: strip, resolve
-    relative URIs in and sanitise what is HTML, mend doubly encoded UTF-8, map C1 codes as cp1252.
-    feedparser's own functions do each step, so the text is the one feedparser gives."""
-    value = (text or "").strip()
-    if html or looks_like_html(value):
-        value = resolve_relative_uris(value, "", "utf-8", "text/html")
-        value = _sanitize_html(value, "utf-8", "text/html")
-    return _mended(value)
-
-
-def _mended(value: str) -> str:
-    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
-        value = value.encode("iso-8859-1").decode("utf-8")
-    return value.translate(_cp1252)
-
-
-def _uri(text: str | None) -> str:
-    """A link or permalink GUID as feedparser gives it (resolved against no base: feedparser's fix of
-    extra slashes only)."""
-    return _mended(_urljoin("", (text or "").strip()))
-
-
-def _link(text: str | None) -> str:
-    """An item's link, with feedparser's repair of query strings escaped twice."""
-    return re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", _uri(text).replace("&amp;", "&"))
-
-
-class NotPlain(Exception):
-    """Why a document is not for the fast path (feedparser reads it)."""
-
 
 DC = "{http://purl.org/dc/elements/1.1/}"
 CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
@@ -119,7 +37,7 @@ FIELD_OF = {"title": "title", "link": "link", "guid": "guid", "description": "de
             "{http://www.w3.org/2005/Atom}updated": "updated"}
 
 
-def _item(item: etree._Element) -> RawItem:
+def _item(item: etree._Element, encoding: str) -> RawItem:
     fields: dict[str, str] = {}
     permalink = True
     if item.attrib:
@@ -141,57 +59,29 @@ def _item(item: etree._Element) -> RawItem:
             permalink = child.get("isPermaLink", "true") == "true"
         elif "isPermaLink" in child.attrib:
             raise NotPlain("isPermaLink outside a guid")
-        text = child.text
+        value = child.text
         if field == "link":
-            fields[field] = _link(text)
+            fields[field] = rss_link(value, encoding)
         elif field == "guid":
-            fields[field] = _uri(text) if permalink else _mended((text or "").strip())
+            fields[field] = uri(value, encoding) if permalink else mended((value or "").strip(), encoding)
         elif field in ("title", "description", "content"):
-            fields[field] = _text(text, html=field != "title")
+            fields[field] = text(value, encoding, html=field != "title")
         else:  # author, dates: text as it stands
-            fields[field] = _mended((text or "").strip())
+            fields[field] = mended((value or "").strip(), encoding)
     link = fields.get("link", fields["guid"] if "guid" in fields and permalink else "")
-    published, updated = fields.get("published"), fields.get("updated")
-    date = (_parse_date(published) if published else None) or (_parse_date(updated) if updated else None)
     # feedparser's summary is the description, or content:encoded where there is none; wirewatch takes
     # the content when the summary is empty
     return RawItem(link, fields.get("guid", ""), fields.get("title", ""),
-                   fields.get("description") or fields.get("content", ""), fields.get("author", ""), date)
+                   fields.get("description") or fields.get("content", ""), fields.get("author", ""),
+                   date(fields.get("published"), fields.get("updated")))
 
 
-def read_plain_rss(content: bytes, headers: Mapping[str, str]) -> tuple[str, list[RawItem]] | None:
-    """The feed's title and items if the document is plain RSS 2.0 (see the module doc), else None."""
-    try:
-        return _read(content, headers)
-    except NotPlain:
-        return None
-
-
-def why_not_plain(content: bytes, headers: Mapping[str, str]) -> str:
-    """Why the fast path leaves the document to feedparser ('' if it takes it)."""
-    try:
-        _read(content, headers)
-    except NotPlain as exc:
-        return str(exc)
-    return ""
-
-
-def _read(content: bytes, headers: Mapping[str, str]) -> tuple[str, list[RawItem]]:
-    if not FEEDPARSER_STEPS:
-        raise NotPlain("feedparser's inner steps moved")
-    _check_encoding(content, headers)
-    if _header(headers, "content-location") or b"xml:base" in content:
-        raise NotPlain("a base URI")
-    if b"<rss" not in content[:4096]:
-        raise NotPlain("not RSS")  # Atom and the rest are not parsed twice
-    if b"<!DOCTYPE" in content or b"<!ENTITY" in content:
-        raise NotPlain("a DTD")  # none is read
-    try:
-        root = etree.fromstring(content, PARSER)
-    except (etree.XMLSyntaxError, ValueError):
-        raise NotPlain("not well-formed") from None
+def read_rss(root: etree._Element, encoding: str) -> tuple[str, list[RawItem]]:
+    """The channel's title and items, as feedparser reads them; :class:`NotPlain` if not the plain case."""
     if root.tag != "rss" or root.get("version") != "2.0" or len(root) != 1 or root[0].tag != "channel":
         raise NotPlain("not an RSS 2.0 channel")
+    if set(root.attrib) - {"version"} or root[0].attrib:  # a "base" attribute would set a base URI
+        raise NotPlain("attributes on rss or channel")
     title: str | None = None
     items = []
     for child in root[0]:
@@ -199,9 +89,9 @@ def _read(content: bytes, headers: Mapping[str, str]) -> tuple[str, list[RawItem
         if not isinstance(tag, str):
             raise NotPlain("comment or instruction in the channel")
         if tag == "item":
-            items.append(_item(child))
+            items.append(_item(child, encoding))
         elif tag == "title" and not len(child) and not child.attrib and title is None:
-            title = _text(child.text)
+            title = text(child.text, encoding)
         elif tag == "title" or not passable(child, CHANNEL_PASSED):
             raise NotPlain(f"channel element {feedparser_name(child)}")
     return title or "", items

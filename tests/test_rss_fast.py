@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from wirewatch.ingest import feed_parsing
+from wirewatch.ingest.fast_feed import read_fast
 from wirewatch.ingest.feed_parsing import FeedError, ParsedFeed, parse_feed
-from wirewatch.ingest.rss_fast import read_plain_rss
 
 from tests.test_feed_cases import headers_of
 
@@ -20,7 +20,7 @@ RSS = {"Content-Type": "application/rss+xml"}
 def by_feedparser(content: bytes, url: str, headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
                   ) -> ParsedFeed | str:
     with monkeypatch.context() as patched:
-        patched.setattr(feed_parsing, "read_plain_rss", lambda content, headers: None)
+        patched.setattr(feed_parsing, "read_fast", lambda content, headers: None)
         try:
             return parse_feed(content, url, headers)
         except FeedError as exc:
@@ -34,7 +34,7 @@ def comparable(parsed: ParsedFeed) -> tuple[object, ...]:
 
 def same_as_feedparser(content: bytes, url: str, headers: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> bool:
     """Whether the fast path took the document; if it did, it must read what feedparser reads."""
-    if read_plain_rss(content, headers) is None:
+    if read_fast(content, headers) is None:
         return False
     fast = parse_feed(content, url, headers)
     slow = by_feedparser(content, url, headers, monkeypatch)
@@ -109,23 +109,23 @@ def test_plain_rss_is_read_as_feedparser_reads_it(content: bytes, monkeypatch: p
 
 @pytest.mark.parametrize("content", NOT_PLAIN)
 def test_anything_unusual_is_left_to_feedparser(content: bytes) -> None:
-    assert read_plain_rss(content, RSS) is None
+    assert read_fast(content, RSS) is None
 
 
 def test_only_xml_media_types_in_utf8_take_the_fast_path() -> None:
     content = PLAIN[0]
-    assert read_plain_rss(content, {"content-type": "application/xml; charset=utf-8"}) is not None
+    assert read_fast(content, {"content-type": "application/xml; charset=utf-8"}) is not None
     for headers in ({}, {"Content-Type": "text/html"}, {"Content-Type": "application/rss+xml; charset=iso-8859-1"},
                     {**RSS, "Content-Location": "https://elsewhere.test/"}):
-        assert read_plain_rss(content, headers) is None
+        assert read_fast(content, headers) is None
 
 
 def test_a_feedparser_without_its_inner_steps_reads_every_feed_itself(monkeypatch: pytest.MonkeyPatch) -> None:
     from wirewatch.ingest import rss_fast
 
     content = PLAIN[0]
-    assert read_plain_rss(content, RSS) is not None
+    assert read_fast(content, RSS) is not None
     monkeypatch.setattr(rss_fast, "FEEDPARSER_STEPS", False)
-    assert read_plain_rss(content, RSS) is None
+    assert read_fast(content, RSS) is None
     parsed = parse_feed(content, "https://site.test/rss", RSS)
     assert parsed.entries and parsed.entries[0].title  # feedparser read it
