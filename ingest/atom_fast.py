@@ -1,6 +1,6 @@
 """The fast reading of an Atom 1.0 feed (already parsed by lxml) to the fields feedparser gives.
 
-In: the ``<feed>`` element and the encoding feedparser would report. Out: the feed's title and, per
+In: the ``<feed>`` element. Out: the feed's title and, per
 entry, link, id, title, summary, author and date as :class:`~wirewatch.ingest.feed_text.RawItem`, or
 :class:`~wirewatch.ingest.feed_charset.NotPlain` where the feed is not the plain case.
 
@@ -39,13 +39,13 @@ def _no_attributes(element: etree._Element, allowed: frozenset[str] = frozenset(
         raise NotPlain(f"attributes on {feedparser_name(element)}")
 
 
-def _construct(element: etree._Element, encoding: str) -> str:
+def _construct(element: etree._Element) -> str:
     """A text construct (title, summary, content) of type text or html, as feedparser gives it."""
     _no_attributes(element, frozenset({"type"}))
     kind = element.get("type", "text").lower()
     if kind not in ("text", "html", "text/plain", "text/html") or len(element):
         raise NotPlain(f"{feedparser_name(element)} of type {kind}")
-    return text(element.text, encoding, html=kind in ("html", "text/html"), guess=False)
+    return text(element.text, html=kind in ("html", "text/html"), guess=False)
 
 
 def _blank(value: str | None) -> bool:
@@ -80,7 +80,7 @@ def _link(element: etree._Element) -> str | None:
     return attribute_uri(element.get("href", "")) if rel == "alternate" and kind in HTML_TYPES else None
 
 
-def _entry(entry: etree._Element, encoding: str) -> RawItem:
+def _entry(entry: etree._Element) -> RawItem:
     _no_attributes(entry)
     fields: dict[str, str] = {}
     link = None
@@ -100,20 +100,20 @@ def _entry(entry: etree._Element, encoding: str) -> RawItem:
         if name in fields:
             raise NotPlain(f"entry {name} twice")
         if name in TEXT_FIELDS:
-            fields[name] = _construct(child, encoding)
+            fields[name] = _construct(child)
         elif name == "author":
             fields[name] = _author(child)
         else:
             _no_attributes(child)
             if len(child):
                 raise NotPlain(f"entry {name} with elements inside")
-            fields[name] = uri(child.text, encoding) if name == "id" else mended((child.text or "").strip(), encoding)
+            fields[name] = uri(child.text) if name == "id" else mended((child.text or "").strip())
     return RawItem(link if link is not None else fields.get("id", ""), fields.get("id", ""), fields.get("title", ""),
                    fields.get("summary") or fields.get("content", ""), fields.get("author", ""),
                    date(fields.get("published"), fields.get("updated")))
 
 
-def read_atom(root: etree._Element, encoding: str) -> tuple[str, list[RawItem]]:
+def read_atom(root: etree._Element) -> tuple[str, list[RawItem]]:
     """The feed's title and entries, as feedparser reads them; :class:`NotPlain` if not the plain case."""
     if set(root.nsmap.values()) & OTHER_VERSIONS:
         raise NotPlain("Atom with an RSS 1.0 or 0.9 namespace")
@@ -125,9 +125,9 @@ def read_atom(root: etree._Element, encoding: str) -> tuple[str, list[RawItem]]:
         if not isinstance(tag, str):
             raise NotPlain("comment or instruction in the feed")
         if tag == f"{ATOM}entry":
-            entries.append(_entry(child, encoding))
+            entries.append(_entry(child))
         elif tag == f"{ATOM}title" and title is None:
-            title = _construct(child, encoding)
+            title = _construct(child)
         elif tag == f"{ATOM}title" or not passable(child, FEED_PASSED):
             raise NotPlain(f"feed element {feedparser_name(child)}")
     return title or "", entries

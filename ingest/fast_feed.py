@@ -4,12 +4,13 @@ give, or nothing (then feedparser reads it).
 In: the feed's bytes and response headers. Out: the feed's title and its entries' fields as
 :class:`~wirewatch.ingest.feed_text.RawItem` — or ``None``, and :func:`why_not_fast` says why.
 
-Taken here: a document served as application/rss+xml or application/xml whose encoding feedparser
-would settle without a guess (:mod:`~wirewatch.ingest.feed_charset`), well-formed to lxml, with no
-DTD and no base URI (no ``xml:base``, no Content-Location), whose root is ``<rss version="2.0">``
+Taken here: a document served as XML whose encoding feedparser would settle without a guess
+(:mod:`~wirewatch.ingest.feed_charset`), well-formed to lxml, with no DTD and no base URI (no
+``xml:base``, no Content-Location), whose root is ``<rss version="2.0">``
 (:mod:`~wirewatch.ingest.rss_fast`) or an Atom 1.0 ``<feed>`` (:mod:`~wirewatch.ingest.atom_fast`),
-each holding only elements whose effect on our fields in feedparser is known. ``tests/test_rss_fast.py``
-holds the result to feedparser's on every feed and parser case of ``../shared`` taken here.
+each holding only elements whose effect on our fields in feedparser is known.
+``tests/test_rss_fast.py`` holds the result to feedparser's on every feed and parser case of
+``../shared`` taken here.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def why_not_fast(content: bytes, headers: Mapping[str, str]) -> str:
 def _read(content: bytes, headers: Mapping[str, str]) -> tuple[str, list[RawItem]]:
     if not FEEDPARSER_STEPS:
         raise NotPlain("feedparser's inner steps moved")
-    document, encoding = decoded(content, headers)
+    document = decoded(content, headers)
     if header(headers, "content-location") or b"xml:base" in content:
         raise NotPlain("a base URI")
     head = content[:4096]
@@ -57,4 +58,4 @@ def _read(content: bytes, headers: Mapping[str, str]) -> tuple[str, list[RawItem
         root = etree.fromstring(document, PARSER)
     except (etree.XMLSyntaxError, ValueError):
         raise NotPlain("not well-formed") from None
-    return read_atom(root, encoding) if root.tag == ATOM_FEED else read_rss(root, encoding)
+    return read_atom(root) if root.tag == ATOM_FEED else read_rss(root)

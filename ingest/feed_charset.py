@@ -1,16 +1,17 @@
-"""The character encoding of a fetched feed as feedparser settles it, for the fast reading to parse
-the same text — or the reason it cannot.
+"""The text of a fetched feed as feedparser decodes it, for the fast reading to parse the same text —
+or the reason it cannot.
 
-In: the feed's bytes and response headers. Out: what lxml should parse (the bytes themselves when
-they are UTF-8, else the text decoded as feedparser decodes it, its XML declaration removed) and the
-encoding's name as feedparser reports it (its repair of doubly encoded UTF-8 applies to 'utf-8'
-only). :class:`NotPlain` is raised for anything where feedparser would guess or override: a charset
-in the headers other than UTF-8, a byte order mark other than UTF-8's, UTF-16/32 or EBCDIC, bytes
-that do not decode in the declared encoding (feedparser then tries others and flags the feed), a
-declaration that lxml and feedparser's pattern would read differently.
+In: the feed's bytes and response headers. Out: what lxml should parse: the bytes themselves when
+feedparser reads them as UTF-8 and lxml would too, else the text decoded as feedparser decodes it,
+its XML declaration removed. :class:`NotPlain` is raised where feedparser would guess, override or
+flag: a media type that is not XML, bytes that do not decode in the encoding feedparser settles on
+(it then tries others and flags the feed), UTF-16/32 or EBCDIC, an unknown encoding.
 
-feedparser (RFC 3023 for application/*+xml): the charset parameter, else the declaration, else
-UTF-8; gb2312 read as gb18030; a UTF-8 byte order mark dropped.
+feedparser's rule (RFC 3023), followed here with its own header parser and declaration pattern: for
+application/xml and application/*+xml the charset parameter, else the XML declaration, else UTF-8;
+for text/xml the charset parameter, else US-ASCII; gb2312 read as gb18030; a UTF-8 byte order mark
+dropped. Whatever the encoding, feedparser then parses UTF-8 and mends each text as UTF-8 read as
+Latin-1 where it can, and so does :mod:`~wirewatch.ingest.feed_text`.
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ import re
 from collections.abc import Mapping
 
 try:
-    from feedparser.encodings import RE_XML_DECLARATION, RE_XML_PI_ENCODING
-except ImportError:  # an older or newer feedparser: its own pattern, as in 6.0
-    RE_XML_PI_ENCODING = re.compile(rb'^<\?.*encoding=[\'"](.*?)[\'"].*\?>')
-    RE_XML_DECLARATION = re.compile(r"^<\?xml[^>]*?>")
+    from feedparser.encodings import RE_XML_DECLARATION, RE_XML_PI_ENCODING, parse_content_type
+except ImportError:  # a feedparser without them: nothing is taken (feed_text.FEEDPARSER_STEPS is False too)
+    RE_XML_PI_ENCODING = RE_XML_DECLARATION = None
+    parse_content_type = None
 
-XML_TYPES = ("application/rss+xml", "application/xml")
+APPLICATION_XML = ("application/xml", "application/xml-dtd", "application/xml-external-parsed-entity")
+TEXT_XML = ("text/xml", "text/xml-external-parsed-entity")
 LIBXML_DECLARATION = re.compile(rb"^<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']")
-UNICODE_WIDE = ("utf-16", "utf-32", "utf_16", "utf_32", "cp037")
+WIDE = ("utf-16", "utf-32", "utf_16", "utf_32", "cp037")
+WIDE_MARKS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, b"Lo\xa7\x94")  # and UTF-32's, which hold a zero byte
 
 
 class NotPlain(Exception):
@@ -39,45 +42,48 @@ def header(headers: Mapping[str, str], name: str) -> str:
     return {k.lower(): v for k, v in headers.items()}.get(name, "")
 
 
-def _charset(headers: Mapping[str, str]) -> str:
-    media, _, params = header(headers, "content-type").partition(";")
-    if media.strip().lower() not in XML_TYPES:
+def _settled(headers: Mapping[str, str], declared: str) -> str:
+    """The encoding feedparser tries first, from the media type, its charset and the declaration."""
+    assert parse_content_type is not None
+    media, charset = parse_content_type(header(headers, "content-type"))
+    if media in APPLICATION_XML or (media.startswith("application/") and media.endswith("+xml")):
+        encoding = charset or declared or "utf-8"
+    elif media in TEXT_XML or (media.startswith("text/") and media.endswith("+xml")):
+        encoding = charset or "us-ascii"
+    else:
         raise NotPlain("media type")
-    charset = params.strip().lower().replace(" ", "")
-    if charset and charset not in ("charset=utf-8", 'charset="utf-8"'):
-        raise NotPlain("charset other than UTF-8 in the headers")
-    return "utf-8" if charset else ""
+    return "gb18030" if encoding.lower() == "gb2312" else encoding
 
 
-def decoded(content: bytes, headers: Mapping[str, str]) -> tuple[bytes | str, str]:
-    """What to parse, and the encoding feedparser would report (see the module doc)."""
-    charset = _charset(headers)
-    bom = content.startswith(codecs.BOM_UTF8)
-    if bom:
+def _codec(name: str) -> str:
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return ""
+
+
+def decoded(content: bytes, headers: Mapping[str, str]) -> bytes | str:
+    """What lxml is to parse (see the module doc)."""
+    if RE_XML_PI_ENCODING is None or RE_XML_DECLARATION is None:
+        raise NotPlain("feedparser's encoding steps moved")
+    if content.startswith(codecs.BOM_UTF8):
         content = content[3:]
-    elif content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\0" in content[:4] \
-            or content[:4] == b"Lo\xa7\x94":
+    elif content.startswith(WIDE_MARKS) or b"\0" in content[:4]:
         raise NotPlain("byte order mark, UTF-16/32 or EBCDIC")
-    theirs, ours = RE_XML_PI_ENCODING.match(content), LIBXML_DECLARATION.match(content)
-    declared = theirs.group(1).lower() if theirs else b""
-    if declared != (ours.group(1).lower() if ours else b""):
-        raise NotPlain("an encoding declaration lxml and feedparser read differently")
+    theirs = RE_XML_PI_ENCODING.match(content)
     try:
-        encoding = declared.decode("ascii")
+        declared = theirs.group(1).decode("utf-8").lower() if theirs else ""
     except UnicodeDecodeError:
-        raise NotPlain("an encoding declaration lxml and feedparser read differently") from None
-    if charset and encoding not in ("", "utf-8"):
-        raise NotPlain("headers and declaration disagree on the encoding")
-    encoding = encoding or "utf-8"
-    if encoding == "utf-8":
-        return content, encoding
-    if bom:
-        raise NotPlain("a UTF-8 byte order mark on a document declared otherwise")
-    encoding = "gb18030" if encoding == "gb2312" else encoding
+        raise NotPlain("an encoding declaration that is not text") from None
+    encoding = _settled(headers, declared)
+    codec = _codec(encoding)
+    if not codec or codec.startswith(WIDE):
+        raise NotPlain(f"encoding {encoding!r}: unknown, UTF-16/32 or EBCDIC")
+    ours = LIBXML_DECLARATION.match(content)
+    if codec == "utf-8" and (ours is None or _codec(ours.group(1).decode("latin-1")) == "utf-8"):
+        return content  # lxml reads the bytes as feedparser does (bytes that are not UTF-8 fail both)
     try:
-        if codecs.lookup(encoding).name.startswith(UNICODE_WIDE):
-            raise NotPlain("UTF-16/32 or EBCDIC declared")
         text = content.decode(encoding)
-    except (LookupError, UnicodeDecodeError):
-        raise NotPlain(f"bytes that are not the declared {encoding}") from None
-    return RE_XML_DECLARATION.sub("", text, count=1), encoding
+    except UnicodeDecodeError:
+        raise NotPlain(f"bytes that are not the {encoding} feedparser would read") from None
+    return RE_XML_DECLARATION.sub("", text, count=1)

@@ -1,12 +1,11 @@
 """feedparser's own steps for one element's text, for the fast readings (RSS and Atom) to give the text
 feedparser gives.
 
-In: an element's text (or an attribute's value), the document's encoding as feedparser reports it,
-whether the text is HTML. Out: the string feedparser's ``pop`` would store — stripped, relative URIs
-resolved in and dangerous markup sanitised out of HTML, doubly encoded UTF-8 mended (UTF-8 documents
-only), C1 codes mapped as cp1252 — each step done by feedparser's function for it. There is no base
-URI: the fast readings take no document with one. :data:`FEEDPARSER_STEPS` is False when a feedparser
-release moved these functions; then the fast readings take nothing.
+In: an element's text (or an attribute's value), whether it is HTML. Out: the string feedparser's
+``pop`` would store — stripped, relative URIs resolved in and dangerous markup sanitised out of HTML,
+doubly encoded UTF-8 mended, C1 codes mapped as cp1252 — each step done by feedparser's function for
+it. There is no base URI: the fast readings take no document with one. :data:`FEEDPARSER_STEPS` is
+False when a feedparser release moved these functions; then the fast readings take nothing.
 """
 
 from __future__ import annotations
@@ -40,27 +39,28 @@ class RawItem:
     published: time.struct_time | None
 
 
-def text(value: str | None, encoding: str, html: bool = False, guess: bool = True) -> str:
+def text(value: str | None, html: bool = False, guess: bool = True) -> str:
     """An element's text through the steps feedparser's ``pop`` takes: HTML (``html``), or plain text
     that feedparser guesses is HTML when it looks like it (``guess``, RSS only), or plain text."""
     value = (value or "").strip()
     if html or (guess and looks_like_html(value)):
-        value = resolve_relative_uris(value, "", encoding, "text/html")
-        value = _sanitize_html(value, encoding, "text/html")
-    return mended(value, encoding)
+        value = resolve_relative_uris(value, "", "utf-8", "text/html")
+        value = _sanitize_html(value, "utf-8", "text/html")
+    return mended(value)
 
 
-def mended(value: str, encoding: str) -> str:
-    if encoding == "utf-8":  # feedparser's repair of UTF-8 read as Latin-1, for UTF-8 documents only
-        with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
-            value = value.encode("iso-8859-1").decode("utf-8")
+def mended(value: str) -> str:
+    """feedparser's repair of UTF-8 read as Latin-1 (it parses every document as UTF-8, so for all), and
+    its map of C1 codes as cp1252."""
+    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+        value = value.encode("iso-8859-1").decode("utf-8")
     return value.translate(_cp1252)
 
 
-def uri(value: str | None, encoding: str) -> str:
+def uri(value: str | None) -> str:
     """A link or permalink id as feedparser gives it (resolved against no base: feedparser's fix of
     extra slashes only)."""
-    return mended(_urljoin("", (value or "").strip()), encoding)
+    return mended(_urljoin("", (value or "").strip()))
 
 
 def attribute_uri(value: str) -> str:
@@ -68,9 +68,9 @@ def attribute_uri(value: str) -> str:
     return _urljoin("", value)
 
 
-def rss_link(value: str | None, encoding: str) -> str:
+def rss_link(value: str | None) -> str:
     """An RSS item's link, with feedparser's repair of query strings escaped twice."""
-    return re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", uri(value, encoding).replace("&amp;", "&"))
+    return re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", uri(value).replace("&amp;", "&"))
 
 
 def date(first: str | None, second: str | None) -> time.struct_time | None:

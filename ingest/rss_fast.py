@@ -1,24 +1,21 @@
-"""A fast reading of plain RSS 2.0 feeds with lxml, giving what feedparser would give, or nothing.
+"""The fast reading of an RSS 2.0 channel (already parsed by lxml) to the fields feedparser gives.
 
-In: a fetched feed's bytes and response headers. Out: the feed's title and, per item, the fields
-:mod:`wirewatch.ingest.feed_parsing` builds an entry from (link, id, title, summary, the published
-time as feedparser's struct) as feedparser would give them — or ``None`` whenever the document is
-not the plain case, and then feedparser reads it.
+In: the ``<rss>`` element. Out: the channel's title and, per item, link, id, title, summary, author
+and date as :class:`~wirewatch.ingest.feed_text.RawItem` — or
+:class:`~wirewatch.ingest.feed_charset.NotPlain` where the channel is not the plain case.
 
 feedparser costs about 0.5 ms for a one-item feed (a SAX parse in pure Python, with HTML sanitising),
-most of a poll cycle's CPU when every feed has something new. The plain case is read here instead:
-``<rss version="2.0">`` served as application/rss+xml or application/xml in UTF-8 (no byte order
-mark, no other charset or declared encoding), well-formed (lxml parses it; no DOCTYPE), no
-``xml:base`` and no Content-Location (so there is no base URI), a channel of the plain RSS elements
-(a namespaced ``atom:link`` allowed), items with at most one each of title, link, guid, pubDate and
-description (besides category, comments and enclosure, which set none of those), no attributes but
-``isPermaLink``, no elements inside them, no comments. Anything else — Atom, RDF, RSS 0.9x, an author,
-``dc:`` or ``content:`` elements, an image — gives ``None``.
-
-Each text then goes through the steps feedparser's ``pop`` takes, by feedparser's own functions: its
-HTML guess for titles, its relative-URI resolver and sanitiser for what is HTML, its URI fix, its
-repair of doubly encoded UTF-8 and of cp1252 codes, its date parser. ``tests/test_rss_fast.py`` holds
-the result to feedparser's on every feed and parser case of ``../shared`` the fast path takes.
+most of a poll cycle's CPU when every feed has something new. Read here: items with at most one each
+of title, link, guid (``isPermaLink`` its one attribute), description, ``content:encoded``, pubDate,
+an author (``author``, ``dc:creator`` or ``itunes:author``) and an update date (``dc:date`` or
+``atom:updated``), no elements inside those; besides them only elements whose effect in feedparser
+leaves our fields alone (:mod:`~wirewatch.ingest.rss_elements`: categories, enclosures, comments,
+thumbnails, podcast details, the channel's image and syndication hints...). What feedparser does,
+and so what is done here: the title is plain text unless it looks like HTML, the description and
+content are HTML; the summary is the description, else the content; a permalink GUID is the link
+where there is none; the date is pubDate, else the update date. Anything else — RSS 0.9x, ``source``,
+``media:title``, ``itunes:summary``, an ``atom:link`` in an item, attributes on a field — goes to
+feedparser.
 """
 
 from __future__ import annotations
@@ -30,14 +27,15 @@ from wirewatch.ingest.rss_elements import CHANNEL_PASSED, ITEM_PASSED, feedparse
 
 DC = "{http://purl.org/dc/elements/1.1/}"
 CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
+ITUNES_AUTHOR = "{http://www.itunes.com/dtds/podcast-1.0.dtd}author"
 # the item elements read here, by the field each fills: an author from RSS or Dublin Core, the body
 # from content:encoded when there is no description, the date from pubDate or else dc:date/atom:updated
 FIELD_OF = {"title": "title", "link": "link", "guid": "guid", "description": "description", "pubDate": "published",
-            "author": "author", f"{DC}creator": "author", CONTENT_ENCODED: "content", f"{DC}date": "updated",
-            "{http://www.w3.org/2005/Atom}updated": "updated"}
+            "author": "author", f"{DC}creator": "author", ITUNES_AUTHOR: "author", CONTENT_ENCODED: "content",
+            f"{DC}date": "updated", "{http://www.w3.org/2005/Atom}updated": "updated"}
 
 
-def _item(item: etree._Element, encoding: str) -> RawItem:
+def _item(item: etree._Element) -> RawItem:
     fields: dict[str, str] = {}
     permalink = True
     if item.attrib:
@@ -61,13 +59,13 @@ def _item(item: etree._Element, encoding: str) -> RawItem:
             raise NotPlain("isPermaLink outside a guid")
         value = child.text
         if field == "link":
-            fields[field] = rss_link(value, encoding)
+            fields[field] = rss_link(value)
         elif field == "guid":
-            fields[field] = uri(value, encoding) if permalink else mended((value or "").strip(), encoding)
+            fields[field] = uri(value) if permalink else mended((value or "").strip())
         elif field in ("title", "description", "content"):
-            fields[field] = text(value, encoding, html=field != "title")
+            fields[field] = text(value, html=field != "title")
         else:  # author, dates: text as it stands
-            fields[field] = mended((value or "").strip(), encoding)
+            fields[field] = mended((value or "").strip())
     link = fields.get("link", fields["guid"] if "guid" in fields and permalink else "")
     # feedparser's summary is the description, or content:encoded where there is none; wirewatch takes
     # the content when the summary is empty
@@ -76,7 +74,7 @@ def _item(item: etree._Element, encoding: str) -> RawItem:
                    date(fields.get("published"), fields.get("updated")))
 
 
-def read_rss(root: etree._Element, encoding: str) -> tuple[str, list[RawItem]]:
+def read_rss(root: etree._Element) -> tuple[str, list[RawItem]]:
     """The channel's title and items, as feedparser reads them; :class:`NotPlain` if not the plain case."""
     if root.tag != "rss" or root.get("version") != "2.0" or len(root) != 1 or root[0].tag != "channel":
         raise NotPlain("not an RSS 2.0 channel")
@@ -89,9 +87,9 @@ def read_rss(root: etree._Element, encoding: str) -> tuple[str, list[RawItem]]:
         if not isinstance(tag, str):
             raise NotPlain("comment or instruction in the channel")
         if tag == "item":
-            items.append(_item(child, encoding))
+            items.append(_item(child))
         elif tag == "title" and not len(child) and not child.attrib and title is None:
-            title = text(child.text, encoding)
+            title = text(child.text)
         elif tag == "title" or not passable(child, CHANNEL_PASSED):
             raise NotPlain(f"channel element {feedparser_name(child)}")
     return title or "", items
