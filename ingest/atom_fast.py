@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from lxml import etree
 from wirewatch.ingest.feed_charset import NotPlain
-from wirewatch.ingest.feed_text import RawItem, attribute_uri, date, mended, text, uri
+from wirewatch.ingest.feed_text import MarkupMemo, RawItem, attribute_uri, date, mended, text, uri
 from wirewatch.ingest.rss_elements import ENTRY_PASSED, FEED_PASSED, feedparser_name, passable
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -39,13 +39,18 @@ def _no_attributes(element: etree._Element, allowed: frozenset[str] = frozenset(
         raise NotPlain(f"attributes on {feedparser_name(element)}")
 
 
-def _construct(element: etree._Element) -> str:
-    """A text construct (title, summary, content) of type text or html, as feedparser gives it."""
+def _construct(element: etree._Element) -> bool:
+    """Whether a text construct (title, summary, content) is HTML; NotPlain unless it is text or HTML."""
     _no_attributes(element, frozenset({"type"}))
     kind = element.get("type", "text").lower()
     if kind not in ("text", "html", "text/plain", "text/html") or len(element):
         raise NotPlain(f"{feedparser_name(element)} of type {kind}")
-    return text(element.text, html=kind in ("html", "text/html"), guess=False)
+    return kind in ("html", "text/html")
+
+
+def _text(element: etree._Element, memo: MarkupMemo | None) -> str:
+    """A text construct as feedparser gives it."""
+    return text(element.text, html=_construct(element), guess=False, memo=memo)
 
 
 def _blank(value: str | None) -> bool:
@@ -80,10 +85,11 @@ def _link(element: etree._Element) -> str | None:
     return attribute_uri(element.get("href", "")) if rel == "alternate" and kind in HTML_TYPES else None
 
 
-def _entry(entry: etree._Element) -> RawItem:
+def _entry(entry: etree._Element, memo: MarkupMemo | None) -> RawItem:
     _no_attributes(entry)
     fields: dict[str, str] = {}
     link = None
+    body: etree._Element | None = None  # the content, worked on only where the summary is empty
     for child in entry:
         tag = child.tag
         if not isinstance(tag, str):
@@ -99,8 +105,11 @@ def _entry(entry: etree._Element) -> RawItem:
             continue
         if name in fields:
             raise NotPlain(f"entry {name} twice")
-        if name in TEXT_FIELDS:
-            fields[name] = _construct(child)
+        if name == "content":
+            _construct(child)
+            fields[name], body = "", child
+        elif name in TEXT_FIELDS:
+            fields[name] = _text(child, memo)
         elif name == "author":
             fields[name] = _author(child)
         else:
@@ -108,12 +117,12 @@ def _entry(entry: etree._Element) -> RawItem:
             if len(child):
                 raise NotPlain(f"entry {name} with elements inside")
             fields[name] = uri(child.text) if name == "id" else mended((child.text or "").strip())
+    summary = fields.get("summary") or (_text(body, memo) if body is not None else "")
     return RawItem(link if link is not None else fields.get("id", ""), fields.get("id", ""), fields.get("title", ""),
-                   fields.get("summary") or fields.get("content", ""), fields.get("author", ""),
-                   date(fields.get("published"), fields.get("updated")))
+                   summary, fields.get("author", ""), date(fields.get("published"), fields.get("updated")))
 
 
-def read_atom(root: etree._Element) -> tuple[str, list[RawItem]]:
+def read_atom(root: etree._Element, memo: MarkupMemo | None = None) -> tuple[str, list[RawItem]]:
     """The feed's title and entries, as feedparser reads them; :class:`NotPlain` if not the plain case."""
     if set(root.nsmap.values()) & OTHER_VERSIONS:
         raise NotPlain("Atom with an RSS 1.0 or 0.9 namespace")
@@ -125,9 +134,9 @@ def read_atom(root: etree._Element) -> tuple[str, list[RawItem]]:
         if not isinstance(tag, str):
             raise NotPlain("comment or instruction in the feed")
         if tag == f"{ATOM}entry":
-            entries.append(_entry(child))
+            entries.append(_entry(child, memo))
         elif tag == f"{ATOM}title" and title is None:
-            title = _construct(child)
+            title = _text(child, memo)
         elif tag == f"{ATOM}title" or not passable(child, FEED_PASSED):
             raise NotPlain(f"feed element {feedparser_name(child)}")
     return title or "", entries

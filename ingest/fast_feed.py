@@ -20,16 +20,18 @@ from collections.abc import Mapping
 from lxml import etree
 from wirewatch.ingest.atom_fast import ATOM_FEED, read_atom
 from wirewatch.ingest.feed_charset import NotPlain, decoded, header
-from wirewatch.ingest.feed_text import FEEDPARSER_STEPS, RawItem
+from wirewatch.ingest.feed_text import FEEDPARSER_STEPS, MarkupMemo, RawItem
 from wirewatch.ingest.rss_fast import read_rss
 
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
 
 
-def read_fast(content: bytes, headers: Mapping[str, str]) -> tuple[str, list[RawItem]] | None:
-    """The feed's title and entries if the fast reading takes the document (see the module doc), else None."""
+def read_fast(content: bytes, headers: Mapping[str, str], memo: MarkupMemo | None = None
+              ) -> tuple[str, list[RawItem]] | None:
+    """The feed's title and entries if the fast reading takes the document (see the module doc), else None;
+    the HTML steps remembered in ``memo`` where one is given."""
     try:
-        return _read(content, headers)
+        return _read(content, headers, memo)
     except NotPlain:
         return None
 
@@ -43,7 +45,8 @@ def why_not_fast(content: bytes, headers: Mapping[str, str]) -> str:
     return ""
 
 
-def _read(content: bytes, headers: Mapping[str, str]) -> tuple[str, list[RawItem]]:
+def _read(content: bytes, headers: Mapping[str, str], memo: MarkupMemo | None = None
+          ) -> tuple[str, list[RawItem]]:
     if not FEEDPARSER_STEPS:
         raise NotPlain("feedparser's inner steps moved")
     document = decoded(content, headers)
@@ -58,4 +61,4 @@ def _read(content: bytes, headers: Mapping[str, str]) -> tuple[str, list[RawItem
         root = etree.fromstring(document, PARSER)
     except (etree.XMLSyntaxError, ValueError):
         raise NotPlain("not well-formed") from None
-    return read_atom(root) if root.tag == ATOM_FEED else read_rss(root)
+    return read_atom(root, memo) if root.tag == ATOM_FEED else read_rss(root, memo)

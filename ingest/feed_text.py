@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 try:  # feedparser's inner steps; a release that moved them sends every feed to feedparser itself
@@ -39,13 +40,45 @@ class RawItem:
     published: time.struct_time | None
 
 
-def text(value: str | None, html: bool = False, guess: bool = True) -> str:
+def _cleaned(value: str) -> str:
+    """feedparser's two HTML steps: relative URIs resolved (against no base), then sanitised."""
+    return _sanitize_html(resolve_relative_uris(value, "", "utf-8", "text/html"), "utf-8", "text/html")
+
+
+class MarkupMemo:
+    """feedparser's HTML steps for texts met before, remembered: they are nearly all of a parse's CPU
+    (two passes of feedparser's pure-Python HTML parser), and a feed polled again repeats most of its
+    entries. Bounded: the least recently used are forgotten past ``max_chars`` characters in all, and a
+    text longer than an eighth of that is never kept. One per parse worker, used by one thread."""
+
+    def __init__(self, max_chars: int = 4_000_000) -> None:
+        self.max_chars = max_chars
+        self.chars = 0
+        self._done: OrderedDict[str, str] = OrderedDict()
+
+    def cleaned(self, value: str) -> str:
+        done = self._done.get(value)
+        if done is not None:
+            self._done.move_to_end(value)
+            return done
+        done = _cleaned(value)
+        size = len(value) + len(done)
+        if size <= self.max_chars // 8:
+            self._done[value] = done
+            self.chars += size
+            while self.chars > self.max_chars:
+                old, old_done = self._done.popitem(last=False)
+                self.chars -= len(old) + len(old_done)
+        return done
+
+
+def text(value: str | None, html: bool = False, guess: bool = True, memo: MarkupMemo | None = None) -> str:
     """An element's text through the steps feedparser's ``pop`` takes: HTML (``html``), or plain text
-    that feedparser guesses is HTML when it looks like it (``guess``, RSS only), or plain text."""
+    that feedparser guesses is HTML when it looks like it (``guess``, RSS only), or plain text; the
+    HTML steps remembered in ``memo`` where one is given."""
     value = (value or "").strip()
     if html or (guess and looks_like_html(value)):
-        value = resolve_relative_uris(value, "", "utf-8", "text/html")
-        value = _sanitize_html(value, "utf-8", "text/html")
+        value = memo.cleaned(value) if memo is not None else _cleaned(value)
     return mended(value)
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from lxml import etree
 from wirewatch.ingest.feed_charset import NotPlain
-from wirewatch.ingest.feed_text import RawItem, date, mended, rss_link, text, uri
+from wirewatch.ingest.feed_text import MarkupMemo, RawItem, date, mended, rss_link, text, uri
 from wirewatch.ingest.rss_elements import CHANNEL_PASSED, ITEM_PASSED, feedparser_name, passable
 
 DC = "{http://purl.org/dc/elements/1.1/}"
@@ -35,8 +35,9 @@ FIELD_OF = {"title": "title", "link": "link", "guid": "guid", "description": "de
             f"{DC}date": "updated", "{http://www.w3.org/2005/Atom}updated": "updated"}
 
 
-def _item(item: etree._Element) -> RawItem:
+def _item(item: etree._Element, memo: MarkupMemo | None) -> RawItem:
     fields: dict[str, str] = {}
+    body: str | None = None  # content:encoded's text, worked on only where there is no description
     permalink = True
     if item.attrib:
         raise NotPlain("item attributes")
@@ -62,19 +63,21 @@ def _item(item: etree._Element) -> RawItem:
             fields[field] = rss_link(value)
         elif field == "guid":
             fields[field] = uri(value) if permalink else mended((value or "").strip())
-        elif field in ("title", "description", "content"):
-            fields[field] = text(value, html=field != "title")
+        elif field == "content":
+            fields[field], body = "", value or ""
+        elif field in ("title", "description"):
+            fields[field] = text(value, html=field == "description", memo=memo)
         else:  # author, dates: text as it stands
             fields[field] = mended((value or "").strip())
     link = fields.get("link", fields["guid"] if "guid" in fields and permalink else "")
     # feedparser's summary is the description, or content:encoded where there is none; wirewatch takes
     # the content when the summary is empty
-    return RawItem(link, fields.get("guid", ""), fields.get("title", ""),
-                   fields.get("description") or fields.get("content", ""), fields.get("author", ""),
+    summary = fields.get("description") or (text(body, html=True, memo=memo) if body is not None else "")
+    return RawItem(link, fields.get("guid", ""), fields.get("title", ""), summary, fields.get("author", ""),
                    date(fields.get("published"), fields.get("updated")))
 
 
-def read_rss(root: etree._Element) -> tuple[str, list[RawItem]]:
+def read_rss(root: etree._Element, memo: MarkupMemo | None = None) -> tuple[str, list[RawItem]]:
     """The channel's title and items, as feedparser reads them; :class:`NotPlain` if not the plain case."""
     if root.tag != "rss" or root.get("version") != "2.0" or len(root) != 1 or root[0].tag != "channel":
         raise NotPlain("not an RSS 2.0 channel")
@@ -87,9 +90,9 @@ def read_rss(root: etree._Element) -> tuple[str, list[RawItem]]:
         if not isinstance(tag, str):
             raise NotPlain("comment or instruction in the channel")
         if tag == "item":
-            items.append(_item(child))
+            items.append(_item(child, memo))
         elif tag == "title" and not len(child) and not child.attrib and title is None:
-            title = text(child.text)
+            title = text(child.text, memo=memo)
         elif tag == "title" or not passable(child, CHANNEL_PASSED):
             raise NotPlain(f"channel element {feedparser_name(child)}")
     return title or "", items

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from wirewatch.ingest import feed_parsing
 from wirewatch.ingest.fast_feed import read_fast, why_not_fast
 from wirewatch.ingest.feed_parsing import FeedError, ParsedFeed, parse_feed
+from wirewatch.ingest.feed_text import MarkupMemo
 
 from tests.test_feed_cases import headers_of
 
@@ -21,14 +21,11 @@ RSS = {"Content-Type": "application/rss+xml"}
 ATOM = {"Content-Type": "application/atom+xml"}
 
 
-def by_feedparser(content: bytes, url: str, headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
-                  ) -> ParsedFeed | str:
-    with monkeypatch.context() as patched:
-        patched.setattr(feed_parsing, "read_fast", lambda content, headers: None)
-        try:
-            return parse_feed(content, url, headers)
-        except FeedError as exc:
-            return str(exc)
+def by_feedparser(content: bytes, url: str, headers: dict[str, str]) -> ParsedFeed | str:
+    try:
+        return parse_feed(content, url, headers, fast=False)
+    except FeedError as exc:
+        return str(exc)
 
 
 def comparable(parsed: ParsedFeed) -> tuple[object, ...]:
@@ -36,12 +33,13 @@ def comparable(parsed: ParsedFeed) -> tuple[object, ...]:
     return parsed.title, parsed.warning, parsed.skipped, entries
 
 
-def same_as_feedparser(content: bytes, url: str, headers: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> bool:
-    """Whether the fast path took the document; if it did, it must read what feedparser reads."""
+def same_as_feedparser(content: bytes, url: str, headers: dict[str, str], memo: MarkupMemo | None = None) -> bool:
+    """Whether the fast path took the document; if it did, it must read what feedparser reads (with the
+    HTML it cleaned before taken from ``memo`` where one is given)."""
     if read_fast(content, headers) is None:
         return False
-    fast = parse_feed(content, url, headers)
-    slow = by_feedparser(content, url, headers, monkeypatch)
+    fast = parse_feed(content, url, headers, memo=memo)
+    slow = by_feedparser(content, url, headers)
     assert not isinstance(slow, str), f"{url}: feedparser finds no feed ({slow}), the fast path does"
     assert comparable(fast) == comparable(slow), url
     return True
@@ -61,11 +59,13 @@ def real_feeds(shared: Path) -> list[Path]:
 
 
 def test_every_shared_feed_the_fast_path_takes_reads_as_feedparser_reads_it(
-        shared: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        shared: Path) -> None:
     documents = shared_documents(shared)
     assert len(documents) > 4000
+    memo = MarkupMemo()  # one, as a parse worker has: documents met again are read from it
     taken = sum(same_as_feedparser(path.read_bytes(), f"https://feeds.test/{path.relative_to(shared)}", headers,
-                                   monkeypatch) for path, headers in documents)
+                                   memo) for path, headers in documents)
+    assert memo.chars > 0
     assert taken >= 700  # the fast path's case is common enough there to be held to feedparser
 
 
@@ -230,8 +230,23 @@ NOT_PLAIN = [
 
 
 @pytest.mark.parametrize("content", PLAIN)
-def test_plain_feeds_are_read_as_feedparser_reads_them(content: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert same_as_feedparser(content, "https://site.test/rss", RSS, monkeypatch), why_not_fast(content, RSS)
+def test_plain_feeds_are_read_as_feedparser_reads_them(content: bytes) -> None:
+    assert same_as_feedparser(content, "https://site.test/rss", RSS), why_not_fast(content, RSS)
+    memo = MarkupMemo()
+    assert same_as_feedparser(content, "https://site.test/rss", RSS, memo)  # the HTML cleaned and kept
+    assert same_as_feedparser(content, "https://site.test/rss", RSS, memo)  # and taken from the memo
+
+
+def test_the_markup_memo_is_bounded_and_gives_what_cleaning_gives() -> None:
+    memo = MarkupMemo(max_chars=800)
+    texts = [f"<p onclick='x()'>entry {i} <a href='/rel'>link</a></p>" for i in range(40)]
+    first = [memo.cleaned(t) for t in texts]
+    assert first[0] == "<p>entry 0 <a href=\"/rel\">link</a></p>"
+    assert 0 < memo.chars <= 800
+    assert [memo.cleaned(t) for t in texts] == first  # the forgotten are cleaned again, to the same
+    kept = memo.chars
+    assert memo.cleaned("<b>x</b>" * 20) == "<b>x</b>" * 20  # longer than an eighth of the bound: never kept
+    assert memo.chars == kept
 
 
 @pytest.mark.parametrize("content", NOT_PLAIN)
@@ -240,16 +255,14 @@ def test_anything_unusual_is_left_to_feedparser_with_a_reason(content: bytes) ->
     assert why_not_fast(content, RSS)
 
 
-def test_the_media_type_and_its_charset_are_followed_as_feedparser_follows_them(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_media_type_and_its_charset_are_followed_as_feedparser_follows_them() -> None:
     content = PLAIN[0]
     for ctype in ("application/xml; charset=utf-8", "application/atom+xml", "text/xml; charset=UTF-8", "text/xml",
                   "application/rss+xml; charset=iso-8859-1"):
-        assert same_as_feedparser(content, "https://site.test/rss", {"Content-Type": ctype}, monkeypatch), ctype
+        assert same_as_feedparser(content, "https://site.test/rss", {"Content-Type": ctype}), ctype
     latin = rss(item(title="Crème", link="https://site.test/é"), head='<?xml version="1.0" encoding="utf-8"?>'
                 ).decode().encode("iso-8859-1")
-    assert same_as_feedparser(latin, "https://site.test/rss", {"Content-Type": "application/xml; charset=ISO-8859-1"},
-                              monkeypatch)
+    assert same_as_feedparser(latin, "https://site.test/rss", {"Content-Type": "application/xml; charset=ISO-8859-1"})
     utf8 = PLAIN[3]  # not ASCII: feedparser would read text/xml as US-ASCII, fail, and flag its guess
     for headers in ({}, {"Content-Type": "text/html"}, {"Content-Type": "text/xml"},
                     {**RSS, "Content-Location": "https://elsewhere.test/"}):
