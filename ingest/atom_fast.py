@@ -19,12 +19,13 @@ from __future__ import annotations
 
 from lxml import etree
 from wirewatch.ingest.feed_charset import NotPlain
-from wirewatch.ingest.feed_text import MarkupMemo, RawItem, attribute_uri, date, mended, text, uri
+from wirewatch.ingest.feed_text import RawItem, Steps, date, mended
 from wirewatch.ingest.rss_elements import ENTRY_PASSED, FEED_PASSED, feedparser_name, passable
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 ATOM_FEED = f"{ATOM}feed"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 HTML_TYPES = {"text/html", "application/xhtml+xml"}  # feedparser's, for a link to be the entry's link
 # namespaces whose declaration would make feedparser read the document as another version
 OTHER_VERSIONS = {"http://purl.org/rss/1.0/", "http://my.netscape.com/rdf/simple/0.9/"}
@@ -35,7 +36,7 @@ AUTHOR_PARTS = {f"{ATOM}name": "name", f"{ATOM}email": "email", f"{ATOM}uri": "u
 
 
 def _no_attributes(element: etree._Element, allowed: frozenset[str] = frozenset()) -> None:
-    if set(element.attrib) - allowed - {XML_LANG}:
+    if set(element.attrib) - allowed - {XML_LANG, XML_BASE}:
         raise NotPlain(f"attributes on {feedparser_name(element)}")
 
 
@@ -48,9 +49,9 @@ def _construct(element: etree._Element) -> bool:
     return kind in ("html", "text/html")
 
 
-def _text(element: etree._Element, memo: MarkupMemo | None) -> str:
+def _text(element: etree._Element, steps: Steps) -> str:
     """A text construct as feedparser gives it."""
-    return text(element.text, html=_construct(element), guess=False, memo=memo)
+    return steps.text(element, html=_construct(element), guess=False)
 
 
 def _blank(value: str | None) -> bool:
@@ -73,7 +74,7 @@ def _author(element: etree._Element) -> str:
     return f"{name} ({email})" if name and email else name or email
 
 
-def _link(element: etree._Element) -> str | None:
+def _link(element: etree._Element, steps: Steps) -> str | None:
     """The href if the link is one feedparser takes for the entry's link, else None."""
     _no_attributes(element, frozenset(LINK_ATTRIBUTES))
     if "href" not in element.attrib or len(element):
@@ -82,10 +83,10 @@ def _link(element: etree._Element) -> str | None:
     kind = element.get("type", "application/atom+xml" if rel == "self" else "text/html").lower()
     kind = {"text": "text/plain", "plain": "text/plain", "html": "text/html", "xhtml": "application/xhtml+xml"
             }.get(kind, kind)
-    return attribute_uri(element.get("href", "")) if rel == "alternate" and kind in HTML_TYPES else None
+    return steps.href(element) if rel == "alternate" and kind in HTML_TYPES else None
 
 
-def _entry(entry: etree._Element, memo: MarkupMemo | None) -> RawItem:
+def _entry(entry: etree._Element, steps: Steps) -> RawItem:
     _no_attributes(entry)
     fields: dict[str, str] = {}
     link = None
@@ -96,7 +97,7 @@ def _entry(entry: etree._Element, memo: MarkupMemo | None) -> RawItem:
             raise NotPlain("comment or instruction in an entry")
         name = tag[len(ATOM):] if tag.startswith(ATOM) else None
         if name == "link":  # feedparser sets the link on each alternate one; the id stands in for none
-            found = _link(child)
+            found = _link(child, steps)
             link = found if found is not None else link
             continue
         if name not in TEXT_FIELDS | SINGLE_FIELDS | {"author"}:
@@ -109,20 +110,20 @@ def _entry(entry: etree._Element, memo: MarkupMemo | None) -> RawItem:
             _construct(child)
             fields[name], body = "", child
         elif name in TEXT_FIELDS:
-            fields[name] = _text(child, memo)
+            fields[name] = _text(child, steps)
         elif name == "author":
             fields[name] = _author(child)
         else:
             _no_attributes(child)
             if len(child):
                 raise NotPlain(f"entry {name} with elements inside")
-            fields[name] = uri(child.text) if name == "id" else mended((child.text or "").strip())
-    summary = fields.get("summary") or (_text(body, memo) if body is not None else "")
+            fields[name] = steps.uri(child) if name == "id" else mended((child.text or "").strip())
+    summary = fields.get("summary") or (_text(body, steps) if body is not None else "")
     return RawItem(link if link is not None else fields.get("id", ""), fields.get("id", ""), fields.get("title", ""),
                    summary, fields.get("author", ""), date(fields.get("published"), fields.get("updated")))
 
 
-def read_atom(root: etree._Element, memo: MarkupMemo | None = None) -> tuple[str, list[RawItem]]:
+def read_atom(root: etree._Element, steps: Steps) -> tuple[str, list[RawItem]]:
     """The feed's title and entries, as feedparser reads them; :class:`NotPlain` if not the plain case."""
     if set(root.nsmap.values()) & OTHER_VERSIONS:
         raise NotPlain("Atom with an RSS 1.0 or 0.9 namespace")
@@ -134,9 +135,9 @@ def read_atom(root: etree._Element, memo: MarkupMemo | None = None) -> tuple[str
         if not isinstance(tag, str):
             raise NotPlain("comment or instruction in the feed")
         if tag == f"{ATOM}entry":
-            entries.append(_entry(child, memo))
+            entries.append(_entry(child, steps))
         elif tag == f"{ATOM}title" and title is None:
-            title = _text(child, memo)
+            title = _text(child, steps)
         elif tag == f"{ATOM}title" or not passable(child, FEED_PASSED):
             raise NotPlain(f"feed element {feedparser_name(child)}")
     return title or "", entries

@@ -5,10 +5,10 @@ In: the feed's bytes and response headers. Out: the feed's title and its entries
 :class:`~wirewatch.ingest.feed_text.RawItem` — or ``None``, and :func:`why_not_fast` says why.
 
 Taken here: a document served as XML whose encoding feedparser would settle without a guess
-(:mod:`~wirewatch.ingest.feed_charset`), well-formed to lxml, with no DTD and no base URI (no
-``xml:base``, no Content-Location), whose root is ``<rss version="2.0">``
-(:mod:`~wirewatch.ingest.rss_fast`) or an Atom 1.0 ``<feed>`` (:mod:`~wirewatch.ingest.atom_fast`),
-each holding only elements whose effect on our fields in feedparser is known.
+(:mod:`~wirewatch.ingest.feed_charset`), well-formed to lxml, with no DTD and no Content-Location
+(``xml:base`` is followed as feedparser follows it: :mod:`~wirewatch.ingest.feed_bases`), whose root
+is ``<rss version="2.0">`` (:mod:`~wirewatch.ingest.rss_fast`) or an Atom 1.0 ``<feed>``
+(:mod:`~wirewatch.ingest.atom_fast`), each holding only elements whose effect on our fields in feedparser is known.
 ``tests/test_rss_fast.py`` holds the result to feedparser's on every feed and parser case of
 ``../shared`` taken here.
 """
@@ -19,8 +19,9 @@ from collections.abc import Mapping
 
 from lxml import etree
 from wirewatch.ingest.atom_fast import ATOM_FEED, read_atom
+from wirewatch.ingest.feed_bases import bases
 from wirewatch.ingest.feed_charset import NotPlain, decoded, header
-from wirewatch.ingest.feed_text import FEEDPARSER_STEPS, MarkupMemo, RawItem
+from wirewatch.ingest.feed_text import FEEDPARSER_STEPS, MarkupMemo, RawItem, Steps
 from wirewatch.ingest.rss_fast import read_rss
 
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
@@ -50,8 +51,8 @@ def _read(content: bytes, headers: Mapping[str, str], memo: MarkupMemo | None = 
     if not FEEDPARSER_STEPS:
         raise NotPlain("feedparser's inner steps moved")
     document = decoded(content, headers)
-    if header(headers, "content-location") or b"xml:base" in content:
-        raise NotPlain("a base URI")
+    if header(headers, "content-location"):
+        raise NotPlain("a base URI from the headers")
     head = content[:4096]
     if b"<rss" not in head and b"feed" not in head:
         raise NotPlain("neither RSS nor Atom")  # RDF and the rest are not parsed twice
@@ -61,4 +62,5 @@ def _read(content: bytes, headers: Mapping[str, str], memo: MarkupMemo | None = 
         root = etree.fromstring(document, PARSER)
     except (etree.XMLSyntaxError, ValueError):
         raise NotPlain("not well-formed") from None
-    return read_atom(root, memo) if root.tag == ATOM_FEED else read_rss(root, memo)
+    steps = Steps(memo, bases(content, root))
+    return read_atom(root, steps) if root.tag == ATOM_FEED else read_rss(root, steps)

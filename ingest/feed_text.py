@@ -4,7 +4,7 @@ feedparser gives.
 In: an element's text (or an attribute's value), whether it is HTML. Out: the string feedparser's
 ``pop`` would store — stripped, relative URIs resolved in and dangerous markup sanitised out of HTML,
 doubly encoded UTF-8 mended, C1 codes mapped as cp1252 — each step done by feedparser's function for
-it. There is no base URI: the fast readings take no document with one. :data:`FEEDPARSER_STEPS` is
+it, against the element's base URI. :data:`FEEDPARSER_STEPS` is
 False when a feedparser release moved these functions; then the fast readings take nothing.
 """
 
@@ -14,7 +14,8 @@ import contextlib
 import re
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 try:  # feedparser's inner steps; a release that moved them sends every feed to feedparser itself
     from feedparser.datetimes import _parse_date
@@ -40,9 +41,9 @@ class RawItem:
     published: time.struct_time | None
 
 
-def _cleaned(value: str) -> str:
-    """feedparser's two HTML steps: relative URIs resolved (against no base), then sanitised."""
-    return _sanitize_html(resolve_relative_uris(value, "", "utf-8", "text/html"), "utf-8", "text/html")
+def _cleaned(value: str, base: str) -> str:
+    """feedparser's two HTML steps: relative URIs resolved against the base, then sanitised."""
+    return _sanitize_html(resolve_relative_uris(value, base, "utf-8", "text/html"), "utf-8", "text/html")
 
 
 class MarkupMemo:
@@ -54,32 +55,55 @@ class MarkupMemo:
     def __init__(self, max_chars: int = 4_000_000) -> None:
         self.max_chars = max_chars
         self.chars = 0
-        self._done: OrderedDict[str, str] = OrderedDict()
+        self._done: OrderedDict[tuple[str, str], str] = OrderedDict()
 
-    def cleaned(self, value: str) -> str:
-        done = self._done.get(value)
+    def cleaned(self, value: str, base: str = "") -> str:
+        done = self._done.get((value, base))
         if done is not None:
-            self._done.move_to_end(value)
+            self._done.move_to_end((value, base))
             return done
-        done = _cleaned(value)
-        size = len(value) + len(done)
+        done = _cleaned(value, base)
+        size = len(value) + len(done) + len(base)
         if size <= self.max_chars // 8:
-            self._done[value] = done
+            self._done[value, base] = done
             self.chars += size
             while self.chars > self.max_chars:
-                old, old_done = self._done.popitem(last=False)
-                self.chars -= len(old) + len(old_done)
+                (old, old_base), old_done = self._done.popitem(last=False)
+                self.chars -= len(old) + len(old_done) + len(old_base)
         return done
 
 
-def text(value: str | None, html: bool = False, guess: bool = True, memo: MarkupMemo | None = None) -> str:
-    """An element's text through the steps feedparser's ``pop`` takes: HTML (``html``), or plain text
-    that feedparser guesses is HTML when it looks like it (``guess``, RSS only), or plain text; the
-    HTML steps remembered in ``memo`` where one is given."""
-    value = (value or "").strip()
-    if html or (guess and looks_like_html(value)):
-        value = memo.cleaned(value) if memo is not None else _cleaned(value)
-    return mended(value)
+@dataclass
+class Steps:
+    """What the text steps of one document need besides the text: the parse worker's memo (or none),
+    and each element's base URI (:func:`~wirewatch.ingest.feed_bases.bases`; none: every base is '')."""
+    memo: MarkupMemo | None = None
+    bases: dict[Any, str] = field(default_factory=dict)
+
+    def base(self, element: Any) -> str:
+        return self.bases.get(element, "") if self.bases else ""
+
+    def text(self, element: Any, html: bool = False, guess: bool = True) -> str:
+        """An element's text through the steps feedparser's ``pop`` takes: HTML (``html``), or plain text
+        that feedparser guesses is HTML when it looks like it (``guess``, RSS only), or plain text; the
+        HTML steps remembered in the memo where there is one."""
+        value = (element.text or "").strip()
+        if html or (guess and looks_like_html(value)):
+            base = self.base(element)
+            value = self.memo.cleaned(value, base) if self.memo is not None else _cleaned(value, base)
+        return mended(value)
+
+    def uri(self, element: Any) -> str:
+        """A link or permalink id in an element's text as feedparser gives it: resolved against its base."""
+        return mended(_urljoin(self.base(element), (element.text or "").strip()))
+
+    def href(self, element: Any) -> str:
+        """A URI from an attribute (an Atom link's href): feedparser resolves it, nothing else."""
+        return _urljoin(self.base(element), element.get("href", ""))
+
+    def rss_link(self, element: Any) -> str:
+        """An RSS item's link, with feedparser's repair of query strings escaped twice."""
+        return re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", self.uri(element).replace("&amp;", "&"))
 
 
 def mended(value: str) -> str:
@@ -88,22 +112,6 @@ def mended(value: str) -> str:
     with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
         value = value.encode("iso-8859-1").decode("utf-8")
     return value.translate(_cp1252)
-
-
-def uri(value: str | None) -> str:
-    """A link or permalink id as feedparser gives it (resolved against no base: feedparser's fix of
-    extra slashes only)."""
-    return mended(_urljoin("", (value or "").strip()))
-
-
-def attribute_uri(value: str) -> str:
-    """A URI from an attribute (an Atom link's href): feedparser resolves it, nothing else."""
-    return _urljoin("", value)
-
-
-def rss_link(value: str | None) -> str:
-    """An RSS item's link, with feedparser's repair of query strings escaped twice."""
-    return re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", uri(value).replace("&amp;", "&"))
 
 
 def date(first: str | None, second: str | None) -> time.struct_time | None:

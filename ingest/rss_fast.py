@@ -21,8 +21,9 @@ feedparser.
 from __future__ import annotations
 
 from lxml import etree
+from wirewatch.ingest.feed_bases import XML_BASE
 from wirewatch.ingest.feed_charset import NotPlain
-from wirewatch.ingest.feed_text import MarkupMemo, RawItem, date, mended, rss_link, text, uri
+from wirewatch.ingest.feed_text import RawItem, Steps, date, mended
 from wirewatch.ingest.rss_elements import CHANNEL_PASSED, ITEM_PASSED, feedparser_name, passable
 
 DC = "{http://purl.org/dc/elements/1.1/}"
@@ -35,11 +36,11 @@ FIELD_OF = {"title": "title", "link": "link", "guid": "guid", "description": "de
             f"{DC}date": "updated", "{http://www.w3.org/2005/Atom}updated": "updated"}
 
 
-def _item(item: etree._Element, memo: MarkupMemo | None) -> RawItem:
+def _item(item: etree._Element, steps: Steps) -> RawItem:
     fields: dict[str, str] = {}
-    body: str | None = None  # content:encoded's text, worked on only where there is no description
+    body: etree._Element | None = None  # content:encoded, worked on only where there is no description
     permalink = True
-    if item.attrib:
+    if set(item.attrib) - {XML_BASE}:
         raise NotPlain("item attributes")
     for child in item:
         tag = child.tag
@@ -52,36 +53,35 @@ def _item(item: etree._Element, memo: MarkupMemo | None) -> RawItem:
             continue
         if len(child):  # markup inside: feedparser reads it as text of its own
             raise NotPlain(f"item element {feedparser_name(child)} with elements inside")
-        if field in fields or set(child.attrib.keys()) - {"isPermaLink"}:
+        if field in fields or set(child.attrib.keys()) - {"isPermaLink", XML_BASE}:
             raise NotPlain(f"item {feedparser_name(child)} twice or with attributes")
         if tag == "guid":
             permalink = child.get("isPermaLink", "true") == "true"
         elif "isPermaLink" in child.attrib:
             raise NotPlain("isPermaLink outside a guid")
-        value = child.text
         if field == "link":
-            fields[field] = rss_link(value)
+            fields[field] = steps.rss_link(child)
         elif field == "guid":
-            fields[field] = uri(value) if permalink else mended((value or "").strip())
+            fields[field] = steps.uri(child) if permalink else mended((child.text or "").strip())
         elif field == "content":
-            fields[field], body = "", value or ""
+            fields[field], body = "", child
         elif field in ("title", "description"):
-            fields[field] = text(value, html=field == "description", memo=memo)
+            fields[field] = steps.text(child, html=field == "description")
         else:  # author, dates: text as it stands
-            fields[field] = mended((value or "").strip())
+            fields[field] = mended((child.text or "").strip())
     link = fields.get("link", fields["guid"] if "guid" in fields and permalink else "")
     # feedparser's summary is the description, or content:encoded where there is none; wirewatch takes
     # the content when the summary is empty
-    summary = fields.get("description") or (text(body, html=True, memo=memo) if body is not None else "")
+    summary = fields.get("description") or (steps.text(body, html=True) if body is not None else "")
     return RawItem(link, fields.get("guid", ""), fields.get("title", ""), summary, fields.get("author", ""),
                    date(fields.get("published"), fields.get("updated")))
 
 
-def read_rss(root: etree._Element, memo: MarkupMemo | None = None) -> tuple[str, list[RawItem]]:
+def read_rss(root: etree._Element, steps: Steps) -> tuple[str, list[RawItem]]:
     """The channel's title and items, as feedparser reads them; :class:`NotPlain` if not the plain case."""
     if root.tag != "rss" or root.get("version") != "2.0" or len(root) != 1 or root[0].tag != "channel":
         raise NotPlain("not an RSS 2.0 channel")
-    if set(root.attrib) - {"version"} or root[0].attrib:  # a "base" attribute would set a base URI
+    if set(root.attrib) - {"version", XML_BASE} or set(root[0].attrib) - {XML_BASE}:
         raise NotPlain("attributes on rss or channel")
     title: str | None = None
     items = []
@@ -90,9 +90,9 @@ def read_rss(root: etree._Element, memo: MarkupMemo | None = None) -> tuple[str,
         if not isinstance(tag, str):
             raise NotPlain("comment or instruction in the channel")
         if tag == "item":
-            items.append(_item(child, memo))
+            items.append(_item(child, steps))
         elif tag == "title" and not len(child) and not child.attrib and title is None:
-            title = text(child.text, memo=memo)
+            title = steps.text(child)
         elif tag == "title" or not passable(child, CHANNEL_PASSED):
             raise NotPlain(f"channel element {feedparser_name(child)}")
     return title or "", items
