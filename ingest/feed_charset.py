@@ -86,4 +86,4 @@ def decoded(content: bytes, headers: Mapping[str, str]) -> bytes | str:
         text = content.decode(encoding)
     except UnicodeDecodeError:
         raise NotPlain(f"bytes that are not the {encoding} feedparser would read") from None
-    return RE_XML_DECLARATION.sub("", text, count=1)
+    return str(RE_XML_DECLARATION.sub("", text, count=1))

@@ -43,7 +43,7 @@ class RawItem:
 
 def _cleaned(value: str, base: str) -> str:
     """feedparser's two HTML steps: relative URIs resolved against the base, then sanitised."""
-    return _sanitize_html(resolve_relative_uris(value, base, "utf-8", "text/html"), "utf-8", "text/html")
+    return str(_sanitize_html(resolve_relative_uris(value, base, "utf-8", "text/html"), "utf-8", "text/html"))
 
 
 class MarkupMemo:
@@ -99,7 +99,7 @@ class Steps:
 
     def href(self, element: Any) -> str:
         """A URI from an attribute (an Atom link's href): feedparser resolves it, nothing else."""
-        return _urljoin(self.base(element), element.get("href", ""))
+        return str(_urljoin(self.base(element), element.get("href", "")))
 
     def rss_link(self, element: Any) -> str:
         """An RSS item's link, with feedparser's repair of query strings escaped twice."""

@@ -58,7 +58,7 @@ def feedparser_name(element: etree._Element) -> str:
     qname = etree.QName(element)
     uri, local = qname.namespace, qname.localname.lower()
     if uri is None:
-        return local
+        return str(local)
     prefix = PREFIXES.get(uri.lower(), element.prefix)
     return f"{prefix.lower()}_{local}" if prefix else local
 
