@@ -372,7 +372,12 @@ def real_parse(rounds: int = 5) -> None:
             read_feed(b, "https://feeds.test/feed", headers, memo=memo)
         warm = per_parse(taken, memo=memo)
         print(f"  the same {len(taken)} read again (their entries' HTML in the worker's memo, as when a feed "
-              f"repeats its entries): {warm:.0f} us per parse ({slow / warm:.0f}x feedparser)")
+              f"repeats its entries): {warm:.0f} us per parse ({slow / warm:.1f}x feedparser)")
+        ratios = sorted((per_parse([b], fast=False) / per_parse([b]), per_parse([b], fast=False) /
+                         per_parse([b], memo=memo)) for b in taken)
+        print(f"  per feed, feedparser's CPU over the fast path's: median {ratios[len(ratios) // 2][0]:.1f}x "
+              f"(least {ratios[0][0]:.1f}x); with the memo warm: median "
+              f"{sorted(r[1] for r in ratios)[len(ratios) // 2]:.1f}x")
         every, every_slow = per_parse(bodies), per_parse(bodies, fast=False)
         print(f"  on all {len(bodies)}: read_feed {every:.0f} us per parse, feedparser for all {every_slow:.0f} us "
               f"({every_slow / every:.1f}x)")
