@@ -41,6 +41,7 @@ import io
 import json
 import multiprocessing
 import os
+import re
 import resource
 import socket
 import tempfile
@@ -246,6 +247,20 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def thread_cpu_seconds() -> dict[str, float]:
+    """CPU seconds of this process's threads so far, by role (the Python thread name without its number:
+    the event loop's "bench", "poll-db", "poll-parse", asyncio's default executor...; gone threads not)."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    tick, by_role = os.sysconf("SC_CLK_TCK"), {}
+    for entry in os.scandir("/proc/self/task"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            with open(f"/proc/self/task/{entry.name}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            role = re.sub(r"[_-]?\d+$", "", names.get(int(entry.name), "other (not Python's)"))
+            by_role[role] = by_role.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return by_role
+
+
 def children_cpu_seconds(exclude: set[int]) -> float:
     """CPU seconds of this process's living children (the poller's parse workers), but ``exclude``."""
     me, total = os.getpid(), 0.0
@@ -398,6 +413,9 @@ def main() -> None:
     parser.add_argument("--mix", choices=("plain", "real"), default="plain",
                         help="plain RSS 2.0 feeds, or a mix shaped like real ones (Atom, dc:creator, "
                              "content:encoded, ISO-8859-1, RSS 1.0, JSON Feed...)")
+    parser.add_argument("--threads", action="store_true",
+                        help="after each cycle, the poller process's CPU by thread (event loop, database, "
+                             "parse-pool pipes, delivery...)")
     parser.add_argument("--real-parse", action="store_true",
                         help="no polling: CPU per parse of ../shared's real feed snapshots, the fast reading "
                              "beside feedparser, in this process")
@@ -451,6 +469,7 @@ def main() -> None:
             with store.engine.begin() as conn:  # every feed due now, whatever its schedule
                 conn.execute(update(feeds).values(next_poll=start))
             before = progress.snapshot()
+            threads0 = thread_cpu_seconds()
             cpu0, kids0, t0 = cpu_seconds(), children_cpu_seconds(others), time.perf_counter()
             source.cycle(delivery)
             wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
@@ -464,6 +483,10 @@ def main() -> None:
                   f"{base / wall * polled / len(urls):.2f}x the baseline; CPU {cpu:5.1f} s + parse workers "
                   f"{kids:4.1f} s; RSS {rss_mb():6.1f} MB; {events.get('feeds_not_modified', 0)} not modified, "
                   f"{new} new entries, {events.get('feeds_failed', 0)} failed", flush=True)
+            if args.threads:
+                spent = {k: v - threads0.get(k, 0.0) for k, v in thread_cpu_seconds().items()}
+                print("  the poller process's CPU by thread: " + ", ".join(
+                    f"{k} {v:.1f} s" for k, v in sorted(spent.items(), key=lambda kv: -kv[1]) if v >= 0.05))
             if args.hostile:
                 print(f"  {recorded_within(store, urls, start, args.hostile)}", flush=True)
             if args.trace_memory and cycle >= 2:
