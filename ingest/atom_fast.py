@@ -18,6 +18,7 @@ each kind; other elements only where passing over them leaves our fields alone
 from __future__ import annotations
 
 from lxml import etree
+from wirewatch.ingest.feed_bases import XML_BASE
 from wirewatch.ingest.feed_charset import NotPlain
 from wirewatch.ingest.feed_text import RawItem, Steps, date, mended
 from wirewatch.ingest.rss_elements import ENTRY_PASSED, FEED_PASSED, feedparser_name, passable
@@ -25,7 +26,6 @@ from wirewatch.ingest.rss_elements import ENTRY_PASSED, FEED_PASSED, feedparser_
 ATOM = "{http://www.w3.org/2005/Atom}"
 ATOM_FEED = f"{ATOM}feed"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 HTML_TYPES = {"text/html", "application/xhtml+xml"}  # feedparser's, for a link to be the entry's link
 # namespaces whose declaration would make feedparser read the document as another version
 OTHER_VERSIONS = {"http://purl.org/rss/1.0/", "http://my.netscape.com/rdf/simple/0.9/"}

@@ -1,11 +1,12 @@
 """feedparser's own steps for one element's text, for the fast readings (RSS and Atom) to give the text
 feedparser gives.
 
-In: an element's text (or an attribute's value), whether it is HTML. Out: the string feedparser's
-``pop`` would store — stripped, relative URIs resolved in and dangerous markup sanitised out of HTML,
-doubly encoded UTF-8 mended, C1 codes mapped as cp1252 — each step done by feedparser's function for
-it, against the element's base URI. :data:`FEEDPARSER_STEPS` is
-False when a feedparser release moved these functions; then the fast readings take nothing.
+In: an element (its text, or an attribute's value), whether it is HTML. Out: the string feedparser's
+``pop`` would store — stripped, relative URIs resolved in and dangerous markup sanitised out of HTML
+against the element's base URI, doubly encoded UTF-8 mended, C1 codes mapped as cp1252 — each step done
+by feedparser's function for it. :class:`Steps` holds one document's bases and the parse worker's
+:class:`MarkupMemo` of HTML already cleaned. :data:`FEEDPARSER_STEPS` is False when a feedparser
+release moved these functions; then the fast readings take nothing.
 """
 
 from __future__ import annotations
