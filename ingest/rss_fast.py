@@ -7,10 +7,11 @@ and date as :class:`~wirewatch.ingest.feed_text.RawItem` — or
 feedparser costs about 0.5 ms for a one-item feed (a SAX parse in pure Python, with HTML sanitising),
 most of a poll cycle's CPU when every feed has something new. Read here: items with at most one each
 of title, link, guid (``isPermaLink`` its one attribute), description, ``content:encoded``, pubDate,
-an author (``author``, ``dc:creator`` or ``itunes:author``) and an update date (``dc:date`` or
-``atom:updated``), no elements inside those; besides them only elements whose effect in feedparser
-leaves our fields alone (:mod:`~wirewatch.ingest.rss_elements`: categories, enclosures, comments,
-thumbnails, podcast details, the channel's image and syndication hints...). What feedparser does,
+an update date (``dc:date`` or ``atom:updated``), and any number of authors (``author``,
+``dc:creator``, ``itunes:author``: feedparser keeps the last), no elements inside those; besides them
+only elements whose effect in feedparser leaves our fields alone (:mod:`~wirewatch.ingest.rss_elements`:
+categories, enclosures, comments, thumbnails, podcast details, the channel's image and syndication
+hints...). What feedparser does,
 and so what is done here: the title is plain text unless it looks like HTML, the description and
 content are HTML; the summary is the description, else the content; a permalink GUID is the link
 where there is none; the date is pubDate, else the update date. Anything else — RSS 0.9x, ``source``,
@@ -53,7 +54,8 @@ def _item(item: etree._Element, steps: Steps) -> RawItem:
             continue
         if len(child):  # markup inside: feedparser reads it as text of its own
             raise NotPlain(f"item element {feedparser_name(child)} with elements inside")
-        if field in fields or set(child.attrib.keys()) - {"isPermaLink", XML_BASE}:
+        # of several authors feedparser keeps the last one's text (each starts an empty detail of its own)
+        if (field in fields and field != "author") or set(child.attrib.keys()) - {"isPermaLink", XML_BASE}:
             raise NotPlain(f"item {feedparser_name(child)} twice or with attributes")
         if tag == "guid":
             permalink = child.get("isPermaLink", "true") == "true"

@@ -140,6 +140,9 @@ PLAIN = [
     rss(item(title="c1 \u0093quoted\u0094", link="https://site.test/\u0080", description="x\r\ny")),
     # what real feeds carry: authors, bodies, Dublin Core dates, thumbnails, podcast details, a logo
     rss(item(title="Author", link="https://site.test/a", author="jo@site.test (Jo)")),
+    rss(item(title="Two authors", link="https://site.test/a", author="a@site.test", **{"dc:creator": "B"}),
+        item(title="Three", link="https://site.test/b", author="e@x.test",
+             **{"dc:creator": "C", "itunes:author": "D"})),
     rss(WORDPRESS, channel="<sy:updatePeriod>hourly</sy:updatePeriod><image><url>https://site.test/i.png</url>"
         "<title>A feed</title><link>https://site.test/</link></image><dc:creator>Desk</dc:creator>"),
     rss(item(title="Body only", link="https://site.test/b", **{"content:encoded": "<![CDATA[<p>Body <b>b</b></p>]]>",
@@ -204,7 +207,6 @@ NOT_PLAIN = [
     b'<?xml version="1.0"?><rss version="0.91"><channel><title>t</title></channel></rss>',
     b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item><title>unclosed</item></channel>',
     # elements feedparser reads into our fields, which the fast path does not follow
-    rss(item(title="Two authors", link="https://site.test/a", author="a@site.test", **{"dc:creator": "B"})),
     rss(item(title="t", link="https://site.test/a", **{"media:title": "another title"})),
     rss(item(title="t", link="https://site.test/a", **{"itunes:summary": "another summary"})),
     rss(item(title="t", link="https://site.test/a", **{"atom:link href=\"https://site.test/b\"": ""})),
