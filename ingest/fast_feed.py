@@ -50,7 +50,6 @@ def _read(content: bytes, headers: Mapping[str, str], memo: MarkupMemo | None = 
           ) -> tuple[str, list[RawItem]]:
     if not FEEDPARSER_STEPS:
         raise NotPlain("feedparser's inner steps moved")
-    document = decoded(content, headers)
     if header(headers, "content-location"):
         raise NotPlain("a base URI from the headers")
     head = content[:4096]
@@ -58,6 +57,7 @@ def _read(content: bytes, headers: Mapping[str, str], memo: MarkupMemo | None = 
         raise NotPlain("neither RSS nor Atom")  # RDF and the rest are not parsed twice
     if b"<!DOCTYPE" in content or b"<!ENTITY" in content:
         raise NotPlain("a DTD")  # none is read
+    document = decoded(content, headers)  # after the cheap looks: it may decode the whole document
     try:
         root = etree.fromstring(document, PARSER)
     except (etree.XMLSyntaxError, ValueError):
