@@ -9,15 +9,22 @@ of the two rates. Run:
     .venv/bin/python benchmarks/bench_polling.py [--feeds 10000] [--cycles 5] [--hosts 200] [--hostile]
     .venv/bin/python benchmarks/bench_polling.py --trace-memory   # what the poller's Python memory grew by
     .venv/bin/python benchmarks/bench_polling.py --parse-only     # a parse worker's CPU per feed, in-process
+    .venv/bin/python benchmarks/bench_polling.py --mix real       # feeds shaped like those people publish
+    .venv/bin/python benchmarks/bench_polling.py --real-parse     # CPU per parse on ../shared's real feeds
 
 The poller is the poll stage's own source (:class:`PollSource`, as the runner drives it: its HTTP
 session, its parse workers where it has them). The feeds are served by a separate process on
 loopback addresses 127.0.1.1… (one "host" each, so the per-host limits apply as on the web): 80 %
 answer 304 to the stored ETag, 10 % answer 200 with the same entries (no validators), 4 % publish a
 new entry every cycle, 3 % are slow (2 s), 3 % fail (HTTP 500). Every feed is made due before each
-cycle. Entries go to the bundled broker. ``--hostile`` puts among them, per 10,000 feeds, 10 servers
-that trickle a byte a second (cut off at the deadline), 10 gzip bombs (200 MB of zeros, cut off at
-the size limit), 10 bodies of 20 MB (over the limit) and 2 valid feeds of 5 MB and 10,000 entries
+cycle. The feeds are plain RSS 2.0 (``--mix plain``, the default) or, with ``--mix real``, shaped like
+the real feed snapshots of ../shared (written here, not copied): half of them what the fast reading
+takes — WordPress-style RSS (``dc:creator``, ``content:encoded``, comments, a logo), Atom 1.0,
+podcast RSS, RSS in ISO-8859-1, plain RSS — 35 % what feedparser still reads (Atom under ``xml:base``,
+RSS 1.0, RSS with an image inside each item), 15 % JSON Feed; the shape of feed n is (n // 100) % 20,
+independent of its behaviour. Entries go to the bundled broker. ``--hostile`` puts among them, per
+10,000 feeds, 10 servers that trickle a byte a second (cut off at the deadline), 10 gzip bombs (200 MB
+of zeros, cut off at the size limit), 10 bodies of 20 MB (over the limit) and 2 valid feeds of 5 MB and 10,000 entries
 whose first entry changes every cycle (parsed in full each time); each cycle then also says how soon
 after its start the normal feeds were recorded (their ``last_polled``): these must not hold them back.
 """
@@ -28,17 +35,23 @@ import argparse
 import asyncio
 import contextlib
 import gzip
+import html
+import inspect
 import io
+import json
 import multiprocessing
 import os
+import re
 import resource
 import socket
 import tempfile
 import threading
 import time
 import tracemalloc
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from pathlib import Path
 
 import aiohttp
 import feedparser
@@ -59,6 +72,13 @@ LOOPBACK_POLICY = AddressPolicy.from_strings(["127.0.0.0/8"])  # the feeds are s
 HOSTILE = {980: "trickle", 981: "bomb", 982: "huge"}  # n % 1000 -> kind, with --hostile
 BIG_FEEDS = (4983, 9983)  # with --hostile: the valid 5 MB feeds
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
+SHAPES = ["wordpress"] * 4 + ["rss", "atom", "atom", "atom", "latin1", "podcast", "atom_base", "atom_base",
+                              "atom_base", "rdf", "item_image", "item_image", "item_image", "json", "json", "json"]
+MEDIA = {"atom": "application/atom+xml", "atom_base": "application/atom+xml", "rdf": "application/rdf+xml",
+         "json": "application/feed+json", "latin1": "text/xml; charset=ISO-8859-1"}
+NS = ('xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+      'xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd" xmlns:atom="http://www.w3.org/2005/Atom" '
+      'xmlns:slash="http://purl.org/rss/1.0/modules/slash/" xmlns:sy="http://purl.org/rss/1.0/modules/syndication/"')
 
 
 def kind_of(n: int, hostile: bool = False) -> str:
@@ -76,15 +96,75 @@ def kind_of(n: int, hostile: bool = False) -> str:
     return "fail"
 
 
-def feed_body(n: int, cycle: int, kind: str) -> bytes:
+def shape_of(n: int, mix: str) -> str:
+    return "rss" if mix == "plain" else SHAPES[(n // 100) % len(SHAPES)]
+
+
+def feed_body(n: int, cycle: int, kind: str, shape: str = "rss") -> bytes:
     count = cycle + 1 if kind == "new" else 1
+    stories = range(max(0, count - 5), count)
+    if shape != "rss":
+        return shaped_body(n, stories, shape)
     items = "".join(
         f"<item><title>Feed {n} story {i}</title><link>https://site{n % 997}.test/{n}/{i}</link>"
         f"<guid>f{n}-{i}</guid><pubDate>{format_datetime(datetime(2024, 8, 17, tzinfo=UTC))}</pubDate>"
         f"<description>Story {i} of feed {n}: a short summary that is long enough to hash, about talks.</description>"
-        "</item>" for i in range(max(0, count - 5), count))
+        "</item>" for i in stories)
     return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Feed {n}</title>'
             f"<link>https://site{n}.test/</link>{items}</channel></rss>").encode()
+
+
+def shaped_body(n: int, stories: range, shape: str) -> bytes:
+    """A feed of the given shape (see the module doc), the same stories as the plain one."""
+    site, when = f"https://site{n % 997}.test", format_datetime(datetime(2024, 8, 17, tzinfo=UTC))
+    summary = "Story {i} of feed {n}: a short summary that is long enough to hash, about talks."
+    body = ("<p>Delegations met on Saturday, <a href='/story/{i}'>officials said</a>.</p>"
+            "<p>More of the story {i}, in a second paragraph with <em>emphasis</em>.</p>")
+    if shape == "json":
+        return json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": f"Feed {n}", "items": [
+            {"id": f"f{n}-{i}", "url": f"{site}/{n}/{i}", "title": f"Feed {n} story {i}",
+             "summary": summary.format(i=i, n=n), "date_published": "2024-08-17T00:00:00Z",
+             "authors": [{"name": "Desk"}]} for i in stories]}).encode()
+    if shape in ("atom", "atom_base"):
+        base = f' xml:base="{site}/"' if shape == "atom_base" else ""
+        href = f"{n}/" if shape == "atom_base" else f"{site}/{n}/"
+        entries = "".join(
+            f"<entry><id>tag:site{n % 997}.test,2024:{n}-{i}</id><title type='html'>Feed {n} story {i}</title>"
+            f"<link rel='alternate' type='text/html' href='{href}{i}'/><published>2024-08-17T00:00:00Z</published>"
+            f"<updated>2024-08-17T01:00:00Z</updated><author><name>Jo Writer</name></author>"
+            f"<summary type='html'>{html.escape(summary.format(i=i, n=n))}</summary>"
+            f"<content type='html'>{html.escape(body.format(i=i))}</content><category term='news'/></entry>"
+            for i in stories)
+        return (f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"{base}>'
+                f"<title>Feed {n}</title><id>{site}/{n}/</id><updated>2024-08-17T01:00:00Z</updated>"
+                f"<link rel='self' href='{site}/{n}/feed.atom'/><link href='{site}/{n}/'/>{entries}</feed>").encode()
+    if shape == "rdf":
+        items = "".join(
+            f'<item rdf:about="{site}/{n}/{i}"><title>Feed {n} story {i}</title><link>{site}/{n}/{i}</link>'
+            f"<description>{summary.format(i=i, n=n)}</description><dc:date>2024-08-17T00:00:00Z</dc:date></item>"
+            for i in stories)
+        return ('<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+                'xmlns="http://purl.org/rss/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+                f'<channel rdf:about="{site}/{n}/"><title>Feed {n}</title><link>{site}/{n}/</link>'
+                f"<description>d</description></channel>{items}</rdf:RDF>").encode()
+    extra = {"wordpress": "<dc:creator><![CDATA[Jo Writer]]></dc:creator><category><![CDATA[News]]></category>"
+                          "<content:encoded><![CDATA[{body}]]></content:encoded><slash:comments>2</slash:comments>"
+                          "<comments>{link}#comments</comments>",
+             "podcast": "<itunes:author>Host</itunes:author><itunes:duration>30:00</itunes:duration>"
+                        "<enclosure url='{link}.mp3' length='1000' type='audio/mpeg'/>"
+                        "<itunes:explicit>no</itunes:explicit>",
+             "item_image": "<image><url>{link}.jpg</url><title>Picture</title></image><author>desk@site.test</author>",
+             "latin1": "<author>Rédaction</author>"}[shape]
+    items = "".join(
+        f"<item><title>Feed {n} story {i}, été</title><link>{site}/{n}/{i}</link>"
+        f"<guid isPermaLink='false'>f{n}-{i}</guid><pubDate>{when}</pubDate>"
+        f"<description><![CDATA[<p>{summary.format(i=i, n=n)}</p>]]></description>"
+        + extra.format(body=body.format(i=i), link=f"{site}/{n}/{i}") + "</item>" for i in stories)
+    encoding = "ISO-8859-1" if shape == "latin1" else "UTF-8"
+    return (f'<?xml version="1.0" encoding="{encoding}"?><rss version="2.0" {NS}><channel><title>Feed {n}</title>'
+            f"<link>{site}/{n}/</link><atom:link rel='self' href='{site}/{n}/feed'/><language>en</language>"
+            f"<sy:updatePeriod>hourly</sy:updatePeriod><image><url>{site}/logo.png</url><title>Feed {n}</title>"
+            f"<link>{site}/</link></image>{items}</channel></rss>").encode(encoding.lower())
 
 
 def big_feed(n: int, cycle: int) -> bytes:
@@ -107,7 +187,7 @@ def hostile_answer(n: int, kind: str, cycle: int, bomb: bytes) -> bytes:
 
 
 def serve(hosts: list[str], port: int, ready: multiprocessing.synchronize.Event,  # type: ignore[name-defined]
-          hostile: bool) -> None:
+          hostile: bool, mix: str = "plain") -> None:
     counters: dict[int, int] = {}
     bomb = gzip.compress(b"\0" * 200_000_000, compresslevel=9) if hostile else b""
 
@@ -137,9 +217,11 @@ def serve(hosts: list[str], port: int, ready: multiprocessing.synchronize.Event,
                 else:
                     cycle = counters.get(n, 0)
                     counters[n] = cycle + (not bare)
-                    body = feed_body(n, cycle, kind)
+                    shape = shape_of(n, mix)
+                    body = feed_body(n, cycle, kind, shape)
                     etag = b'ETag: "v1"\r\n' if kind == "etag" else b""
-                    response = OK + etag + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+                    ok = OK if shape not in MEDIA else OK.replace(b"application/rss+xml", MEDIA[shape].encode())
+                    response = ok + etag + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
                 writer.write(response)
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, ValueError, IndexError):
@@ -163,6 +245,20 @@ def rss_mb() -> float:
 def cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+def thread_cpu_seconds() -> dict[str, float]:
+    """CPU seconds of this process's threads so far, by role (the Python thread name without its number:
+    the event loop's "bench", "poll-db", "poll-parse", asyncio's default executor...; gone threads not)."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    tick, by_role = os.sysconf("SC_CLK_TCK"), {}
+    for entry in os.scandir("/proc/self/task"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            with open(f"/proc/self/task/{entry.name}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            role = re.sub(r"[_-]?\d+$", "", names.get(int(entry.name), "other (not Python's)"))
+            by_role[role] = by_role.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return by_role
 
 
 def children_cpu_seconds(exclude: set[int]) -> float:
@@ -225,24 +321,83 @@ def grown_since(previous: tracemalloc.Snapshot | None, cycle: int) -> tracemallo
     return previous
 
 
-def parse_only(count: int) -> None:
+def fast_reader() -> Callable[[bytes, dict[str, str]], object]:
+    """The checkout's fast reading: fast_feed's, or main's plain-RSS one before it (measured as "before")."""
+    try:
+        from wirewatch.ingest.fast_feed import read_fast
+        return read_fast
+    except ImportError:
+        from wirewatch.ingest.rss_fast import read_plain_rss  # type: ignore[attr-defined]
+        return read_plain_rss  # type: ignore[no-any-return]
+
+
+def parse_only(count: int, mix: str) -> None:
     """CPU seconds per feed of :func:`read_feed` (what a parse worker runs: the fast path where it takes
     the feed, else feedparser) and of ``feedparser.parse`` alone, on the first cycle's bodies."""
-    from wirewatch.ingest.rss_fast import read_plain_rss  # here: main's poller, measured as "before", has none
-    bodies = [feed_body(n, 0, kind_of(n)) for n in range(count) if kind_of(n) in ("etag", "same", "new")]
-    headers = {"Content-Type": "application/rss+xml"}
-    plain = sum(read_plain_rss(b, headers) is not None for b in bodies)
+    read_fast = fast_reader()
+    served = [(feed_body(n, 0, kind_of(n), shape_of(n, mix)), MEDIA.get(shape_of(n, mix), "application/rss+xml"))
+              for n in range(count) if kind_of(n) in ("etag", "same", "new")]
+    plain = sum(read_fast(b, {"Content-Type": ctype}) is not None for b, ctype in served)
     cpu0 = cpu_seconds()
-    for b in bodies:
-        read_feed(b, "http://127.0.1.1/feed.xml", headers)
+    for b, ctype in served:
+        read_feed(b, "http://127.0.1.1/feed.xml", {"Content-Type": ctype})
     ours = cpu_seconds() - cpu0
     cpu0 = cpu_seconds()
-    for b in bodies:
-        feedparser.parse(io.BytesIO(b), response_headers={"content-type": headers["Content-Type"]},
+    for b, ctype in served:
+        feedparser.parse(io.BytesIO(b), response_headers={"content-type": ctype},
                          sanitize_html=True, resolve_relative_uris=True)
     alone = cpu_seconds() - cpu0
-    print(f"{len(bodies)} bodies, {plain} taken by the fast path: read_feed {1e6 * ours / len(bodies):.0f} us "
-          f"of CPU per feed; feedparser.parse alone {1e6 * alone / len(bodies):.0f} us ({alone / ours:.1f}x)")
+    print(f"{len(served)} bodies (--mix {mix}), {plain} taken by the fast path: read_feed "
+          f"{1e6 * ours / len(served):.0f} us of CPU per feed; feedparser.parse alone "
+          f"{1e6 * alone / len(served):.0f} us ({alone / ours:.1f}x)")
+
+
+def real_parse(rounds: int = 5) -> None:
+    """CPU per parse of the real feed snapshots of ../shared (RSS, Atom, RDF; JSON Feed is not
+    feedparser's): how many the fast reading takes, and on those, read_feed beside read_feed with the
+    fast reading off (feedparser), each ``rounds`` times over; then over all of them, read_feed as
+    the checkout has it."""
+    shared = Path(os.environ.get("WIREWATCH_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+    paths = sorted(p for p in (shared / "data" / "feeds").rglob("*")
+                   if p.is_file() and p.suffix not in (".txt", ".json") and not p.name.startswith("LICENSE"))
+    if not paths:
+        raise SystemExit(f"no feed snapshots under {shared}/data/feeds (set WIREWATCH_SHARED)")
+    headers = {"Content-Type": "application/rss+xml"}
+    bodies = [p.read_bytes() for p in paths]
+    read_fast = fast_reader()
+    taken = [b for b in bodies if read_fast(b, headers) is not None]
+    print(f"{len(bodies)} real RSS/Atom/RDF snapshots (of {len(bodies) + 11} with JSON Feed): {len(taken)} taken "
+          "by the fast path")
+
+    def per_parse(docs: list[bytes], **kwargs: object) -> float:
+        cpu0 = cpu_seconds()
+        for _ in range(rounds):
+            for b in docs:
+                with contextlib.suppress(ValueError):  # FeedError: an unreadable snapshot counts its cost
+                    read_feed(b, "https://feeds.test/feed", headers, **kwargs)  # type: ignore[call-arg]
+        return 1e6 * (cpu_seconds() - cpu0) / (rounds * len(docs))
+
+    if taken and "fast" in inspect.signature(read_feed).parameters:
+        fast, slow = per_parse(taken), per_parse(taken, fast=False)
+        print(f"  on those {len(taken)}: fast path {fast:.0f} us of CPU per parse, feedparser {slow:.0f} us "
+              f"({slow / fast:.1f}x)")
+        from wirewatch.ingest.feed_text import MarkupMemo
+        memo = MarkupMemo()
+        for b in taken:  # the memo of a parse worker that has read these feeds once
+            read_feed(b, "https://feeds.test/feed", headers, memo=memo)
+        warm = per_parse(taken, memo=memo)
+        print(f"  the same {len(taken)} read again (their entries' HTML in the worker's memo, as when a feed "
+              f"repeats its entries): {warm:.0f} us per parse ({slow / warm:.1f}x feedparser)")
+        ratios = sorted((per_parse([b], fast=False) / per_parse([b]), per_parse([b], fast=False) /
+                         per_parse([b], memo=memo)) for b in taken)
+        print(f"  per feed, feedparser's CPU over the fast path's: median {ratios[len(ratios) // 2][0]:.1f}x "
+              f"(least {ratios[0][0]:.1f}x); with the memo warm: median "
+              f"{sorted(r[1] for r in ratios)[len(ratios) // 2]:.1f}x")
+        every, every_slow = per_parse(bodies), per_parse(bodies, fast=False)
+        print(f"  on all {len(bodies)}: read_feed {every:.0f} us per parse, feedparser for all {every_slow:.0f} us "
+              f"({every_slow / every:.1f}x)")
+    else:
+        print(f"  on all {len(bodies)}: read_feed {per_parse(bodies):.0f} us per parse")
 
 
 def main() -> None:
@@ -255,24 +410,36 @@ def main() -> None:
     parser.add_argument("--trace-memory", action="store_true",
                         help="trace the poller's Python allocations (slower): print what grew from the end of "
                              "cycle 2 to the end of the last cycle, by line")
+    parser.add_argument("--mix", choices=("plain", "real"), default="plain",
+                        help="plain RSS 2.0 feeds, or a mix shaped like real ones (Atom, dc:creator, "
+                             "content:encoded, ISO-8859-1, RSS 1.0, JSON Feed...)")
+    parser.add_argument("--threads", action="store_true",
+                        help="after each cycle, the poller process's CPU by thread (event loop, database, "
+                             "parse-pool pipes, delivery...)")
+    parser.add_argument("--real-parse", action="store_true",
+                        help="no polling: CPU per parse of ../shared's real feed snapshots, the fast reading "
+                             "beside feedparser, in this process")
     parser.add_argument("--parse-only", action="store_true",
                         help="no polling: the CPU per feed of reading the cycle-1 bodies in this process, as the "
                              "parse workers do (read_feed), beside feedparser alone on the same bodies")
     args = parser.parse_args()
     if args.parse_only:
-        parse_only(args.feeds)
+        parse_only(args.feeds, args.mix)
+        return
+    if args.real_parse:
+        real_parse()
         return
     if args.trace_memory:
         tracemalloc.start(8)
-    print(f"poller code: {poller_module.__file__}", flush=True)  # which checkout is measured
+    print(f"poller code: {poller_module.__file__}; feeds: --mix {args.mix}", flush=True)  # which checkout
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     hosts = [f"127.0.1.{i}" for i in range(1, min(args.hosts, 254) + 1)]
     ready = multiprocessing.get_context("spawn").Event()
-    server = multiprocessing.get_context("spawn").Process(target=serve, args=(hosts, port, ready, args.hostile),
-                                                          daemon=True)
+    server = multiprocessing.get_context("spawn").Process(target=serve, daemon=True,
+                                                          args=(hosts, port, ready, args.hostile, args.mix))
     server.start()
     ready.wait(60)
     # host and behaviour independent: the slow and failing feeds spread over all hosts, as on the web
@@ -302,6 +469,7 @@ def main() -> None:
             with store.engine.begin() as conn:  # every feed due now, whatever its schedule
                 conn.execute(update(feeds).values(next_poll=start))
             before = progress.snapshot()
+            threads0 = thread_cpu_seconds()
             cpu0, kids0, t0 = cpu_seconds(), children_cpu_seconds(others), time.perf_counter()
             source.cycle(delivery)
             wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
@@ -315,6 +483,10 @@ def main() -> None:
                   f"{base / wall * polled / len(urls):.2f}x the baseline; CPU {cpu:5.1f} s + parse workers "
                   f"{kids:4.1f} s; RSS {rss_mb():6.1f} MB; {events.get('feeds_not_modified', 0)} not modified, "
                   f"{new} new entries, {events.get('feeds_failed', 0)} failed", flush=True)
+            if args.threads:
+                spent = {k: v - threads0.get(k, 0.0) for k, v in thread_cpu_seconds().items()}
+                print("  the poller process's CPU by thread: " + ", ".join(
+                    f"{k} {v:.1f} s" for k, v in sorted(spent.items(), key=lambda kv: -kv[1]) if v >= 0.05))
             if args.hostile:
                 print(f"  {recorded_within(store, urls, start, args.hostile)}", flush=True)
             if args.trace_memory and cycle >= 2:

@@ -1,10 +1,10 @@
 """Feed parsing: bytes and response headers in, :class:`Entry` messages out. No network here.
 
 feedparser does the parsing (RSS 0.9x/1.0/2.0, Atom, CDF; JSON Feed is read here, since feedparser
-does not). The plainest RSS 2.0 is read by :mod:`wirewatch.ingest.rss_fast` instead, with lxml and
-feedparser's own text steps, to the same entries in a fraction of the time. An ill-formed feed that
-feedparser can still read is used and flagged with the reason (``bozo``); a document that yields no
-feed at all is reported as an error.
+does not). Plain RSS 2.0 and Atom 1.0 — most feeds — are read by :mod:`wirewatch.ingest.fast_feed`
+instead, with lxml and feedparser's own text steps, to the same entries in a fraction of the time.
+An ill-formed feed that feedparser can still read is used and flagged with the reason (``bozo``); a
+document that yields no feed at all is reported as an error.
 
 :func:`read_feed` is what the poller runs (in a worker process when it has them): the parse plus each
 entry's dedup keys and content hash, all of it picklable.
@@ -24,7 +24,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
-from wirewatch.ingest.rss_fast import read_plain_rss
+from wirewatch.ingest.fast_feed import read_fast
+from wirewatch.ingest.feed_text import MarkupMemo
 
 from wirewatch.canonical_url import article_id, canonical_url
 from wirewatch.safe_display import one_line, web_link
@@ -100,8 +101,11 @@ def parse_json_feed(content: bytes, feed_url: str) -> ParsedFeed:
     return ParsedFeed(title, entries, "", skipped)
 
 
-def parse_feed(content: bytes, feed_url: str, headers: Mapping[str, str] | None = None) -> ParsedFeed:
-    """Parse a fetched feed document into entries; raise :class:`FeedError` if it is no feed at all."""
+def parse_feed(content: bytes, feed_url: str, headers: Mapping[str, str] | None = None, fast: bool = True,
+               memo: MarkupMemo | None = None) -> ParsedFeed:
+    """Parse a fetched feed document into entries; raise :class:`FeedError` if it is no feed at all.
+    ``fast`` False: feedparser reads it even where the fast reading would (to compare the two); ``memo``:
+    where the fast reading keeps the HTML it has cleaned, for the entries a feed repeats."""
     headers = dict(headers or {})
     if _looks_like_json_feed(content, headers):
         try:
@@ -109,10 +113,10 @@ def parse_feed(content: bytes, feed_url: str, headers: Mapping[str, str] | None 
         except FeedError:
             if content.lstrip()[:1] == b"{":
                 raise
-    plain = read_plain_rss(content, headers)  # the plainest RSS 2.0, read as feedparser would, 10x faster
+    plain = read_fast(content, headers, memo) if fast else None  # plain RSS 2.0 and Atom, as feedparser reads them
     if plain is not None:
         title, items = plain
-        return _parsed(feed_url, title, [(i.link, i.id, i.title, i.summary, "", i.published) for i in items], "")
+        return _parsed(feed_url, title, [(i.link, i.id, i.title, i.summary, i.author, i.published) for i in items], "")
     # a stream, never the bytes themselves: feedparser tries bytes as a file name first (a body reading
     # "/etc/passwd" would have been that file), a needless system call per feed besides
     parsed = feedparser.parse(io.BytesIO(content), response_headers={k.lower(): v for k, v in headers.items()},
@@ -177,8 +181,8 @@ def content_hash(entry: Entry) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32] if len(text) >= MIN_HASHED_CHARS else ""
 
 
-def read_feed(content: bytes, feed_url: str,
-              headers: Mapping[str, str] | None = None) -> tuple[ParsedFeed, list[Keyed]]:
+def read_feed(content: bytes, feed_url: str, headers: Mapping[str, str] | None = None,
+              fast: bool = True, memo: MarkupMemo | None = None) -> tuple[ParsedFeed, list[Keyed]]:
     """:func:`parse_feed`, and each entry with its dedup keys and content hash (what the poller looks up)."""
-    parsed = parse_feed(content, feed_url, headers)
+    parsed = parse_feed(content, feed_url, headers, fast, memo)
     return parsed, [(e, dedup_keys(e), content_hash(e)) for e in parsed.entries]

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from wirewatch.ingest.feed_parsing import FeedError, Keyed, ParsedFeed, read_feed
+from wirewatch.ingest.feed_text import MarkupMemo
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,9 @@ STARTUP_SECONDS = 120.0  # a new worker's imports, on a busy machine
 def _serve(conn: multiprocessing.connection.Connection) -> None:
     """A worker: say it is ready (its imports done), then parse each (content, url, headers) it receives;
     answer (True, result) or (False, error). Each message also carries the worker's CPU seconds so far,
-    which are those at the start of its next parse (it waits for that without using any)."""
+    which are those at the start of its next parse (it waits for that without using any). The worker
+    keeps the HTML it has cleaned (bounded) for the entries feeds repeat from one poll to the next."""
+    memo = MarkupMemo()
     conn.send(("ready", time.process_time()))
     while True:
         try:
@@ -44,7 +47,7 @@ def _serve(conn: multiprocessing.connection.Connection) -> None:
         except (EOFError, OSError):
             return
         try:
-            answer: tuple[bool, Read | str] = (True, read_feed(content, url, headers))
+            answer: tuple[bool, Read | str] = (True, read_feed(content, url, headers, memo=memo))
         except FeedError as exc:
             answer = (False, str(exc))
         except Exception as exc:  # a parser bug met by one document: that feed's failure, not the worker's

@@ -1,174 +1,100 @@
-"""A fast reading of plain RSS 2.0 feeds with lxml, giving what feedparser would give, or nothing.
+"""The fast reading of an RSS 2.0 channel (already parsed by lxml) to the fields feedparser gives.
 
-In: a fetched feed's bytes and response headers. Out: the feed's title and, per item, the fields
-:mod:`wirewatch.ingest.feed_parsing` builds an entry from (link, id, title, summary, the published
-time as feedparser's struct) as feedparser would give them — or ``None`` whenever the document is
-not the plain case, and then feedparser reads it.
+In: the ``<rss>`` element. Out: the channel's title and, per item, link, id, title, summary, author
+and date as :class:`~wirewatch.ingest.feed_text.RawItem` — or
+:class:`~wirewatch.ingest.feed_charset.NotPlain` where the channel is not the plain case.
 
 feedparser costs about 0.5 ms for a one-item feed (a SAX parse in pure Python, with HTML sanitising),
-most of a poll cycle's CPU when every feed has something new. The plain case is read here instead:
-``<rss version="2.0">`` served as application/rss+xml or application/xml in UTF-8 (no byte order
-mark, no other charset or declared encoding), well-formed (lxml parses it; no DOCTYPE), no
-``xml:base`` and no Content-Location (so there is no base URI), a channel of the plain RSS elements
-(a namespaced ``atom:link`` allowed), items with at most one each of title, link, guid, pubDate and
-description (besides category, comments and enclosure, which set none of those), no attributes but
-``isPermaLink``, no elements inside them, no comments. Anything else — Atom, RDF, RSS 0.9x, an author,
-``dc:`` or ``content:`` elements, an image — gives ``None``.
-
-Each text then goes through the steps feedparser's ``pop`` takes, by feedparser's own functions: its
-HTML guess for titles, its relative-URI resolver and sanitiser for what is HTML, its URI fix, its
-repair of doubly encoded UTF-8 and of cp1252 codes, its date parser. ``tests/test_rss_fast.py`` holds
-the result to feedparser's on every feed and parser case of ``../shared`` the fast path takes.
+most of a poll cycle's CPU when every feed has something new. Read here: items with at most one each
+of title, link, guid (``isPermaLink`` its one attribute), description, ``content:encoded``, pubDate,
+an update date (``dc:date`` or ``atom:updated``), and any number of authors (``author``,
+``dc:creator``, ``itunes:author``: feedparser keeps the last), no elements inside those; besides them
+only elements whose effect in feedparser leaves our fields alone (:mod:`~wirewatch.ingest.rss_elements`:
+categories, enclosures, comments, thumbnails, podcast details, the channel's image and syndication
+hints...). What feedparser does,
+and so what is done here: the title is plain text unless it looks like HTML, the description and
+content are HTML; the summary is the description, else the content; a permalink GUID is the link
+where there is none; the date is pubDate, else the update date. Anything else — RSS 0.9x, ``source``,
+``media:title``, ``itunes:summary``, an ``atom:link`` in an item, attributes on a field — goes to
+feedparser.
 """
 
 from __future__ import annotations
 
-import contextlib
-import re
-import time
-from collections.abc import Mapping
-from dataclasses import dataclass
-
 from lxml import etree
+from wirewatch.ingest.feed_bases import XML_BASE
+from wirewatch.ingest.feed_charset import NotPlain
+from wirewatch.ingest.feed_text import RawItem, Steps, date, mended
+from wirewatch.ingest.rss_elements import CHANNEL_PASSED, ITEM_PASSED, feedparser_name, passable
 
-try:  # feedparser's inner steps; a release that moved them sends every feed to feedparser itself
-    from feedparser.datetimes import _parse_date
-    from feedparser.html import _cp1252
-    from feedparser.mixin import _FeedParserMixin
-    from feedparser.sanitizer import _sanitize_html
-    from feedparser.urls import _urljoin, resolve_relative_uris
-
-    looks_like_html = _FeedParserMixin.looks_like_html  # feedparser's guess for a plain-text title
-    FEEDPARSER_STEPS = True
-except (ImportError, AttributeError):
-    FEEDPARSER_STEPS = False
-
-XML_TYPES = ("application/rss+xml", "application/xml")
-ITEM_FIELDS = {"title", "link", "guid", "pubDate", "description"}
-ITEM_IGNORED = {"category", "comments", "enclosure"}  # feedparser keeps them apart from our fields
-CHANNEL_PLAIN = {"title", "link", "description", "language", "copyright", "managingEditor", "webMaster",
-                 "pubDate", "lastBuildDate", "category", "generator", "docs", "ttl", "item"}
-ATOM_LINK = "{http://www.w3.org/2005/Atom}link"  # the channel's rel="self" link, common and harmless
-DECLARATION = re.compile(rb"^<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']")
-PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
+DC = "{http://purl.org/dc/elements/1.1/}"
+CONTENT_ENCODED = "{http://purl.org/rss/1.0/modules/content/}encoded"
+ITUNES_AUTHOR = "{http://www.itunes.com/dtds/podcast-1.0.dtd}author"
+# the item elements read here, by the field each fills: an author from RSS or Dublin Core, the body
+# from content:encoded when there is no description, the date from pubDate or else dc:date/atom:updated
+FIELD_OF = {"title": "title", "link": "link", "guid": "guid", "description": "description", "pubDate": "published",
+            "author": "author", f"{DC}creator": "author", ITUNES_AUTHOR: "author", CONTENT_ENCODED: "content",
+            f"{DC}date": "updated", "{http://www.w3.org/2005/Atom}updated": "updated"}
 
 
-@dataclass(frozen=True)
-class RawItem:
-    link: str
-    id: str
-    title: str
-    summary: str
-    published: time.struct_time | None
-
-
-def _header(headers: Mapping[str, str], name: str) -> str:
-    return next((v for k, v in headers.items() if k.lower() == name), "")
-
-
-def _utf8_declared(content: bytes, headers: Mapping[str, str]) -> bool:
-    media, _, params = _header(headers, "content-type").partition(";")
-    if media.strip().lower() not in XML_TYPES:
-        return False
-    charset = params.strip().lower()
-    if charset and charset.replace(" ", "") not in ("charset=utf-8", 'charset="utf-8"'):
-        return False
-    if content.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) or b"\0" in content[:4]:
-        return False  # a byte order mark, or UTF-16 or -32 without one
-    declared = DECLARATION.match(content)
-    return declared is None or declared.group(1).lower() == b"utf-8"
-
-
-def _text(text: str | None, html: bool = False) -> str:
-    """An element's text through the steps feedparser's ``pop`` takes for a title (``html`` False: plain
-    text unless it looks like HTML) or a description (HTML) when there is no base URI: strip, resolve
-    relative URIs in and sanitise what is HTML, mend doubly encoded UTF-8, map C1 codes as cp1252.
-    feedparser's own functions do each step, so the text is the one feedparser gives."""
-    value = (text or "").strip()
-    if html or looks_like_html(value):
-        value = resolve_relative_uris(value, "", "utf-8", "text/html")
-        value = _sanitize_html(value, "utf-8", "text/html")
-    return _mended(value)
-
-
-def _mended(value: str) -> str:
-    with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
-        value = value.encode("iso-8859-1").decode("utf-8")
-    return value.translate(_cp1252)
-
-
-def _uri(text: str | None) -> str:
-    """A link or permalink GUID as feedparser gives it (resolved against no base: feedparser's fix of
-    extra slashes only)."""
-    return _mended(_urljoin("", (text or "").strip()))
-
-
-def _link(text: str | None) -> str:
-    """An item's link, with feedparser's repair of query strings escaped twice."""
-    return re.sub("&([A-Za-z0-9_]+);", r"&\g<1>", _uri(text).replace("&amp;", "&"))
-
-
-def _item(item: etree._Element) -> RawItem | None:
+def _item(item: etree._Element, steps: Steps) -> RawItem:
     fields: dict[str, str] = {}
+    body: etree._Element | None = None  # content:encoded, worked on only where there is no description
     permalink = True
+    if set(item.attrib) - {XML_BASE}:
+        raise NotPlain("item attributes")
     for child in item:
         tag = child.tag
         if not isinstance(tag, str):
-            return None
-        if len(child):  # markup inside (or an element feedparser would read as one of ours): not plain
-            return None
-        if tag in ITEM_IGNORED:
+            raise NotPlain("comment or instruction in an item")
+        field = FIELD_OF.get(tag)
+        if field is None:
+            if not passable(child, ITEM_PASSED):
+                raise NotPlain(f"item element {feedparser_name(child)}")
             continue
-        if tag not in ITEM_FIELDS or tag in fields or set(child.attrib.keys()) - {"isPermaLink"}:
-            return None
+        if len(child):  # markup inside: feedparser reads it as text of its own
+            raise NotPlain(f"item element {feedparser_name(child)} with elements inside")
+        # of several authors feedparser keeps the last one's text (each starts an empty detail of its own)
+        if (field in fields and field != "author") or set(child.attrib.keys()) - {"isPermaLink", XML_BASE}:
+            raise NotPlain(f"item {feedparser_name(child)} twice or with attributes")
         if tag == "guid":
             permalink = child.get("isPermaLink", "true") == "true"
         elif "isPermaLink" in child.attrib:
-            return None
-        if tag == "link":
-            fields[tag] = _link(child.text)
-        elif tag == "guid":
-            fields[tag] = _uri(child.text) if permalink else _mended((child.text or "").strip())
-        else:
-            fields[tag] = _text(child.text, html=tag == "description")
-    if item.attrib:
-        return None
+            raise NotPlain("isPermaLink outside a guid")
+        if field == "link":
+            fields[field] = steps.rss_link(child)
+        elif field == "guid":
+            fields[field] = steps.uri(child) if permalink else mended((child.text or "").strip())
+        elif field == "content":
+            fields[field], body = "", child
+        elif field in ("title", "description"):
+            fields[field] = steps.text(child, html=field == "description")
+        else:  # author, dates: text as it stands
+            fields[field] = mended((child.text or "").strip())
     link = fields.get("link", fields["guid"] if "guid" in fields and permalink else "")
-    date = fields.get("pubDate")
-    return RawItem(link, fields.get("guid", ""), fields.get("title", ""), fields.get("description", ""),
-                   _parse_date(date) if date else None)
+    # feedparser's summary is the description, or content:encoded where there is none; wirewatch takes
+    # the content when the summary is empty
+    summary = fields.get("description") or (steps.text(body, html=True) if body is not None else "")
+    return RawItem(link, fields.get("guid", ""), fields.get("title", ""), summary, fields.get("author", ""),
+                   date(fields.get("published"), fields.get("updated")))
 
 
-def read_plain_rss(content: bytes, headers: Mapping[str, str]) -> tuple[str, list[RawItem]] | None:
-    """The feed's title and items if the document is plain RSS 2.0 (see the module doc), else None."""
-    if not FEEDPARSER_STEPS:
-        return None
-    if not _utf8_declared(content, headers) or _header(headers, "content-location") or b"xml:base" in content:
-        return None
-    if b"<rss" not in content[:4096] or b"<!DOCTYPE" in content or b"<!ENTITY" in content:
-        return None  # Atom and the rest are not parsed twice; no DTD is read
-    try:
-        root = etree.fromstring(content, PARSER)
-    except (etree.XMLSyntaxError, ValueError):
-        return None
+def read_rss(root: etree._Element, steps: Steps) -> tuple[str, list[RawItem]]:
+    """The channel's title and items, as feedparser reads them; :class:`NotPlain` if not the plain case."""
     if root.tag != "rss" or root.get("version") != "2.0" or len(root) != 1 or root[0].tag != "channel":
-        return None
-    title, items = "", []
+        raise NotPlain("not an RSS 2.0 channel")
+    if set(root.attrib) - {"version", XML_BASE} or set(root[0].attrib) - {XML_BASE}:
+        raise NotPlain("attributes on rss or channel")
+    title: str | None = None
+    items = []
     for child in root[0]:
         tag = child.tag
-        if not isinstance(tag, str):  # a comment or processing instruction
-            return None
+        if not isinstance(tag, str):
+            raise NotPlain("comment or instruction in the channel")
         if tag == "item":
-            item = _item(child)
-            if item is None:
-                return None
-            items.append(item)
-        elif tag == ATOM_LINK and not len(child):
-            continue
-        elif tag not in CHANNEL_PLAIN or len(child):
-            return None
-        elif tag == "title":
-            if title:
-                return None
-            title = _text(child.text)
-    return title, items
+            items.append(_item(child, steps))
+        elif tag == "title" and not len(child) and not child.attrib and title is None:
+            title = steps.text(child)
+        elif tag == "title" or not passable(child, CHANNEL_PASSED):
+            raise NotPlain(f"channel element {feedparser_name(child)}")
+    return title or "", items
