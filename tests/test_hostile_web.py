@@ -9,6 +9,8 @@ import random
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -104,27 +106,34 @@ def entry(url: str, i: int = 0) -> Entry:
                  summary="The feed's own summary of the story.")
 
 
-def test_a_slow_article_page_does_not_hold_back_its_batch() -> None:
+@contextmanager
+def slow_site(fast: int, trickle: float, settings: ExtractSettings) -> Iterator[tuple[Extractor, list[Entry]]]:
+    """An extractor over a loopback site of ``fast`` normal pages and one trickled page, and their entries."""
     page = html_page(Item(url="x", title="Doha talks", body=BODY, published="2024-08-10", author="A"))
-    with LoopbackSite({f"/{i}.html": Resource(page) for i in range(6)} |
-                      {"/slow.html": Resource(page, trickle=0.2)}) as site:
-        settings = ExtractSettings(workers=1, deadline_seconds=4, timeout_seconds=3, page_patience_seconds=1,
-                                   respect_robots_txt=False)
-        with make_client(3, LOOPBACK.agent, 5, AddressPolicy.from_strings(LOOPBACK.allow_networks)) as client:
-            extractor = Extractor(settings, LOOPBACK, client)
-            try:
-                entries = [entry(site.url(f"/{i}.html"), i) for i in range(6)] + [entry(site.url("/slow.html"), 9)]
-                started = time.monotonic()
-                first = extractor.handle_batch(entries)
-                took = time.monotonic() - started
-                assert [o[0].topic for o in first] == [ARTICLES] * 6 + [ENTRIES]
-                assert all(o[0].message.text_source == "page" for o in first[:6])
-                again = []
-                while not again or again[0][0].topic == ENTRIES:  # the entry as it comes back from the queue
-                    again = extractor.handle_batch([entries[-1]])
-                took_slow = time.monotonic() - started
-            finally:
-                extractor.close()
+    with LoopbackSite({f"/{i}.html": Resource(page) for i in range(fast)} |
+                      {"/slow.html": Resource(page, trickle=trickle)}) as site, \
+            make_client(3, LOOPBACK.agent, 5, AddressPolicy.from_strings(LOOPBACK.allow_networks)) as client:
+        extractor = Extractor(settings, LOOPBACK, client)
+        try:
+            slow = entry(site.url("/slow.html"), 99)
+            yield extractor, [entry(site.url(f"/{i}.html"), i) for i in range(fast)] + [slow]
+        finally:
+            extractor.close()
+
+
+def test_a_slow_article_page_does_not_hold_back_its_batch() -> None:
+    settings = ExtractSettings(workers=1, deadline_seconds=4, timeout_seconds=3, page_patience_seconds=1,
+                               respect_robots_txt=False)
+    with slow_site(6, 0.2, settings) as (extractor, entries):
+        started = time.monotonic()
+        first = extractor.handle_batch(entries)
+        took = time.monotonic() - started
+        assert [o[0].topic for o in first] == [ARTICLES] * 6 + [ENTRIES]
+        assert all(o[0].message.text_source == "page" for o in first[:6])
+        again = []
+        while not again or again[0][0].topic == ENTRIES:  # the entry as it comes back from the queue
+            again = extractor.handle_batch([entries[-1]])
+        took_slow = time.monotonic() - started
     print(f"6 normal pages out after {took:.1f} s; the slow page's article after {took_slow:.1f} s")
     assert took < 2.5 and again[0][0].topic == ARTICLES and "deadline" in again[0][0].message.fetch_error
 
@@ -132,21 +141,13 @@ def test_a_slow_article_page_does_not_hold_back_its_batch() -> None:
 def test_the_last_slow_page_gets_a_grace_not_the_whole_patience_nor_again_when_it_comes_back() -> None:
     """A patience of 30 s: once the nine fast pages are in, the slow one gets about a second more, and its entry
     coming back alone waits about a second; neither holds the batch or the stage for the 30 s."""
-    page = html_page(Item(url="x", title="Doha talks", body=BODY, published="2024-08-10", author="A"))
-    with LoopbackSite({f"/{i}.html": Resource(page) for i in range(9)} |
-                      {"/slow.html": Resource(page, trickle=0.5)}) as site:
-        settings = ExtractSettings(workers=1, deadline_seconds=60, page_patience_seconds=30, respect_robots_txt=False)
-        with make_client(3, LOOPBACK.agent, 5, AddressPolicy.from_strings(LOOPBACK.allow_networks)) as client:
-            extractor = Extractor(settings, LOOPBACK, client)
-            try:
-                entries = [entry(site.url(f"/{i}.html"), i) for i in range(9)] + [entry(site.url("/slow.html"), 9)]
-                started = time.monotonic()
-                first = extractor.handle_batch(entries)
-                took = time.monotonic() - started
-                again = extractor.handle_batch([entries[-1]])
-                took_again = time.monotonic() - started - took
-            finally:
-                extractor.close()
+    settings = ExtractSettings(workers=1, deadline_seconds=60, page_patience_seconds=30, respect_robots_txt=False)
+    with slow_site(9, 0.5, settings) as (extractor, entries):
+        started = time.monotonic()
+        first = extractor.handle_batch(entries)
+        took = time.monotonic() - started
+        again = extractor.handle_batch([entries[-1]])
+        took_again = time.monotonic() - started - took
     print(f"9 pages out after {took:.1f} s, the slow one's entry back; its come-back batch took {took_again:.1f} s")
     assert [o[0].topic for o in first] == [ARTICLES] * 9 + [ENTRIES]
     assert again[0][0].topic == ENTRIES  # still loading: back to the queue again
