@@ -16,8 +16,9 @@ Out, each figure beside its baseline measured in the same run:
 - the start-up of ``run --once`` (an empty feed), beside the one-round run's wall time;
 - per stage: the workers' busy seconds from the run's own statistics, and the CPU per article of
   each stage in one process (``--top N``: the extract stage's hottest functions under cProfile);
-- with ``--hostile``, one more full run whose feed also lists, in each round, a slow-loris page, a gzip
-  bomb, a page over the size limit and a 4.5 MB page under it: when the normal articles were archived
+- with ``--hostile``, one more full run whose feed also lists, in each round, a page of a slow-loris server
+  (another loopback address), and on the site of the others a gzip bomb, a page over the size limit and a
+  4.5 MB page under it: when the normal articles were archived
   with the mix and without (the fastest full run), and what became of each hostile page.
 
 Run (about two and a half minutes on 2 quiet cores; `--top 12` adds a cProfile listing):
@@ -44,7 +45,7 @@ from datetime import UTC
 from pathlib import Path
 
 import trafilatura
-from pipeline_hostile import hostile_pages, hostile_path, hostile_report
+from pipeline_hostile import ON_ITS_OWN_SERVER, hostile_pages, hostile_path, hostile_report
 from process_tree_cpu import TreeCpu
 from wirewatch.process.extraction_quality import token_f1
 
@@ -106,9 +107,10 @@ def page_path(rnd: int, page: Page) -> str:
 
 
 def serve(site: LoopbackSite, pages: list[Page], rounds: int, feed: str,
-          hostile: dict[str, Resource] | None = None) -> str:
+          hostile: dict[str, Resource] | None = None, elsewhere: LoopbackSite | None = None) -> str:
     """Put the pages on the site under round-specific paths and a feed listing them (each round also lists
-    the hostile pages, if given, under round-specific paths); the feed's URL."""
+    the hostile pages, if given, under round-specific paths, those of a server of their own on ``elsewhere``);
+    the feed's URL."""
     items = []
     for rnd in range(rounds):
         round_items = []
@@ -119,9 +121,10 @@ def serve(site: LoopbackSite, pages: list[Page], rounds: int, feed: str,
                                     summary="A short summary from the feed."))
         for k, (path, res) in enumerate((hostile or {}).items()):
             at = hostile_path(rnd, path)
-            site.resources[at] = res
+            server = elsewhere if elsewhere is not None and path in ON_ITS_OWN_SERVER else site
+            server.resources[at] = res
             round_items.insert(k * len(round_items) // 4,  # spread among the round's pages
-                               Item(url=site.url(at), title=f"Hostile page {k} of round {rnd}", body=[],
+                               Item(url=server.url(at), title=f"Hostile page {k} of round {rnd}", body=[],
                                     published=f"2024-08-{1 + k:02d}T{rnd:02d}:30:00Z",
                                     summary="A short summary from the feed."))
         items.extend(round_items)
@@ -160,12 +163,13 @@ class CliRun:
 
 
 def cli_run(site: LoopbackSite, pages: list[Page], rounds: int, tmp: Path, name: str,
-            model: Path | None = None, hostile: dict[str, Resource] | None = None) -> CliRun:
+            model: Path | None = None, hostile: dict[str, Resource] | None = None,
+            elsewhere: LoopbackSite | None = None) -> CliRun:
     folder = tmp / name
     (folder / "data").mkdir(parents=True)
     if model is not None:  # the model trained by an earlier run: its training time varies with load, by seconds
         shutil.copy(model, folder / "data" / model.name)
-    config = write_config(folder, serve(site, pages, rounds, f"/{name}.xml", hostile))
+    config = write_config(folder, serve(site, pages, rounds, f"/{name}.xml", hostile, elsewhere))
     started, start = time.time(), time.perf_counter()
     proc = subprocess.Popen([*WIREWATCH, "--config", str(config), "run", "--once"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, cwd=folder)
@@ -288,7 +292,8 @@ def main() -> None:
         hostile: list[str] = []
         if args.hostile:
             mix = hostile_pages([p.gold for p in pages], pages[0].html)
-            with_mix = cli_run(site, pages, args.rounds, tmp, "hostile", model, mix)
+            with LoopbackSite(host="127.0.0.2", keep_requests=False) as slow_server:
+                with_mix = cli_run(site, pages, args.rounds, tmp, "hostile", model, mix, slow_server)
             hostile = hostile_report({"without": (full.seconds, archived(full)),
                                       "with": (with_mix.seconds, archived(with_mix))},
                                      [page_path(r, p) for r in range(args.rounds) for p in pages],

@@ -1,8 +1,10 @@
 """The bad-input mix of ``bench_pipeline.py --hostile``, and what it did to the normal articles' timing.
 
 In: the gold texts of the real pages (for paragraphs) and one real page. Out: :func:`hostile_pages`, four
-resources for the loopback site (a slow-loris page, a gzip bomb, a page over the extract stage's size limit,
-a 4.5 MB page under it); :func:`hostile_report`, lines comparing when the normal articles of two runs were
+resources: a slow-loris page, for a server of its own (:data:`ON_ITS_OWN_SERVER`: the extract stage fetches
+at most two pages of a host at once, so a slow page holds back its own host's, as a polite crawler must), and
+for the site of the normal pages a gzip bomb, a page over the extract stage's size limit and a 4.5 MB page
+under it; :func:`hostile_report`, lines comparing when the normal articles of two runs were
 archived, one with the mix in the feed and one without, and what became of each hostile page.
 """
 
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from wirewatch.devtools.site import Resource
 
+ON_ITS_OWN_SERVER = frozenset({"/hostile/slow.html"})  # a slow server is another host: the others share the site
 Archived = dict[str, dict]  # type: ignore[type-arg]  # archived articles by URL path, as bench_pipeline reads them
 
 
