@@ -72,10 +72,6 @@ class EntryProgress(OnDatabase):
                 & select(archive.c.article_id).where(archive.c.article_id == entries.c.article_id).exists()
             ).values(state=EntryState.ARCHIVED.value))
 
-    def archived(self, conn: Connection, article_id: str) -> None:
-        """The alert stage holds the article: its entry is archived (within the archive's transaction)."""
-        conn.execute(update(entries).where(entries.c.article_id == article_id).values(state=EntryState.ARCHIVED.value))
-
     def counts(self) -> dict[str, int]:
         """How many entries are in each state."""
         with self.engine.connect() as conn:
