@@ -1,5 +1,6 @@
-"""Inputs of megabytes: a page whose text is cut to a bounded length, and an article too large for its Kafka
-message, which is dead-lettered while the run still ends when the rest is done (real broker, loopback site)."""
+"""Inputs of megabytes: a page lightened before extraction, a text cut to a bounded length, and an article too
+large for its Kafka message, dead-lettered while the run still ends when the rest is done (real broker, loopback
+site)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from wirewatch.alerts.alert_store import AlertStore
 from wirewatch.process.extractor import assemble, cut_text
+from wirewatch.process.page_text import LIGHT_BYTES, extract_page, lighten
 
 from wirewatch.app.pipeline import Pipeline
 from wirewatch.config import ExtractSettings, Settings
@@ -85,3 +87,39 @@ def test_a_run_ends_when_an_article_is_too_large_for_its_message(broker: str, tm
         assert store.archive_count() == 3  # the three others went on
     finally:
         store.close()
+
+
+def test_a_page_of_megabytes_is_lightened_before_extraction() -> None:
+    small = b"<html><body><script>var x = 1;</script><p>" + PARAGRAPH.encode() + b"</p></body></html>"
+    assert lighten(small) is small  # under the limit: as it is
+    script = b"<script>" + b"var junk = 'x';" * 100_000 + b"</script>"
+    scripted = b"<html><head>" + script + b"<style>p {}</style></head><body><!-- ad --><article>" + \
+        "".join(f"<p>{p}</p>" for p in paragraphs(40)).encode() + b"</article></body></html>"
+    light = lighten(scripted)
+    assert b"<script" not in light and b"<style" not in light and b"<!--" not in light
+    assert light.endswith(b"</article></body></html>") and paragraphs(40)[-1].encode() in light
+    huge = b"<html><body><article>" + "".join(f"<p>{p}</p>" for p in paragraphs(30_000)).encode()
+    cut = lighten(huge)
+    assert LIGHT_BYTES - 1_000 < len(cut) <= LIGHT_BYTES and cut.endswith(b"</p>")
+
+
+def test_the_real_pages_over_the_limit_give_the_same_fields_lightened(shared: Path) -> None:
+    import gzip
+
+    import trafilatura
+    from trafilatura.settings import set_date_params
+
+    folder = shared / "data" / "pages" / "html"
+    if not folder.is_dir():
+        pytest.skip(f"no real pages at {folder}")
+    large = [html for path in sorted(folder.glob("*.html.gz")) if len(html := gzip.decompress(path.read_bytes()))
+             > LIGHT_BYTES]
+    assert large, "the real pages hold pages over the limit (three, of 1.1-1.5 MB)"
+    for html in large:
+        ours = extract_page(html, "https://pages.test/a")
+        assert isinstance(ours, dict)
+        whole = trafilatura.bare_extraction(html, url="https://pages.test/a", fast=True, with_metadata=True,
+                                            include_comments=False, include_tables=False,
+                                            date_extraction_params=set_date_params(True))
+        for field in ("title", "author", "date", "text", "sitename", "description"):
+            assert (ours[field] or "").strip() == (getattr(whole, field) or "").strip(), field
