@@ -353,7 +353,7 @@ class Extractor:
             if not cut and len(pending) <= stragglers < len(waited_for):  # the rest are in: a grace, not the patience
                 cut, waited = True, time.monotonic() - now
                 patience = min(patience, time.monotonic() + max(STRAGGLER_GRACE, waited))
-                left = patience - time.monotonic()
+                continue
             wait(pending, timeout=left, return_when=FIRST_COMPLETED)
         pages: list[tuple[Fetched | None, str] | None] = []
         for entry, future in zip(entries, futures, strict=True):

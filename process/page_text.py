@@ -14,8 +14,8 @@ What it costs, and why it is done this way (figures in docs/benchmarks.md, issue
 - the language is identified here, in the worker, from the start of the extracted text;
 - a page over :data:`LIGHT_BYTES` (1 MB; 3 of the 181 real pages, which their scripts make 1.1–1.5 MB) loses
   its scripts, styles, SVG and comments before extraction, and what is still over is cut: trafilatura's cost
-  grows with the page (about 0.3 s of CPU per MB), and the stage keeps at most ``[extract] max_text_chars`` of
-  text anyway, so a page of megabytes costs a bounded time.
+  grows with the page, and the stage keeps at most ``[extract] max_text_chars`` of text anyway, so a page of
+  megabytes costs what a page of 1 MB costs.
 
 This module imports trafilatura, htmldate and py3langid; only extraction imports it, so commands
 that do not extract do not pay for them.
