@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from wirewatch.alerts.alert_facts import alert_facts, name_key, source_of
@@ -58,9 +57,7 @@ def next_digest(mode: str, now: datetime, daily_hour: int) -> datetime:
 
 def seed_text_of(watch: WatchSettings) -> str:
     """The text a watch was seeded with (a seed URL's article is a member of the story instead)."""
-    if watch.seed_file:
-        return Path(watch.seed_file).read_text(encoding="utf-8", errors="replace")
-    return watch.seed_text
+    return watch.seed()
 
 
 class AlertQueue:

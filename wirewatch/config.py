@@ -11,6 +11,7 @@ loopback port, SQLite under the data directory, and ``.eml`` files in an outbox 
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
@@ -161,6 +164,19 @@ class WatchSettings(_Section):
     seed_text: str = ""
     seed_file: str = ""
     topics: list[str] = Field(default_factory=list, description="the story's topics; a seed URL adds its own")
+
+    def seed(self) -> str:
+        """The seed's text: ``seed_text``, or what ``seed_file`` holds. A file that cannot be read (gone
+        since the configuration was loaded) gives "" and an error in the log naming the watch and the
+        file: the watch then links nothing until the file is back, and the worker goes on."""
+        if not self.seed_file:
+            return self.seed_text
+        try:
+            return Path(self.seed_file).read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            log.error("watch %r: its seed_file %s cannot be read (%s): the watch links nothing until it can",
+                      self.id, self.seed_file, exc.strerror or exc)
+            return ""
 
 
 class SubscriberSettings(_Section):
@@ -357,6 +373,12 @@ def _reference_problems(data: dict[str, Any], source: str, text: str, topics: To
     for watch in watches:
         if not (watch.get("seed_url") or watch.get("seed_text") or watch.get("seed_file")):
             problems.append(f"{source}: watch '{watch.get('id')}' needs seed_url, seed_text or seed_file")
+        seed_file = watch.get("seed_file")
+        if isinstance(seed_file, str) and seed_file and not os.access(seed_file, os.R_OK):
+            line = next((n for n, row in enumerate(text.splitlines(), 1) if seed_file in row), None)
+            reason = "no such file" if not os.path.exists(seed_file) else "not readable"
+            problems.append(f"{source}{f':{line}' if line else ''}: watch '{watch.get('id')}': seed_file "
+                            f"{seed_file}: {reason}")
     known: set[str] | None = None
     if topics is not None:
         section = data.get("classify")

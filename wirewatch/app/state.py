@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
@@ -78,10 +77,7 @@ def adopt_config(settings: Settings, state: AppState, prune: bool = False) -> No
     for feed in settings.feeds:
         quietly(partial(feeds.add_feed, feed.url, feed.name, origin="config", interval=settings.poll.interval_seconds))
     for watch in settings.watches:
-        seed_text = watch.seed_text
-        if watch.seed_file:
-            seed_text = Path(watch.seed_file).read_text(encoding="utf-8", errors="replace")
-        quietly(partial(store.add_watch, watch.id, watch.name, watch.seed_url, seed_text, watch.topics,
+        quietly(partial(store.add_watch, watch.id, watch.name, watch.seed_url, watch.seed(), watch.topics,
                         origin="config"))
     for sub in settings.subscribers:
         quietly(partial(store.add_subscriber, sub.email, sub.name, sub.mode, origin="config"))

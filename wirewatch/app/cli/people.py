@@ -126,6 +126,17 @@ def export_feedback(ctx: Context, output: str) -> None:
     click.echo(f"{len(rows)} examples written to {output}")
 
 
+SEED_WORDS = 20  # fewer words than this (and fewer letters than SEED_LETTERS) make a thin seed
+SEED_LETTERS = 120  # scripts written without spaces (Thai, Chinese…) count by letters
+
+
+def thin_seed(text: str) -> int | None:
+    """How many words a seed text has, when it has too few to describe a story; None when it has enough."""
+    words = sum(any(ch.isalpha() for ch in token) for token in text.split())
+    letters = sum(ch.isalpha() for ch in text)
+    return words if words < SEED_WORDS and letters < SEED_LETTERS else None
+
+
 @main.group()
 def watch() -> None:
     """Watch stories: from an article URL, pasted text or a text file."""
@@ -162,6 +173,11 @@ def watch_add(ctx: Context, watch_id: str, name: str, url: str, text: str, text_
     if not added:
         fail(ValueError(f"a watch {watch_id!r} exists already"))
     click.echo(f"watching {watch_id}: {name}")
+    words = thin_seed(text) if not url else None
+    if words is not None:
+        click.echo(f"warning: the seed of {watch_id} has only {words} word{'s' * (words != 1)}: the watch links only "
+                   "articles that share most of them. For a watch that holds across outlets and languages, give "
+                   "the report's URL (--url) or its first paragraphs (--text or --file).", err=True)
 
 
 @watch.command("list")
@@ -175,6 +191,9 @@ def watch_list(ctx: Context) -> None:
         follow = sum(m["relation"] == "follow_up" for m in members)
         same = sum(m["relation"] == "same_report" for m in members)
         seed = row["seed_url"] or f"text ({len(row['seed_text'])} chars)"
+        words = thin_seed(row["seed_text"]) if not row["seed_url"] else None
+        if words is not None:
+            seed += f" (a thin seed of {words} word{'s' * (words != 1)})"
         if row["seed_url"] and not any(m["relation"] == "seed" for m in members):
             seed += " (not archived yet: the watch links nothing until a feed brings this article)"
         click.echo(f"{row['id']}  {row['name']}  seed: {seed}  follow-ups: {follow}, same report: {same}")
