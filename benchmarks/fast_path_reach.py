@@ -52,8 +52,8 @@ def report(paths: list[Path], root: Path, verbose: bool) -> tuple[int, int, Coun
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", type=Path,
-                        default=Path(os.environ.get("WIREWATCH_SHARED", Path(__file__).resolve().parents[2] / "shared")))
+    shared = os.environ.get("WIREWATCH_SHARED", Path(__file__).resolve().parents[2] / "shared")
+    parser.add_argument("--shared", type=Path, default=Path(shared))
     parser.add_argument("--cases", action="store_true", help="also count feedparser's parser cases (reasons only)")
     args = parser.parse_args()
     feeds = snapshots(args.shared)
