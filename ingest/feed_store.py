@@ -117,12 +117,11 @@ class FeedStore(OnDatabase):
                 continue
             changed = tuple(c for c in SAVED if getattr(row, c) != getattr(old, c))
             if changed:
-                values = _values(row, changed)
-                groups.setdefault(changed, []).append(values)
+                groups.setdefault(changed, []).append(_values(row, changed))
         with self.engine.begin() as conn:
-            for columns, values in groups.items():  # a few sets of columns: one executemany each
+            for columns, group in groups.items():  # a few sets of columns: one executemany each
                 conn.execute(update(feeds).where(feeds.c.id == bindparam("row_id"))
-                             .values({c: bindparam(c) for c in columns}), values)
+                             .values({c: bindparam(c) for c in columns}), group)
             for values in moved:
                 _save_moved(conn, values)
 
