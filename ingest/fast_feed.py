@@ -25,6 +25,7 @@ from wirewatch.ingest.feed_text import FEEDPARSER_STEPS, MarkupMemo, RawItem, St
 from wirewatch.ingest.rss_fast import RDF, read_rdf, read_rss
 
 RDF_ROOT = f"{RDF}RDF"
+ATOM_03_FEED = "{http://purl.org/atom/ns#}feed"
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
 
 
@@ -64,6 +65,10 @@ def _read(content: bytes, headers: Mapping[str, str], memo: MarkupMemo | None = 
     except (etree.XMLSyntaxError, ValueError):
         raise NotPlain("not well-formed") from None
     steps = Steps(memo, bases(content, root))
-    if root.tag == ATOM_FEED:
+    if root.tag in (ATOM_FEED, "feed"):
         return read_atom(root, steps)
-    return read_rdf(root, steps) if root.tag == RDF_ROOT else read_rss(root, steps)
+    if root.tag == RDF_ROOT:
+        return read_rdf(root, steps)
+    if root.tag == ATOM_03_FEED:
+        raise NotPlain("Atom 0.3")  # its content modes and dates are feedparser's
+    return read_rss(root, steps)

@@ -214,6 +214,12 @@ PLAIN = [
                "<summary type='html' xml:base='javascript:alert(1)'>&lt;a href='s'&gt;s&lt;/a&gt;</summary>"),
          entry("<id>c</id><title>after the quirk</title><link href='r'/>")),
     atom(entry("<id>d</id><title>t</title><link href='x'/>")).replace(b"<feed ", b'<feed xml:base="../up/" '),
+    # a <feed> in no namespace: feedparser's "atom", read as Atom 1.0
+    atom(entry("<title>Café</title>"), entry(ENTRY, "<content type='html'>&lt;p&gt;x&lt;/p&gt;</content>",
+                                              "<author><name>Jo</name><email>jo@site.test</email></author>"),
+         ).replace(b' xmlns="http://www.w3.org/2005/Atom"', b""),
+    atom(entry("<title type='html'>&lt;b&gt;T&lt;/b&gt;</title><link href='/rel'/><id>i</id>"),
+         title="<title>테스트 피드</title>").replace(b' xmlns="http://www.w3.org/2005/Atom"', b' xml:base="https://b.test/"'),
     # elements inside an item that feedparser files apart from ours: an image (a logo or a picture with
     # its title, before or after the item's own), a media element's title, a list of categories
     rss(item(title="With a picture", link="https://site.test/p",
@@ -302,6 +308,9 @@ NOT_PLAIN = [
     atom(entry(ENTRY), title="<title type='xhtml'><div xmlns='http://www.w3.org/1999/xhtml'>T</div></title>"),
     atom(entry(ENTRY)).replace(b'xmlns="http://www.w3.org/2005/Atom"', b'xmlns="http://purl.org/atom/ns#"'),
     atom(entry(ENTRY)).replace(b"<feed ", b'<feed xmlns:rss="http://purl.org/rss/1.0/" '),
+    atom(entry(ENTRY)).replace(b'xmlns="http://www.w3.org/2005/Atom"', b'version="0.3"'),
+    atom(entry(ENTRY)).replace(b' xmlns="http://www.w3.org/2005/Atom"', b"").replace(
+        b"<entry>", b'<entry xmlns="http://www.w3.org/2005/Atom">'),
     atom(entry(ENTRY, "<title>unclosed")),
 ]
 
