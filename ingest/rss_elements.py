@@ -94,6 +94,13 @@ def passable(element: etree._Element, passed: set[str], nested: dict[str, set[st
     return _stored_apart(name) and all(_leaf(c) and passable(c, passed, {}) for c in element)
 
 
+def holds_image(element: etree._Element) -> bool:
+    """Whether an element passed over in an item is or holds an ``<image>``: its start resets feedparser's
+    title depth, so that a title after it replaces the item's first."""
+    return feedparser_name(element) == "image" or any(
+        isinstance(c.tag, str) and feedparser_name(c) == "image" for c in element)
+
+
 def holds_title(element: etree._Element) -> bool:
     """Whether a nested element (:data:`ITEM_NESTED`) holds a title feedparser could take for the entry's."""
     return any(isinstance(c.tag, str) and feedparser_name(c) in NESTED_TITLES for c in element)

@@ -32,6 +32,7 @@ from wirewatch.ingest.rss_elements import (
     ITEM_NESTED,
     ITEM_PASSED,
     feedparser_name,
+    holds_image,
     holds_title,
     passable,
 )
@@ -58,6 +59,7 @@ def _item(item: etree._Element, steps: Steps, rdf: str = "") -> RawItem:
     body: etree._Element | None = None  # content:encoded, worked on only where there is no description
     permalink = not rdf  # an RDF item's id is its rdf:about, never its link
     nested_title = False
+    titles, image = 0, False  # an image resets feedparser's title depth: then of two titles the last wins
     if set(item.attrib) - ({XML_BASE, RDF_ABOUT} if rdf else {XML_BASE}):
         raise NotPlain("item attributes")
     for child in item:
@@ -71,6 +73,7 @@ def _item(item: etree._Element, steps: Steps, rdf: str = "") -> RawItem:
             if not passable(child, ITEM_PASSED, ITEM_NESTED):
                 raise NotPlain(f"item element {feedparser_name(child)}")
             nested_title = nested_title or holds_title(child)
+            image = image or holds_image(child)
             continue
         if rdf and field == "guid":
             raise NotPlain("a guid in an RDF item")
@@ -91,12 +94,15 @@ def _item(item: etree._Element, steps: Steps, rdf: str = "") -> RawItem:
         elif field == "content":
             fields[field], body = "", child
         elif field == "title":  # of several, feedparser keeps the first that is not empty, else the last
+            titles += 1
             value = steps.text(child)
             fields[field] = value if not fields.get(field) else fields[field]
         elif field == "description":
             fields[field] = steps.text(child, html=True)
         else:  # author, dates: text as it stands
             fields[field] = mended((child.text or "").strip())
+    if titles > 1 and image:
+        raise NotPlain("two titles and an image in an item")
     if nested_title and "title" not in fields:
         raise NotPlain("a title only inside an item's image or media element")
     if rdf:  # feedparser takes the attribute as it stands, not mended (and parse_feed strips every field)

@@ -230,6 +230,9 @@ PLAIN = [
         item(title="Bare", link="https://site.test/s", image="https://site.test/s.jpg"),
         channel="<image><url>https://site.test/logo.png</url><title>A feed</title><link>https://site.test/</link>"
                 "</image>"),
+    rss(item(image="<title>Picture first</title>", title="", link="https://site.test/a"),
+        item(**{"media:content url=\"https://site.test/m.mp3\"": "<media:title>M</media:title>"}, title="",
+             link="https://site.test/b")),
     rss(item(title="Episode", link="https://site.test/e", **{
         "media:content url=\"https://site.test/e.mp3\" type=\"audio/mpeg\"":
             "<media:title type='plain'>M</media:title>"}),
@@ -275,6 +278,9 @@ NOT_PLAIN = [
              **{"media:content url=\"https://site.test/a.mp3\"": "<media:title>m</media:title>"})),
     rss(item(title="t", link="https://site.test/a", **{"og": "<type>article</type><title>other</title>"})),
     rss(item(title="t", link="https://site.test/a", categories="<category>a</category><link>https://x.test/</link>")),
+    # two titles and an image between them: the image resets feedparser's title depth, the last title wins
+    rss(item(title="First", image="https://x.test/i.jpg", **{"dc:title": "Second"}, link="https://site.test/a")),
+    rss(item(title="First", categories="<image>https://x.test/i.jpg</image>", **{"dc:title": "Second"})),
     # RDF feedparser reads otherwise: a guid, a textinput, Atom declared (its version), an item attribute
     rdf(item(title="t", link="https://site.test/a", guid="g")),
     rdf(item(title="t", link="https://site.test/a"), after="<textinput><title>Search</title></textinput>"),
