@@ -18,10 +18,10 @@ loopback addresses 127.0.1.1… (one "host" each, so the per-host limits apply a
 answer 304 to the stored ETag, 10 % answer 200 with the same entries (no validators), 4 % publish a
 new entry every cycle, 3 % are slow (2 s), 3 % fail (HTTP 500). Every feed is made due before each
 cycle. The feeds are plain RSS 2.0 (``--mix plain``, the default) or, with ``--mix real``, shaped like
-the real feed snapshots of ../shared (written here, not copied): half of them what the fast reading
-takes — WordPress-style RSS (``dc:creator``, ``content:encoded``, comments, a logo), Atom 1.0,
-podcast RSS, RSS in ISO-8859-1, plain RSS — 35 % what feedparser still reads (Atom under ``xml:base``,
-RSS 1.0, RSS with an image inside each item), 15 % JSON Feed; the shape of feed n is (n // 100) % 20,
+the real feed snapshots of ../shared (written here, not copied): half of them WordPress-style RSS
+(``dc:creator``, ``content:encoded``, comments, a logo), Atom 1.0, podcast RSS, RSS in ISO-8859-1,
+plain RSS; 35 % Atom under ``xml:base``, RSS 1.0, RSS with an image inside each item (what feedparser
+read until the fast reading took them too: poll3, poll4), 15 % JSON Feed; the shape of feed n is (n // 100) % 20,
 independent of its behaviour. Entries go to the bundled broker. ``--hostile`` puts among them, per
 10,000 feeds, 10 servers that trickle a byte a second (cut off at the deadline), 10 gzip bombs (200 MB
 of zeros, cut off at the size limit), 10 bodies of 20 MB (over the limit) and 2 valid feeds of 5 MB and 10,000 entries

@@ -32,7 +32,7 @@ OTHER_VERSIONS = {"http://purl.org/rss/1.0/", "http://my.netscape.com/rdf/simple
 LINK_ATTRIBUTES = {"href", "rel", "type", "title", "hreflang", "length"}
 TEXT_FIELDS = {"title", "summary", "content"}
 SINGLE_FIELDS = {"id", "published", "updated"}
-AUTHOR_PARTS = {f"{ATOM}name": "name", f"{ATOM}email": "email", f"{ATOM}uri": "uri"}
+AUTHOR_PARTS = ("name", "email", "uri")
 
 
 def _no_attributes(element: etree._Element, allowed: frozenset[str] = frozenset()) -> None:
@@ -58,15 +58,20 @@ def _blank(value: str | None) -> bool:
     return not (value or "").strip()
 
 
-def _author(element: etree._Element) -> str:
+def _local(tag: object, ns: str) -> str | None:
+    """An element's name within the feed's namespace (Atom 1.0's, or none), else None."""
+    return tag[len(ns):] if isinstance(tag, str) and tag.startswith(ns) and "}" not in tag[len(ns):] else None
+
+
+def _author(element: etree._Element, ns: str) -> str:
     """feedparser's author string: "name (email)", or either; texts stripped, not mended."""
     _no_attributes(element)
     parts: dict[str, str] = {}
     if not _blank(element.text):
         raise NotPlain("text in an author")
     for child in element:
-        part = AUTHOR_PARTS.get(child.tag) if isinstance(child.tag, str) else None
-        if part is None or part in parts or len(child) or not _blank(child.tail):
+        part = _local(child.tag, ns)
+        if part is None or part not in AUTHOR_PARTS or part in parts or len(child) or not _blank(child.tail):
             raise NotPlain("an author of other parts")
         _no_attributes(child)
         parts[part] = (child.text or "").strip()
@@ -86,7 +91,7 @@ def _link(element: etree._Element, steps: Steps) -> str | None:
     return steps.href(element) if rel == "alternate" and kind in HTML_TYPES else None
 
 
-def _entry(entry: etree._Element, steps: Steps) -> RawItem:
+def _entry(entry: etree._Element, steps: Steps, ns: str) -> RawItem:
     _no_attributes(entry)
     fields: dict[str, str] = {}
     link = None
@@ -95,7 +100,7 @@ def _entry(entry: etree._Element, steps: Steps) -> RawItem:
         tag = child.tag
         if not isinstance(tag, str):
             raise NotPlain("comment or instruction in an entry")
-        name = tag[len(ATOM):] if tag.startswith(ATOM) else None
+        name = _local(tag, ns)
         if name == "link":  # feedparser sets the link on each alternate one; the id stands in for none
             found = _link(child, steps)
             link = found if found is not None else link
@@ -112,7 +117,7 @@ def _entry(entry: etree._Element, steps: Steps) -> RawItem:
         elif name in TEXT_FIELDS:
             fields[name] = _text(child, steps)
         elif name == "author":
-            fields[name] = _author(child)
+            fields[name] = _author(child, ns)
         else:
             _no_attributes(child)
             if len(child):
@@ -124,7 +129,10 @@ def _entry(entry: etree._Element, steps: Steps) -> RawItem:
 
 
 def read_atom(root: etree._Element, steps: Steps) -> tuple[str, list[RawItem]]:
-    """The feed's title and entries, as feedparser reads them; :class:`NotPlain` if not the plain case."""
+    """The feed's title and entries, as feedparser reads them; :class:`NotPlain` if not the plain case.
+    A ``<feed>`` in no namespace (no ``version``) is read as Atom 1.0: feedparser's "atom" differs from
+    its "atom10" only in xhtml content, which is left to it anyway."""
+    ns = ATOM if root.tag == ATOM_FEED else ""
     if set(root.nsmap.values()) & OTHER_VERSIONS:
         raise NotPlain("Atom with an RSS 1.0 or 0.9 namespace")
     _no_attributes(root)
@@ -134,10 +142,10 @@ def read_atom(root: etree._Element, steps: Steps) -> tuple[str, list[RawItem]]:
         tag = child.tag
         if not isinstance(tag, str):
             raise NotPlain("comment or instruction in the feed")
-        if tag == f"{ATOM}entry":
-            entries.append(_entry(child, steps))
-        elif tag == f"{ATOM}title" and title is None:
+        if tag == f"{ns}entry":
+            entries.append(_entry(child, steps, ns))
+        elif tag == f"{ns}title" and title is None:
             title = _text(child, steps)
-        elif tag == f"{ATOM}title" or not passable(child, FEED_PASSED):
+        elif tag == f"{ns}title" or not passable(child, FEED_PASSED):
             raise NotPlain(f"feed element {feedparser_name(child)}")
     return title or "", entries

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import RowMapping, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from wirewatch.database import OnDatabase, aware, utcnow
@@ -83,9 +83,17 @@ class FeedStore(OnDatabase):
             value = conn.execute(select(func.min(feeds.c.next_poll)).where(feeds.c.enabled)).scalar()
         return aware(value)
 
-    def save_feeds(self, rows: Sequence[FeedRow]) -> None:
-        """Write back the poll results of many feeds in one transaction (by id; the URL may have moved)."""
+    def save_feeds(self, rows: Sequence[FeedRow], before: Sequence[FeedRow] = ()) -> None:
+        """Write back the poll results of many feeds in one transaction (by id; the URL may have moved).
+
+        ``before``: each row as it was read before the poll, in the same order. Then only the columns
+        the poll changed are written — a 304 its poll time and next poll, not the fifteen columns —
+        one statement per set of columns changed, and a column the poll did not change (a name or URL
+        edited meanwhile) is left as it is in the table. Without it, every column is written."""
         if not rows:
+            return
+        if before:
+            self._save_changes(rows, before)
             return
         with self.engine.begin() as conn:
             stored = {r[0]: r[1] for i in range(0, len(rows), 900) for r in conn.execute(
@@ -96,25 +104,53 @@ class FeedStore(OnDatabase):
                 conn.execute(update(feeds).where(feeds.c.id == bindparam("row_id"))
                              .values({c: bindparam(c) for c in SAVED if c != "url"}), stayed)
             for moved in (v for v in values if stored.get(v["row_id"]) != v["url"]):
-                row_id = moved.pop("row_id")
-                try:
-                    with conn.begin_nested():
-                        conn.execute(update(feeds).where(feeds.c.id == row_id).values(**moved))
-                except IntegrityError:  # moved to a URL that is already a feed of its own: keep the old URL
-                    moved.pop("url")
-                    conn.execute(update(feeds).where(feeds.c.id == row_id).values(**moved))
+                _save_moved(conn, moved)
+
+    def _save_changes(self, rows: Sequence[FeedRow], before: Sequence[FeedRow]) -> None:
+        if len(rows) != len(before):
+            raise ValueError(f"{len(rows)} rows to save, {len(before)} rows as they were read")
+        groups: dict[tuple[str, ...], list[dict[str, object]]] = {}
+        moved = []
+        for row, old in zip(rows, before, strict=True):
+            if row.url != old.url:
+                moved.append(_values(row))
+                continue
+            changed = tuple(c for c in SAVED if getattr(row, c) != getattr(old, c))
+            if changed:
+                groups.setdefault(changed, []).append(_values(row, changed))
+        with self.engine.begin() as conn:
+            for columns, group in groups.items():  # a few sets of columns: one executemany each
+                conn.execute(update(feeds).where(feeds.c.id == bindparam("row_id"))
+                             .values({c: bindparam(c) for c in columns}), group)
+            for values in moved:
+                _save_moved(conn, values)
+
+
+def _save_moved(conn: Connection, values: dict[str, object]) -> None:
+    """A feed whose URL moved: its own statement, in a savepoint, and its old URL kept if the new one is
+    already another feed's."""
+    row_id = values.pop("row_id")
+    try:
+        with conn.begin_nested():
+            conn.execute(update(feeds).where(feeds.c.id == row_id).values(**values))
+    except IntegrityError:  # moved to a URL that is already a feed of its own: keep the old URL
+        values.pop("url")
+        conn.execute(update(feeds).where(feeds.c.id == row_id).values(**values))
 
 
 SAVED = [c for c in feeds.c.keys() if c not in ("id", "added_at", "origin", "enabled")]  # noqa: SIM118
 
 
-def _values(row: FeedRow) -> dict[str, object]:
+def _values(row: FeedRow, columns: Sequence[str] = SAVED) -> dict[str, object]:
     """A feed row's columns to save, under ``row_id`` its id (``id`` is taken by the column's own bind)."""
-    values: dict[str, object] = {c: getattr(row, c) for c in SAVED}
+    values: dict[str, object] = {c: getattr(row, c) for c in columns}
     # a server's validators can be any length; the columns are not (PostgreSQL refuses, SQLite not)
-    values["etag"] = row.etag if len(row.etag) <= 512 else ""
-    values["last_modified"] = row.last_modified if len(row.last_modified) <= 128 else ""
-    values["url"] = row.url[:2048]
+    if "etag" in values:
+        values["etag"] = row.etag if len(row.etag) <= 512 else ""
+    if "last_modified" in values:
+        values["last_modified"] = row.last_modified if len(row.last_modified) <= 128 else ""
+    if "url" in values:
+        values["url"] = row.url[:2048]
     values["row_id"] = row.id
     return values
 

@@ -27,7 +27,8 @@ class IngestStore(FeedStore, SeenEntries):
         self.entries = EntryProgress(db)  # what never reached the archive, for publishing it again
 
     def record_poll(self, items: Sequence[tuple[Sequence[str], AcceptedEntry]], feed_rows: Sequence[FeedRow] = (),
-                    redrive_after: float = 1800.0) -> None:
-        """The accepted entries (one transaction), then the feeds' poll results (another)."""
+                    redrive_after: float = 1800.0, before: Sequence[FeedRow] = ()) -> None:
+        """The accepted entries (one transaction), then the feeds' poll results (another; only what the
+        poll changed where ``before`` gives the rows as they were read: :meth:`FeedStore.save_feeds`)."""
         self.accept_entries(items, redrive_after)
-        self.save_feeds(feed_rows)
+        self.save_feeds(feed_rows, before)

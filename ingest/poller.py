@@ -232,7 +232,7 @@ def record(store: IngestStore, poller: FeedPoller, results: list[PollResult], no
     """After publishing: remember the entries and the feeds' new state."""
     items = [(dedup_keys(e), AcceptedEntry(e.article_id, e.content_hash, e.revision, e.to_bytes().decode("utf-8")))
              for r in results for e in r.new_entries]
-    store.record_poll(items, [poller.schedule(r, now) for r in results], redrive_after)
+    store.record_poll(items, [poller.schedule(r, now) for r in results], redrive_after, [r.feed for r in results])
     store.remember_many([(key, owner) for r in results for keys, owner in r.republished if owner for key in keys])
     poller.remember_bodies(results)
 

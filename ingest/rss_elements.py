@@ -36,8 +36,8 @@ OURS = {"title", "link", "links", "id", "guid", "guidislink", "summary", "descri
         "items", "feed", "channel", "item", "entry", "source", "subtitle", "tagline"}
 
 # handled by feedparser, filed apart from our fields (read in feedparser 6.0's namespaces/*.py)
-ITEM_PASSED = {"category", "comments", "enclosure", "media_thumbnail", "media_content", "itunes_image",
-               "itunes_explicit", "itunes_keywords", "itunes_subtitle"}
+ITEM_PASSED = {"category", "comments", "enclosure", "media_thumbnail", "media_content", "image", "itunes_image",
+               "itunes_explicit", "itunes_keywords", "itunes_subtitle", "dc_publisher", "dc_subject", "dc_rights"}
 CHANNEL_PASSED = {"link", "description", "language", "copyright", "managingeditor", "webmaster", "pubdate",
                   "lastbuilddate", "category", "generator", "cloud", "itunes_author", "itunes_subtitle",
                   "itunes_summary", "itunes_explicit", "itunes_image", "itunes_keywords", "itunes_category",
@@ -51,6 +51,13 @@ PERSON = {"name", "email", "uri"}
 NESTED = {"image": {"url", "title", "link", "width", "height", "description"},  # the channel's logo
           "itunes_owner": {"itunes_name", "itunes_email"}, "itunes_category": {"itunes_category"},
           "author": PERSON, "contributor": PERSON}
+# inside an item: an image (a picture's url, title, link, size: no description, which feedparser would
+# read as the entry's summary) and a media element holding a title. feedparser files such a title as
+# the entry's own only where the item has none: a title deeper in the item never replaces a shallower
+# one (its depth map), and a shallower one after it is not held back (the image resets the title
+# depth, ``media:title`` restores it). So these pass only in an item with a title of its own.
+ITEM_NESTED = {"image": {"url", "title", "link", "width", "height"}, "media_content": {"media_title"}}
+NESTED_TITLES = {"title", "media_title"}
 
 
 def feedparser_name(element: etree._Element) -> str:
@@ -69,11 +76,31 @@ def _stored_apart(name: str) -> bool:
         and not hasattr(MIXIN, f"_end_{name}")
 
 
-def passable(element: etree._Element, passed: set[str]) -> bool:
-    """Whether the element (child of an item or channel) sets none of our fields in feedparser."""
+def _leaf(element: etree._Element) -> bool:
+    return isinstance(element.tag, str) and not len(element)
+
+
+def passable(element: etree._Element, passed: set[str], nested: dict[str, set[str]] = NESTED) -> bool:
+    """Whether the element (child of an item or channel) sets none of our fields in feedparser: a leaf
+    passed over or stored apart; one of the ``nested`` holding only its listed leaves; or an element
+    feedparser has no handler for (an item's ``<categories>``) holding only leaves that pass — feedparser
+    handles those as if they stood in the item itself (one level deeper, which only our fields heed)."""
     name = feedparser_name(element)
-    inner = NESTED.get(name) if name in passed else None
-    if len(element):
-        return inner is not None and all(isinstance(c.tag, str) and not len(c) and feedparser_name(c) in inner
-                                         for c in element)
-    return name in passed or _stored_apart(name)
+    if not len(element):
+        return name in passed or _stored_apart(name)
+    inner = nested.get(name) if name in passed else None
+    if inner is not None:
+        return all(_leaf(c) and feedparser_name(c) in inner for c in element)
+    return _stored_apart(name) and all(_leaf(c) and passable(c, passed, {}) for c in element)
+
+
+def holds_image(element: etree._Element) -> bool:
+    """Whether an element passed over in an item is or holds an ``<image>``: its start resets feedparser's
+    title depth, so that a title after it replaces the item's first."""
+    return feedparser_name(element) == "image" or any(
+        isinstance(c.tag, str) and feedparser_name(c) == "image" for c in element)
+
+
+def holds_title(element: etree._Element) -> bool:
+    """Whether a nested element (:data:`ITEM_NESTED`) holds a title feedparser could take for the entry's."""
+    return any(isinstance(c.tag, str) and feedparser_name(c) in NESTED_TITLES for c in element)

@@ -85,7 +85,9 @@ class SeenEntries(OnDatabase):
                        ) -> None:
         """Record accepted entries with their dedup keys, in one transaction: after publishing, before
         the offsets move on. A new entry not archived within ``redrive_after`` seconds is due to be
-        published again."""
+        published again. No items (a batch of 304s): no transaction."""
+        if not items:
+            return
         with self.engine.begin() as conn:
             self.progress.accept(conn, [entry for _keys, entry in items], redrive_after)
             self._insert_keys(conn, [(key, entry.article_id) for keys, entry in items for key in keys])
