@@ -142,7 +142,8 @@ class FeedPoller:
         if feed.last_modified:
             headers["If-Modified-Since"] = feed.last_modified
         try:
-            async with self.gate, self.hosts.aslot(feed.url):
+            # the host's slot first: a feed waiting for its busy host then holds none of the global slots
+            async with self.hosts.aslot(feed.url), self.gate:
                 page = await afetch(self.client, feed.url, self.limits, headers, self.policy)
         except FetchError as exc:
             result.error = str(exc)
