@@ -37,9 +37,14 @@ def _model(fallback: bool) -> LinkModel:
 
 
 def test_the_span_is_the_title_and_first_sentence_cut_at_its_length() -> None:
-    assert span("Talks resume in Doha\nMediators met on Monday. They spoke for hours.") == \
-        "Talks resume in Doha. Mediators met on Monday."
-    assert span("\nNo title here. Then more.") == "No title here. Then more."[:SPAN_CHARS]
+    body = "Mediators from both sides met on Monday in the capital. They spoke for hours."
+    assert span(f"Talks resume in Doha\n{body}") == \
+        "Talks resume in Doha. Mediators from both sides met on Monday in the capital."
+    assert span(f"Talks resume in Doha\nTalks resume in Doha\n{body}") == span(f"Talks resume in Doha\n{body}")
+    assert span("Gespräche in Doha\nAm 31. Oktober 2024 trafen sich Vermittler in der Hauptstadt. Danach mehr.") == \
+        "Gespräche in Doha. Am 31. Oktober 2024 trafen sich Vermittler in der Hauptstadt."  # not cut at "31."
+    assert span("\nNo title here, and a body that goes on for a while. Then more.") == \
+        "No title here, and a body that goes on for a while. Then more."
     long = "word " * 100
     assert len(span(f"{long}\n{long}")) == SPAN_CHARS
 
