@@ -16,10 +16,13 @@ computed afresh).
 The features are independent of language and story: IDF-weighted cosines of the keys against the
 seed, against the story as it grew and against its closest member; how much of the seed's heaviest
 keys the article carries; places, name skeletons, figures and dates in common; the share of the
-story's topics the article carries (a signal, not a gate); and the days from the story's start and
-from its last member. Their weights are learned on labelled pairs by ``benchmarks/fit_linker.py``
-(a logistic regression with fixed signs, or a bag of boosted trees monotone in the same signs,
-:mod:`alerts.linker_trees`). ``fit_linker.py`` writes a weights file (numbers only, with its format version
+story's topics the article carries (a signal, not a gate); the days from the story's start and
+from its last member; and, across languages, the cosines of the article's sentence vector (its title and first
+sentence, :mod:`alerts.linker_encoder`) with the seed's and the story's centroid. Their weights are learned on
+labelled pairs by ``benchmarks/fit_linker.py`` (a logistic regression with fixed signs, or a bag of boosted trees
+monotone in the same signs, :mod:`alerts.linker_trees`, with a second bag over the features without the sentence
+vectors for when the encoder cannot be used, and optionally a logistic of the trees' log-odds and the hand-written
+decision: ``stack``). ``fit_linker.py`` writes a weights file (numbers only, with its format version
 :data:`FORMAT`) that :meth:`LinkModel.load` reads; none ships yet (docs/benchmarks.md: held out, it misses the
 Doha floors), so the alert stage runs the hand-written linker (:mod:`alerts.linker_stage`).
 """

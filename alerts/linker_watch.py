@@ -8,11 +8,14 @@ what its accepted members added), :class:`~alerts.linker.TermStats` over the arc
 - **About the same story?** The article's keys (:mod:`alerts.textkeys`: terms in any script, places
   across languages, name skeletons, figures and dates) against the seed's, the story as it grew and its
   closest member; against its rivals (the closest archived article outside the story,
-  :mod:`alerts.linker_rivals`); the hand-written linker's name similarity and decision; the story's topics
+  :mod:`alerts.linker_rivals`); the article's sentence vector against the seed's and the story's centroid
+  (:mod:`alerts.linker_encoder`, across languages); the hand-written linker's name similarity and decision; the
+  story's topics
   and the days from its start are signals, not gates. The model turns
   the pair's features into the probability that the article belongs; it joins at the model's threshold.
 - **Same report or follow-up?** From what the article adds (its share of terms, figures, dates and places
-  the analyst was not sent) and the time since the first report, weighed by the model: no word list.
+  the analyst was not sent: the keys of every member linked, whether or not it taught the story) and the time
+  since the first report, weighed by the model: no word list.
 - **Learning and drift.** A member that would join on the seed alone, at the model's stricter bar for teaching,
   adds its keys to the story (bounded), while the seed stays a feature of its own, so that a story that grows
   stays anchored to what was watched. The story's window (``window_days``) runs from its latest linked member.
