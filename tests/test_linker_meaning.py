@@ -108,3 +108,28 @@ def test_a_weights_file_keeps_its_trees_without_the_meaning_signal(tmp_path: Pat
     assert LinkModel.load(path) == stacked
     features = {f: 0.0 for f in LINK_FEATURES}
     assert stacked.belongs(features | {"hand": 1.0}) > 0.5 > stacked.belongs(features)  # the hand-written decision
+
+
+def test_a_member_that_does_not_teach_the_story_still_counts_as_told() -> None:
+    """A retelling of a linked follow-up is the same report, even when that follow-up was not anchored enough to
+    teach the story (the demo's rewrite taken as a follow-up when the learned weights are in place)."""
+    from datetime import timedelta
+
+    link = {k: 0.0 for k in BASE_FEATURES} | {"cos_seed": 8.0, "anchors": 4.0}  # bias 0: every article joins
+    kind = {k: 0.0 for k in KIND_FEATURES} | {"days_seed": 20.0}
+    model = LinkModel(link, 0.0, kind, -1.0, 0.5, 0.5, learn_threshold=1.0)  # no member teaches the story
+    assert not model.needs_meaning
+    linker = WatchLinker(NameStats.with_background(), 0.14, 120.0, model=model)
+    assert linker.encoder is None
+    for n, text in enumerate(TEXTS):
+        linker.archived(f"a{n}", text)
+    story = linker.story("w", "w", TEXTS[0], (), DAY)
+    assert story.learned is not None
+    follow = next(t for t, a in zip(TEXTS, DemoCorpus.load().articles, strict=True) if a["kind"] == "doha_followup")
+    later = DAY + timedelta(days=2)
+    first = linker.relate(story, "f1", follow, later, ())
+    assert first.kind == "follow_up"
+    linker.learn(story, "f1", follow, first.kind, later)
+    assert not story.learned.keys.members  # it did not teach the story
+    again = linker.relate(story, "f2", follow, later, ())
+    assert again.related and again.kind == "same_report" and not again.new_facts
