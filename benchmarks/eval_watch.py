@@ -18,9 +18,10 @@ one story out) and, on news-dev, without any of news-dev (the Doha watch is scor
 
     .venv/bin/python benchmarks/eval_watch.py [--shared ../shared] [--linker hand] [--brief] [--json]
 
-``--linker learned``, ``learned-single`` and ``learned-linear`` score the learned linker (benchmarks/fit_linker.py:
-the bag of trees ``fit_linker.py`` writes, one model of trees, a logistic regression), each fold fitted without what
-it scores; ``--stability`` also scores the Doha watch by each fold's model.
+``--linker learned``, ``learned-single``, ``learned-stack`` and ``learned-linear`` score the learned linker
+(benchmarks/fit_linker.py: the bag of trees ``fit_linker.py`` writes, one model of trees, the bag weighed with the
+hand-written decision, a logistic regression), each fold fitted without what it scores; ``--stability`` also scores
+the Doha watch by each fold's model.
 """
 
 from __future__ import annotations
