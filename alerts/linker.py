@@ -16,10 +16,13 @@ computed afresh).
 The features are independent of language and story: IDF-weighted cosines of the keys against the
 seed, against the story as it grew and against its closest member; how much of the seed's heaviest
 keys the article carries; places, name skeletons, figures and dates in common; the share of the
-story's topics the article carries (a signal, not a gate); and the days from the story's start and
-from its last member. Their weights are learned on labelled pairs by ``benchmarks/fit_linker.py``
-(a logistic regression with fixed signs, or a bag of boosted trees monotone in the same signs,
-:mod:`alerts.linker_trees`). ``fit_linker.py`` writes a weights file (numbers only, with its format version
+story's topics the article carries (a signal, not a gate); the days from the story's start and
+from its last member; and, across languages, the cosines of the article's sentence vector (its title and first
+sentence, :mod:`alerts.linker_encoder`) with the seed's and the story's centroid. Their weights are learned on
+labelled pairs by ``benchmarks/fit_linker.py`` (a logistic regression with fixed signs, or a bag of boosted trees
+monotone in the same signs, :mod:`alerts.linker_trees`, with a second bag over the features without the sentence
+vectors for when the encoder cannot be used, and optionally a logistic of the trees' log-odds and the hand-written
+decision: ``stack``). ``fit_linker.py`` writes a weights file (numbers only, with its format version
 :data:`FORMAT`) that :meth:`LinkModel.load` reads; none ships yet (docs/benchmarks.md: held out, it misses the
 Doha floors), so the alert stage runs the hand-written linker (:mod:`alerts.linker_stage`).
 """
@@ -33,16 +36,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from wirewatch.alerts.linker_trees import Trees
 from wirewatch.alerts.textkeys import Analysis
 
 WEIGHTS_FILE = Path(__file__).parent / "data" / "linker_weights.json"
-FORMAT = "wirewatch-linker/4"  # 4: a bag of trees (alerts/linker_trees.py), fitted without news-dev
-LINK_FEATURES = ("cos_seed", "cos_story", "cos_member", "anchors", "own_anchors", "both_anchors", "places",
+FORMAT = "wirewatch-linker/5"  # 5: the meaning signal (alerts/linker_encoder.py), and trees without it
+BASE_FEATURES = ("cos_seed", "cos_story", "cos_member", "anchors", "own_anchors", "both_anchors", "places",
                  "seed_places", "own_places", "both_places", "skeletons", "names", "facts", "topics",
                  "days_seed", "days_last", "before_seed", "seed_top", "own_top", "rival", "beats_rival", "rival_own",
                  "hand", "hand_names")
+MEANING_FEATURES = ("sem_seed", "sem_story")  # sentence vectors' cosines: the article's and the seed's, the story's
+LINK_FEATURES = BASE_FEATURES + MEANING_FEATURES
 KIND_FEATURES = ("days_seed", "new_terms", "new_facts", "new_places", "cos_seed")
 # the sign each weight may take (+1: never below zero, -1: never above, 0: free): more in common never makes an
 # article less likely to belong, more time never more likely; more new facts never makes it less of a development
@@ -205,12 +211,15 @@ def _log_days(days: float) -> float:
 def pair_features(article: Counter[str] | KeySide, story: StoryKeys, stats: TermStats,
                   published: datetime | None = None, topics: Iterable[str] = (),
                   rivals: tuple[float, ...] | None = None,
-                  hand: tuple[float, bool] | None = None) -> dict[str, float]:
+                  hand: tuple[float, bool] | None = None,
+                  meaning: tuple[float, float] | None = None) -> dict[str, float]:
     """The features of (article, story), see the module doc; every value lies in [0, 1]. ``article``: its keys, or
     their :class:`KeySide` when the article is compared with several stories; ``rivals``: the article's closest
     archived member of the story and closest other archived article (:mod:`alerts.linker_rivals`), and how close
     that rival itself came to the story (an article of the story the linker missed is no rival: ``rival_own``);
-    ``hand``: the hand-written linker's name similarity and decision (:func:`alerts.stories.relate`)."""
+    ``hand``: the hand-written linker's name similarity and decision (:func:`alerts.stories.relate`); ``meaning``:
+    the cosines of the article's sentence vector with the seed's and the story's (:mod:`alerts.linker_encoder`;
+    ``None`` when the encoder cannot be used: those features are then absent, see :meth:`LinkModel.fitting`)."""
     side = article if isinstance(article, KeySide) else KeySide(article, stats)
     keys = side.keys
     seed, grown, members = story.sides(stats)
@@ -241,6 +250,8 @@ def pair_features(article: Counter[str] | KeySide, story: StoryKeys, stats: Term
     out["rival_own"] = max(0.0, min(1.0, own))
     out["beats_rival"] = max(0.0, min(1.0, 0.5 + max(inside, out["cos_member"]) - outside))
     out["hand_names"], out["hand"] = (max(0.0, min(1.0, hand[0])), float(hand[1])) if hand else (0.0, 0.0)
+    if meaning is not None:
+        out["sem_seed"], out["sem_story"] = meaning
     return out
 
 
@@ -279,6 +290,23 @@ class LinkModel:
     index_threshold: float  # P(belongs) that joins an article to an every-article story
     trees: Trees | None = None  # boosted trees in place of the logistic link weights (alerts.linker_trees)
     learn_threshold: float | None = None  # P(belongs) on the seed alone to teach the story (None: threshold)
+    fallback: LinkModel | None = None  # trees fitted without the meaning signal, for when the encoder cannot be used
+    # (a, b, c): P(belongs) = logistic(a * the trees' log-odds + b * the hand-written decision + c), fitted on
+    # held-out scores (benchmarks/fit_linker.py --stack); None: the trees' probability as it is
+    stack: tuple[float, float, float] | None = None
+
+    def fitting(self, features: Mapping[str, float]) -> LinkModel | None:
+        """This model, or its :attr:`fallback` when the features lack the meaning signal (the encoder is off);
+        ``None`` when neither reads only the features given."""
+        if not self.needs_meaning or all(f in features for f in MEANING_FEATURES):
+            return self
+        return self.fallback
+
+    @property
+    def needs_meaning(self) -> bool:
+        """Whether the link model reads the meaning signal (then the linker asks the encoder for it)."""
+        names = self.trees.features if self.trees is not None else tuple(self.link_weights)
+        return any(f in names for f in MEANING_FEATURES)
 
     @property
     def teaches(self) -> float:
@@ -297,26 +325,37 @@ class LinkModel:
             raise ModelFileError(f"{path}: linker weights of format {found!r}, this version reads {FORMAT!r}; "
                                  "rerun benchmarks/fit_linker.py")
         try:
-            link, kind = data["link"], data["kind"]
-            trees = Trees.from_json(link["trees"]) if "trees" in link else None
-            if set(trees.features if trees else link["weights"]) != set(LINK_FEATURES) or \
-                    set(kind["weights"]) != set(KIND_FEATURES):
-                raise KeyError("features differ from this version's")
-            weights = {} if trees else {k: float(v) for k, v in link["weights"].items()}
-            return cls(weights, float(link.get("bias", 0.0)),
-                       {k: float(v) for k, v in kind["weights"].items()}, float(kind["bias"]),
-                       float(data["threshold"]), float(data["index_threshold"]), trees,
-                       None if data["learn_threshold"] is None else float(data["learn_threshold"]))
+            return cls.from_json(data)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise ModelFileError(f"{path}: malformed linker weights ({exc}); rerun benchmarks/fit_linker.py") \
                 from exc
 
+    @classmethod
+    def from_json(cls, data: Any, features: tuple[str, ...] = LINK_FEATURES) -> LinkModel:
+        """Raises ``KeyError``, ``TypeError``, ``ValueError``, ``IndexError`` or ``AttributeError`` when malformed."""
+        link, kind = data["link"], data["kind"]
+        trees = Trees.from_json(link["trees"]) if "trees" in link else None
+        if set(trees.features if trees else link["weights"]) not in (set(features), set(BASE_FEATURES)) or \
+                set(kind["weights"]) != set(KIND_FEATURES):
+            raise KeyError("features differ from this version's")
+        weights = {} if trees else {k: float(v) for k, v in link["weights"].items()}
+        fallback = data.get("fallback")
+        return cls(weights, float(link.get("bias", 0.0)),
+                   {k: float(v) for k, v in kind["weights"].items()}, float(kind["bias"]),
+                   float(data["threshold"]), float(data["index_threshold"]), trees,
+                   None if data["learn_threshold"] is None else float(data["learn_threshold"]),
+                   cls.from_json(fallback, BASE_FEATURES) if fallback is not None else None,
+                   _stack(data.get("stack")))
+
     def as_json(self, **extra: object) -> dict[str, object]:
         link: dict[str, object] = {"trees": self.trees.as_json()} if self.trees else \
             {"weights": dict(self.link_weights), "bias": self.link_bias}
+        fallback = {"fallback": {k: v for k, v in self.fallback.as_json().items() if k != "format"}} \
+            if self.fallback is not None else {}
         return {"format": FORMAT, "threshold": self.threshold, "index_threshold": self.index_threshold,
                 "learn_threshold": self.learn_threshold,
-                "link": link, "kind": {"weights": dict(self.kind_weights), "bias": self.kind_bias}, **extra}
+                "link": link, "kind": {"weights": dict(self.kind_weights), "bias": self.kind_bias}, **fallback,
+                "stack": list(self.stack) if self.stack is not None else None, **extra}
 
     def belongs(self, features: Mapping[str, float]) -> float:
         return self.score(link_inputs(features))
@@ -324,11 +363,21 @@ class LinkModel:
     def score(self, inputs: Mapping[str, float]) -> float:
         """P(belongs) from inputs already transformed by :func:`link_inputs`."""
         if self.trees is not None:
-            return self.trees.probability(inputs)
+            if self.stack is None:
+                return self.trees.probability(inputs)
+            a, b, c = self.stack
+            return _sigmoid(a * self.trees.raw([inputs[f] for f in self.trees.features]) + b * inputs["hand"] + c)
         return _sigmoid(self.link_bias + sum(w * inputs[k] for k, w in self.link_weights.items()))
 
     def develops(self, features: Mapping[str, float]) -> float:
         return _sigmoid(self.kind_bias + sum(w * features[k] for k, w in self.kind_weights.items()))
+
+
+def _stack(value: Any) -> tuple[float, float, float] | None:
+    if value is None:
+        return None
+    a, b, c = (float(v) for v in value)
+    return a, b, c
 
 
 def link_inputs(features: Mapping[str, float]) -> dict[str, float]:

@@ -27,6 +27,7 @@ from functools import cache
 from pathlib import Path
 
 from wirewatch.alerts.linker import WEIGHTS_FILE, KeySide, LinkModel, ModelFileError, TermStats
+from wirewatch.alerts.linker_encoder import Encoder, shared_encoder
 from wirewatch.alerts.linker_rivals import Rivals
 from wirewatch.alerts.linker_watch import SEED_ID, LearnedStory, relate_learned
 from wirewatch.alerts.stories import Relation, StoryProfile, relate
@@ -75,7 +76,7 @@ class WatchLinker:
 
     def __init__(self, names: NameStats, related_threshold: float, window_days: float,
                  model: LinkModel | None = None, use_shipped: bool = True, cached: int = CACHED,
-                 analyse: Callable[[str], Analysis] | None = None) -> None:
+                 analyse: Callable[[str], Analysis] | None = None, encoder: Encoder | None = None) -> None:
         self.names = names  # the hand-written linker's name frequencies (the alert stage updates them)
         self.related_threshold = related_threshold
         self.window_days = window_days
@@ -88,6 +89,10 @@ class WatchLinker:
         self._hand_of: tuple[tuple[int, str], tuple[float, bool]] = ((0, ""), (0.0, False))  # the last one asked
         self._side_of: tuple[tuple[str, int], KeySide | None] = (("", -1), None)  # the last article's vectors
         self._rivals_of: tuple[tuple[str, int, int], tuple[float, float, float]] = (("", 0, -1), (0.0, 0.0, 0.0))
+        # the sentence encoder, made only when the model reads its signal (its model loads at the first link)
+        self.encoder = encoder if encoder is not None else shared_encoder() \
+            if self.model is not None and self.model.needs_meaning else None
+        self._meaning_of: tuple[tuple[str, int, int], tuple[float, float] | None] = (("", 0, -1), None)
 
     @property
     def name(self) -> str:
@@ -147,6 +152,8 @@ class WatchLinker:
             out.learned = LearnedStory()
             out.learned.seed(seed_text, topics, when)
             self.rivals.add(SEED_ID + watch_id, self.keys.vector(out.learned.keys.seed), when)
+            if self.encoder is not None:
+                self.encoder.preload()
             out.members.add(SEED_ID + watch_id)
         return out
 
@@ -156,14 +163,30 @@ class WatchLinker:
         if self.model is None or story.learned is None:
             return relate(text, story.profile, self.names, self.related_threshold, published, topics,
                           self.window_days)
+        meaning = self._meaning(story, story.learned, article_id, text)
+        model = self.model if meaning is not None else self.model.fitting({})
+        if model is None:  # the encoder is off and the weights have no trees without its signal
+            return relate(text, story.profile, self.names, self.related_threshold, published, topics,
+                          self.window_days)
         analysis = self._analyse(article_id, text)
         side = self._side(article_id, analysis)
         rivals = self._rivals(story, article_id, side, published)
         hand = self._hand(story, text, published, topics)
-        relation = relate_learned(analysis, story.learned, self.keys, self.model, published, topics,
+        relation = relate_learned(analysis, story.learned, self.keys, model, published, topics,
                                   self.window_days, rivals, hand, side,
-                                  lambda cos: story.saw(article_id, cos))
+                                  lambda cos: story.saw(article_id, cos), meaning)
         return replace(relation, shared_names=shared_names(text, story.profile))
+
+    def _meaning(self, story: WatchedStory, learned: LearnedStory, article_id: str,
+                 text: str) -> tuple[float, float] | None:
+        """The article's sentence vector against the story's (once for its link and its learning); ``None`` when the
+        model does not read it or the encoder cannot be used."""
+        if self.encoder is None:
+            return None
+        key = (article_id, id(story), learned.keys.version)
+        if self._meaning_of[0] != key:
+            self._meaning_of = (key, learned.meaning(self.encoder.vector(text), self.encoder))
+        return self._meaning_of[1]
 
     def _hand(self, story: WatchedStory, text: str, published: datetime | None,
               topics: Iterable[str]) -> tuple[float, bool]:
@@ -184,12 +207,18 @@ class WatchLinker:
             story.profile.learn(text, published)
         if story.learned is not None and self.model is not None:
             story.learned.linked(published)
+            meaning = self._meaning(story, story.learned, article_id, text)
+            model = self.model if meaning is not None else self.model.fitting({})
+            if model is None:
+                return
             analysis = self._analyse(article_id, text)
+            story.learned.told(analysis)
             side = self._side(article_id, analysis)
             rivals = self._rivals(story, article_id, side, published)
             hand = self._hand(story, text, published, topics)
-            if story.learned.anchored(side, self.keys, self.model, published, topics, rivals, hand):
-                story.learned.learn(analysis, published)
+            if story.learned.anchored(side, self.keys, model, published, topics, rivals, hand, meaning):
+                vector = self.encoder.vector(text) if self.encoder is not None and meaning is not None else None
+                story.learned.learn(analysis, published, vector)
 
 
 def shared_names(text: str, profile: StoryProfile, limit: int = 8) -> tuple[str, ...]:

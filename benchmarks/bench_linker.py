@@ -8,7 +8,9 @@ articles, for the learned linker and the hand-written one in the same run.
 
 The archive of N articles is made of the real texts' keys, each copy with a few invented names of its own (so
 that the archive's vocabulary and postings grow as a real archive's do); it is filled through the same calls
-the stage makes for each archived article, less the text analysis, which only the new articles pay. Run:
+the stage makes for each archived article, less the text analysis, which only the new articles pay. When the weights
+read the meaning signal, the learned linker's encoder keeps no vectors (each new article is encoded, as a new article
+is in the stage; its model is loaded before the timing), and the encoder's own median per article is printed. Run:
 
     .venv/bin/python benchmarks/bench_linker.py [--sizes 10000 100000] [--watches 1] [--weights FILE]
 """
@@ -25,6 +27,7 @@ from collections import Counter
 from pathlib import Path
 
 from wirewatch.alerts.linker import WEIGHTS_FILE, LinkModel, ModelFileError
+from wirewatch.alerts.linker_encoder import Encoder
 from wirewatch.alerts.linker_stage import WatchLinker
 from wirewatch.alerts.stories import TermStats, names
 from wirewatch.alerts.textkeys import Analyser
@@ -90,13 +93,26 @@ def main() -> None:
     print(f"watch step per new article ({NEW_ARTICLES} new articles, {args.watches} watch(es); CPU ms, one core)")
     for size in args.sizes:
         row = []
+        encoder = Encoder(cached=0) if model.needs_meaning else None
+        if encoder is not None and encoder.vector("warm") is None:
+            sys.exit("the weights read the meaning signal and the sentence encoder cannot be used (see the log)")
         for name, linker in (("hand-written", WatchLinker(TermStats.with_background(), 0.14, 120.0, use_shipped=False)),
-                             ("learned", WatchLinker(TermStats.with_background(), 0.14, 120.0, model=model))):
+                             ("learned", WatchLinker(TermStats.with_background(), 0.14, 120.0, model=model,
+                                                     encoder=encoder))):
             fill(linker, size, material, random.Random(7))
             times = sorted(cost(linker, material, seeds, random.Random(11)))
             tail = times[int(len(times) * 0.9)]
             row.append(f"{name} median {statistics.median(times):6.2f} ms, 90th percentile {tail:6.2f}")
         print(f"  N = {size:>9,}: " + "; ".join(row))
+    if model.needs_meaning:
+        encoder, rng, spent = Encoder(cached=0), random.Random(11), []
+        encoder.vector("warm")
+        for _ in range(NEW_ARTICLES):
+            text = rng.choice(material)
+            start = time.process_time()
+            encoder.vector(text)
+            spent.append((time.process_time() - start) * 1000)
+        print(f"  of which the sentence encoder alone: median {statistics.median(spent):.2f} ms per article")
 
 
 if __name__ == "__main__":

@@ -18,9 +18,10 @@ one story out) and, on news-dev, without any of news-dev (the Doha watch is scor
 
     .venv/bin/python benchmarks/eval_watch.py [--shared ../shared] [--linker hand] [--brief] [--json]
 
-``--linker learned``, ``learned-single`` and ``learned-linear`` score the learned linker (benchmarks/fit_linker.py:
-the bag of trees ``fit_linker.py`` writes, one model of trees, a logistic regression), each fold fitted without what
-it scores; ``--stability`` also scores the Doha watch by each fold's model.
+``--linker learned``, ``learned-single``, ``learned-stack`` and ``learned-linear`` score the learned linker
+(benchmarks/fit_linker.py: the bag of trees ``fit_linker.py`` writes, one model of trees, the bag weighed with the
+hand-written decision, a logistic regression), each fold fitted without what it scores; ``--stability`` also scores
+the Doha watch by each fold's model.
 """
 
 from __future__ import annotations
@@ -222,15 +223,15 @@ def report(result: dict[str, Any], details: bool = True) -> None:
 def linkers(fp_target: float | None = None) -> dict[str, Callable[[Path, Data], Linker]]:
     """The linkers this script can score, by name (``fp_target``: a learned linker's threshold lets this share
     of its training negatives through; by default fit_linker.py's)."""
-    def learned(trees: bool, bag: bool = True) -> Callable[[Path, Data], Linker]:
+    def learned(trees: bool, bag: bool = True, stack: bool = False) -> Callable[[Path, Data], Linker]:
         def make(shared: Path, data: Data) -> Linker:
             sys.path.insert(0, str(Path(__file__).resolve().parent))
             from linker_folds import Learned
 
-            return Learned(shared, data, trees, fp_target, bag)
+            return Learned(shared, data, trees, fp_target, bag, stack)
         return make
     return {"hand": lambda shared, data: HandWritten(), "learned": learned(True), "learned-linear": learned(False),
-            "learned-single": learned(True, bag=False)}
+            "learned-single": learned(True, bag=False), "learned-stack": learned(True, stack=True)}
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ import numpy as np
 from eval_watch import DOHA_DAY, Data, Row, load
 from scipy.optimize import minimize
 from wirewatch.alerts.linker import (
+    BASE_FEATURES,
     KIND_FEATURES,
     KIND_SIGNS,
     LINK_FEATURES,
@@ -43,6 +44,7 @@ from wirewatch.alerts.linker import (
     kind_features,
     pair_features,
 )
+from wirewatch.alerts.linker_encoder import Encoder, shared_encoder
 from wirewatch.alerts.linker_rivals import Rivals
 from wirewatch.alerts.linker_trees import Trees
 from wirewatch.alerts.linker_watch import SEED_ID, LearnedStory
@@ -83,7 +85,11 @@ class Corpus:
     stats: TermStats  # over every text: the WikiRef pairs
     topics: dict[str, frozenset[str]]
     texts: dict[str, str]
+    encoder: Encoder = field(default_factory=shared_encoder)  # the replay's own: one model, one cache of vectors
     wikiref_cache: Pairs | None = None
+
+    def vector(self, text_id: str) -> np.ndarray | None:
+        return self.encoder.vector(self.texts[text_id])
 
     def archive(self, ids: Sequence[str]) -> TermStats:
         """Key frequencies over these texts: a replay's archive, as eval_watch.py builds it."""
@@ -167,8 +173,9 @@ def watch_pairs(out: Pairs, c: Corpus, seed_id: str, seed: str, seed_date: datet
         rivals = (inside, outside, closeness.get(rival, 0.0))
         topics = c.topics.get(row.id, frozenset())
         told = relate(c.texts[row.id], hand, names, HAND_THRESHOLD, row.published, topics)
+        vector = c.vector(row.id)
         features = pair_features(analysis.keys, profile.keys, stats, row.published, topics, rivals,
-                                 (told.similarity, told.related))
+                                 (told.similarity, told.related), profile.meaning(vector, c.encoder))
         closeness[row.id] = features["cos_member"]
         member = row.story == story
         if member:
@@ -190,7 +197,7 @@ def watch_pairs(out: Pairs, c: Corpus, seed_id: str, seed: str, seed_date: datet
             out.kind.append([kinds[k] for k in KIND_FEATURES])
             out.kind_label.append(int(row.relation == "follow_up"))
             out.kind_weight.append(SOURCE_WEIGHT[source])
-        profile.learn(analysis, row.published)
+        profile.learn(analysis, row.published, vector)
 
 
 def wikiref_pairs(out: Pairs, c: Corpus, rng: random.Random) -> None:
@@ -235,13 +242,14 @@ def _wikiref_pairs(out: Pairs, c: Corpus, rng: random.Random) -> None:
             told = relate(docs[name][0], hand, hand_stats, HAND_THRESHOLD)
             f = pair_features(c.analyses[name].keys, profile.keys, c.stats,
                               rivals=(cosine(vectors[name], vectors[seed]), outside, own),
-                              hand=(told.similarity, told.related))
+                              hand=(told.similarity, told.related),
+                              meaning=profile.meaning(c.vector(name), c.encoder))
             out.link.append([f[k] for k in LINK_FEATURES])
             out.label.append(int(docs[name][1] == docs[seed][1]))
             out.weight.append(SOURCE_WEIGHT["wikiref"] / len(names) / 5)
 
 
-def export_trees(model: object) -> Trees:
+def export_trees(model: object, features: tuple[str, ...] = LINK_FEATURES) -> Trees:
     """A fitted binary HistGradientBoostingClassifier as :class:`~alerts.linker_trees.Trees` (numbers only)."""
     trees = []
     for (predictor,) in model._predictors:  # type: ignore[attr-defined]
@@ -249,21 +257,22 @@ def export_trees(model: object) -> Trees:
                             float(n["value"]), bool(n["is_leaf"]), bool(n["missing_go_to_left"]))
                            for n in predictor.nodes))
     baseline = float(np.ravel(model._baseline_prediction)[0])  # type: ignore[attr-defined]
-    return Trees(LINK_FEATURES, baseline, tuple(trees))
+    return Trees(features, baseline, tuple(trees))
 
 
-def boosted_trees() -> object:
+def boosted_trees(features: tuple[str, ...] = LINK_FEATURES) -> object:
     """One model of the bag: shallow trees, large leaves, an L2 penalty on the leaves, each feature monotone in
     the sign the linear model keeps (more in common never lowers the probability, more time never raises it)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     return HistGradientBoostingClassifier(max_depth=3, max_iter=150, learning_rate=0.05, min_samples_leaf=BAG_LEAF,
                                           l2_regularization=BAG_L2,
-                                          monotonic_cst=[LINK_SIGNS.get(f, 1) for f in LINK_FEATURES],
+                                          monotonic_cst=[LINK_SIGNS.get(f, 1) for f in features],
                                           random_state=7)
 
 
-def fit_boosted(c: Corpus, exclude: str = "", fp_target: float = TREES_FP_TARGET, bag: bool = True) -> LinkModel:
+def fit_boosted(c: Corpus, exclude: str = "", fp_target: float = TREES_FP_TARGET, bag: bool = True,
+                fallback: bool = False, features: tuple[str, ...] = LINK_FEATURES, stack: bool = False) -> LinkModel:
     """A bag of boosted trees over the same features: one model fitted without each watch of the fit (each
     stories-dev story but ``exclude``, the Doha seeds), their log-odds averaged. Trees fitted on every watch swing
     near the threshold with the watches they see; the bag's mean of models that each miss one watch does not.
@@ -271,9 +280,15 @@ def fit_boosted(c: Corpus, exclude: str = "", fp_target: float = TREES_FP_TARGET
     it (and one other watch each), a nested leave-one-watch-out; the bar for a member to teach the story lets
     :data:`LEARN_SHARE` of that share through. The kind model is the linear one. ``bag=False``:
     one model fitted on every watch, its threshold from models fitted without each watch (the procedure before
-    the bag, for comparison)."""
+    the bag, for comparison). ``fallback``: also the same fit over the features without the meaning signal
+    (:data:`~alerts.linker.BASE_FEATURES`), which the linker uses when the sentence encoder cannot be used;
+    ``features``: the features the trees read (``BASE_FEATURES``: no meaning signal); ``stack``: the probability
+    is a logistic of the trees' log-odds and the hand-written decision, its three weights fitted on the held-out
+    log-odds of every pair of the fit's watches (:attr:`~alerts.linker.LinkModel.stack`), the threshold then
+    from the combination's held-out negatives."""
     linear, out = fit(c, exclude, pairs_out=True)  # type: ignore[misc]  # the kind model, the pairs
-    x, y = np.asarray(out.link), np.asarray(out.label)
+    columns = [LINK_FEATURES.index(f) for f in features]
+    x, y = np.asarray(out.link)[:, columns], np.asarray(out.label)
     w, group = np.asarray(out.weight) / np.mean(out.weight), np.asarray(out.group)
     watches = sorted(set(out.group) - {"demo", "wikiref"})
     models: dict[frozenset[str], object] = {}
@@ -281,22 +296,36 @@ def fit_boosted(c: Corpus, exclude: str = "", fp_target: float = TREES_FP_TARGET
     def without(left_out: frozenset[str]) -> object:
         if left_out not in models:
             rows = ~np.isin(group, sorted(left_out))
-            models[left_out] = boosted_trees().fit(x[rows], y[rows], sample_weight=w[rows])  # type: ignore[attr-defined]
+            models[left_out] = boosted_trees(features).fit(x[rows], y[rows],  # type: ignore[attr-defined]
+                                                           sample_weight=w[rows])
         return models[left_out]
 
-    held: list[float] = []
+    held_logit, held_y, held_w, held_hand = [], [], [], []
     for g in watches:
-        negatives = x[(group == g) & (y == 0)]
+        rows = group == g
         bagged_without = [frozenset((g, h)) for h in watches if h != g] if bag else [frozenset((g,))]
-        logit = np.mean([without(left_out).decision_function(negatives)  # type: ignore[attr-defined]
+        logit = np.mean([without(left_out).decision_function(x[rows])  # type: ignore[attr-defined]
                          for left_out in bagged_without], axis=0)
-        held += list(1.0 / (1.0 + np.exp(-logit)))
-    scores = sorted(held, reverse=True)
+        held_logit += list(logit)
+        held_y += list(y[rows])
+        held_w += list(w[rows])
+        held_hand += list(x[rows][:, features.index("hand")])
+    logits, labels, hands = np.asarray(held_logit), np.asarray(held_y), np.asarray(held_hand)
+    combined: tuple[float, float, float] | None = None
+    if stack:  # the trees' held-out log-odds and the hand-written decision, weighed on those held-out scores
+        (a, b), c = logistic([[float(v), float(h)] for v, h in zip(logits, hands, strict=True)], held_y, held_w,
+                             [1, 1])
+        combined = (a, b, c)
+        logits = a * logits + b * hands + c
+    scores = sorted(1.0 / (1.0 + np.exp(-logits[labels == 0])), reverse=True)
     threshold, teaches = (round(max(0.5, float(scores[int(len(scores) * share)]) + 1e-4), 4)
                           for share in (fp_target, fp_target * LEARN_SHARE))
     bagged = [frozenset((g,)) for g in watches] if bag else [frozenset()]
-    trees = Trees.mean([export_trees(without(left_out)) for left_out in bagged])
-    return LinkModel({}, 0.0, linear.kind_weights, linear.kind_bias, threshold, threshold, trees, teaches)
+    trees = Trees.mean([export_trees(without(left_out), features) for left_out in bagged])
+    base = fit_boosted(c, exclude, fp_target, bag, features=BASE_FEATURES, stack=stack) \
+        if fallback and features != BASE_FEATURES else None
+    return LinkModel({}, 0.0, linear.kind_weights, linear.kind_bias, threshold, threshold, trees, teaches, base,
+                     combined)
 
 
 def fit(c: Corpus, exclude: str = "", fp_target: float = WATCH_FP_TARGET, pairs_out: bool = False) -> LinkModel:
@@ -362,16 +391,20 @@ def main() -> None:
     parser.add_argument("--linear", action="store_true", help="the logistic model rather than the boosted trees")
     parser.add_argument("--single", action="store_true", help="one model of boosted trees rather than a bag")
     parser.add_argument("--fp-target", type=float, help="the threshold lets this share of held-out negatives in")
+    parser.add_argument("--no-meaning", action="store_true", help="trees without the sentence encoder's signal")
+    parser.add_argument("--stack", action="store_true", help="weigh the trees with the hand-written decision")
     args = parser.parse_args()
     c = corpus(args.shared, load(args.shared))
     target = args.fp_target if args.fp_target is not None else WATCH_FP_TARGET if args.linear else TREES_FP_TARGET
     start = time.process_time()
     model = fit(c, args.exclude, fp_target=target) if args.linear else \
-        fit_boosted(c, args.exclude, fp_target=target, bag=not args.single)
+        fit_boosted(c, args.exclude, fp_target=target, bag=not args.single, fallback=not args.no_meaning,
+                    features=BASE_FEATURES if args.no_meaning else LINK_FEATURES, stack=args.stack)
     print(f"fitted in {time.process_time() - start:.0f} s CPU", file=sys.stderr)
     args.out.write_text(json.dumps(model.as_json(fitted_by="benchmarks/fit_linker.py", excluded=args.exclude,
                                                  fp_target=target), separators=(",", ":")) + "\n", encoding="utf-8")
-    print(f"wrote {args.out} ({args.out.stat().st_size:,} bytes): threshold {model.threshold}")
+    print(f"wrote {args.out} ({args.out.stat().st_size:,} bytes): threshold {model.threshold}, stack {model.stack}"
+          + (f"; without the meaning signal {model.fallback.threshold}" if model.fallback else ""))
     for name, w in {**model.link_weights, **{f"kind {k}": v for k, v in model.kind_weights.items()}}.items():
         print(f"  {name:16s} {w:+.3f}")
 

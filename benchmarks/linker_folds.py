@@ -29,13 +29,14 @@ class Learned:
     fitted = True
 
     def __init__(self, shared: Path, data: Data, trees: bool = True, fp_target: float | None = None,
-                 bag: bool = True) -> None:
+                 bag: bool = True, stack: bool = False) -> None:
         self.corpus = corpus(shared, data)
         self.trees = trees
         self.bag = bag
+        self.stack = stack
         self.fp_target = fp_target if fp_target is not None else TREES_FP_TARGET if trees else WATCH_FP_TARGET
         model = f"{'a bag of' if bag else 'one model of'} boosted trees" if trees else "logistic regression"
-        what = f"{model}, threshold at {self.fp_target:.1%}"
+        what = f"{model}{' stacked with the hand-written decision' if stack else ''}, threshold at {self.fp_target:.1%}"
         self.name = f"learned (alerts/linker.py features; {what} of the held-out negatives; anchored learning)"
         self._models: dict[str, LinkModel] = {}
         self._analyses: dict[str, Analysis] = {}
@@ -51,7 +52,8 @@ class Learned:
         key = story or ""
         if key not in self._models:
             start = time.process_time()
-            self._models[key] = fit_boosted(self.corpus, key, self.fp_target, self.bag) if self.trees else \
+            self._models[key] = fit_boosted(self.corpus, key, self.fp_target, self.bag, stack=self.stack) \
+                if self.trees else \
                 fit(self.corpus, key, self.fp_target)
             print(f"  fitted without {story or 'nothing (the shipped fit)'}: threshold "
                   f"{self._models[key].threshold} ({time.process_time() - start:.0f} s CPU)", file=sys.stderr)

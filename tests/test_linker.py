@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from wirewatch.alerts.linker import (
+    BASE_FEATURES,
     KIND_FEATURES,
     LINK_FEATURES,
     KeySide,
@@ -110,7 +111,7 @@ def test_the_closest_rival_is_named_and_a_watch_keeps_how_close_each_article_cam
     rivals.add("other", {"gaza": 0.8}, DAY)
     assert rivals.closest({"gaza": 1.0}, {"seed"}, published=DAY) == (0.6, 0.8, "other")
     assert rivals.closest({"kyiv": 1.0}, {"seed"}, published=DAY) == (0.0, 0.0, "")
-    link = {k: 0.0 for k in LINK_FEATURES} | {"cos_seed": 8.0, "anchors": 4.0}
+    link = {k: 0.0 for k in BASE_FEATURES} | {"cos_seed": 8.0, "anchors": 4.0}
     model = LinkModel(link, -2.5, {k: 0.0 for k in KIND_FEATURES}, 0.0, 0.5, 0.5)
     linker = WatchLinker(NameStats.with_background(), 0.14, 120.0, model=model)
     arts = CORPUS.articles
@@ -176,7 +177,7 @@ def test_a_member_teaches_the_story_only_above_the_models_bar_for_teaching() -> 
 
     from wirewatch.alerts.linker_watch import LearnedStory
 
-    link = {k: 0.0 for k in LINK_FEATURES} | {"cos_seed": 8.0, "anchors": 4.0}
+    link = {k: 0.0 for k in BASE_FEATURES} | {"cos_seed": 8.0, "anchors": 4.0}
     low = LinkModel(link, -2.5, {k: 0.0 for k in KIND_FEATURES}, 0.0, 0.5, 0.5)
     text = [a["title"] + "\n" + "\n".join(a["body"]) for a in CORPUS.articles]
     analyse = Analyser.default().analyse

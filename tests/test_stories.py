@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from wirewatch.alerts.linker import FORMAT, KIND_FEATURES, LINK_FEATURES, LinkModel, ModelFileError
+from wirewatch.alerts.linker import BASE_FEATURES, FORMAT, KIND_FEATURES, LINK_FEATURES, LinkModel, ModelFileError
 from wirewatch.alerts.linker_rivals import Rivals
 from wirewatch.alerts.linker_stage import WatchLinker, shipped_model
 from wirewatch.alerts.linker_trees import Trees
@@ -113,7 +113,7 @@ def test_the_learned_linkers_keys_meet_in_scripts_without_capitals() -> None:
 
 
 def _model(threshold: float = 0.5) -> LinkModel:
-    link = {k: 0.0 for k in LINK_FEATURES} | {"cos_seed": 8.0, "anchors": 4.0, "days_seed": -4.0}
+    link = {k: 0.0 for k in BASE_FEATURES} | {"cos_seed": 8.0, "anchors": 4.0, "days_seed": -4.0}
     kind = {k: 0.0 for k in KIND_FEATURES} | {"days_seed": 6.0, "new_terms": 2.0}
     return LinkModel(link, -2.5, kind, -2.0, threshold, threshold)
 
