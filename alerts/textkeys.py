@@ -196,12 +196,12 @@ class Analyser:
         """What ``word`` adds (see :data:`WordKeys`): a figure, a month, or its term, place, name and skeleton."""
         if word.isdigit():
             return (((f"#{word.lstrip('0') or '0'}", word),) if len(word) >= 2 else ()), None, (), 0
-        if unspaced(word):
-            return None
         latin = spelling(word)
-        month = self.months.get(latin)
+        month = self.months.get(latin)  # before the runs without spaces: Thai writes its months as words
         if month is not None:
             return (), None, (), month
+        if unspaced(word):
+            return None
         folded = fold_word(word)
         if len(folded) < 3 or len(latin) < 3 or folded in self.stops or latin in self.stops:
             return (), None, (), 0

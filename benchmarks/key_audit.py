@@ -138,7 +138,7 @@ def audit(shared: Path, rows_out: bool) -> dict[str, Any]:
         tally = per_lang[lang]
         tally["rows"] += 1
         shown = []
-        for key, count in found.keys.items():
+        for key in found.keys:
             if key[0] == "^":
                 tally["names"] += 1
             if key[0] != "@":
