@@ -39,8 +39,10 @@ from types import MappingProxyType
 
 from anyascii import anyascii
 
-# the languages of the topic pack written in Latin or Cyrillic letters (Arabic has no capitals to find names by)
-LANGUAGES = ("de", "fr", "es", "it", "pt", "pl", "id", "ru", "uk", "bg")
+# the languages of ALL_LANGUAGES whose scripts write names with a capital (Latin, Cyrillic, Greek, Armenian), for the
+# hand-written linker, which finds names by their capitals (Arabic has none to find names by)
+LANGUAGES = ("de", "fr", "es", "it", "pt", "nl", "pl", "cs", "ro", "hu", "sv", "tr", "az", "id", "ru", "uk", "bg",
+             "sr", "el", "hy")
 MAX_ENDING = 3  # letters an inflected form may add to a name's stem: Russland-s, Росси-и, Kyjow-a
 ENDING_ROOM = 3  # a name of n letters takes at most n - 3 letters of ending (Iran: one, Irana; Russia: three)
 LONG_STEM = 6  # a word in lower case (where names take a capital) matches only stems this long
