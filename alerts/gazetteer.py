@@ -19,8 +19,9 @@ common word is not taken for a place (*parties* for Perth, Armenian *նախար�
   name's script); a word of a script no locale names places in matches the Latin stems only whole;
 - **a short ending**, at most :data:`MAX_ENDING` letters and at most the stem's length less
   :data:`ENDING_ROOM` (a four-letter stem takes one letter, *Iran-a*; *Kazakov* is not *Kazakhstan*);
-- **a prefix** only in scripts that write conjunctions, articles and prepositions onto the word
-  (:data:`PREFIXED`: Arabic و+إسرائيل, Hebrew ב+ירושלים);
+- **a prefix** only in scripts that write conjunctions, articles and prepositions onto the word, made of
+  those clitics' letters (:data:`PREFIXED`: Arabic و+إسرائيل, Hebrew ב+ירושלים); these scripts write no short
+  vowels, so a stem of four consonants there takes no ending but a vowel (أوكرانيا, not العريضة for Riyadh);
 - **a capital** where the script writes names with one (decided from the locales' own names): a word in
   lower case matches only a stem of :data:`LONG_STEM` letters or more with an ending (an adjective,
   *malaisien*, *azerbaiyana*), never a name that CLDR gives in English only (English writes its adjectives
@@ -148,8 +149,8 @@ class PlaceNames:
                 found = table.get(stem)
                 if found is None or cut > found.room or (whole and cut):
                     continue
-                if clitics is not None and len(stem) <= MIN_STEM and cut:
-                    continue  # four consonants and an ending: as often another word (الروسية, العريضة)
+                if clitics is not None and len(stem) <= MIN_STEM and rest[len(stem):].strip("aeiouy"):
+                    continue  # four consonants and more than a vowel: as often another word (العريضة)
                 if lower and (len(stem) < LONG_STEM or not cut or stem in self.english_only):
                     continue
                 if not whole and not any(letters.startswith(r, at) for r in found.raws
