@@ -44,6 +44,10 @@ PROBE = (
     "محادثات في القاهرة\nالتقى الوفد في الدوحة يوم 12 مايو لبحث الهدنة.",
     "การเจรจาที่กรุงเทพ\nผู้แทนกัมพูชาพบกันเมื่อวันที่ 28 กรกฎาคม",
     "पाकिस्तान और भारत के बीच युद्धविराम\nदिल्ली में 10 मई को बातचीत हुई।",
+    # common words that meet a place's stem only by a prefix, an ending, a respelling or a syllable, a Thai month,
+    # an Arabic name with a vowel ending (placekeys)
+    "Նախարարը ժամանեց Երևան\nThe parties agreed to a truce in the capital, said Mr Kılıç; ผู้แทนจากอเมริกา "
+    "พบกัน 7 สิงหาคม; وصل الوفد من أوكرانيا",
 )
 
 

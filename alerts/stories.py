@@ -134,7 +134,7 @@ def lead_name_key(word: str) -> str | None:
     if len(word) < 4 or not word[0].isupper() or fold(word) in STOPWORDS:
         return None
     spelling = latin_spelling(word)
-    return place_names(latin_spelling, NAME_CHARS).key(spelling) or spelling[:NAME_CHARS]
+    return place_names(latin_spelling, NAME_CHARS).key(spelling, word) or spelling[:NAME_CHARS]
 
 
 def terms(text: str, limit: int = LEAD_WORDS) -> list[str]:

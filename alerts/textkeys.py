@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from functools import cache, lru_cache
 
 from anyascii import anyascii
-from wirewatch.alerts.gazetteer import PlaceNames, month_numbers, places_in_any_script
+from wirewatch.alerts.gazetteer import UNSPACED, PlaceNames, month_numbers, places_in_any_script
 
 # word characters plus the combining vowel signs of Indic, Thai, Lao, Burmese and Khmer letters, Arabic and
 # Hebrew points (\w alone would cut पाकिस्तान or กัมพูชา at every vowel sign)
@@ -48,7 +48,6 @@ SPELLINGS = (("ou", "u"), ("q", "k"), ("w", "v"), ("ph", "f"), ("th", "t"), ("kh
              ("c", "k"), ("x", "ks"))
 SKELETON = str.maketrans({"p": "b", "v": "f", "k": "q", "c": "q", "g": "q", "z": "s", "j": "i", "x": "s", "d": "t"})
 VOWELS = re.compile(r"[aeiouyhw'\W\d_]+")
-UNSPACED = ("THAI", "LAO", "KHMER", "MYANMAR", "CJK", "HIRAGANA", "KATAKANA", "HANGUL", "TIBETAN")
 PIECE = 5
 WORDS_KEPT = 20_000  # distinct words whose keys an Analyser keeps (about 8 MB when full)
 STOP_LANGUAGES = ("en", "fr", "de", "es", "it", "pt", "nl", "pl", "ru", "uk", "bg", "cs", "ro", "hu", "tr", "ar",
@@ -197,25 +196,25 @@ class Analyser:
         """What ``word`` adds (see :data:`WordKeys`): a figure, a month, or its term, place, name and skeleton."""
         if word.isdigit():
             return (((f"#{word.lstrip('0') or '0'}", word),) if len(word) >= 2 else ()), None, (), 0
-        if unspaced(word):
-            return None
         latin = spelling(word)
-        month = self.months.get(latin)
+        month = self.months.get(latin)  # before the runs without spaces: Thai writes its months as words
         if month is not None:
             return (), None, (), month
+        if unspaced(word):
+            return None
         folded = fold_word(word)
         if len(folded) < 3 or len(latin) < 3 or folded in self.stops or latin in self.stops:
             return (), None, (), 0
-        place = self.places.key(latin, latin_script=word.isascii() or word[0] < "\u0250")
+        place = self.places.key(latin, word)
         head = ((f"@{place}", word), (latin[:KEY_CHARS], word)) if place is not None else ((latin[:KEY_CHARS], word),)
         bones = skeleton(latin)
         tail = ((f"~{bones[:5]}", word),) if len(latin) >= 5 and len(bones) >= 3 else ()
         return head, f"^{latin[:5]}" if len(latin) >= 4 else None, tail, 0
 
     def _pieces(self, word: str, weight: int, out: Analysis) -> None:
+        for name, key in self.places.within(word[:600]):
+            self._add(out, f"@{key}", name, weight)
         latin = spelling(word)[:600]
-        for stem, key in self.places.within(latin):
-            self._add(out, f"@{key}", stem, weight)
         for i in range(0, max(1, len(latin) - PIECE + 1), 2):
             self._add(out, latin[i:i + PIECE], word, weight)
 

@@ -239,10 +239,24 @@ def key_functions(baseline: Path | None) -> dict[str, tuple[KeyFunction, Callabl
 
     out: dict[str, tuple[KeyFunction, Callable[[], None]]] = {"keys here": (ArticleKeys.of, forget)}
     if baseline is not None:
-        textkeys, stories = (_module(baseline / "alerts" / f"{m}.py", f"baseline_{m}") for m in ("textkeys", "stories"))
+        # the baseline's key modules on its own gazetteer: they import it by the package's name while they load
+        ours = sys.modules.get("wirewatch.alerts.gazetteer")
+        sys.modules["wirewatch.alerts.gazetteer"] = _module(baseline / "alerts" / "gazetteer.py", "baseline_gazetteer")
+        try:
+            textkeys, stories = (_module(baseline / "alerts" / f"{m}.py", f"baseline_{m}")
+                                 for m in ("textkeys", "stories"))
+        finally:
+            if ours is not None:
+                sys.modules["wirewatch.alerts.gazetteer"] = ours
         analyser = textkeys.Analyser.default()
+
+        def forget_baseline() -> None:
+            for memory in (getattr(analyser, "_word_keys", None), getattr(stories, "lead_name_key", None)):
+                if hasattr(memory, "cache_clear"):
+                    memory.cache_clear()  # type: ignore[union-attr]
+
         out["keys of the baseline"] = (lambda body: (analyser.analyse(body).keys, frozenset(stories.names(body))),
-                                       lambda: None)
+                                       forget_baseline)
     return out
 
 
