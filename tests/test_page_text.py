@@ -1,8 +1,12 @@
 """One page's extraction (process.page_text) on plain values, and that only extraction loads trafilatura."""
 
+import gzip
+import json
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 from wirewatch.process.page_text import detect_language, extract_page
 
 from wirewatch.devtools.corpus import DemoCorpus
@@ -39,3 +43,37 @@ def test_importing_the_stage_does_not_load_trafilatura() -> None:
             " print('trafilatura' in sys.modules, 'sklearn' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.split() == ["False", "False"]
+
+
+def _as_before(content: bytes, url: str, need_date: bool) -> dict[str, object]:
+    """The fields as extract_page read them before it skipped part of the metadata: trafilatura's whole
+    ``extract_metadata`` inside ``bare_extraction``, with the same options."""
+    import trafilatura
+    from trafilatura.settings import set_date_params
+    from wirewatch.process.page_text import FIELDS, lighten
+
+    doc = trafilatura.bare_extraction(lighten(content), url=url, fast=True, with_metadata=True,
+                                      include_comments=False, include_tables=False,
+                                      date_extraction_params=set_date_params(need_date))
+    return {} if doc is None else {k: getattr(doc, k, None) for k in FIELDS}
+
+
+@pytest.mark.integration
+def test_the_fields_are_trafilaturas_own_on_the_real_pages(shared: Path) -> None:
+    """Every field the article keeps (title, author, date, text, site name, description) is what trafilatura's
+    full metadata gave, on each of the 181 real pages, with the date searched for at length and not."""
+    from wirewatch.process.page_text import FIELDS
+
+    folder = shared / "data" / "pages"
+    gold = json.loads((folder / "ground-truth.json").read_text(encoding="utf-8"))
+    differ, pages = [], sorted((folder / "html").glob("*.html.gz"))
+    for path in pages:
+        key = path.name.split(".")[0]
+        content, url = gzip.decompress(path.read_bytes()), gold[key]["url"]
+        for need_date in (True, False):
+            found, before = extract_page(content, url, need_date), _as_before(content, url, need_date)
+            assert isinstance(found, dict)
+            differ += [f"{key} {field} (need_date={need_date}): {found.get(field)!r} != {before.get(field)!r}"
+                       for field in FIELDS if found.get(field) != before.get(field)]
+    assert len(pages) == 181
+    assert not differ, differ
