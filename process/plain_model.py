@@ -21,6 +21,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -121,7 +122,10 @@ def word_grams(tokens: list[str], low: int, high: int) -> list[str]:
     """Word n-grams from ``low`` to ``high`` tokens, in scikit-learn's order."""
     grams = list(tokens) if low == 1 else []
     for n in range(max(low, 2), min(high + 1, len(tokens) + 1)):
-        grams += [" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+        if n == 2:  # the model's bigrams: the same strings, made without a slice each
+            grams += [f"{a} {b}" for a, b in pairwise(tokens)]
+        else:
+            grams += [" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
     return grams
 
 

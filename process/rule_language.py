@@ -147,8 +147,10 @@ class Phrase(Node):
         fld = doc.fields[scope]
         first, prefix = self.tokens[0]
         starts = fld.positions(first, prefix)
-        if len(self.tokens) == 1 or not starts:
-            return Match(bool(starts), tuple((scope, p, p) for p in starts))
+        if not starts:
+            return NO
+        if len(self.tokens) == 1:
+            return Match(True, tuple([(scope, p, p) for p in starts]))
         spans = []
         for start in starts:
             ok = True
