@@ -21,7 +21,8 @@ Out, each figure beside its baseline measured in the same run:
   4.5 MB page under it: when the normal articles were archived
   with the mix and without (the fastest full run), and what became of each hostile page;
 - with ``--before PATH`` (an older checkout's ``wirewatch`` script, in its own venv), every run above for that
-  command too, alternated with this one's, and its stage profile (this script under the python beside it).
+  command too, alternated with this one's, and both stage profiles, each in fresh processes (this script under
+  the python beside each command), alternated, the fastest of ``--repeat``.
 
 Run (about two and a half minutes on 2 quiet cores; `--top 12` adds a cProfile listing):
 
@@ -340,19 +341,26 @@ def report(runs: Runs, pages: list[Page], rounds: int, pool_s: float, one_s: flo
     return out + runs.hostile
 
 
-def profile_line(profile: dict[str, float], training: tuple[float, float]) -> str:
+def profile_line(profile: dict[str, float], training: tuple[float, ...]) -> str:
     return ("CPU per article by stage, one process (the stage's own code, no Kafka, no HTTP): "
             + ", ".join(f"{k} {v:.1f} ms" for k, v in profile.items())
             + f"; model training {training[0]:.2f} s (CPU {training[1]:.2f} s)")
 
 
-def before_profile(script: str, args: argparse.Namespace) -> str:
-    """The stage profile of an older checkout: this script's ``--profile-only`` under that checkout's interpreter
-    (the python beside its wirewatch script), whose ``wirewatch`` package is the older code."""
-    python = Path(script).with_name("python")
-    out = subprocess.run([str(python), __file__, "--profile-only", "--shared", str(args.shared)], capture_output=True,
-                         text=True, check=True, cwd=Path(__file__).parent)
-    return out.stdout.strip().splitlines()[-1]
+def profiles(scripts: dict[str, str], args: argparse.Namespace) -> dict[str, tuple[dict[str, float], list[float]]]:
+    """Each checkout's stage profile, fastest of ``--repeat`` alternated runs of this script's ``--profile-only``
+    under the python beside its wirewatch script (whose ``wirewatch`` package is that checkout's code)."""
+    best: dict[str, tuple[dict[str, float], list[float]]] = {}
+    for _ in range(args.repeat):
+        for label, script in scripts.items():
+            python = Path(script).with_name("python")
+            out = subprocess.run([str(python), __file__, "--profile-only", "--shared", str(args.shared)],
+                                 capture_output=True, text=True, check=True, cwd=Path(__file__).parent)
+            profile, training = json.loads(out.stdout.strip().splitlines()[-1])
+            old, old_training = best.get(label, (profile, training))
+            best[label] = ({k: min(v, old[k]) for k, v in profile.items()},
+                           [min(a, b) for a, b in zip(training, old_training, strict=True)])
+    return best
 
 
 def main() -> None:
@@ -372,7 +380,7 @@ def main() -> None:
     if args.profile_only:
         with tempfile.TemporaryDirectory() as tmp_name:
             profile, _listing, training = stage_profile(load_pages(args.shared), Path(tmp_name), 0)
-        print(profile_line(profile, training))
+        print(json.dumps([profile, training]))
         return
     if args.wirewatch:
         global WIREWATCH
@@ -400,9 +408,10 @@ def main() -> None:
             if args.before:
                 print(f"--- {label}: {' '.join(commands[label])}")
             print("\n".join(report(result, pages, args.rounds, pool_s, one_s, bare_f1)))
-    if args.before:
-        print(f"--- before, {before_profile(args.before, args)}")
-        print(f"--- after, {profile_line(profile, training)}")
+    if args.before:  # in fresh processes, alternated, the fastest of --repeat each: the load moves them
+        for label, (stage_cpu, stage_training) in profiles({"before": args.before, "after": str(_SCRIPT)},
+                                                            args).items():
+            print(f"--- {label} (fastest of {args.repeat}), {profile_line(stage_cpu, tuple(stage_training))}")
     else:
         print(profile_line(profile, training))
     if listing:

@@ -12,7 +12,8 @@ What it costs, and why it is done this way (figures in docs/benchmarks.md, issue
 - ``fast=True`` (no fallback extractors): cheaper, and its token F1 on the gold pages is higher;
 - the metadata is only what the article keeps (:func:`page_metadata`: trafilatura's ``extract_metadata``
   without its categories, tags and licence, which wirewatch never reads): the same fields, a few ms less;
-- when the feed already gives the date (``need_date=False``), htmldate's extensive search is skipped;
+- when the feed already gives the date (``need_date=False``), the page is not searched for one (the article
+  takes the feed's: ``process.extractor.assemble``), and ``date`` is None;
 - the language is identified here, in the worker, from the start of the extracted text;
 - a page over :data:`LIGHT_BYTES` (1 MB; 3 of the 181 real pages, which their scripts make 1.1–1.5 MB) loses
   its scripts, styles, SVG and comments before extraction, and what is still over is cut: trafilatura's cost
@@ -66,11 +67,12 @@ def detect_language(text: str) -> str:
     return str(lang)
 
 
-def page_metadata(tree: Any, url: str, date_params: dict[str, Any]) -> Document:
+def page_metadata(tree: Any, url: str, date_params: dict[str, Any] | None) -> Document:
     """What ``trafilatura.metadata.extract_metadata(tree, url, date_params)`` finds, step by step as it does,
-    less the steps whose fields the article never keeps (categories, tags, licence: about a fifth of the
-    page's extraction on the 181 real pages, ``benchmarks/bench_extraction.py``). The fields kept are the same
-    (``tests/test_page_text.py`` compares them with ``extract_metadata``'s on those pages). Reads the tree only."""
+    less the steps whose fields the article never keeps (categories, tags, licence: a tenth of the page's
+    extraction on the 181 real pages, ``benchmarks/bench_extraction.py``), and less the date when
+    ``date_params`` is None (not searched for). The fields kept are the same (``tests/test_page_text.py``
+    compares them with ``extract_metadata``'s on those pages). Reads the tree only."""
     meta = trafilatura_metadata
     found = meta.examine_meta(tree)
     if found.author and " " not in found.author:
@@ -83,8 +85,8 @@ def page_metadata(tree: Any, url: str, date_params: dict[str, Any]) -> Document:
         found.author = meta.extract_author(tree)
     if not found.url:
         found.url = meta.extract_url(tree, url)
-    date_config = {**date_params, "url": found.url}
-    found.date = find_date(tree, **date_config)
+    date_config = {**date_params, "url": found.url} if date_params is not None else {}
+    found.date = find_date(tree, **date_config) if date_params is not None else None
     if not found.sitename:
         found.sitename = meta.extract_sitename(tree)
     if found.sitename:
@@ -104,7 +106,7 @@ def extract_page(content: bytes, url: str, need_date: bool = True) -> dict[str, 
         tree = load_html(lighten(content), MAX_FILE_SIZE)
         if tree is None:
             return {}
-        meta = page_metadata(tree, url, set_date_params(need_date))
+        meta = page_metadata(tree, url, set_date_params(True) if need_date else None)
         # the metadata read the tree and changed nothing; the text's extraction cleans a copy of it
         doc = trafilatura.bare_extraction(tree, url=url or meta.url, fast=True, include_comments=False,
                                           include_tables=False)
