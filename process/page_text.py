@@ -115,7 +115,7 @@ def extract_page(content: bytes, url: str, need_date: bool = True) -> dict[str, 
     if doc is None:
         return {}
     found: dict[str, Any] = {k: getattr(meta, k, None) for k in FIELDS}
-    found["text"] = doc.text
+    found["text"] = getattr(doc, "text", None)  # a Document (as_dict is not asked for)
     text = (found["text"] or "").strip()
     try:
         language = detect_language(f"{found['title'] or ''}\n{text}") if text else ""
