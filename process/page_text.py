@@ -36,6 +36,7 @@ from htmldate import find_date
 from trafilatura import metadata as trafilatura_metadata
 from trafilatura.settings import DEFAULT_CONFIG, Document, set_date_params
 from trafilatura.utils import load_html
+from wirewatch.process.page_author import page_author
 
 WARM_UP_PAGE = (b"<html><head><title>Warm-up</title></head><body><article><p>"
                 + b"Each extraction worker reads this page once as the stage starts, before any entry comes. " * 4
@@ -82,7 +83,7 @@ def page_metadata(tree: Any, url: str, date_params: dict[str, Any] | None) -> Do
     if not found.title:
         found.title = meta.extract_title(tree)
     if not found.author:
-        found.author = meta.extract_author(tree)
+        found.author = page_author(tree)  # extract_author's, without its copy of the whole page
     if not found.url:
         found.url = meta.extract_url(tree, url)
     date_config = {**date_params, "url": found.url} if date_params is not None else {}

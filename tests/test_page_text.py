@@ -81,3 +81,24 @@ def test_the_fields_are_trafilaturas_own_on_the_real_pages(shared: Path) -> None
             assert need_date or found["date"] is None
     assert len(pages) == 181
     assert not differ, differ
+
+
+def test_the_author_is_trafilaturas_without_its_copy_of_the_page() -> None:
+    """page_author gives extract_author's answer where the copy's pruning matters: a candidate inside what is
+    removed, one holding what is removed (its tail joined to the text before it), one in a figure."""
+    from trafilatura.metadata import extract_author
+    from trafilatura.utils import load_html
+    from wirewatch.process.page_author import page_author
+
+    body = "<p>" + "Some words of the article itself. " * 20 + "</p>"
+    cases = [
+        '<div class="sidebar"><span class="author">Jane Sidebar</span></div><p class="byline">Real Author</p>',
+        '<div class="author">By<time>2024-08-17</time>John Smith</div>',
+        '<span class="author-name">Ann <span class="date">today</span>Lee <figure>x</figure>Jones</span>',
+        '<figure><span class="author">Photo Credit</span></figure><a rel="author">Mary Major</a>',
+        '<div class="comments"><a rel="author">A Commenter</a></div>',
+        '<p class="byline">' + "long " * 40 + '</p><span class="writer">Second Choice</span>',
+    ]
+    for case in cases:
+        tree = load_html(f"<html><head><title>t</title></head><body>{case}{body}</body></html>")
+        assert page_author(tree) == extract_author(tree), case
