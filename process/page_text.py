@@ -11,7 +11,8 @@ What it costs, and why it is done this way (figures in docs/benchmarks.md, issue
   parameters it found no date trafilatura had not found, on any of the 181 real gold pages);
 - ``fast=True`` (no fallback extractors): cheaper, and its token F1 on the gold pages is higher;
 - the metadata is only what the article keeps (:func:`page_metadata`: trafilatura's ``extract_metadata``
-  without its categories, tags and licence, which wirewatch never reads): the same fields, a few ms less;
+  without its categories, tags and licence, which wirewatch never reads), its author found without copying the
+  page (``process.page_author``): the same fields, a few ms less;
 - when the feed already gives the date (``need_date=False``), the page is not searched for one (the article
   takes the feed's: ``process.extractor.assemble``), and ``date`` is None;
 - the language is identified here, in the worker, from the start of the extracted text;
