@@ -5,7 +5,8 @@ CPU milliseconds per page, the token F1 of its text against the gold bodies, the
 200 characters (they would fall back to the feed summary), and how often its date and language agree
 with the previous code's; baseline in the same run: bare ``trafilatura.extract(html)`` (defaults).
 The variants add one change at a time, from the extraction as it was before issue 14 to
-``process.page_text.extract_page`` as it runs now. Each variant runs ``--repeat`` times and its
+``process.page_text.extract_page`` as it runs now (and as it ran with
+trafilatura's whole metadata). Each variant runs ``--repeat`` times and its
 fastest run counts (machines are noisy; the other runs only slow it down), each run in a fresh
 process, so that no cache of trafilatura or htmldate has seen the pages before. Run:
 
@@ -26,8 +27,9 @@ import htmldate
 import py3langid
 import trafilatura
 from bench_pipeline import Page, load_pages
+from trafilatura.settings import set_date_params
 from wirewatch.process.extraction_quality import token_f1
-from wirewatch.process.page_text import extract_page
+from wirewatch.process.page_text import FIELDS, detect_language, extract_page, lighten
 
 Variant = Callable[[Page], dict[str, Any]]
 
@@ -53,6 +55,20 @@ def before(langid_chars: int = 2000, second_date_pass: bool = True, **options: A
     return run
 
 
+def whole_metadata(need_date: bool) -> Variant:
+    """extract_page as it was before it skipped the metadata wirewatch never reads (trafilatura's whole
+    ``extract_metadata``: categories, tags, licence too), the rest as now."""
+    def run(page: Page) -> dict[str, Any]:
+        doc = trafilatura.bare_extraction(lighten(page.html), url=page.url, fast=True, with_metadata=True,
+                                          include_comments=False, include_tables=False,
+                                          date_extraction_params=set_date_params(need_date))
+        found = {k: getattr(doc, k, None) for k in FIELDS} if doc is not None else {"text": "", "date": None}
+        text = (found["text"] or "").strip()
+        found["language"] = detect_language(f"{found.get('title') or ''}\n{text}") if text else ""
+        return found
+    return run
+
+
 def now(need_date: bool) -> Variant:
     def run(page: Page) -> dict[str, Any]:
         found = extract_page(page.html, page.url, need_date)
@@ -70,6 +86,8 @@ VARIANTS: list[tuple[str, Variant]] = [
     ("  - the 2nd htmldate pass", before(second_date_pass=False)),
     ("  + fast=True", before(second_date_pass=False, fast=True)),
     ("  + language from the text's first 600 chars", before(600, second_date_pass=False, fast=True)),
+    ("whole metadata, the feed has no date", whole_metadata(need_date=True)),
+    ("whole metadata, the feed dates the entry", whole_metadata(need_date=False)),
     ("now, the feed has no date (extract_page)", now(need_date=True)),
     ("now, the feed dates the entry (no date search)", now(need_date=False)),
 ]

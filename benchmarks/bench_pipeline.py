@@ -19,12 +19,15 @@ Out, each figure beside its baseline measured in the same run:
 - with ``--hostile``, one more full run whose feed also lists, in each round, a page of a slow-loris server
   (another loopback address), and on the site of the others a gzip bomb, a page over the size limit and a
   4.5 MB page under it: when the normal articles were archived
-  with the mix and without (the fastest full run), and what became of each hostile page.
+  with the mix and without (the fastest full run), and what became of each hostile page;
+- with ``--before PATH`` (an older checkout's ``wirewatch`` script, in its own venv), every run above for that
+  command too, alternated with this one's, and both stage profiles, each in fresh processes (this script under
+  the python beside each command), alternated, the fastest of ``--repeat``.
 
 Run (about two and a half minutes on 2 quiet cores; `--top 12` adds a cProfile listing):
 
     .venv/bin/python benchmarks/bench_pipeline.py [--rounds 3] [--repeat 2] [--shared ../shared] [--top 12]
-                                                  [--hostile] [--wirewatch PATH]
+                                                  [--hostile] [--wirewatch PATH] [--before PATH]
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
 
@@ -164,15 +167,15 @@ class CliRun:
 
 def cli_run(site: LoopbackSite, pages: list[Page], rounds: int, tmp: Path, name: str,
             model: Path | None = None, hostile: dict[str, Resource] | None = None,
-            elsewhere: LoopbackSite | None = None) -> CliRun:
+            elsewhere: LoopbackSite | None = None, command: list[str] | None = None) -> CliRun:
     folder = tmp / name
     (folder / "data").mkdir(parents=True)
     if model is not None:  # the model trained by an earlier run: its training time varies with load, by seconds
         shutil.copy(model, folder / "data" / model.name)
     config = write_config(folder, serve(site, pages, rounds, f"/{name}.xml", hostile, elsewhere))
     started, start = time.time(), time.perf_counter()
-    proc = subprocess.Popen([*WIREWATCH, "--config", str(config), "run", "--once"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, cwd=folder)
+    proc = subprocess.Popen([*(command or WIREWATCH), "--config", str(config), "run", "--once"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=folder)
     tree = TreeCpu(proc.pid) if Path("/proc/self/stat").exists() else None
     _, stderr = proc.communicate(timeout=900)
     seconds = time.perf_counter() - start
@@ -257,6 +260,109 @@ def stage_profile(pages: list[Page], tmp: Path, top: int) -> tuple[dict[str, flo
     return {k: v / len(pages) * 1000 for k, v in cpu.items()}, listing, training
 
 
+@dataclass
+class Runs:
+    """What one command did in a script run: the empty run, the fastest full and one-round runs."""
+
+    empty: CliRun
+    fulls: list[CliRun]
+    ones: list[CliRun]
+    hostile: list[str] = field(default_factory=list)  # the report of a run with the hostile mix (--hostile)
+
+    @property
+    def full(self) -> CliRun:
+        return min(self.fulls, key=lambda r: r.seconds)
+
+    @property
+    def one(self) -> CliRun:
+        return min(self.ones, key=lambda r: r.seconds)
+
+
+def run_commands(site: LoopbackSite, pages: list[Page], args: argparse.Namespace, tmp: Path,
+                 commands: dict[str, list[str]]) -> dict[str, Runs]:
+    """Each command's runs, alternated between the commands and between the sizes, so that a busy spell of
+    the machine hits all of them; each command's sized runs get the model its own empty run trained."""
+    empties = {label: cli_run(site, pages, 0, tmp, f"empty-{label}", command=cmd) for label, cmd in commands.items()}
+    runs = {label: Runs(empty, [], []) for label, empty in empties.items()}
+    for i in range(args.repeat):
+        for size, name in ((args.rounds, "full"), (1, "one")):
+            for label, cmd in commands.items():
+                run = cli_run(site, pages, size, tmp, f"{name}{i}-{label}", runs[label].empty.data_dir / "model.joblib",
+                              command=cmd)
+                (runs[label].fulls if name == "full" else runs[label].ones).append(run)
+    if args.hostile:
+        mix = hostile_pages([p.gold for p in pages], pages[0].html)
+        with LoopbackSite(host="127.0.0.2", keep_requests=False) as slow_server:
+            for label, cmd in commands.items():
+                with_mix = cli_run(site, pages, args.rounds, tmp, f"hostile-{label}",
+                                   runs[label].empty.data_dir / "model.joblib", mix, slow_server, cmd)
+                runs[label].hostile = hostile_report(
+                    {"without": (runs[label].full.seconds, archived(runs[label].full)),
+                     "with": (with_mix.seconds, archived(with_mix))},
+                    [page_path(r, p) for r in range(args.rounds) for p in pages],
+                    [hostile_path(r, m) for r in range(args.rounds) for m in mix])
+    return runs
+
+
+def report(runs: Runs, pages: list[Page], rounds: int, pool_s: float, one_s: float, bare_f1: float) -> list[str]:
+    """The figures of one command's runs, beside the baselines of the same script run."""
+    full, one, empty, n = runs.full, runs.one, runs.empty, len(pages) * rounds
+    texts = archived(runs.fulls[0])
+    work = full.seconds - one.seconds
+    rate = (n - len(pages)) / work
+    pool_rate, one_rate = n / pool_s, n / one_s
+    from_page = [a for a in texts.values() if a["text_source"] == "page"]
+    f1s = [token_f1(texts.get(page_path(r, p).lstrip("/"), {}).get("text", ""), p.gold)
+           for r in range(rounds) for p in pages]
+    out = [f"wirewatch run --once, end to end:              {rate:7.1f} articles/s (({full.seconds:.2f} s for {n}) - "
+           f"({one.seconds:.2f} s for {len(pages)}); fastest of {len(runs.fulls)}: "
+           f"{' '.join(f'{r.seconds:.1f}' for r in runs.fulls)} / {' '.join(f'{r.seconds:.1f}' for r in runs.ones)} s)",
+           f"  ratio to the 2-process pool:                 {rate / pool_rate:7.2f}x",
+           f"  ratio to one process:                        {rate / one_rate:7.2f}x",
+           f"archived: {len(texts)} of {n}; text from the page: {len(from_page)}",
+           f"token F1 against the gold bodies: archived {sum(f1s) / len(f1s):.4f} (bare trafilatura.extract "
+           f"{bare_f1:.4f})",
+           f"start-up: run --once over an empty feed {empty.seconds:.2f} s; one round {one.seconds:.2f} s "
+           f"(of which work at the rate above {len(pages) / rate:.2f} s, so start-up and stop "
+           f"{one.seconds - len(pages) / rate:.2f} s)"]
+    if full.cpu:
+        out.append(f"CPU per article of run --once by process ((full - one round) / {n - len(pages)} articles; "
+                   "sampled from /proc every 0.2 s):")
+        for role in sorted(full.cpu, key=lambda r: -full.cpu[r]):
+            per = (full.cpu[role] - one.cpu.get(role, 0.0)) / (n - len(pages)) * 1000
+            out.append(f"  {role:66s} {per:6.1f} ms  (start-up alone, empty feed: {empty.cpu.get(role, 0.0):.2f} s)")
+        total = (sum(full.cpu.values()) - sum(one.cpu.values())) / (n - len(pages)) * 1000
+        out.append(f"  {'all':66s} {total:6.1f} ms  (bare extract, one process: {BARE_CPU_MS:.1f} ms CPU)")
+        out.append(f"  CPU ceiling of the ratio to the 2-process pool (bare CPU / pipeline CPU per article): "
+                   f"{BARE_CPU_MS / total:.2f}x (load on the machine inflates wall times, much less CPU times)")
+    busy = full.stats.get("busy_seconds", {})
+    out.append("workers' busy seconds (wall, from the run's statistics, full run): "
+               + ", ".join(f"{k} {v:.1f} s = {v / n * 1000:.1f} ms/article" for k, v in busy.items()))
+    return out + runs.hostile
+
+
+def profile_line(profile: dict[str, float], training: tuple[float, ...]) -> str:
+    return ("CPU per article by stage, one process (the stage's own code, no Kafka, no HTTP): "
+            + ", ".join(f"{k} {v:.1f} ms" for k, v in profile.items())
+            + f"; model training {training[0]:.2f} s (CPU {training[1]:.2f} s)")
+
+
+def profiles(scripts: dict[str, str], args: argparse.Namespace) -> dict[str, tuple[dict[str, float], list[float]]]:
+    """Each checkout's stage profile, fastest of ``--repeat`` alternated runs of this script's ``--profile-only``
+    under the python beside its wirewatch script (whose ``wirewatch`` package is that checkout's code)."""
+    best: dict[str, tuple[dict[str, float], list[float]]] = {}
+    for _ in range(args.repeat):
+        for label, script in scripts.items():
+            python = Path(script).with_name("python")
+            out = subprocess.run([str(python), __file__, "--profile-only", "--shared", str(args.shared)],
+                                 capture_output=True, text=True, check=True, cwd=Path(__file__).parent)
+            profile, training = json.loads(out.stdout.strip().splitlines()[-1])
+            old, old_training = best.get(label, (profile, training))
+            best[label] = ({k: min(v, old[k]) for k, v in profile.items()},
+                           [min(a, b) for a, b in zip(training, old_training, strict=True)])
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="times each page is listed in the feed (distinct URLs)")
@@ -267,11 +373,21 @@ def main() -> None:
                         "bomb, a 20 MB and a 4.5 MB page in each round, and compare the normal articles' timing")
     parser.add_argument("--wirewatch", help="the command to run (default: the wirewatch script beside this "
                         "interpreter; for an older checkout, a script that starts it as its own script did)")
+    parser.add_argument("--before", help="also run an older checkout's wirewatch script (its venv's), alternated "
+                        "with the command, and print its figures and stage profile beside them")
+    parser.add_argument("--profile-only", action="store_true", help=argparse.SUPPRESS)  # for --before's profile
     args = parser.parse_args()
+    if args.profile_only:
+        with tempfile.TemporaryDirectory() as tmp_name:
+            profile, _listing, training = stage_profile(load_pages(args.shared), Path(tmp_name), 0)
+        print(json.dumps([profile, training]))
+        return
     if args.wirewatch:
         global WIREWATCH
         WIREWATCH = [args.wirewatch]
-    print(f"command: {' '.join(WIREWATCH)}")
+    commands = {"after": WIREWATCH} if not args.before else {"before": [args.before], "after": WIREWATCH}
+    for label, cmd in commands.items():
+        print(f"command ({label}): {' '.join(cmd)}" if args.before else f"command: {' '.join(cmd)}")
     if args.rounds < 2:
         sys.exit("--rounds must be at least 2: the start-up is cancelled by subtracting a one-round run")
     pages = load_pages(args.shared)
@@ -281,64 +397,23 @@ def main() -> None:
     one_s *= args.rounds  # the same pages again cost the same in one process
     with tempfile.TemporaryDirectory() as tmp_name, LoopbackSite(keep_requests=False) as site:
         tmp = Path(tmp_name)
-        empty = cli_run(site, pages, 0, tmp, "empty")  # a fresh data dir: the model is trained
-        model = empty.data_dir / "model.joblib"
-        fulls, ones = [], []
-        for i in range(args.repeat):  # alternated, so that a busy spell of the machine hits both sizes
-            fulls.append(cli_run(site, pages, args.rounds, tmp, f"full{i}", model))
-            ones.append(cli_run(site, pages, 1, tmp, f"one{i}", model))
-        full, one = min(fulls, key=lambda r: r.seconds), min(ones, key=lambda r: r.seconds)
-        texts = archived(fulls[0])
-        hostile: list[str] = []
-        if args.hostile:
-            mix = hostile_pages([p.gold for p in pages], pages[0].html)
-            with LoopbackSite(host="127.0.0.2", keep_requests=False) as slow_server:
-                with_mix = cli_run(site, pages, args.rounds, tmp, "hostile", model, mix, slow_server)
-            hostile = hostile_report({"without": (full.seconds, archived(full)),
-                                      "with": (with_mix.seconds, archived(with_mix))},
-                                     [page_path(r, p) for r in range(args.rounds) for p in pages],
-                                     [hostile_path(r, m) for r in range(args.rounds) for m in mix])
+        runs = run_commands(site, pages, args, tmp, commands)
         profile, listing, training = stage_profile(pages, tmp, args.top)
-    pool_s = min(pool_s, bare_extract(pages, args.rounds, 2)[0])  # the baseline's best too
-    work = full.seconds - one.seconds
-    rate = (n - len(pages)) / work
-    pool_rate, one_rate = n / pool_s, n / one_s
-    from_page = [a for a in texts.values() if a["text_source"] == "page"]
-    f1s = [token_f1(texts.get(page_path(r, p).lstrip("/"), {}).get("text", ""), p.gold)
-           for r in range(args.rounds) for p in pages]
-    bare_f1 = sum(token_f1(t, p.gold) for t, p in zip(bare_texts, pages, strict=True)) / len(pages)
-    print(f"pages: {len(pages)} real pages x {args.rounds} rounds under distinct URLs = {n} articles")
-    print(f"bare trafilatura.extract, pool of 2 processes: {pool_rate:7.1f} articles/s ({pool_s:.2f} s)")
-    print(f"bare trafilatura.extract, one process:         {one_rate:7.1f} articles/s ({one_s:.2f} s)")
-    print(f"wirewatch run --once, end to end:              {rate:7.1f} articles/s (({full.seconds:.2f} s for {n}) - "
-          f"({one.seconds:.2f} s for {len(pages)}); fastest of {args.repeat}: "
-          f"{' '.join(f'{r.seconds:.1f}' for r in fulls)} / {' '.join(f'{r.seconds:.1f}' for r in ones)} s)")
-    print(f"  ratio to the 2-process pool:                 {rate / pool_rate:7.2f}x")
-    print(f"  ratio to one process:                        {rate / one_rate:7.2f}x")
-    print(f"archived: {len(texts)} of {n}; text from the page: {len(from_page)}")
-    print(f"token F1 against the gold bodies: archived {sum(f1s) / len(f1s):.4f} "
-          f"(bare trafilatura.extract {bare_f1:.4f})")
-    print(f"start-up: run --once over an empty feed {empty.seconds:.2f} s; one round {one.seconds:.2f} s "
-          f"(of which work at the rate above {len(pages) / rate:.2f} s, so start-up and stop "
-          f"{one.seconds - len(pages) / rate:.2f} s)")
-    if full.cpu:
-        print(f"CPU per article of run --once by process ((full - one round) / {n - len(pages)} articles; "
-              "sampled from /proc every 0.2 s):")
-        for role in sorted(full.cpu, key=lambda r: -full.cpu[r]):
-            per = (full.cpu[role] - one.cpu.get(role, 0.0)) / (n - len(pages)) * 1000
-            print(f"  {role:66s} {per:6.1f} ms  (start-up alone, empty feed: {empty.cpu.get(role, 0.0):.2f} s)")
-        total = (sum(full.cpu.values()) - sum(one.cpu.values())) / (n - len(pages)) * 1000
-        print(f"  {'all':66s} {total:6.1f} ms  (bare extract, one process: {BARE_CPU_MS:.1f} ms CPU)")
-        print(f"  CPU ceiling of the ratio to the 2-process pool (bare CPU / pipeline CPU per article): "
-              f"{BARE_CPU_MS / total:.2f}x (load on the machine inflates wall times, much less CPU times)")
-    busy = full.stats.get("busy_seconds", {})
-    print("workers' busy seconds (wall, from the run's statistics, full run): "
-          + ", ".join(f"{k} {v:.1f} s = {v / n * 1000:.1f} ms/article" for k, v in busy.items()))
-    print("CPU per article by stage, one process (the stage's own code, no Kafka, no HTTP): "
-          + ", ".join(f"{k} {v:.1f} ms" for k, v in profile.items())
-          + f"; model training {training[0]:.2f} s (CPU {training[1]:.2f} s)")
-    if hostile:
-        print("\n".join(hostile))
+        bare_f1 = sum(token_f1(t, p.gold) for t, p in zip(bare_texts, pages, strict=True)) / len(pages)
+        pool_s = min(pool_s, bare_extract(pages, args.rounds, 2)[0])  # the baseline's best too
+        print(f"pages: {len(pages)} real pages x {args.rounds} rounds under distinct URLs = {n} articles")
+        print(f"bare trafilatura.extract, pool of 2 processes: {n / pool_s:7.1f} articles/s ({pool_s:.2f} s)")
+        print(f"bare trafilatura.extract, one process:         {n / one_s:7.1f} articles/s ({one_s:.2f} s)")
+        for label, result in runs.items():
+            if args.before:
+                print(f"--- {label}: {' '.join(commands[label])}")
+            print("\n".join(report(result, pages, args.rounds, pool_s, one_s, bare_f1)))
+    if args.before:  # in fresh processes, alternated, the fastest of --repeat each: the load moves them
+        for label, (stage_cpu, stage_training) in profiles({"before": args.before, "after": str(_SCRIPT)},
+                                                            args).items():
+            print(f"--- {label} (fastest of {args.repeat}), {profile_line(stage_cpu, tuple(stage_training))}")
+    else:
+        print(profile_line(profile, training))
     if listing:
         print("extract stage, hottest functions (cProfile, one round, by own time):")
         print("\n".join(line for line in listing.splitlines() if line.strip())[-(args.top + 2) * 200:])

@@ -87,7 +87,7 @@ def extract_html(content: bytes, url: str, need_date: bool = True) -> dict[str, 
     """trafilatura on one page: the fields it found, or a string saying why it failed.
 
     A plain function of bytes, so that it can run in a worker process; it never raises. With
-    ``need_date=False`` (the feed gave the date) the page's date is not searched for at length.
+    ``need_date=False`` (the feed gave the date) the page's date is not searched for.
     """
     from wirewatch.process.page_text import extract_page
 

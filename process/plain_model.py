@@ -21,6 +21,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -45,7 +46,7 @@ class Block:
     sublinear: bool = True
     preprocessor: str = "fold"
     index: dict[str, int] = field(init=False, repr=False)
-    _cache: dict[str, list[int]] = field(init=False, repr=False, default_factory=dict)
+    _cache: dict[str, np.ndarray] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.index = dict(zip(self.terms, range(len(self.terms)), strict=False))
@@ -60,26 +61,35 @@ class Block:
         return [g for word in text.split() for g in char_wb_grams(word, *self.ngram)]
 
     def counts(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """The document's columns in this block and their counts."""
-        found: dict[int, int] = {}
+        """The document's columns in this block (each once, in no set order) and their counts."""
         text = self._prepare(text)
         if self._tokens is not None:
             index = self.index
+            found: dict[int, int] = {}
             for gram, n in Counter(word_grams(self._tokens(text), *self.ngram)).items():
                 column = index.get(gram)
                 if column is not None:
                     found[column] = n
-        else:
-            for word, n in Counter(text.split()).items():
-                for column in self._word_columns(word):
-                    found[column] = found.get(column, 0) + n
-        return np.fromiter(found.keys(), np.intp, len(found)), np.fromiter(found.values(), np.float64, len(found))
+            return (np.fromiter(found.keys(), np.intp, len(found)),
+                    np.fromiter(found.values(), np.float64, len(found)))
+        # each distinct word's columns (looked up once per process), repeated by the word's count, summed by column
+        words = Counter(text.split())
+        if not words:
+            return np.zeros(0, np.intp), np.zeros(0, np.float64)
+        looked_up = [self._word_columns(word) for word in words]
+        columns = np.concatenate(looked_up)
+        if not len(columns):
+            return columns, np.zeros(0, np.float64)
+        times = np.repeat(np.fromiter(words.values(), np.float64, len(words)), [len(c) for c in looked_up])
+        unique, where = np.unique(columns, return_inverse=True)
+        return unique, np.bincount(where, weights=times)
 
-    def _word_columns(self, word: str) -> list[int]:
+    def _word_columns(self, word: str) -> np.ndarray:
         columns = self._cache.get(word)
         if columns is None:
             index = self.index
-            columns = [c for c in (index.get(g) for g in char_wb_grams(word, *self.ngram)) if c is not None]
+            found = [c for c in (index.get(g) for g in char_wb_grams(word, *self.ngram)) if c is not None]
+            columns = np.array(found, dtype=np.intp)
             if len(self._cache) >= WORD_CACHE:
                 self._cache.clear()
             self._cache[word] = columns
@@ -112,7 +122,10 @@ def word_grams(tokens: list[str], low: int, high: int) -> list[str]:
     """Word n-grams from ``low`` to ``high`` tokens, in scikit-learn's order."""
     grams = list(tokens) if low == 1 else []
     for n in range(max(low, 2), min(high + 1, len(tokens) + 1)):
-        grams += [" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+        if n == 2:  # the model's bigrams: the same strings, made without a slice each
+            grams += [f"{a} {b}" for a, b in pairwise(tokens)]
+        else:
+            grams += [" ".join(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
     return grams
 
 

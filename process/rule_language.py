@@ -50,15 +50,28 @@ class PatternError(ValueError):
 # -- documents -----------------------------------------------------------------------------------
 
 class Field:
-    """One field of an article as folded words with their positions, indexed for fast lookups."""
+    """One field of an article as folded words with their positions, indexed for fast lookups (the sorted
+    words for prefixes, and the words of scripts without spaces, are found at their first use)."""
 
-    def __init__(self, words: list[str]) -> None:
+    def __init__(self, words: list[str], maybe_unspaced: bool = True) -> None:
         self.words = words
-        self.index: dict[str, list[int]] = {}
-        for pos, word in enumerate(self.words):
-            self.index.setdefault(word, []).append(pos)
-        self.sorted_words = sorted(self.index)
-        self.unspaced_words = [w for w in self.sorted_words if unspaced(w)]
+        index: dict[str, list[int]] = {}
+        for pos, word in enumerate(words):
+            found = index.get(word)
+            if found is None:
+                index[word] = [pos]
+            else:
+                found.append(pos)
+        self.index = index
+        self._sorted: list[str] | None = None
+        # a text with no character of those scripts has no such word: one search instead of one per word
+        self.unspaced_words = [w for w in index if unspaced(w)] if maybe_unspaced else []
+
+    @property
+    def sorted_words(self) -> list[str]:
+        if self._sorted is None:
+            self._sorted = sorted(self.index)
+        return self._sorted
 
     def positions(self, token: str, prefix: bool) -> list[int]:
         if self.unspaced_words and unspaced(token):  # Thai and the like: look inside the runs
@@ -66,19 +79,34 @@ class Field:
         if not prefix:
             return self.index.get(token, [])
         found: list[int] = []
-        i = bisect_left(self.sorted_words, token)
-        while i < len(self.sorted_words) and self.sorted_words[i].startswith(token):
-            found += self.index[self.sorted_words[i]]
+        words = self.sorted_words
+        i = bisect_left(words, token)
+        while i < len(words) and words[i].startswith(token):
+            found += self.index[words[i]]
             i += 1
         return sorted(found)
+
+
+class _Fields(dict[str, Field]):
+    """A document's fields by scope: ``any`` made at once, ``title`` and ``text`` when a pattern first asks."""
+
+    def __init__(self, title: list[str], text: list[str], maybe_unspaced: bool) -> None:
+        super().__init__(any=Field(title + text, maybe_unspaced))
+        self._words = {"title": title, "text": text}
+        self._maybe_unspaced = maybe_unspaced
+
+    def __missing__(self, scope: str) -> Field:
+        field = self[scope] = Field(self._words[scope], self._maybe_unspaced)
+        return field
 
 
 class Document:
     """An article prepared once for every pattern of every topic: title, text, and both together."""
 
     def __init__(self, title: str, text: str) -> None:
-        title_words, text_words = split_words(fold(title)), split_words(fold(text))
-        self.fields = {"title": Field(title_words), "text": Field(text_words), "any": Field(title_words + text_words)}
+        title, text = fold(title), fold(text)
+        maybe_unspaced = unspaced(title) or unspaced(text)
+        self.fields: dict[str, Field] = _Fields(split_words(title), split_words(text), maybe_unspaced)
         # the beginnings of its words, for the cheap test of process.rule_anchors
         anywhere = self.fields["any"]
         self.keys = frozenset([w[:MIN_WILDCARD_STEM] for w in anywhere.index] + ["=" + w for w in anywhere.index]
@@ -119,8 +147,10 @@ class Phrase(Node):
         fld = doc.fields[scope]
         first, prefix = self.tokens[0]
         starts = fld.positions(first, prefix)
-        if len(self.tokens) == 1 or not starts:
-            return Match(bool(starts), tuple((scope, p, p) for p in starts))
+        if not starts:
+            return NO
+        if len(self.tokens) == 1:
+            return Match(True, tuple([(scope, p, p) for p in starts]))
         spans = []
         for start in starts:
             ok = True
