@@ -15,11 +15,13 @@ import logging
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator, model_validator
+
+from wirewatch.config_references import TopicNames, line_of, reference_problems
 
 log = logging.getLogger(__name__)
 
@@ -282,13 +284,6 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _line_of(text: str, key: str) -> int | None:
-    pattern = re.compile(rf"^\s*(\[+\s*)?\"?{re.escape(key)}\"?\s*(=|\]|\.)", re.MULTILINE)
-    match = pattern.search(text)
-    return text.count("\n", 0, match.start()) + 1 if match else None
-
-
-TopicNames = Callable[[str], "set[str] | None"]  # the topic names of a rules folder ('' = the bundled one)
 
 
 def _describe(exc: ValidationError, source: str, text: str, from_env: Mapping[tuple[str, ...], str],
@@ -303,7 +298,7 @@ def _describe(exc: ValidationError, source: str, text: str, from_env: Mapping[tu
             lines.append(f"environment variable {var}={shown}: {err['msg']}")
             continue
         last = next((str(p) for p in reversed(err["loc"]) if isinstance(p, str)), "")
-        line = _line_of(text, last) if last and text else None
+        line = line_of(text, last) if last and text else None
         where = f"{source}:{line}" if line else source
         if err["type"] == "extra_forbidden":
             lines.append(f"{where}: unknown key '{loc}' (check its spelling; see README 'Configuration')")
@@ -351,53 +346,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         problems += _describe(exc, source, text, from_env, env)
-    problems += _reference_problems(data, source, text, topics)
+    problems += reference_problems(data, source, text, topics)
     if problems or settings is None:
         raise ConfigError("\n".join(problems))
     return settings
-
-
-def _dicts(value: Any) -> list[dict[str, Any]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def _reference_problems(data: dict[str, Any], source: str, text: str, topics: TopicNames | None) -> list[str]:
-    """What refers to something that does not exist, read from the raw data (so that it is reported
-    together with every other error)."""
-    problems = []
-    watches = _dicts(data.get("watches"))
-    watch_ids = [str(w.get("id")) for w in watches]
-    dupes = sorted({w for w in watch_ids if watch_ids.count(w) > 1})
-    if dupes:
-        problems.append(f"{source}: watch id(s) defined twice: {', '.join(dupes)}")
-    for watch in watches:
-        if not (watch.get("seed_url") or watch.get("seed_text") or watch.get("seed_file")):
-            problems.append(f"{source}: watch '{watch.get('id')}' needs seed_url, seed_text or seed_file")
-        seed_file = watch.get("seed_file")
-        if isinstance(seed_file, str) and seed_file and not os.access(seed_file, os.R_OK):
-            line = next((n for n, row in enumerate(text.splitlines(), 1) if seed_file in row), None)
-            reason = "no such file" if not os.path.exists(seed_file) else "not readable"
-            problems.append(f"{source}{f':{line}' if line else ''}: watch '{watch.get('id')}': seed_file "
-                            f"{seed_file}: {reason}")
-    known: set[str] | None = None
-    if topics is not None:
-        section = data.get("classify")
-        classify = section if isinstance(section, dict) else {}
-        try:
-            known = topics(str(classify.get("rules_dir") or ""))
-        except (OSError, ValueError):
-            known = None  # the rules folder itself is reported when the classifier starts
-    for sub in _dicts(data.get("subscribers")):
-        listed = sub.get("watches")
-        followed = listed if isinstance(listed, list) else []
-        unknown = [str(w) for w in followed if str(w) not in watch_ids]
-        if unknown:
-            problems.append(f"{source}: subscriber {sub.get('email')} follows unknown watch(es): {', '.join(unknown)}")
-        asked = sub.get("topics")
-        wanted = asked if isinstance(asked, dict) else {}
-        strange = [str(t) for t in wanted if known is not None and str(t) not in known]
-        if strange:
-            line = _line_of(text, strange[0]) if text else None
-            problems.append(f"{source}{f':{line}' if line else ''}: subscriber {sub.get('email')} subscribes to "
-                            f"unknown topic(s) {', '.join(strange)} (the topics are: {', '.join(sorted(known or ()))})")
-    return problems
