@@ -179,7 +179,8 @@ def _start_pool(workers: int) -> ProcessPoolExecutor:
     exited would find its queues gone: so the pool is only handed out (and shut down) started."""
     from wirewatch.process import pool_tasks
 
-    pool = ProcessPoolExecutor(workers, mp_context=_pool_context())
+    pool = ProcessPoolExecutor(workers, mp_context=_pool_context(), initializer=pool_tasks.follow_stage,
+                               initargs=(os.getpid(),))  # no worker outlives a stage killed by SIGKILL
     try:  # one task each: a worker process is started per task while none is idle
         warm = [pool.submit(pool_tasks.warm_up) for _ in range(workers)]
         for future in warm:
