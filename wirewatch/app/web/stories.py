@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from wirewatch.app.web.context import WebContext, human_time, language_name, render, web
 from wirewatch.app.web.security import Refused, Session, action, page
+from wirewatch.config import thin_seed
 from wirewatch.safe_display import web_link
 
 PAGE_SIZE = 50
@@ -217,7 +218,9 @@ async def new_watch(request: Request, session: Session, form: object) -> Respons
         n += 1
     watch_id = watch_id if n == 1 else f"{watch_id}-{n}"
     _follow(ctx, session.user.email, watch_id)
-    return RedirectResponse("/subscriptions?watching=" + watch_id, status_code=303)
+    words = thin_seed(text) if text else None
+    thin = f"&thin={words}" if words is not None else ""
+    return RedirectResponse(f"/subscriptions?watching={watch_id}{thin}", status_code=303)
 
 
 ROUTES = [

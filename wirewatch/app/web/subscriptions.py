@@ -46,6 +46,7 @@ class SubscriptionsView:
     saved: bool
     watching: str
     from_config: bool = False
+    thin_words: int | None = None  # the new watch's seed text has only this many words
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,8 @@ async def subscriptions_page(request: Request, session: Session) -> Response:
     watches = [WatchChoice(r["target"], r["name"] or r["target"]) for r in rows if r["kind"] == "watch"]
     view = SubscriptionsView(mode or "immediate", MODES, choices, watches, bool(request.query_params.get("saved")),
                              request.query_params.get("watching", "")[:200],
-                             ctx.reads.subscriber_origin(session.user.email) == "config")
+                             ctx.reads.subscriber_origin(session.user.email) == "config",
+                             int(thin) if (thin := request.query_params.get("thin", "")).isdigit() else None)
     return render(request, "subscriptions/subscriptions.html", view, session, title="My subscriptions")
 
 
