@@ -55,11 +55,6 @@ def next_digest(mode: str, now: datetime, daily_hour: int) -> datetime:
     return today if today > now else today + timedelta(days=1)
 
 
-def seed_text_of(watch: WatchSettings) -> str:
-    """The text a watch was seeded with (a seed URL's article is a member of the story instead)."""
-    return watch.seed()
-
-
 class AlertQueue:
     """Composes alerts and decides when they go out, from the outbox's record of what went out; words
     follow-ups from the watched story's members."""
@@ -110,7 +105,7 @@ class AlertQueue:
         article = tagged.article
         return follow_up_wording(
             watch.name, article.title, article.text, source_of(tagged), tagged.article_id, relation.shared_names,
-            relation.reason, self.store.story_texts(watch.id), seed_text_of(watch),
+            relation.reason, self.store.story_texts(watch.id), watch.seed(),
             first_seen.date() if first_seen else None, name_key, names)
 
     def refreshed(self, facts: AlertFacts, watch: WatchSettings) -> AlertFacts:
@@ -120,5 +115,5 @@ class AlertQueue:
         members = self.store.story_texts(watch.id)
         text = next((str(m["text"]) for m in members if m["article_id"] == facts.article_id), facts.snippet)
         outlets = also_reported_by(facts.headline, text, facts.source, facts.article_id, members,
-                                   seed_text_of(watch), names)
+                                   watch.seed(), names)
         return replace(facts, also_reported_by=outlets or facts.also_reported_by)

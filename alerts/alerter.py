@@ -25,7 +25,7 @@ from email.message import EmailMessage
 
 from sqlalchemy import Connection
 from wirewatch.alerts.alert_batch import BatchWrites, StoryIds, archive, archive_row, look_up
-from wirewatch.alerts.alert_queue import AlertQueue, Subscriber, seed_text_of
+from wirewatch.alerts.alert_queue import AlertQueue, Subscriber
 from wirewatch.alerts.alert_store import AlertStore
 from wirewatch.alerts.archive_store import ArchiveOutcome
 from wirewatch.alerts.compose import AlertFacts, Composer
@@ -153,9 +153,7 @@ class Alerter:
 
     def _initial_profile(self, watch: WatchSettings) -> WatchedStory | None:
         """The story as far as it is known: its seed, then the members already linked (oldest first)."""
-        seed_text = watch.seed_text
-        if watch.seed_file:
-            seed_text = seed_text_of(watch)
+        seed_text = watch.seed()
         topics = set(watch.topics)
         when = None
         if watch.seed_url:
